@@ -1,0 +1,1 @@
+export type { CAllocator, Mallinfo2 } from "./api.js";

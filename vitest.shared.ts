@@ -1,0 +1,13 @@
+/**
+ * Test-time resolution of the workspace packages to their TypeScript sources, so that a
+ * change in a lower tier is seen by the tests of the tiers above without a rebuild.
+ * (Published builds and typechecking resolve through each package's `exports` to `dist/`.)
+ */
+import { fileURLToPath } from "node:url";
+
+const tiers = ["hardware", "os-vm", "libc-malloc", "pymem", "small-object"] as const;
+
+/** Maps every `@mem/<tier>` import to `packages/<tier>/src/index.ts`. */
+export const workspaceAliases: Record<string, string> = Object.fromEntries(
+  tiers.map((t) => [`@mem/${t}`, fileURLToPath(new URL(`./packages/${t}/src/index.ts`, import.meta.url))]),
+);
