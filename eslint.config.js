@@ -18,6 +18,13 @@ export default defineConfig(
     },
   },
   {
+    // The tier packages run anywhere JavaScript runs: no Node built-ins in their sources.
+    files: ["packages/*/src/**"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*", "fs", "path", "os", "child_process", "zlib"], message: "tier packages use no Node built-ins (DESIGN.md)" }] }],
+    },
+  },
+  {
     files: ["**/test/**", "**/bench/**"],
     rules: {
       "@typescript-eslint/no-non-null-assertion": "off",

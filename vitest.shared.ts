@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 
-const tiers = ["hardware", "os-vm", "libc-malloc", "pymem", "small-object"] as const;
+const tiers = ["hardware", "os-vm", "libc-malloc", "pymem", "small-object", "memtrace"] as const;
 
 /** Maps every `@mem/<tier>` import to `packages/<tier>/src/index.ts`. */
 export const workspaceAliases: Record<string, string> = Object.fromEntries(

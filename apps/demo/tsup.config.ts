@@ -1,0 +1,11 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: ["src/cli.ts", "src/index.ts"],
+  format: ["esm"],
+  target: "node20",
+  platform: "node",
+  dts: false,
+  clean: true,
+  sourcemap: true,
+});
