@@ -1,0 +1,398 @@
+/*
+ * memtrace_python: records a real CPython 3.11 run as a memtrace v1 trace.
+ *
+ * usage: memtrace_python <trace-out> <stats-out> <python-executable> [python args...]
+ *   runs like `<python-executable> [python args...]` (e.g. `python3 script.py a b`),
+ *   with the embedded libpython this program is linked against.
+ *
+ * How it works
+ *   Before the interpreter allocates anything, the three PyMem domains (raw, mem,
+ *   obj) are wrapped with PyMem_SetAllocator, and the arena allocator with
+ *   PyObject_SetArenaAllocator. Every call the program makes is written when it
+ *   returns:
+ *
+ *      program --PyObject_Malloc(600)--> [obj hook] --> pymalloc --PyMem_RawMalloc(600)--> [raw hook] --> malloc
+ *                                         writes       (depth 1)                            depth > 0:
+ *                                    "m obj 600 0x.."                                       not an event
+ *
+ *   A thread-local depth counter marks "inside pymalloc": raw calls made beneath
+ *   (fallbacks for size 0 / > 512, the arenas vector, radix-tree nodes) are not
+ *   events. Arena allocations of exactly ARENA_SIZE made beneath a mem/obj call are
+ *   pymalloc's own arenas (A/D lines); the other users of the arena allocator (the
+ *   frame data stack) are written as comments only.
+ *
+ *   A Python atexit callback, registered before the script runs (and therefore run
+ *   last), stops the recording and writes the pymalloc statistics
+ *   (_PyObject_DebugMallocStats, the pymalloc section of sys._debugmallocstats())
+ *   at that same moment, so that replaying the trace must give the same statistics.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+
+/* exported by libpython, declared in the internal header pycore_pymem.h */
+PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
+
+#include "trace_writer.h"
+#include "ptr_map.h"
+
+#define ARENA_SIZE_3_11 ((size_t)1 << 20)
+
+static trace_writer W = { .fd = -1 };
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile int recording = 0;
+static __thread int depth = 0; /* > 0 while inside a mem/obj allocator call */
+
+static ptr_map live;        /* pointer -> domain index + 1, for every block handed out to the program */
+static ptr_map arenas_live; /* pymalloc arenas currently allocated */
+
+static const char *stats_path;
+static int stats_written = 0;
+
+/* counters reported in the trailer */
+static uint64_t n_events, n_untracked_free, n_untracked_realloc, n_data_stack, n_arenas, n_arenas_freed;
+
+typedef struct {
+    const char *name;       /* "raw", "mem", "obj" */
+    int index;              /* 0, 1, 2 */
+    PyMemAllocatorEx orig;  /* the allocator wrapped */
+} domain_hook;
+
+static domain_hook hooks[3] = {
+    { "raw", 0, { 0 } },
+    { "mem", 1, { 0 } },
+    { "obj", 2, { 0 } },
+};
+static PyObjectArenaAllocator orig_arena;
+
+/* ---- bookkeeping of live blocks (lock held) ---- */
+
+static inline void track_new(void *p, int dom) {
+    if (p) pm_put(&live, (uint64_t)(uintptr_t)p, (uint64_t)dom + 1);
+}
+
+/* Returns 1 when ptr was handed out through the hooks (and forgets it). */
+static inline int track_forget(void *p) {
+    return pm_remove(&live, (uint64_t)(uintptr_t)p, NULL);
+}
+
+/* ---- the domain hooks ---- */
+
+static void *hook_malloc(void *ctx, size_t size) {
+    domain_hook *h = ctx;
+    if (depth > 0 || !recording) return h->orig.malloc(h->orig.ctx, size);
+    pthread_mutex_lock(&lock);
+    depth++;
+    void *r = h->orig.malloc(h->orig.ctx, size);
+    depth--;
+    if (recording) {
+        tw_malloc(&W, h->name, size, (uint64_t)(uintptr_t)r);
+        track_new(r, h->index);
+        n_events++;
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+static void *hook_calloc(void *ctx, size_t nelem, size_t elsize) {
+    domain_hook *h = ctx;
+    if (depth > 0 || !recording) return h->orig.calloc(h->orig.ctx, nelem, elsize);
+    pthread_mutex_lock(&lock);
+    depth++;
+    void *r = h->orig.calloc(h->orig.ctx, nelem, elsize);
+    depth--;
+    if (recording) {
+        tw_calloc(&W, h->name, nelem, elsize, (uint64_t)(uintptr_t)r);
+        track_new(r, h->index);
+        n_events++;
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+static void *hook_realloc(void *ctx, void *ptr, size_t size) {
+    domain_hook *h = ctx;
+    if (depth > 0 || !recording) return h->orig.realloc(h->orig.ctx, ptr, size);
+    pthread_mutex_lock(&lock);
+    depth++;
+    void *r = h->orig.realloc(h->orig.ctx, ptr, size);
+    depth--;
+    if (recording) {
+        int known = ptr == NULL || r == NULL || track_forget(ptr);
+        if (ptr != NULL && r == NULL) {
+            /* failed: the old block stays valid and stays tracked */
+        }
+        if (known) {
+            tw_realloc(&W, h->name, (uint64_t)(uintptr_t)ptr, size, (uint64_t)(uintptr_t)r);
+        } else {
+            /* ptr came from an allocator installed around the hooks (CPython switches
+               the raw domain to the default allocator for some start-up data): for a
+               replayer this is a fresh allocation of the new size. */
+            tw_comment_ptr(&W, h->index == 0 ? "untracked-realloc raw" : h->index == 1 ? "untracked-realloc mem" : "untracked-realloc obj", (uint64_t)(uintptr_t)ptr, size);
+            tw_malloc(&W, h->name, size, (uint64_t)(uintptr_t)r);
+            n_untracked_realloc++;
+        }
+        track_new(r, h->index);
+        n_events++;
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+static void hook_free(void *ctx, void *ptr) {
+    domain_hook *h = ctx;
+    if (depth > 0 || !recording) {
+        h->orig.free(h->orig.ctx, ptr);
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    depth++;
+    h->orig.free(h->orig.ctx, ptr);
+    depth--;
+    if (recording) {
+        if (ptr == NULL || track_forget(ptr)) {
+            tw_free(&W, h->name, (uint64_t)(uintptr_t)ptr);
+            n_events++;
+        } else {
+            tw_comment_ptr(&W, h->index == 0 ? "untracked-free raw" : h->index == 1 ? "untracked-free mem" : "untracked-free obj", (uint64_t)(uintptr_t)ptr, 0);
+            n_untracked_free++;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+/* ---- the arena allocator hook ---- */
+
+static void *hook_arena_alloc(void *ctx, size_t size) {
+    (void)ctx;
+    void *r = orig_arena.alloc(orig_arena.ctx, size);
+    if (!recording) return r;
+    if (depth > 0 && size == ARENA_SIZE_3_11) {
+        /* new_arena(), beneath a mem/obj call: this thread holds the lock */
+        if (r) {
+            tw_arena_alloc(&W, size, (uint64_t)(uintptr_t)r);
+            pm_put(&arenas_live, (uint64_t)(uintptr_t)r, size);
+            n_arenas++;
+        } else {
+            tw_comment_ptr(&W, "arena-alloc-failed", 0, size);
+        }
+    } else {
+        /* the interpreter's frame data stack (_PyObject_VirtualAlloc) */
+        if (depth == 0) pthread_mutex_lock(&lock);
+        tw_comment_ptr(&W, "data-stack-alloc", (uint64_t)(uintptr_t)r, size);
+        n_data_stack++;
+        if (depth == 0) pthread_mutex_unlock(&lock);
+    }
+    return r;
+}
+
+static void hook_arena_free(void *ctx, void *ptr, size_t size) {
+    (void)ctx;
+    if (recording) {
+        if (depth > 0 && pm_remove(&arenas_live, (uint64_t)(uintptr_t)ptr, NULL)) {
+            tw_arena_free(&W, (uint64_t)(uintptr_t)ptr, size);
+            n_arenas_freed++;
+        } else {
+            if (depth == 0) pthread_mutex_lock(&lock);
+            tw_comment_ptr(&W, "data-stack-free", (uint64_t)(uintptr_t)ptr, size);
+            if (depth == 0) pthread_mutex_unlock(&lock);
+        }
+    }
+    orig_arena.free(orig_arena.ctx, ptr, size);
+}
+
+static void install_hooks(void) {
+    for (int d = 0; d < 3; d++) {
+        PyMemAllocatorDomain dom = d == 0 ? PYMEM_DOMAIN_RAW : d == 1 ? PYMEM_DOMAIN_MEM : PYMEM_DOMAIN_OBJ;
+        PyMemAllocatorEx cur;
+        PyMem_GetAllocator(dom, &cur);
+        if (cur.malloc == hook_malloc) continue; /* already ours */
+        hooks[d].orig = cur;
+        PyMemAllocatorEx mine = { &hooks[d], hook_malloc, hook_calloc, hook_realloc, hook_free };
+        PyMem_SetAllocator(dom, &mine);
+    }
+    PyObjectArenaAllocator cur_arena;
+    PyObject_GetArenaAllocator(&cur_arena);
+    if (cur_arena.alloc != hook_arena_alloc) {
+        orig_arena = cur_arena;
+        PyObjectArenaAllocator mine = { NULL, hook_arena_alloc, hook_arena_free };
+        PyObject_SetArenaAllocator(&mine);
+    }
+}
+
+/* ---- start and stop ---- */
+
+/* The initial program break (start_brk, field 47 of /proc/self/stat). */
+static uint64_t read_start_brk(void) {
+    char buf[4096];
+    int fd = open("/proc/self/stat", O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p) return 0;
+    p += 2; /* field 3 starts here */
+    for (int field = 3; field < 47 && *p; field++) {
+        p = strchr(p, ' ');
+        if (!p) return 0;
+        p++;
+    }
+    return strtoull(p, NULL, 10);
+}
+
+static void write_header(int argc, char **argv) {
+    char line[8192];
+    tw_line(&W, "# memtrace v1");
+    snprintf(line, sizeof line, "# recorder memtrace_python: CPython %s, pymalloc arena size %zu", PY_VERSION, ARENA_SIZE_3_11);
+    tw_line(&W, line);
+    size_t len = (size_t)snprintf(line, sizeof line, "# argv");
+    for (int i = 0; i < argc && len < sizeof line - 2; i++) {
+        len += (size_t)snprintf(line + len, sizeof line - len, " %s", argv[i]);
+    }
+    for (char *p = line; *p; p++) if (*p == '\n' || *p == '\r') *p = ' ';
+    tw_line(&W, line);
+    const char *seed = getenv("PYTHONHASHSEED");
+    if (seed && strlen(seed) < 64) {
+        snprintf(line, sizeof line, "# env PYTHONHASHSEED=%s", seed);
+        tw_line(&W, line);
+    }
+    snprintf(line, sizeof line, "# heap-start 0x%llx", (unsigned long long)read_start_brk());
+    tw_line(&W, line);
+}
+
+static void write_stats(void) {
+    if (stats_written) return;
+    stats_written = 1;
+    FILE *f = fopen(stats_path, "w");
+    if (!f) {
+        fprintf(stderr, "memtrace_python: cannot write statistics to %s\n", stats_path);
+        return;
+    }
+    /* _PyObject_DebugMallocStats prints only when the OBJ slot holds pymalloc itself:
+       the recording has stopped, so put the wrapped allocators back (the hooks were
+       pure pass-through wrappers, so blocks stay valid either way). */
+    for (int d = 0; d < 3; d++) {
+        PyMemAllocatorDomain dom = d == 0 ? PYMEM_DOMAIN_RAW : d == 1 ? PYMEM_DOMAIN_MEM : PYMEM_DOMAIN_OBJ;
+        PyMem_SetAllocator(dom, &hooks[d].orig);
+    }
+    if (!_PyObject_DebugMallocStats(f))
+        fprintf(stderr, "memtrace_python: pymalloc is not the object allocator: no statistics\n");
+    fclose(f);
+}
+
+/* Stops the recording and writes the statistics of that very moment. GIL held. */
+static void stop_recording(const char *why) {
+    pthread_mutex_lock(&lock);
+    if (recording) {
+        recording = 0;
+        char line[512];
+        snprintf(line, sizeof line, "# end %s: %llu events, %llu arenas allocated, %llu arenas released, %llu data-stack chunks, %llu untracked frees, %llu untracked reallocs",
+                 why, (unsigned long long)n_events, (unsigned long long)n_arenas, (unsigned long long)n_arenas_freed,
+                 (unsigned long long)n_data_stack, (unsigned long long)n_untracked_free, (unsigned long long)n_untracked_realloc);
+        tw_line(&W, line);
+    }
+    if (W.fd >= 0) {
+        tw_flush(&W);
+        close(W.fd);
+        W.fd = -1;
+    }
+    pthread_mutex_unlock(&lock);
+    write_stats();
+}
+
+static PyObject *atexit_stop(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    stop_recording("atexit");
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef stop_def = { "_memtrace_stop", atexit_stop, METH_NOARGS, NULL };
+
+/* Fallback when the Python atexit callbacks did not run (atexit._clear()). */
+static void ll_exit(void) { stop_recording("Py_AtExit"); }
+
+static int register_atexit(void) {
+    PyObject *mod = PyImport_ImportModule("atexit");
+    if (!mod) return -1;
+    PyObject *fn = PyCFunction_New(&stop_def, NULL);
+    if (!fn) { Py_DECREF(mod); return -1; }
+    PyObject *res = PyObject_CallMethod(mod, "register", "O", fn);
+    Py_DECREF(fn);
+    Py_DECREF(mod);
+    if (!res) return -1;
+    Py_DECREF(res);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s <trace-out> <stats-out> <python-executable> [python args...]\n", argv[0]);
+        return 2;
+    }
+    const char *trace_path = argv[1];
+    stats_path = argv[2];
+    int pargc = argc - 3;
+    char **pargv = argv + 3;
+
+    W.fd = open(trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (W.fd < 0) {
+        fprintf(stderr, "memtrace_python: cannot write the trace to %s\n", trace_path);
+        return 2;
+    }
+    if (!pm_init(&live, 1 << 16) || !pm_init(&arenas_live, 1 << 8)) {
+        fprintf(stderr, "memtrace_python: out of memory\n");
+        return 2;
+    }
+    write_header(pargc, pargv);
+
+    /* Hooks first: nothing has been allocated through PyMem yet.
+       MEMTRACE_NO_HOOKS=1 runs the same program unhooked (to check that the hooks
+       change nothing: the statistics must have the same shape). */
+    int hooked = getenv("MEMTRACE_NO_HOOKS") == NULL;
+    if (hooked) {
+        install_hooks();
+        recording = 1;
+    } else {
+        for (int d = 0; d < 3; d++) {
+            PyMemAllocatorDomain dom = d == 0 ? PYMEM_DOMAIN_RAW : d == 1 ? PYMEM_DOMAIN_MEM : PYMEM_DOMAIN_OBJ;
+            PyMem_GetAllocator(dom, &hooks[d].orig);
+        }
+        tw_line(&W, "# MEMTRACE_NO_HOOKS: nothing recorded");
+    }
+
+    PyStatus status;
+    PyPreConfig preconfig;
+    PyPreConfig_InitPythonConfig(&preconfig);
+    status = Py_PreInitializeFromBytesArgs(&preconfig, pargc, pargv);
+    if (PyStatus_Exception(status)) Py_ExitStatusException(status);
+    /* PYTHONMALLOC (or -X dev) makes pre-initialization replace the allocators: wrap the new ones. */
+    PyMemAllocatorEx check;
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &check);
+    if (hooked && check.malloc != hook_malloc) {
+        tw_line(&W, "# allocators replaced by PYTHONMALLOC during pre-initialization: hooks re-installed");
+        install_hooks();
+    }
+
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    status = PyConfig_SetBytesArgv(&config, pargc, pargv);
+    if (PyStatus_Exception(status)) { PyConfig_Clear(&config); Py_ExitStatusException(status); }
+    status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status)) Py_ExitStatusException(status);
+
+    Py_AtExit(ll_exit);
+    if (register_atexit() < 0) {
+        PyErr_Print();
+        fprintf(stderr, "memtrace_python: cannot register the atexit hook\n");
+        return 2;
+    }
+    return Py_RunMain();
+}
