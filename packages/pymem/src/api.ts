@@ -1,4 +1,6 @@
 import type { Memory } from "@mem/hardware";
+import type { CAllocator } from "@mem/libc-malloc";
+import type { ProcessSpace } from "@mem/os-vm";
 
 /**
  * The interface of CPython's PyMem tier: the shapes the tier above (pymalloc,
@@ -63,3 +65,61 @@ export interface SmallObjectHost {
  * (one instance shared by both, as in CPython).
  */
 export type SmallObjectFactory = (host: SmallObjectHost) => PyMemAllocatorEx;
+
+/** The `PYTHONMALLOC` values CPython 3.11 accepts (`"debug"` means the defaults plus debug hooks). */
+export type PythonMallocPreset = "default" | "malloc" | "pymalloc" | "debug" | "malloc_debug" | "pymalloc_debug";
+
+/** What `_PyMem_GetCurrentAllocatorName()` returns (`null` when the slots hold anything else). */
+export type AllocatorName = "pymalloc" | "malloc" | "pymalloc_debug" | "malloc_debug" | null;
+
+/** One frame of a Python call stack, as a fatal error prints it (`File "f", line n in name`). */
+export interface PythonStackFrame {
+  /** The code object's file name. */
+  readonly filename: string;
+  /** The line number being executed. */
+  readonly lineno: number;
+  /** The function name (`<module>` at module level). */
+  readonly name: string;
+}
+
+/**
+ * The Python thread state a fatal error describes after `Python runtime state: initialized`:
+ * `Current thread 0x<16 hex digits> (most recent call first):` and one line per frame.
+ */
+export interface PythonThreadState {
+  /** The thread identifier (`pthread_self()`), printed as 16 hex digits. */
+  readonly threadId: number;
+  /** The call stack, most recent call first. */
+  readonly frames: readonly PythonStackFrame[];
+}
+
+/** Options of `createPyMem`. */
+export interface PyMemOptions {
+  /** The process whose memory the blocks live in and whose `mmap`/`munmap` back the default arena allocator. */
+  process: ProcessSpace;
+  /** The C library allocator behind the "malloc" base allocator (the RAW default). */
+  libc: CAllocator;
+  /**
+   * The `PYTHONMALLOC` preset that configures the three domains, as a CPython 3.11 release build does.
+   * @defaultValue "default"
+   */
+  pythonMalloc?: PythonMallocPreset;
+  /** The small-object allocator (pymalloc); required by every preset that uses pymalloc. */
+  smallObject?: SmallObjectFactory;
+  /**
+   * The thread a fatal error reports (`Current thread 0x... (most recent call first):`).
+   * Without it the report ends after `Python runtime state: initialized`.
+   */
+  threadState?: () => PythonThreadState;
+}
+
+/** `PYMEM_CLEANBYTE`: the data of a fresh debug block (`malloc`, and bytes a growing `realloc` adds). */
+export const PYMEM_CLEANBYTE = 0xcd;
+/** `PYMEM_DEADBYTE`: a debug block just before it is freed (and the erased parts during `realloc`). */
+export const PYMEM_DEADBYTE = 0xdd;
+/** `PYMEM_FORBIDDENBYTE`: the pad bytes around a debug block's data. */
+export const PYMEM_FORBIDDENBYTE = 0xfd;
+/** Bytes the debug hooks add to every request: size (8), API id (1), 7 leading and 8 trailing pad bytes. */
+export const PYMEM_DEBUG_EXTRA_BYTES = 24;
+/** The API id byte each domain's debug hooks write (`'r'`, `'m'`, `'o'`). */
+export const PYMEM_DEBUG_API_ID: Readonly<Record<PyMemDomain, string>> = { raw: "r", mem: "m", obj: "o" };
