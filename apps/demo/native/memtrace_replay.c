@@ -29,154 +29,12 @@
 #include <sys/mman.h>
 
 #include "ptr_map.h"
-
 PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 
-enum { OP_MALLOC, OP_CALLOC, OP_REALLOC, OP_FREE, OP_MEMALIGN };
-enum { D_RAW, D_MEM, D_OBJ, D_LIBC };
+#include "trace_parse.h"
 
-typedef struct {
-    uint8_t op, dom;
-    uint64_t a, b, c, d;
-} event;
-
-static event *events;
-static size_t n_events, cap_events;
-static uint64_t *arena_addrs;
-static size_t n_arena_addrs, cap_arena_addrs, next_arena;
-
-static void die_line(size_t line, const char *what) {
-    fprintf(stderr, "memtrace_replay: line %zu: %s\n", line, what);
-    exit(1);
-}
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) { fprintf(stderr, "memtrace_replay: cannot open %s\n", path); exit(1); }
-    size_t cap = 1 << 20, n = 0;
-    char *buf = malloc(cap + 1);
-    for (;;) {
-        if (n == cap) { cap *= 2; buf = realloc(buf, cap + 1); }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        if (got == 0) break;
-        n += got;
-    }
-    if (f != stdin) fclose(f);
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
-static const char *skip_sp(const char *p, size_t line) {
-    if (*p != ' ') die_line(line, "expected a space");
-    return p + 1;
-}
-
-static const char *parse_dec(const char *p, uint64_t *out, size_t line) {
-    if (*p < '0' || *p > '9') die_line(line, "expected a decimal number");
-    uint64_t v = 0;
-    while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
-    *out = v;
-    return p;
-}
-
-static const char *parse_hex(const char *p, uint64_t *out, size_t line) {
-    if (p[0] != '0' || p[1] != 'x') die_line(line, "expected a 0x pointer");
-    p += 2;
-    uint64_t v = 0;
-    int digits = 0;
-    for (;; p++, digits++) {
-        char c = *p;
-        if (c >= '0' && c <= '9') v = v * 16 + (uint64_t)(c - '0');
-        else if (c >= 'a' && c <= 'f') v = v * 16 + (uint64_t)(c - 'a' + 10);
-        else break;
-    }
-    if (!digits) die_line(line, "expected hex digits");
-    *out = v;
-    return p;
-}
-
-static const char *parse_dom(const char *p, uint8_t *dom, size_t line) {
-    if (!strncmp(p, "raw", 3)) *dom = D_RAW;
-    else if (!strncmp(p, "mem", 3)) *dom = D_MEM;
-    else if (!strncmp(p, "obj", 3)) *dom = D_OBJ;
-    else if (!strncmp(p, "libc", 4)) { *dom = D_LIBC; return p + 4; }
-    else die_line(line, "unknown domain");
-    return p + 3;
-}
-
-static void push_event(event e) {
-    if (n_events == cap_events) {
-        cap_events = cap_events ? cap_events * 2 : 1 << 16;
-        events = realloc(events, cap_events * sizeof(event));
-    }
-    events[n_events++] = e;
-}
-
-static void parse(char *text, size_t len) {
-    size_t line = 0;
-    char *p = text, *end = text + len;
-    while (p < end) {
-        line++;
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl) nl = end;
-        *nl = 0;
-        const char *q = p;
-        event e = { 0 };
-        switch (*q) {
-        case '#': case 0: case 'w': goto next; /* comments, blank lines, writes (no bytes to write natively) */
-        case 'm':
-            e.op = OP_MALLOC;
-            q = parse_dom(skip_sp(q + 1, line), &e.dom, line);
-            q = parse_dec(skip_sp(q, line), &e.a, line);
-            q = parse_hex(skip_sp(q, line), &e.d, line);
-            break;
-        case 'c':
-            e.op = OP_CALLOC;
-            q = parse_dom(skip_sp(q + 1, line), &e.dom, line);
-            q = parse_dec(skip_sp(q, line), &e.a, line);
-            q = parse_dec(skip_sp(q, line), &e.b, line);
-            q = parse_hex(skip_sp(q, line), &e.d, line);
-            break;
-        case 'r':
-            e.op = OP_REALLOC;
-            q = parse_dom(skip_sp(q + 1, line), &e.dom, line);
-            q = parse_hex(skip_sp(q, line), &e.c, line);
-            q = parse_dec(skip_sp(q, line), &e.a, line);
-            q = parse_hex(skip_sp(q, line), &e.d, line);
-            break;
-        case 'f':
-            e.op = OP_FREE;
-            q = parse_dom(skip_sp(q + 1, line), &e.dom, line);
-            q = parse_hex(skip_sp(q, line), &e.c, line);
-            break;
-        case 'a':
-            e.op = OP_MEMALIGN;
-            q = parse_dom(skip_sp(q + 1, line), &e.dom, line);
-            q = parse_dec(skip_sp(q, line), &e.b, line);
-            q = parse_dec(skip_sp(q, line), &e.a, line);
-            q = parse_hex(skip_sp(q, line), &e.d, line);
-            break;
-        case 'A': {
-            uint64_t size, addr;
-            q = parse_dec(skip_sp(q + 1, line), &size, line);
-            q = parse_hex(skip_sp(q, line), &addr, line);
-            if (n_arena_addrs == cap_arena_addrs) {
-                cap_arena_addrs = cap_arena_addrs ? cap_arena_addrs * 2 : 64;
-                arena_addrs = realloc(arena_addrs, cap_arena_addrs * sizeof(uint64_t));
-            }
-            arena_addrs[n_arena_addrs++] = addr;
-            goto next;
-        }
-        case 'D': goto next;
-        default: die_line(line, "unknown event");
-        }
-        if (*q != 0) die_line(line, "unexpected text after the last field");
-        push_event(e);
-    next:
-        p = nl + 1;
-    }
-}
+static trace T;
+static size_t next_arena;
 
 /* ---- arena placement ---- */
 
@@ -185,11 +43,11 @@ static void parse(char *text, size_t len) {
 
 static void *placed_arena_alloc(void *ctx, size_t size) {
     (void)ctx;
-    if (size != ARENA_SIZE || next_arena >= n_arena_addrs) {
+    if (size != ARENA_SIZE || next_arena >= T.n_arenas) {
         void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         return p == MAP_FAILED ? NULL : p;
     }
-    size_t excess = (size_t)(arena_addrs[next_arena++] % POOL_SIZE);
+    size_t excess = (size_t)(T.arenas[next_arena++] % POOL_SIZE);
     size_t span = size + POOL_SIZE;
     char *base = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) return NULL;
@@ -254,8 +112,8 @@ static inline void *lookup(uint64_t rec) {
 }
 
 static void replay(void) {
-    for (size_t i = 0; i < n_events; i++) {
-        const event *e = &events[i];
+    for (size_t i = 0; i < T.n_events; i++) {
+        const event *e = &T.events[i];
         void *r;
         switch (e->op) {
         case OP_MALLOC:
@@ -327,17 +185,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s [--stats <file>] [--repeat N] <trace | ->\n", argv[0]);
         return 2;
     }
-    size_t len;
-    char *text = read_all(path, &len);
-    parse(text, len);
-    free(text);
+    tp_load(&T, path);
     pm_init(&map, 1 << 20);
 
     PyObjectArenaAllocator placed = { NULL, placed_arena_alloc, placed_arena_free };
     PyObject_SetArenaAllocator(&placed);
 
     int has_libc = 0;
-    for (size_t i = 0; i < n_events; i++) if (events[i].dom == D_LIBC) { has_libc = 1; break; }
+    for (size_t i = 0; i < T.n_events; i++) if (T.events[i].dom == D_LIBC) { has_libc = 1; break; }
     if (has_libc && repeat > 1) repeat = 1; /* libc blocks cannot be released through PyObject_Free */
 
     double best = 1e300;
@@ -355,6 +210,6 @@ int main(int argc, char **argv) {
             fclose(f);
         }
     }
-    printf("events %zu seconds %.6f events/s %.0f unmatched %zu\n", n_events, best, (double)n_events / best, failures);
+    printf("events %zu seconds %.6f events/s %.0f unmatched %zu\n", T.n_events, best, (double)T.n_events / best, failures);
     return failures ? 3 : 0;
 }

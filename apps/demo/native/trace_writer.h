@@ -20,11 +20,17 @@ typedef struct {
     int fd;            /* -1 = closed */
     size_t len;        /* bytes pending in buf */
     int unbuffered;    /* flush after every line (after the destructor ran) */
+    pid_t owner;       /* when non-zero, only this process writes (a forked child drops its copy) */
     char buf[TW_BUFSIZE];
 } trace_writer;
 
 static void tw_flush(trace_writer *w) {
     size_t off = 0;
+    if (w->owner && getpid() != w->owner) {
+        w->fd = -1;
+        w->len = 0;
+        return;
+    }
     while (off < w->len && w->fd >= 0) {
         ssize_t n = write(w->fd, w->buf + off, w->len - off);
         if (n < 0) {

@@ -1,0 +1,228 @@
+/*
+ * memtrace_libc: an LD_PRELOAD shim that records a C program's calls to the
+ * malloc family as memtrace v1 `libc` lines, with the addresses glibc returned.
+ *
+ *   MEMTRACE_OUT=trace.memtrace LD_PRELOAD=./memtrace_libc.so <command>
+ *
+ * Every call is forwarded to glibc's own entry points (__libc_malloc and friends,
+ * exported by glibc), so no dlsym is needed (dlsym itself allocates). The lock is
+ * held across the call and the write, so the trace order is the order in which
+ * glibc served the calls, whatever the threads.
+ *
+ *   program --malloc(n)--> [shim] --__libc_malloc(n)--> glibc
+ *                            writes "m libc <n> <result>"
+ *
+ * What is recorded and what is not:
+ * - the process that was started: the trace file is created with O_EXCL, so a
+ *   program it executes (exec keeps LD_PRELOAD) finds it existing and records
+ *   nothing; a forked child drops its copy of the buffer (the writer checks the pid);
+ * - the first line is "# memtrace v1", then "# heap-start 0x..": the initial
+ *   program break (start_brk of /proc/self/stat), where glibc's main heap begins;
+ * - calls made by the shim itself: none (it never allocates);
+ * - calls from threads other than the first one are recorded, and each new
+ *   thread is announced by a "# thread <n>" comment (glibc serves other threads
+ *   from other arenas).
+ * - the buffer is flushed at exit (destructor) and written line by line after
+ *   that; a process killed by a signal or ending with _exit loses the unflushed tail.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trace_writer.h"
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+#define TLS __attribute__((tls_model("initial-exec")))
+
+static trace_writer W = { .fd = -1 };
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int state = 0; /* 0: not started, 1: recording, 2: off */
+static uint64_t n_events;
+static int n_threads;
+static TLS __thread int busy;      /* inside the shim on this thread */
+static TLS __thread int thread_no; /* 1 = the first thread that allocated */
+
+static uint64_t read_start_brk(void) {
+    char buf[4096];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p) return 0;
+    p += 2;
+    for (int field = 3; field < 47 && *p; field++) {
+        p = strchr(p, ' ');
+        if (!p) return 0;
+        p++;
+    }
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
+    return v;
+}
+
+static void write_argv(void) {
+    char buf[4096];
+    char line[4200];
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0) close(fd);
+    if (n < 0) n = 0;
+    size_t len = 0;
+    memcpy(line, "# argv", 6);
+    len = 6;
+    for (ssize_t i = 0; i < n; i++) {
+        if (i == 0 || buf[i - 1] == 0) line[len++] = ' ';
+        char c = buf[i];
+        if (c == 0) continue;
+        line[len++] = (c == '\n' || c == '\r') ? ' ' : c;
+    }
+    line[len] = 0;
+    tw_line(&W, line);
+}
+
+/* Called once, lock held. */
+static void start(void) {
+    const char *out = getenv("MEMTRACE_OUT");
+    state = 2;
+    if (!out || !*out) return;
+    W.fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (W.fd < 0) return;
+    W.owner = getpid();
+    tw_line(&W, "# memtrace v1");
+    char *p = tw_reserve(&W, 200);
+    p = tw_str(p, "# recorder memtrace_libc (LD_PRELOAD): glibc ");
+    p = tw_str(p, gnu_get_libc_version());
+    *p++ = '\n';
+    tw_commit(&W, p);
+    write_argv();
+    p = tw_reserve(&W, 60);
+    p = tw_str(p, "# heap-start ");
+    p = tw_hex(p, read_start_brk());
+    *p++ = '\n';
+    tw_commit(&W, p);
+    state = 1;
+}
+
+static inline void enter(void) {
+    busy = 1;
+    pthread_mutex_lock(&lock);
+    if (state == 0) start();
+    if (state == 1 && thread_no == 0) {
+        thread_no = ++n_threads;
+        if (thread_no > 1) {
+            char *p = tw_reserve(&W, 100);
+            p = tw_str(p, "# thread ");
+            p = tw_dec(p, (uint64_t)thread_no);
+            p = tw_str(p, " starts allocating after event ");
+            p = tw_dec(p, n_events);
+            *p++ = '\n';
+            tw_commit(&W, p);
+        }
+    }
+}
+
+static inline void leave(void) {
+    pthread_mutex_unlock(&lock);
+    busy = 0;
+}
+
+void *malloc(size_t n) {
+    if (busy) return __libc_malloc(n);
+    enter();
+    void *r = __libc_malloc(n);
+    if (state == 1) { tw_malloc(&W, "libc", n, (uint64_t)(uintptr_t)r); n_events++; }
+    leave();
+    return r;
+}
+
+void *calloc(size_t n, size_t el) {
+    if (busy) return __libc_calloc(n, el);
+    enter();
+    void *r = __libc_calloc(n, el);
+    if (state == 1) { tw_calloc(&W, "libc", n, el, (uint64_t)(uintptr_t)r); n_events++; }
+    leave();
+    return r;
+}
+
+void *realloc(void *p, size_t n) {
+    if (busy) return __libc_realloc(p, n);
+    enter();
+    void *r = __libc_realloc(p, n);
+    if (state == 1) { tw_realloc(&W, "libc", (uint64_t)(uintptr_t)p, n, (uint64_t)(uintptr_t)r); n_events++; }
+    leave();
+    return r;
+}
+
+void free(void *p) {
+    if (busy) { __libc_free(p); return; }
+    enter();
+    __libc_free(p);
+    if (state == 1) { tw_free(&W, "libc", (uint64_t)(uintptr_t)p); n_events++; }
+    leave();
+}
+
+static void *aligned(size_t align, size_t n, size_t recorded_n, void *(*fn)(size_t, size_t), void *(*fn1)(size_t)) {
+    if (busy) return fn ? fn(align, n) : fn1(n);
+    enter();
+    void *r = fn ? fn(align, n) : fn1(n);
+    if (state == 1) { tw_memalign(&W, "libc", align, recorded_n, (uint64_t)(uintptr_t)r); n_events++; }
+    leave();
+    return r;
+}
+
+void *memalign(size_t align, size_t n) { return aligned(align, n, n, __libc_memalign, NULL); }
+
+/* glibc 2.36: aligned_alloc is the same function as memalign. */
+void *aligned_alloc(size_t align, size_t n) { return aligned(align, n, n, __libc_memalign, NULL); }
+
+int posix_memalign(void **out, size_t align, size_t n) {
+    /* glibc's own argument check, made before any allocation */
+    if (align % sizeof(void *) != 0 || ((align / sizeof(void *)) & (align / sizeof(void *) - 1)) != 0 || align == 0)
+        return EINVAL;
+    void *r = aligned(align, n, n, __libc_memalign, NULL);
+    if (!r) return ENOMEM;
+    *out = r;
+    return 0;
+}
+
+/* valloc(n) is memalign(page size, n) in glibc. */
+void *valloc(size_t n) { return aligned((size_t)sysconf(_SC_PAGESIZE), n, n, NULL, __libc_valloc); }
+
+/* pvalloc(n) is memalign(page size, rounded) with glibc 2.36's own rounding. */
+void *pvalloc(size_t n) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), rounded;
+    if (__builtin_add_overflow(n, page - 1, &rounded)) rounded = 0;
+    else rounded &= -(page - 1);
+    return aligned(page, n, rounded, NULL, __libc_pvalloc);
+}
+
+__attribute__((destructor)) static void finish(void) {
+    pthread_mutex_lock(&lock);
+    if (state == 1) {
+        char *p = tw_reserve(&W, 100);
+        p = tw_str(p, "# exit: ");
+        p = tw_dec(p, n_events);
+        p = tw_str(p, " events; later lines come from exit handlers\n");
+        tw_commit(&W, p);
+        tw_flush(&W);
+        W.unbuffered = 1;
+    }
+    pthread_mutex_unlock(&lock);
+}
