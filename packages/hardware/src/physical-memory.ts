@@ -8,32 +8,43 @@ import {
 } from "./api.js";
 import { AlignmentError, BusError, hex } from "./errors.js";
 
-/** Frames per directory chunk: the backing store is a two-level table of frames. */
-const CHUNK_BITS = 10;
-const CHUNK_FRAMES = 1 << CHUNK_BITS;
-const CHUNK_MASK = CHUNK_FRAMES - 1;
+/** Bytes of one backing chunk: host storage is reserved 4 MiB at a time (see the class comment). */
+const CHUNK_BYTES = 4 * 1024 * 1024;
+const INVERSE_CHUNK_BYTES = 1 / CHUNK_BYTES;
 const TWO_32 = 2 ** 32;
 /** Highest 32-bit half of a 64-bit value that still fits in a safe integer. */
 const MAX_SAFE_HIGH = 0x1fffff;
 
-type Chunk = (DataView | undefined)[];
+/** Backing storage of `framesPerChunk` consecutive frames, with a mark per frame that holds data. */
+interface Chunk {
+  readonly view: DataView;
+  readonly bytes: Uint8Array;
+  /** 1 for each frame of the chunk that has been written and not zeroed since. */
+  readonly marks: Uint8Array;
+  /** Number of marked frames. */
+  live: number;
+}
 
 /**
  * Physical RAM: a physical address space of `size` bytes divided into frames.
  *
- * Backing storage is lazy. The address space is a two-level directory
- * (`directory[frame >> 10][frame & 1023]`), and a frame gets its own `ArrayBuffer` of
- * `frameSize` bytes only when it is first written; a frame never written reads as zeros
- * and costs nothing. A frame that is filled entirely with zeros gives its backing back.
+ * Backing storage is lazy. RAM is cut into 4 MiB chunks; a chunk gets an `ArrayBuffer`
+ * only when one of its frames is first written, and a frame never written reads as zeros.
+ * Hosts allocate such large zeroed buffers from fresh anonymous memory (calloc/mmap in V8
+ * on Linux), so host RAM is committed page by page as frames are written: a simulated
+ * 64 GiB machine costs what was written, rounded to host pages, plus 4 MiB of address
+ * space per touched chunk. The counters report frames written (`framesMaterialised`) and
+ * their bytes. A frame filled entirely with zeros is unmarked; a chunk whose frames are
+ * all unmarked gives its buffer back.
  *
  * ```
- *   physical address ──► frame = address / frameSize, offset = address % frameSize
- *   directory ─► chunk (1024 slots) ─► DataView over one frame's ArrayBuffer | undefined (= zeros)
+ *   physical address ──► frame = address / frameSize ──► chunk = frame / framesPerChunk
+ *   directory[chunk] ─► { view: DataView over 4 MiB, marks: 1 byte per frame } | undefined (= zeros)
  * ```
  *
- * The hot path (an aligned access inside one frame) is a range check, a cached or
- * two-level frame lookup and one `DataView` call. Accesses that straddle two frames take a
- * byte-wise slow path with the same semantics.
+ * The hot path is one subtraction against the frame used last, two comparisons and one
+ * `DataView` call; a different frame costs one directory lookup. Accesses that straddle
+ * two frames take a byte-wise path with the same semantics.
  */
 export class PhysicalMemory implements Memory {
   /** Installed RAM in bytes. */
@@ -46,10 +57,13 @@ export class PhysicalMemory implements Memory {
   readonly checkAlignment: boolean;
 
   private readonly inverseFrameSize: number;
+  private readonly framesPerChunk: number;
   private readonly directory: (Chunk | undefined)[] = [];
   private readonly zeroFrame: DataView;
-  private lastFrame = -1;
-  private lastView: DataView;
+  /** Offset of the frame last selected inside its chunk's view (0 for the zero frame). */
+  private lastDelta = 0;
+  private readonly frameShift: number;
+  private readonly frameMask: number;
 
   private loadCount = 0;
   private storeCount = 0;
@@ -76,8 +90,12 @@ export class PhysicalMemory implements Memory {
     this.frameCount = size / frameSize;
     this.checkAlignment = options.checkAlignment ?? false;
     this.inverseFrameSize = 1 / frameSize;
+    this.framesPerChunk = CHUNK_BYTES / frameSize;
+    this.frameShift = Math.log2(frameSize);
+    this.frameMask = frameSize - 1;
+    const chunks = Math.ceil(size / CHUNK_BYTES);
+    if (chunks <= 1 << 16) this.directory = new Array<Chunk | undefined>(chunks).fill(undefined);
     this.zeroFrame = new DataView(new ArrayBuffer(frameSize));
-    this.lastView = this.zeroFrame;
   }
 
   /** A snapshot of the traffic and backing-storage counters. */
@@ -101,63 +119,92 @@ export class PhysicalMemory implements Memory {
   /** Whether the frame holding `address` has backing storage. */
   isMaterialised(address: number): boolean {
     this.checkRange(address, 1, "load");
-    return this.backing(Math.floor(address * this.inverseFrameSize)) !== undefined;
+    return this.isMarked(Math.floor(address * this.inverseFrameSize));
   }
 
   // ---- loads -------------------------------------------------------------------------
+  //
+  // Fast path: an in-range access inside one 4 MiB chunk is one directory lookup and one
+  // DataView call. An unbacked chunk reads as zeros, and so do the unwritten frames of a
+  // backed chunk (their bytes are kept zero). NaN and fractional addresses fail
+  // `(offset | 0) === offset` and take the checked slow path.
 
   /** {@inheritDoc Memory.load8} */
   load8(address: number): number {
-    const frame = Math.floor(address * this.inverseFrameSize);
-    const offset = address - frame * this.frameSize;
+    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const offset = address - index * CHUNK_BYTES;
     if (address >= 0 && address < this.size && (offset | 0) === offset) {
       this.loadCount++;
       this.movedBytes += 1;
-      return this.readView(frame).getUint8(offset);
+      const chunk = this.directory[index];
+      return chunk === undefined ? 0 : chunk.view.getUint8(offset);
     }
-    return this.slowLoad(address, 1);
+    return this.loadSlow(address, 1);
   }
 
   /** {@inheritDoc Memory.load16} */
   load16(address: number): number {
-    const frame = Math.floor(address * this.inverseFrameSize);
-    const offset = address - frame * this.frameSize;
-    if (address >= 0 && address <= this.size - 2 && (offset | 0) === offset && offset <= this.frameSize - 2) {
-      if (this.checkAlignment && (offset & 1) !== 0) throw new AlignmentError(address, 2);
+    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const offset = address - index * CHUNK_BYTES;
+    if (
+      address >= 0 &&
+      address <= this.size - 2 &&
+      (offset | 0) === offset &&
+      offset <= CHUNK_BYTES - 2 &&
+      !(this.checkAlignment && (offset & 1) !== 0)
+    ) {
       this.loadCount++;
       this.movedBytes += 2;
-      return this.readView(frame).getUint16(offset, true);
+      const chunk = this.directory[index];
+      return chunk === undefined ? 0 : chunk.view.getUint16(offset, true);
     }
-    return this.slowLoad(address, 2);
+    return this.loadSlow(address, 2);
   }
 
   /** {@inheritDoc Memory.load32} */
   load32(address: number): number {
-    const frame = Math.floor(address * this.inverseFrameSize);
-    const offset = address - frame * this.frameSize;
-    if (address >= 0 && address <= this.size - 4 && (offset | 0) === offset && offset <= this.frameSize - 4) {
-      if (this.checkAlignment && (offset & 3) !== 0) throw new AlignmentError(address, 4);
+    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const offset = address - index * CHUNK_BYTES;
+    if (
+      address >= 0 &&
+      address <= this.size - 4 &&
+      (offset | 0) === offset &&
+      offset <= CHUNK_BYTES - 4 &&
+      !(this.checkAlignment && (offset & 3) !== 0)
+    ) {
       this.loadCount++;
       this.movedBytes += 4;
-      return this.readView(frame).getUint32(offset, true);
+      const chunk = this.directory[index];
+      return chunk === undefined ? 0 : chunk.view.getUint32(offset, true);
     }
-    return this.slowLoad(address, 4);
+    return this.loadSlow(address, 4);
   }
 
   /** {@inheritDoc Memory.load64} */
   load64(address: number): number {
-    const frame = Math.floor(address * this.inverseFrameSize);
-    const offset = address - frame * this.frameSize;
-    if (address >= 0 && address <= this.size - 8 && (offset | 0) === offset && offset <= this.frameSize - 8) {
-      if (this.checkAlignment && (offset & 7) !== 0) throw new AlignmentError(address, 8);
-      const view = this.readView(frame);
-      const high = view.getUint32(offset + 4, true);
-      if (high > MAX_SAFE_HIGH) throw unsafe64(address, high, view.getUint32(offset, true));
-      this.loadCount++;
-      this.movedBytes += 8;
-      return high * TWO_32 + view.getUint32(offset, true);
+    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const offset = address - index * CHUNK_BYTES;
+    if (
+      address >= 0 &&
+      address <= this.size - 8 &&
+      (offset | 0) === offset &&
+      offset <= CHUNK_BYTES - 8 &&
+      !(this.checkAlignment && (offset & 7) !== 0)
+    ) {
+      const chunk = this.directory[index];
+      if (chunk === undefined) {
+        this.loadCount++;
+        this.movedBytes += 8;
+        return 0;
+      }
+      const high = chunk.view.getUint32(offset + 4, true);
+      if (high <= MAX_SAFE_HIGH) {
+        this.loadCount++;
+        this.movedBytes += 8;
+        return high * TWO_32 + chunk.view.getUint32(offset, true);
+      }
     }
-    return this.slowLoad(address, 8);
+    return this.loadSlow(address, 8);
   }
 
   /** {@inheritDoc Memory.load64Big} */
@@ -168,83 +215,103 @@ export class PhysicalMemory implements Memory {
   }
 
   // ---- stores ------------------------------------------------------------------------
+  //
+  // Fast path: an in-range store inside one frame that is already backed (its chunk exists
+  // and the frame is marked). The first store to a frame, and stores straddling frames,
+  // take the slow path, which materialises and marks frames.
 
   /** {@inheritDoc Memory.store8} */
   store8(address: number, value: number): void {
-    const frame = Math.floor(address * this.inverseFrameSize);
-    const offset = address - frame * this.frameSize;
-    if (address >= 0 && address < this.size && (offset | 0) === offset && (value & 0xff) === value) {
+    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const offset = address - index * CHUNK_BYTES;
+    const chunk = this.directory[index];
+    if (
+      address >= 0 &&
+      address < this.size &&
+      (offset | 0) === offset &&
+      (value & 0xff) === value &&
+      chunk !== undefined &&
+      chunk.marks[offset >>> this.frameShift] === 1
+    ) {
       this.storeCount++;
       this.movedBytes += 1;
-      this.writeView(frame).setUint8(offset, value);
+      chunk.view.setUint8(offset, value);
       return;
     }
-    this.slowStore(address, 1, value);
+    this.storeSlow(address, 1, value);
   }
 
   /** {@inheritDoc Memory.store16} */
   store16(address: number, value: number): void {
-    const frame = Math.floor(address * this.inverseFrameSize);
-    const offset = address - frame * this.frameSize;
+    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const offset = address - index * CHUNK_BYTES;
+    const chunk = this.directory[index];
     if (
       address >= 0 &&
       address <= this.size - 2 &&
       (offset | 0) === offset &&
-      offset <= this.frameSize - 2 &&
-      (value & 0xffff) === value
+      (offset & this.frameMask) <= this.frameSize - 2 &&
+      (value & 0xffff) === value &&
+      chunk !== undefined &&
+      chunk.marks[offset >>> this.frameShift] === 1 &&
+      !(this.checkAlignment && (offset & 1) !== 0)
     ) {
-      if (this.checkAlignment && (offset & 1) !== 0) throw new AlignmentError(address, 2);
       this.storeCount++;
       this.movedBytes += 2;
-      this.writeView(frame).setUint16(offset, value, true);
+      chunk.view.setUint16(offset, value, true);
       return;
     }
-    this.slowStore(address, 2, value);
+    this.storeSlow(address, 2, value);
   }
 
   /** {@inheritDoc Memory.store32} */
   store32(address: number, value: number): void {
-    const frame = Math.floor(address * this.inverseFrameSize);
-    const offset = address - frame * this.frameSize;
+    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const offset = address - index * CHUNK_BYTES;
+    const chunk = this.directory[index];
     if (
       address >= 0 &&
       address <= this.size - 4 &&
       (offset | 0) === offset &&
-      offset <= this.frameSize - 4 &&
-      value >>> 0 === value
+      (offset & this.frameMask) <= this.frameSize - 4 &&
+      value >>> 0 === value &&
+      chunk !== undefined &&
+      chunk.marks[offset >>> this.frameShift] === 1 &&
+      !(this.checkAlignment && (offset & 3) !== 0)
     ) {
-      if (this.checkAlignment && (offset & 3) !== 0) throw new AlignmentError(address, 4);
       this.storeCount++;
       this.movedBytes += 4;
-      this.writeView(frame).setUint32(offset, value, true);
+      chunk.view.setUint32(offset, value, true);
       return;
     }
-    this.slowStore(address, 4, value);
+    this.storeSlow(address, 4, value);
   }
 
   /** {@inheritDoc Memory.store64} */
   store64(address: number, value: number): void {
-    const frame = Math.floor(address * this.inverseFrameSize);
-    const offset = address - frame * this.frameSize;
+    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const offset = address - index * CHUNK_BYTES;
+    const chunk = this.directory[index];
     if (
       address >= 0 &&
       address <= this.size - 8 &&
       (offset | 0) === offset &&
-      offset <= this.frameSize - 8 &&
+      (offset & this.frameMask) <= this.frameSize - 8 &&
       value >= 0 &&
       value <= Number.MAX_SAFE_INTEGER &&
-      Math.floor(value) === value
+      Math.floor(value) === value &&
+      chunk !== undefined &&
+      chunk.marks[offset >>> this.frameShift] === 1 &&
+      !(this.checkAlignment && (offset & 7) !== 0)
     ) {
-      if (this.checkAlignment && (offset & 7) !== 0) throw new AlignmentError(address, 8);
       this.storeCount++;
       this.movedBytes += 8;
-      const view = this.writeView(frame);
       const low = value >>> 0;
-      view.setUint32(offset, low, true);
-      view.setUint32(offset + 4, (value - low) / TWO_32, true);
+      chunk.view.setUint32(offset, low, true);
+      chunk.view.setUint32(offset + 4, (value - low) / TWO_32, true);
       return;
     }
-    this.slowStore(address, 8, value);
+    this.storeSlow(address, 8, value);
   }
 
   /** {@inheritDoc Memory.store64Big} */
@@ -274,17 +341,7 @@ export class PhysicalMemory implements Memory {
     this.checkRange(address, length, "load");
     this.loadCount++;
     this.movedBytes += length;
-    let done = 0;
-    while (done < length) {
-      const here = address + done;
-      const frame = Math.floor(here * this.inverseFrameSize);
-      const offset = here - frame * this.frameSize;
-      const n = Math.min(this.frameSize - offset, length - done);
-      const view = this.backing(frame);
-      if (view === undefined) target.fill(0, done, done + n);
-      else target.set(new Uint8Array(view.buffer, offset, n), done);
-      done += n;
-    }
+    this.gather(address, target);
   }
 
   /** {@inheritDoc Memory.write} */
@@ -294,15 +351,7 @@ export class PhysicalMemory implements Memory {
     this.checkRange(address, length, "store");
     this.storeCount++;
     this.movedBytes += length;
-    let done = 0;
-    while (done < length) {
-      const here = address + done;
-      const frame = Math.floor(here * this.inverseFrameSize);
-      const offset = here - frame * this.frameSize;
-      const n = Math.min(this.frameSize - offset, length - done);
-      new Uint8Array(this.writeView(frame).buffer, offset, n).set(bytes.subarray(done, done + n));
-      done += n;
-    }
+    this.scatter(address, bytes);
   }
 
   /**
@@ -316,18 +365,13 @@ export class PhysicalMemory implements Memory {
     this.checkRange(address, length, "store");
     this.storeCount++;
     this.movedBytes += length;
-    let done = 0;
-    while (done < length) {
-      const here = address + done;
-      const frame = Math.floor(here * this.inverseFrameSize);
-      const offset = here - frame * this.frameSize;
-      const n = Math.min(this.frameSize - offset, length - done);
+    this.pieces(address, length, (frame, offset, _done, n) => {
       if (byte === 0 && n === this.frameSize) this.release(frame);
-      else if (byte !== 0 || this.backing(frame) !== undefined) {
-        new Uint8Array(this.writeView(frame).buffer, offset, n).fill(byte);
+      else if (byte !== 0 || this.isMarked(frame)) {
+        const view = this.select(frame, true);
+        new Uint8Array(view.buffer, this.lastDelta + offset, n).fill(byte);
       }
-      done += n;
-    }
+    });
   }
 
   /** {@inheritDoc Memory.copy} */
@@ -342,47 +386,53 @@ export class PhysicalMemory implements Memory {
 
   // ---- internals ---------------------------------------------------------------------
 
-  private backing(frame: number): DataView | undefined {
-    return this.directory[frame >>> CHUNK_BITS]?.[frame & CHUNK_MASK];
+  /** Whether `frame` holds written data. */
+  private isMarked(frame: number): boolean {
+    const chunk = this.directory[Math.floor(frame / this.framesPerChunk)];
+    return chunk !== undefined && chunk.marks[frame % this.framesPerChunk] === 1;
   }
 
-  private readView(frame: number): DataView {
-    if (frame === this.lastFrame) return this.lastView;
-    const view = this.directory[frame >>> CHUNK_BITS]?.[frame & CHUNK_MASK];
-    if (view === undefined) return this.zeroFrame;
-    this.lastFrame = frame;
-    this.lastView = view;
-    return view;
-  }
-
-  private writeView(frame: number): DataView {
-    if (frame === this.lastFrame) return this.lastView;
-    const index = frame >>> CHUNK_BITS;
-    let chunk = this.directory[index];
+  /**
+   * Returns the view that holds `frame` and leaves the frame's offset in that view in
+   * `lastDelta`. Without backing the view is the shared zero frame; for a store the frame
+   * is materialised and marked first.
+   */
+  private select(frame: number, forWrite: boolean): DataView {
+    const chunkIndex = Math.floor(frame / this.framesPerChunk);
+    const slot = frame - chunkIndex * this.framesPerChunk;
+    let chunk = this.directory[chunkIndex];
+    if (forWrite) {
+      if (chunk === undefined) {
+        const buffer = new ArrayBuffer(this.framesPerChunk * this.frameSize);
+        chunk = { view: new DataView(buffer), bytes: new Uint8Array(buffer), marks: new Uint8Array(this.framesPerChunk), live: 0 };
+        this.directory[chunkIndex] = chunk;
+      }
+      if (chunk.marks[slot] === 0) {
+        chunk.marks[slot] = 1;
+        chunk.live++;
+        this.materialised++;
+      }
+    }
     if (chunk === undefined) {
-      chunk = new Array<DataView | undefined>(CHUNK_FRAMES).fill(undefined);
-      this.directory[index] = chunk;
+      this.lastDelta = 0;
+      return this.zeroFrame;
     }
-    let view = chunk[frame & CHUNK_MASK];
-    if (view === undefined) {
-      view = new DataView(new ArrayBuffer(this.frameSize));
-      chunk[frame & CHUNK_MASK] = view;
-      this.materialised++;
-    }
-    this.lastFrame = frame;
-    this.lastView = view;
-    return view;
+    // An unmarked frame of a backed chunk holds zeros, so its own bytes serve reads too.
+    this.lastDelta = slot * this.frameSize;
+    return chunk.view;
   }
 
+  /** Zeroes and unmarks a whole frame; a chunk left with no marked frame is dropped. */
   private release(frame: number): void {
-    const chunk = this.directory[frame >>> CHUNK_BITS];
-    if (chunk?.[frame & CHUNK_MASK] === undefined) return;
-    chunk[frame & CHUNK_MASK] = undefined;
+    const chunkIndex = Math.floor(frame / this.framesPerChunk);
+    const slot = frame - chunkIndex * this.framesPerChunk;
+    const chunk = this.directory[chunkIndex];
+    if (chunk === undefined || chunk.marks[slot] === 0) return;
+    chunk.bytes.fill(0, slot * this.frameSize, (slot + 1) * this.frameSize);
+    chunk.marks[slot] = 0;
+    chunk.live--;
     this.materialised--;
-    if (this.lastFrame === frame) {
-      this.lastFrame = -1;
-      this.lastView = this.zeroFrame;
-    }
+    if (chunk.live === 0) this.directory[chunkIndex] = undefined;
   }
 
   private checkAccess(address: number, width: number, access: "load" | "store"): void {
@@ -397,42 +447,111 @@ export class PhysicalMemory implements Memory {
     if (address < 0 || address + length > this.size) throw new BusError(address, length, access, this.size);
   }
 
-  /** Loads that are not a single in-frame access of a valid integer address. */
-  private slowLoad(address: number, width: number): number {
-    this.checkAccess(address, width, "load");
-    let value = 0;
-    for (let i = width - 1; i >= 0; i--) {
-      const here = address + i;
-      const frame = Math.floor(here * this.inverseFrameSize);
-      value = value * 256 + this.readView(frame).getUint8(here - frame * this.frameSize);
+  /** Loads outside the cached frame, straddling frames, unsafe, or of a bad address. */
+  private loadSlow(address: number, width: number): number {
+    const frame = Math.floor(address * this.inverseFrameSize);
+    const offset = address - frame * this.frameSize;
+    const inFrame = offset <= this.frameSize - width;
+    if (
+      !(address >= 0 && address <= this.size - width && (offset | 0) === offset) ||
+      (this.checkAlignment && (offset & (width - 1)) !== 0)
+    ) {
+      this.checkAccess(address, width, "load");
     }
-    if (value > Number.MAX_SAFE_INTEGER) {
-      throw new RangeError(
-        `hardware: the 64-bit value at ${hex(address)} is above 2^53-1; read it with load64Big`,
-      );
+    let value: number;
+    if (inFrame) {
+      const view = this.select(frame, false);
+      const at = offset + this.lastDelta;
+      if (width === 1) value = view.getUint8(at);
+      else if (width === 2) value = view.getUint16(at, true);
+      else if (width === 4) value = view.getUint32(at, true);
+      else {
+        const high = view.getUint32(at + 4, true);
+        if (high > MAX_SAFE_HIGH) throw unsafe64(address, high, view.getUint32(at, true));
+        value = high * TWO_32 + view.getUint32(at, true);
+      }
+    } else {
+      const bytes = new Uint8Array(width);
+      this.gather(address, bytes);
+      value = 0;
+      for (let i = width - 1; i >= 0; i--) value = value * 256 + bytes[i]!;
+      if (value > Number.MAX_SAFE_INTEGER) {
+        throw new RangeError(`hardware: the 64-bit value at ${hex(address)} is above 2^53-1; read it with load64Big`);
+      }
     }
     this.loadCount++;
     this.movedBytes += width;
     return value;
   }
 
-  /** Stores that are not a single in-frame access of a valid address and value. */
-  private slowStore(address: number, width: number, value: number): void {
-    const max = width === 8 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * width) - 1;
+  /** Stores outside the cached frame, straddling frames, or of a bad address or value. */
+  private storeSlow(address: number, width: number, value: number): void {
+    const max = width === 1 ? 0xff : width === 2 ? 0xffff : width === 4 ? 0xffff_ffff : Number.MAX_SAFE_INTEGER;
     if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
       throw new RangeError(`hardware: store${8 * width} value must be an integer in 0..${max}, got ${String(value)}`);
     }
-    this.checkAccess(address, width, "store");
-    let rest = value;
-    for (let i = 0; i < width; i++) {
-      const here = address + i;
-      const frame = Math.floor(here * this.inverseFrameSize);
-      const byte = rest % 256;
-      this.writeView(frame).setUint8(here - frame * this.frameSize, byte);
-      rest = (rest - byte) / 256;
+    const frame = Math.floor(address * this.inverseFrameSize);
+    const offset = address - frame * this.frameSize;
+    if (
+      !(address >= 0 && address <= this.size - width && (offset | 0) === offset) ||
+      (this.checkAlignment && (offset & (width - 1)) !== 0)
+    ) {
+      this.checkAccess(address, width, "store");
+    }
+    if (offset <= this.frameSize - width) {
+      const view = this.select(frame, true);
+      const at = offset + this.lastDelta;
+      if (width === 1) view.setUint8(at, value);
+      else if (width === 2) view.setUint16(at, value, true);
+      else if (width === 4) view.setUint32(at, value, true);
+      else {
+        const low = value >>> 0;
+        view.setUint32(at, low, true);
+        view.setUint32(at + 4, (value - low) / TWO_32, true);
+      }
+    } else {
+      const bytes = new Uint8Array(width);
+      let rest = value;
+      for (let i = 0; i < width; i++) {
+        bytes[i] = rest % 256;
+        rest = Math.floor(rest / 256);
+      }
+      this.scatter(address, bytes);
     }
     this.storeCount++;
     this.movedBytes += width;
+  }
+
+  /** Calls `visit(frame, offset, done, n)` for each frame-sized piece of a checked range. */
+  private pieces(address: number, length: number, visit: (frame: number, offset: number, done: number, n: number) => void): void {
+    let done = 0;
+    while (done < length) {
+      const here = address + done;
+      const frame = Math.floor(here * this.inverseFrameSize);
+      const offset = here - frame * this.frameSize;
+      const n = Math.min(this.frameSize - offset, length - done);
+      visit(frame, offset, done, n);
+      done += n;
+    }
+  }
+
+  /** Copies bytes out of RAM (range already checked). */
+  private gather(address: number, target: Uint8Array): void {
+    this.pieces(address, target.length, (frame, offset, done, n) => {
+      if (!this.isMarked(frame)) target.fill(0, done, done + n);
+      else {
+        const view = this.select(frame, false);
+        target.set(new Uint8Array(view.buffer, this.lastDelta + offset, n), done);
+      }
+    });
+  }
+
+  /** Copies bytes into RAM (range already checked). */
+  private scatter(address: number, bytes: Uint8Array): void {
+    this.pieces(address, bytes.length, (frame, offset, done, n) => {
+      const view = this.select(frame, true);
+      new Uint8Array(view.buffer, this.lastDelta + offset, n).set(bytes.subarray(done, done + n));
+    });
   }
 }
 

@@ -75,3 +75,200 @@ export interface ProcessSpace extends MemorySyscalls {
   /** The process's memory at virtual addresses; a bad access throws `SegmentationFault`. */
   readonly memory: Memory;
 }
+
+// ---- more of the Linux x86-64 ABI ------------------------------------------------------
+
+/** `MAP_SHARED_VALIDATE`: like MAP_SHARED, but unknown flags are rejected with EOPNOTSUPP. */
+export const MAP_SHARED_VALIDATE = 0x03;
+/** The mask of the mapping type bits (`MAP_TYPE`). */
+export const MAP_TYPE = 0x0f;
+/** `MAP_32BIT` (x86: place the mapping in the first 2 GiB). */
+export const MAP_32BIT = 0x40;
+/** `MAP_GROWSDOWN`: a stack-like mapping. */
+export const MAP_GROWSDOWN = 0x0100;
+/** `MAP_DENYWRITE` (ignored). */
+export const MAP_DENYWRITE = 0x0800;
+/** `MAP_EXECUTABLE` (ignored). */
+export const MAP_EXECUTABLE = 0x1000;
+/** `MAP_LOCKED`. */
+export const MAP_LOCKED = 0x2000;
+/** `MAP_NONBLOCK`. */
+export const MAP_NONBLOCK = 0x10000;
+/** `MAP_STACK` (a hint only). */
+export const MAP_STACK = 0x20000;
+/** `MAP_HUGETLB` (hugetlbfs pages: not modelled, rejected). */
+export const MAP_HUGETLB = 0x40000;
+/** `MAP_SYNC` (only with MAP_SHARED_VALIDATE on DAX files). */
+export const MAP_SYNC = 0x80000;
+/** `MAP_FAILED`: what the C wrapper returns on failure, `(void *)-1`. */
+export const MAP_FAILED = -1;
+
+/** `PROT_GROWSDOWN` (mprotect only: extend the change down to the start of a grows-down mapping). */
+export const PROT_GROWSDOWN = 0x01000000;
+/** `PROT_GROWSUP`. */
+export const PROT_GROWSUP = 0x02000000;
+
+/** `MADV_NORMAL`. */
+export const MADV_NORMAL = 0;
+/** `MADV_RANDOM`. */
+export const MADV_RANDOM = 1;
+/** `MADV_SEQUENTIAL`. */
+export const MADV_SEQUENTIAL = 2;
+/** `MADV_WILLNEED`. */
+export const MADV_WILLNEED = 3;
+/** `MADV_REMOVE`. */
+export const MADV_REMOVE = 9;
+/** `MADV_DONTFORK`. */
+export const MADV_DONTFORK = 10;
+/** `MADV_DOFORK`. */
+export const MADV_DOFORK = 11;
+/** `MADV_MERGEABLE` (KSM). */
+export const MADV_MERGEABLE = 12;
+/** `MADV_UNMERGEABLE`. */
+export const MADV_UNMERGEABLE = 13;
+/** `MADV_HUGEPAGE`. */
+export const MADV_HUGEPAGE = 14;
+/** `MADV_NOHUGEPAGE`. */
+export const MADV_NOHUGEPAGE = 15;
+/** `MADV_DONTDUMP`. */
+export const MADV_DONTDUMP = 16;
+/** `MADV_DODUMP`. */
+export const MADV_DODUMP = 17;
+/** `MADV_WIPEONFORK`. */
+export const MADV_WIPEONFORK = 18;
+/** `MADV_KEEPONFORK`. */
+export const MADV_KEEPONFORK = 19;
+/** `MADV_COLD`. */
+export const MADV_COLD = 20;
+/** `MADV_PAGEOUT`. */
+export const MADV_PAGEOUT = 21;
+/** `MADV_POPULATE_READ`. */
+export const MADV_POPULATE_READ = 22;
+/** `MADV_POPULATE_WRITE`. */
+export const MADV_POPULATE_WRITE = 23;
+/** `MADV_DONTNEED_LOCKED`. */
+export const MADV_DONTNEED_LOCKED = 24;
+/** `MADV_COLLAPSE`. */
+export const MADV_COLLAPSE = 25;
+
+/** 2 MiB: a PMD-level (transparent huge) page. */
+export const HPAGE_PMD_SIZE = 2 * 1024 * 1024;
+/** 2^47 - 4096 = 0x7ffffffff000: `TASK_SIZE`, the end of the user window (4-level paging). */
+export const TASK_SIZE = 2 ** 47 - PAGE_SIZE;
+/** 0x7ffffffff000: `STACK_TOP`, the top of the main stack without randomisation. */
+export const STACK_TOP = TASK_SIZE;
+/** 1 MiB (256 pages): `stack_guard_gap`, kept free below a grows-down mapping. */
+export const STACK_GUARD_GAP = 256 * PAGE_SIZE;
+/** 0x555555554000: `ELF_ET_DYN_BASE` page: where a PIE executable loads without randomisation. */
+export const ELF_ET_DYN_BASE = 0x555555554000;
+/** 0x2aaaaaaab000: `TASK_UNMAPPED_BASE`, the base of the bottom-up fallback search. */
+export const TASK_UNMAPPED_BASE = 0x2aaaaaaab000;
+/** 65530: `vm.max_map_count`'s default (`DEFAULT_MAX_MAP_COUNT`). */
+export const DEFAULT_MAX_MAP_COUNT = 65530;
+/** 4096: `vm.mmap_min_addr` as observed on this machine (many distributions use 65536). */
+export const DEFAULT_MMAP_MIN_ADDR = 4096;
+/** 8 MiB: the default `RLIMIT_STACK` (`ulimit -s` 8192). */
+export const DEFAULT_RLIMIT_STACK = 8 * 1024 * 1024;
+/** The largest buddy order: blocks of 2^10 pages = 4 MiB (`MAX_PAGE_ORDER`, `MAX_ORDER - 1` in 6.1). */
+export const MAX_PAGE_ORDER = 10;
+
+/** Page fault counters of a process, as `getrusage` reports them. */
+export interface FaultCounters {
+  /** Faults satisfied without I/O (`ru_minflt`, field 10 of /proc/PID/stat). */
+  minor: number;
+  /** Faults that needed I/O (`ru_majflt`); always 0 here: there is no swap or file I/O. */
+  major: number;
+}
+
+/** `vm.overcommit_memory`: 0 heuristic, 1 always, 2 never. */
+export type OvercommitPolicy = 0 | 1 | 2;
+
+/**
+ * One mapping of a program image that exists before `main` runs (executable segments,
+ * shared libraries, the vDSO): the fields of a /proc/PID/maps line.
+ */
+export interface ImageMapping {
+  /** First address (page aligned). */
+  start: number;
+  /** End address, exclusive (page aligned). */
+  end: number;
+  /** Permissions as maps prints them, e.g. `"r-xp"`. */
+  perms: string;
+  /** File offset in bytes (0 for anonymous mappings). */
+  offset?: number;
+  /** Device as maps prints it, e.g. `"fe:00"` (default `"00:00"`). */
+  device?: string;
+  /** Inode number (0 for anonymous mappings). */
+  inode?: number;
+  /** Path or special name (`[vdso]`, `[vvar]` ...); omitted for anonymous mappings. */
+  name?: string;
+  /** Whether the mapping belongs to the main executable (counts in VmExe rather than VmLib). */
+  executable?: boolean;
+}
+
+/** What a process looks like when it starts: its mappings and the end of its .bss. */
+export interface ProcessImage {
+  /** A short description, e.g. `"small C program (gcc -O0, glibc 2.36), setarch -R"`. */
+  description: string;
+  /** Mappings other than the stack and the heap, sorted by address. */
+  mappings: readonly ImageMapping[];
+  /** `start_brk`: the page after .bss, where the program break starts. */
+  startBrk: number;
+  /** `mmap_base`: top-down mmap placement starts below this address. */
+  mmapBase: number;
+  /** Top of the main stack (`[stack]` VMA end). */
+  stackTop: number;
+  /** Size of the initial `[stack]` VMA in bytes (132 KiB observed). */
+  stackSize: number;
+}
+
+/** Options of a {@link Kernel}. */
+export interface KernelOptions {
+  /** Physical RAM (any @mem/hardware `Memory`, frames of 4 KiB). */
+  ram: Memory;
+  /**
+   * `vm.overcommit_memory`.
+   * @defaultValue 0
+   */
+  overcommitMemory?: OvercommitPolicy;
+  /**
+   * `vm.overcommit_ratio` (percent of RAM in the commit limit in mode 2).
+   * @defaultValue 50
+   */
+  overcommitRatio?: number;
+  /**
+   * `vm.max_map_count`.
+   * @defaultValue 65530
+   */
+  maxMapCount?: number;
+  /**
+   * `vm.mmap_min_addr`.
+   * @defaultValue 4096
+   */
+  mmapMinAddr?: number;
+  /**
+   * Align anonymous mappings whose length is a multiple of 2 MiB to 2 MiB, as Linux 6.7+ with
+   * transparent huge pages does (this machine runs 6.18). Linux 6.1 does not.
+   * @defaultValue true
+   */
+  thpAlignment?: boolean;
+}
+
+/** Options of {@link Kernel.createProcess}. */
+export interface ProcessOptions {
+  /**
+   * The image the process starts with.
+   * @defaultValue a small dynamically linked C program run under `setarch -R` (recorded here)
+   */
+  image?: ProcessImage;
+  /**
+   * Seed of address-space randomisation (ASLR: brk offset, mmap base, stack top). Without a seed
+   * there is no randomisation, as under `setarch -R`.
+   */
+  aslrSeed?: number;
+  /**
+   * `RLIMIT_STACK` in bytes.
+   * @defaultValue 8 MiB
+   */
+  stackLimit?: number;
+}

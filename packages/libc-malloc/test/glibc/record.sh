@@ -1,0 +1,14 @@
+#!/bin/sh
+# Re-records the expected outputs of every script with this machine's glibc:
+#   sh test/glibc/record.sh      (from packages/libc-malloc)
+set -e
+dir=$(dirname "$0")
+gcc -O1 -o "${TMPDIR:-/tmp}/glibc-malloc-driver" "$dir/driver.c"
+mkdir -p "$dir/expected"
+for s in "$dir"/scripts/*.txt; do
+  name=$(basename "$s" .txt)
+  set +e
+  "${TMPDIR:-/tmp}/glibc-malloc-driver" < "$s" > "$dir/expected/$name.out" 2>&1
+  echo "exit $?" >> "$dir/expected/$name.out"
+  set -e
+done
