@@ -70,6 +70,8 @@ export class BumpRaw {
   readonly sizes = new Map<number, number>();
   calls = { malloc: 0, calloc: 0, realloc: 0, free: 0 };
   failNext = 0;
+  /** Outcomes of the next takes, first first: true fails that take. */
+  readonly failPlan: boolean[] = [];
 
   constructor(
     private readonly memory: Memory,
@@ -108,6 +110,7 @@ export class BumpRaw {
   }
 
   private take(size: number): number {
+    if (this.failPlan.shift() === true) return 0;
     if (this.failNext > 0) {
       this.failNext--;
       return 0;

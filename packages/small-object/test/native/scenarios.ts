@@ -40,7 +40,7 @@ function fillAndRelease(blocks: number, order: "forward" | "reverse" | "interlea
 }
 
 /** Random churn over a live set with a size mix, reallocs and callocs. */
-function churn(seed: number, steps: number, maxLive: number): string[] {
+export function churn(seed: number, steps: number, maxLive: number): string[] {
   const rnd = xorshift(seed);
   const out: string[] = [];
   const live: number[] = [];

@@ -1,0 +1,37 @@
+/**
+ * The live experiment: builds pymalloc_probe.c against every installed CPython 3.8 .. 3.11
+ * (skipped cleanly without gcc or Python headers), runs a freshly seeded random call
+ * sequence through the real pymalloc, and replays the resulting trace here.
+ */
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import type { PymallocVersion } from "../src/index.js";
+import { makeHost } from "./helpers/host.js";
+import { replay } from "./helpers/replay.js";
+import { buildProbe, runProbe } from "./native/probe.js";
+import { PROBE_VERSIONS, churn } from "./native/scenarios.js";
+
+const hasGcc = (() => {
+  try {
+    execFileSync("gcc", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const seed = (Date.now() % 0x7fffffff) + 1;
+
+describe.skipIf(!hasGcc)(`live: real pymalloc vs the simulation on a fresh random sequence (seed ${seed})`, () => {
+  for (const version of PROBE_VERSIONS) {
+    it(`CPython ${version}`, { timeout: 30_000 }, (ctx) => {
+      const built = buildProbe(version);
+      if ("skip" in built) {
+        ctx.skip(built.skip);
+        return;
+      }
+      const { trace, stats } = runProbe(built.exe, churn(seed, 3000, 1500));
+      const result = replay(trace, makeHost(), { version: version as PymallocVersion });
+      expect(result.pm.debugMallocStats(), `seed ${seed}`).toBe(stats);
+    });
+  }
+});
