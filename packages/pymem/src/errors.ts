@@ -51,3 +51,15 @@ export class PySegmentationFault extends Error {
 export class PyMemUsageError extends RangeError {
   override readonly name = "PyMemUsageError";
 }
+
+/** A Python exception a tracemalloc function raises (`ValueError`, `RuntimeError`, `TypeError`), with Python's message. */
+export class PyException extends Error {
+  override readonly name = "PyException";
+  /** The Python exception type. */
+  readonly pyType: "ValueError" | "RuntimeError" | "TypeError";
+  /** Creates the exception; `message` is exactly Python's. */
+  constructor(pyType: "ValueError" | "RuntimeError" | "TypeError", message: string) {
+    super(message);
+    this.pyType = pyType;
+  }
+}
