@@ -16,6 +16,7 @@
  *   t PAD                malloc_trim         s                    malloc_stats
  *   w ID OFFSET VALUE    store the 64-bit VALUE at slot+OFFSET (OFFSET may be negative)
  *   F OFFSET             free(heap start + OFFSET)  (bad-pointer experiments)
+ *   q                    toggle the state suffix (mallinfo2 walks fastbins: a cycle hangs it)
  *   # ...                comment (echoed)
  */
 #include <errno.h>
@@ -30,6 +31,7 @@ static void *slot[4096];
 static uintptr_t heap;
 static char out[256];
 static int outn;
+static int quiet;
 
 static void put(const char *s) { while (*s) out[outn++] = *s++; }
 static void hex(uint64_t v) {
@@ -116,9 +118,10 @@ int main(void) {
       break;
     }
     case 'F': free((void *)(heap + (uintptr_t)sb)); put("ok"); break;
+    case 'q': quiet = !quiet; put("ok"); break;
     default: put("?"); break;
     }
-    state();
+    if (!quiet) state();
     flush();
   next:
     if (!end) break;
