@@ -74,7 +74,7 @@ describe("PYTHONMALLOC presets", () => {
       py.setupDebugHooks();
       (["raw", "mem", "obj"] as const).forEach((d, i) => {
         const a = py.getAllocator(d);
-        expect(a.malloc).toBe(before[i]!.malloc);
+        expect(a.malloc === before[i]!.malloc).toBe(true);
         expect(a.ctx).toBe(before[i]!.ctx);
       });
       expect(py.allocatorName()).toBe(preset === "malloc_debug" ? "malloc_debug" : "pymalloc_debug");

@@ -281,8 +281,9 @@ export class Snapshot {
 
   /** `snapshot.filter_traces(filters)`: inclusive filters OR-ed, exclusive filters AND-ed. */
   filterTraces(filters: readonly TraceFilter[]): Snapshot {
-    if (!Array.isArray(filters)) {
-      throw new PyException("TypeError", `filters must be a list of filters, not ${typeof filters}`);
+    const given: unknown = filters;
+    if (!Array.isArray(given)) {
+      throw new PyException("TypeError", `filters must be a list of filters, not ${typeof given}`);
     }
     if (filters.length === 0) return new Snapshot([...this.rawTraces], this.tracebackLimit);
     const include = filters.filter((f) => f.inclusive);
@@ -326,7 +327,7 @@ export class Snapshot {
 
   /** `snapshot.statistics(key_type, cumulative=False)`, sorted biggest first. */
   statistics(keyType: KeyType, cumulative = false): Statistic[] {
-    return [...this.groupBy(keyType, cumulative).values()].sort(Statistic.compareDescending);
+    return [...this.groupBy(keyType, cumulative).values()].sort((a, b) => Statistic.compareDescending(a, b));
   }
 
   /** `snapshot.compare_to(old_snapshot, key_type, cumulative=False)`, sorted by the biggest change. */
@@ -344,6 +345,6 @@ export class Snapshot {
       );
     }
     for (const stat of oldGroup.values()) out.push(new StatisticDiff(stat.traceback, 0, -stat.size, 0, -stat.count));
-    return out.sort(StatisticDiff.compareDescending);
+    return out.sort((a, b) => StatisticDiff.compareDescending(a, b));
   }
 }

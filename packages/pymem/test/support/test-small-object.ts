@@ -99,6 +99,6 @@ export function testSmallObject(pools: TestPool[] = []): SmallObjectFactory {
   return (host: SmallObjectHost): PyMemAllocatorEx => {
     const pool = new TestPool(host);
     pools.push(pool);
-    return { ctx: pool, malloc: poolMalloc, calloc: poolCalloc, realloc: poolRealloc, free: poolFree } as PyMemAllocatorEx;
+    return { ctx: pool, malloc: poolMalloc, calloc: poolCalloc, realloc: poolRealloc, free: poolFree };
   };
 }
