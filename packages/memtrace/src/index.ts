@@ -1,1 +1,24 @@
-export {};
+export type {
+  ArenaAllocEvent,
+  ArenaFreeEvent,
+  CallocEvent,
+  CommentEvent,
+  Domain,
+  EventKind,
+  FreeEvent,
+  HeapStartEvent,
+  MallocEvent,
+  MemalignEvent,
+  MemtraceEvent,
+  ReadOptions,
+  ReallocEvent,
+  WriteEvent,
+} from "./api.js";
+export { DOMAINS, MEMTRACE_HEADER } from "./api.js";
+export { MemtraceSyntaxError } from "./errors.js";
+export { formatBytes, formatEvent, formatPointer, formatTrace, formatTraceWithHeader } from "./format.js";
+export { parseLine, parseLineInto } from "./parse-line.js";
+export { TraceRecord } from "./record.js";
+export type { RecordHandler } from "./stream.js";
+export { TraceStream, forEachRecord, parseTrace, readEvents } from "./stream.js";
+export { PointerMap } from "./pointer-map.js";

@@ -1,0 +1,129 @@
+/**
+ * The memtrace v1 event model: one line of a trace, typed.
+ *
+ * ```
+ * # memtrace v1                          first line
+ * # heap-start 0x55d0c3a2e000            metadata: the initial program break
+ * m <domain> <size> <result>             malloc
+ * c <domain> <nelem> <elsize> <result>   calloc
+ * r <domain> <ptr> <size> <result>       realloc
+ * f <domain> <ptr>                       free
+ * a <domain> <alignment> <size> <result> memalign family
+ * A <size> <result>                      pymalloc obtained an arena
+ * D <ptr> <size>                         pymalloc released an arena
+ * w <ptr> <offset> <hexbytes>            the program wrote these bytes at ptr+offset
+ * ```
+ *
+ * Sizes are decimal, pointers `0x` + lowercase hex (`0x0` is NULL). Every number is an
+ * integer in 0..2^53-1 (addresses are plain numbers throughout the stack).
+ */
+
+/** The allocation domain of an event: CPython's three PyMem domains, or a C program's malloc. */
+export type Domain = "raw" | "mem" | "obj" | "libc";
+
+/** Every domain, in the order CPython numbers its PyMem domains (then libc). */
+export const DOMAINS: readonly Domain[] = ["raw", "mem", "obj", "libc"];
+
+/** The first line of every trace. */
+export const MEMTRACE_HEADER = "# memtrace v1";
+
+/** `m <domain> <size> <result>`: a malloc call and what it returned. */
+export interface MallocEvent {
+  readonly kind: "malloc";
+  readonly domain: Domain;
+  readonly size: number;
+  readonly result: number;
+}
+
+/** `c <domain> <nelem> <elsize> <result>`: a calloc call. */
+export interface CallocEvent {
+  readonly kind: "calloc";
+  readonly domain: Domain;
+  readonly nelem: number;
+  readonly elsize: number;
+  readonly result: number;
+}
+
+/** `r <domain> <ptr> <size> <result>`: a realloc call (`ptr` 0 = realloc(NULL, size)). */
+export interface ReallocEvent {
+  readonly kind: "realloc";
+  readonly domain: Domain;
+  readonly ptr: number;
+  readonly size: number;
+  readonly result: number;
+}
+
+/** `f <domain> <ptr>`: a free call (`ptr` 0 = free(NULL), a no-op the program made). */
+export interface FreeEvent {
+  readonly kind: "free";
+  readonly domain: Domain;
+  readonly ptr: number;
+}
+
+/** `a <domain> <alignment> <size> <result>`: memalign, posix_memalign, aligned_alloc, valloc, pvalloc. */
+export interface MemalignEvent {
+  readonly kind: "memalign";
+  readonly domain: Domain;
+  readonly alignment: number;
+  readonly size: number;
+  readonly result: number;
+}
+
+/** `A <size> <result>`: pymalloc obtained an arena (an observation, written just before the call that needed it). */
+export interface ArenaAllocEvent {
+  readonly kind: "arena-alloc";
+  readonly size: number;
+  readonly result: number;
+}
+
+/** `D <ptr> <size>`: pymalloc released an arena (an observation, written just before the free that emptied it). */
+export interface ArenaFreeEvent {
+  readonly kind: "arena-free";
+  readonly ptr: number;
+  readonly size: number;
+}
+
+/** `w <ptr> <offset> <hexbytes>`: the program wrote `bytes` at `ptr + offset` (scenarios: overflows, use after free). */
+export interface WriteEvent {
+  readonly kind: "write";
+  readonly ptr: number;
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+}
+
+/** `# heap-start 0x...`: the recorded process's initial program break (where glibc's main heap begins). */
+export interface HeapStartEvent {
+  readonly kind: "heap-start";
+  readonly address: number;
+}
+
+/** `#...`: any other comment; `text` is everything after the `#` (so `# x` has text `" x"`). */
+export interface CommentEvent {
+  readonly kind: "comment";
+  readonly text: string;
+}
+
+/** One line of a memtrace v1 trace. */
+export type MemtraceEvent =
+  | MallocEvent
+  | CallocEvent
+  | ReallocEvent
+  | FreeEvent
+  | MemalignEvent
+  | ArenaAllocEvent
+  | ArenaFreeEvent
+  | WriteEvent
+  | HeapStartEvent
+  | CommentEvent;
+
+/** The `kind` of an event. */
+export type EventKind = MemtraceEvent["kind"];
+
+/** Options of the trace readers. */
+export interface ReadOptions {
+  /**
+   * Whether the first line must be `# memtrace v1`.
+   * @defaultValue true
+   */
+  readonly requireHeader?: boolean;
+}

@@ -1,0 +1,132 @@
+/**
+ * A hash map from a recorded pointer to a number (typically the pointer the replaying
+ * allocator returned for it): what every replayer needs, and much faster than a `Map`
+ * for addresses above 2^31, which are not small integers to the engine. Open
+ * addressing with linear probing over two Float64Arrays; deletion by backward shift,
+ * so that no tombstones slow the probes down. Key 0 (NULL) cannot be stored.
+ *
+ * ```
+ * keys:   [ 0 | 0x7f..030 | 0 | 0x55..2a0 | ... ]   capacity slots, a power of two
+ * values: [ - | 0x10030   | - | 0x202a0   | ... ]
+ * ```
+ */
+export class PointerMap {
+  private keys: Float64Array;
+  private values: Float64Array;
+  private mask: number;
+  private shift: number;
+  private count = 0;
+
+  /** Creates an empty map with room for about `capacity * 3/4` entries before it grows. */
+  constructor(capacity = 1024) {
+    let cap = 16;
+    while (cap < capacity) cap *= 2;
+    this.keys = new Float64Array(cap);
+    this.values = new Float64Array(cap);
+    this.mask = cap - 1;
+    this.shift = 32 - Math.log2(cap);
+  }
+
+  /** The number of entries. */
+  get size(): number {
+    return this.count;
+  }
+
+  private slot(key: number): number {
+    // mix the low and high 32 bits of the address (pointers are 16-byte aligned: low bits carry little)
+    const lo = key >>> 0;
+    const hi = (key / 4294967296) >>> 0;
+    return Math.imul(lo ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) >>> this.shift;
+  }
+
+  /** The value stored for `key`, or -1 if there is none. */
+  get(key: number): number {
+    const keys = this.keys;
+    let i = this.slot(key);
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) return this.values[i]!;
+      if (k === 0) return -1;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Whether `key` is stored. */
+  has(key: number): boolean {
+    return this.get(key) !== -1;
+  }
+
+  /** Stores `value` (a non-negative number) for `key` (not 0), replacing any previous value. */
+  set(key: number, value: number): void {
+    if (key === 0) throw new RangeError("memtrace: PointerMap cannot store the NULL pointer");
+    if ((this.count + 1) * 4 > this.keys.length * 3) this.grow();
+    const keys = this.keys;
+    let i = this.slot(key);
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) break;
+      if (k === 0) {
+        keys[i] = key;
+        this.count++;
+        break;
+      }
+      i = (i + 1) & this.mask;
+    }
+    this.values[i] = value;
+  }
+
+  /** Removes `key` and returns its value, or -1 if it was not stored. */
+  delete(key: number): number {
+    const keys = this.keys;
+    const values = this.values;
+    const mask = this.mask;
+    let i = this.slot(key);
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) break;
+      if (k === 0) return -1;
+      i = (i + 1) & mask;
+    }
+    const value = values[i]!;
+    // backward shift: move later entries of the probe run into the hole when allowed
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const kj = keys[j]!;
+      if (kj === 0) break;
+      const home = this.slot(kj);
+      const movable = i <= j ? home <= i || home > j : home <= i && home > j;
+      if (movable) {
+        keys[i] = kj;
+        values[i] = values[j]!;
+        i = j;
+      }
+    }
+    keys[i] = 0;
+    this.count--;
+    return value;
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    this.keys.fill(0);
+    this.count = 0;
+  }
+
+  /** Calls `fn` for every entry, in no particular order. */
+  forEach(fn: (value: number, key: number) => void): void {
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== 0) fn(this.values[i]!, keys[i]!);
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    this.keys = new Float64Array(oldKeys.length * 2);
+    this.values = new Float64Array(oldKeys.length * 2);
+    this.mask = this.keys.length - 1;
+    this.shift--;
+    this.count = 0;
+    for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] !== 0) this.set(oldKeys[i]!, oldValues[i]!);
+  }
+}
