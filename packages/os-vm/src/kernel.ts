@@ -1,0 +1,223 @@
+import type { Memory } from "@mem/hardware";
+import {
+  DEFAULT_MAX_MAP_COUNT,
+  DEFAULT_MMAP_MIN_ADDR,
+  PAGE_SIZE,
+  type KernelOptions,
+  type OvercommitPolicy,
+  type ProcessOptions,
+} from "./api.js";
+import { OutOfMemoryError } from "./errors.js";
+import { kbLine } from "./format.js";
+import { SMALL_C_PROGRAM, randomizeImage } from "./layout.js";
+import { PG_LAZYFREE, PG_RESERVED, PG_ZERO, PageAllocator } from "./page-allocator.js";
+import { Process, type KernelContext } from "./process.js";
+
+/**
+ * The kernel: physical memory managed by a buddy allocator, the shared zero page, commit
+ * accounting under an overcommit policy, and the processes.
+ *
+ * ```ts
+ * const kernel = new Kernel({ ram: new PhysicalMemory({ size: 256 * 1024 * 1024 }) });
+ * const proc = kernel.createProcess();
+ * const p = proc.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+ * proc.memory.store64(p, 42);
+ * ```
+ */
+export class Kernel {
+  /** Physical RAM. */
+  readonly ram: Memory;
+  /** The buddy allocator over RAM's frames. */
+  readonly pages: PageAllocator;
+  /** `vm.overcommit_memory`. */
+  overcommitMemory: OvercommitPolicy;
+  /** `vm.overcommit_ratio`. */
+  overcommitRatio: number;
+  /** Pages charged to the commit limit (Committed_AS). */
+  committedPages = 0;
+  private readonly context: KernelContext;
+  private readonly processes = new Map<number, Process>();
+  private nextPid = 1;
+  private anonVmaIds = 0;
+  private shmemInodes = 1024;
+
+  /** Boots a kernel on `options.ram`. */
+  constructor(options: KernelOptions) {
+    this.ram = options.ram;
+    this.pages = new PageAllocator(options.ram);
+    this.overcommitMemory = options.overcommitMemory ?? 0;
+    this.overcommitRatio = options.overcommitRatio ?? 50;
+    // The shared zero page: one zeroed frame, never freed.
+    const zeroPfn = this.pages.alloc(0, "the zero page");
+    this.ram.fill(zeroPfn * PAGE_SIZE, PAGE_SIZE, 0);
+    this.pages.setFlags(zeroPfn, PG_RESERVED | PG_ZERO);
+    const counters = { anonPages: 0, shmemPages: 0 };
+    this.counters = counters;
+    const maxMapCount = options.maxMapCount ?? DEFAULT_MAX_MAP_COUNT;
+    const mmapMinAddr = options.mmapMinAddr ?? DEFAULT_MMAP_MIN_ADDR;
+    const thpAlignment = options.thpAlignment ?? true;
+    const strict = (): boolean => this.overcommitMemory === 2;
+    this.context = {
+      pages: this.pages,
+      zeroPfn,
+      counters,
+      maxMapCount,
+      mmapMinAddr,
+      thpAlignment,
+      get strictOvercommit() {
+        return strict();
+      },
+      allocUserPage: (purpose) => this.allocUserPage(purpose),
+      freeUserPage: (pfn) => {
+        this.pages.setFlags(pfn, 0);
+        this.pages.release(pfn, 0);
+      },
+      charge: (pages) => this.charge(pages),
+      uncharge: (pages) => {
+        this.committedPages -= pages;
+      },
+      newAnonVma: () => ++this.anonVmaIds,
+      newShmemInode: () => this.shmemInodes++,
+    };
+  }
+
+  /** System-wide page counters: anonymous pages mapped (AnonPages) and shmem pages (Shmem). */
+  readonly counters: { anonPages: number; shmemPages: number };
+
+  /** Starts a process (pids count from 1). */
+  createProcess(options: ProcessOptions = {}): Process {
+    let image = options.image ?? SMALL_C_PROGRAM;
+    if (options.aslrSeed !== undefined) image = randomizeImage(image, options.aslrSeed);
+    const pid = this.nextPid++;
+    const process = new Process(this.context, pid, image);
+    this.processes.set(pid, process);
+    return process;
+  }
+
+  /** The live process with id `pid`. */
+  process(pid: number): Process | undefined {
+    return this.processes.get(pid);
+  }
+
+  /** Ends process `pid` (unmaps everything, frees its page tables). */
+  exit(pid: number): void {
+    const process = this.processes.get(pid);
+    if (process === undefined) return;
+    process.exit();
+    this.processes.delete(pid);
+  }
+
+  /** CommitLimit in pages: RAM x overcommit_ratio / 100 (no swap). */
+  get commitLimit(): number {
+    return Math.floor((this.pages.totalPages * this.overcommitRatio) / 100);
+  }
+
+  /** Page-table pages of all processes, PGDs included (PageTables). */
+  get pageTablePages(): number {
+    let pages = 0;
+    for (const process of this.processes.values()) pages += process.mm.pageTable.tablePages + 1;
+    return pages;
+  }
+
+  /**
+   * /proc/meminfo in Linux's format. Fields the simulator does not model (page cache, slab,
+   * swap, huge pages ...) read 0; MemAvailable is MemFree (nothing is reclaimable but lazily
+   * freed pages).
+   */
+  meminfo(): string {
+    const kb = (pages: number): number => pages * 4;
+    const free = this.pages.freePages;
+    const anon = this.counters.anonPages;
+    const shmem = this.counters.shmemPages;
+    const fields: [string, number][] = [
+      ["MemTotal", kb(this.pages.totalPages)],
+      ["MemFree", kb(free)],
+      ["MemAvailable", kb(free)],
+      ["Buffers", 0],
+      ["Cached", kb(shmem)],
+      ["SwapCached", 0],
+      ["Active", kb(anon + shmem)],
+      ["Inactive", 0],
+      ["Active(anon)", kb(anon + shmem)],
+      ["Inactive(anon)", 0],
+      ["Active(file)", 0],
+      ["Inactive(file)", 0],
+      ["Unevictable", 0],
+      ["Mlocked", 0],
+      ["SwapTotal", 0],
+      ["SwapFree", 0],
+      ["Zswap", 0],
+      ["Zswapped", 0],
+      ["Dirty", 0],
+      ["Writeback", 0],
+      ["AnonPages", kb(anon)],
+      ["Mapped", kb(shmem)],
+      ["Shmem", kb(shmem)],
+      ["KReclaimable", 0],
+      ["Slab", 0],
+      ["SReclaimable", 0],
+      ["SUnreclaim", 0],
+      ["KernelStack", 0],
+      ["PageTables", kb(this.pageTablePages)],
+      ["SecPageTables", 0],
+      ["NFS_Unstable", 0],
+      ["Bounce", 0],
+      ["WritebackTmp", 0],
+      ["CommitLimit", kb(this.commitLimit)],
+      ["Committed_AS", kb(this.committedPages)],
+      ["VmallocTotal", 34359738367],
+      ["VmallocUsed", 0],
+      ["VmallocChunk", 0],
+      ["Percpu", 0],
+      ["AnonHugePages", 0],
+      ["ShmemHugePages", 0],
+      ["ShmemPmdMapped", 0],
+      ["FileHugePages", 0],
+      ["FilePmdMapped", 0],
+      ["Balloon", 0],
+    ];
+    let out = "";
+    for (const [name, value] of fields) out += kbLine(name, value);
+    out += "HugePages_Total:       0\nHugePages_Free:        0\nHugePages_Rsvd:        0\nHugePages_Surp:        0\n";
+    out += kbLine("Hugepagesize", 2048) + kbLine("Hugetlb", 0);
+    return out;
+  }
+
+  /** /proc/buddyinfo: free blocks per order 0..10 for each zone. */
+  buddyinfo(): string {
+    return this.pages.buddyinfo();
+  }
+
+  /** Takes a commit charge of `pages` under the overcommit policy (`__vm_enough_memory`). */
+  private charge(pages: number): boolean {
+    if (this.overcommitMemory === 0 && pages > this.pages.totalPages) return false;
+    if (this.overcommitMemory === 2 && this.committedPages + pages > this.commitLimit) return false;
+    this.committedPages += pages;
+    return true;
+  }
+
+  /** One zeroed frame for a user page; lazily freed pages are reclaimed when RAM runs out. */
+  private allocUserPage(purpose: string): number {
+    let pfn: number;
+    try {
+      pfn = this.pages.alloc(0, purpose);
+    } catch (error) {
+      if (!(error instanceof OutOfMemoryError) || this.reclaimLazyFree() === 0) throw error;
+      pfn = this.pages.alloc(0, purpose);
+    }
+    this.ram.fill(pfn * PAGE_SIZE, PAGE_SIZE, 0);
+    return pfn;
+  }
+
+  /** Memory pressure: discards every clean MADV_FREE page (shrink_folio_list). Returns pages freed. */
+  private reclaimLazyFree(): number {
+    let freed = 0;
+    for (let pfn = this.pages.reservedFrames; pfn < this.pages.frameCount; pfn++) {
+      if ((this.pages.flags(pfn) & PG_LAZYFREE) === 0 || this.pages.count(pfn) !== 1) continue;
+      const owner = this.processes.get(this.pages.owner(pfn));
+      if (owner?.mm.reclaimLazyFree(this.pages.index(pfn)) === true) freed++;
+      else this.pages.setFlags(pfn, this.pages.flags(pfn) & ~PG_LAZYFREE);
+    }
+    return freed;
+  }
+}

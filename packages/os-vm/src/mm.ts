@@ -1,0 +1,337 @@
+import type { Memory } from "@mem/hardware";
+import { PAGE_SIZE, type FaultCounters } from "./api.js";
+import { SegmentationFault, hex } from "./errors.js";
+import { PG_ANON, PG_LAZYFREE, PG_SHMEM, type PageAllocator } from "./page-allocator.js";
+import {
+  PTE_ACCESSED,
+  PTE_DIRTY,
+  PTE_PRESENT,
+  PTE_PROTNONE,
+  PTE_RW,
+  PTE_SPECIAL,
+  PTE_USER,
+  PageTable,
+  entryFrame,
+  writeEntry,
+} from "./page-table.js";
+import { USER_SPACE, VirtualMemory, type FaultHandler } from "./virtual-memory.js";
+import {
+  VM_ACCESS,
+  VM_ACCOUNT,
+  VM_EXEC,
+  VM_SHARED,
+  VM_WRITE,
+  VmaList,
+  permsOf,
+  type Vma,
+} from "./vma.js";
+
+/** What an address space needs from the kernel that owns it. */
+export interface KernelServices {
+  /** The physical page allocator. */
+  readonly pages: PageAllocator;
+  /** Frame number of the shared zero page. */
+  readonly zeroPfn: number;
+  /** Allocates one zeroed user frame (reclaiming lazily freed pages if RAM is short). */
+  allocUserPage(purpose: string): number;
+  /** Gives back a user frame whose last mapping went away. */
+  freeUserPage(pfn: number): void;
+  /** Releases `pages` of commit charge. */
+  uncharge(pages: number): void;
+  /** A fresh anon_vma identity. */
+  newAnonVma(): number;
+  /** Counts of mapped anonymous and shmem pages system-wide (AnonPages, Shmem). */
+  readonly counters: { anonPages: number; shmemPages: number };
+}
+
+/**
+ * One process's memory descriptor (Linux's `mm_struct`): its VMAs, its page tables, its RSS
+ * counters and the page-fault handler that fills the tables on demand.
+ *
+ * Page states of an anonymous private mapping, as Linux keeps them in the PTE:
+ * ```
+ *   untouched (entry 0) ──read──► zero page (P, SPECIAL, read-only: no RSS)
+ *         │                              │ write: COW fault
+ *         └─────────────write───────────►▼
+ *                                 private frame (P, RW, D: RSS +1)
+ *   MADV_DONTNEED / munmap: back to untouched (frame freed, RSS -1)
+ *   mprotect(PROT_NONE): P cleared, PROTNONE set, frame kept (still in RSS)
+ * ```
+ */
+export class MemoryDescriptor implements FaultHandler {
+  /** Process id, for messages and the reverse map. */
+  readonly pid: number;
+  /** The VMAs. */
+  readonly vmas = new VmaList();
+  /** The page tables. */
+  readonly pageTable: PageTable;
+  /** The memory view at virtual addresses. */
+  readonly memory: VirtualMemory;
+  /** Page fault counters. */
+  readonly faults: FaultCounters = { minor: 0, major: 0 };
+  /** Resident anonymous private pages (RssAnon). */
+  rssAnon = 0;
+  /** Resident shared anonymous pages (RssShmem). */
+  rssShmem = 0;
+  /** Peak of RSS in pages (VmHWM). */
+  hiwaterRss = 0;
+  /** Peak of total_vm in pages (VmPeak). */
+  hiwaterVm = 0;
+  /** Pages charged to the commit limit by this process's VM_ACCOUNT mappings. */
+  committedPages = 0;
+  private readonly kernel: KernelServices;
+  private readonly ram: Memory;
+
+  /** Creates an empty address space of process `pid`. */
+  constructor(pid: number, kernel: KernelServices) {
+    this.pid = pid;
+    this.kernel = kernel;
+    this.ram = kernel.pages.ram;
+    this.pageTable = new PageTable(kernel.pages);
+    this.memory = new VirtualMemory(this.ram, this.pageTable, this);
+  }
+
+  /** VmSize in pages (`total_vm`). */
+  get totalVm(): number {
+    let pages = 0;
+    for (const vma of this.vmas.list) pages += (vma.end - vma.start) / PAGE_SIZE;
+    return pages;
+  }
+
+  /** Resident pages (VmRSS). */
+  get rss(): number {
+    return this.rssAnon + this.rssShmem;
+  }
+
+  /** Updates the peaks after a change (Linux updates VmHWM lazily; here it is exact). */
+  updateHiwater(): void {
+    const rss = this.rss;
+    if (rss > this.hiwaterRss) this.hiwaterRss = rss;
+    const vm = this.totalVm;
+    if (vm > this.hiwaterVm) this.hiwaterVm = vm;
+  }
+
+  // ---- faults --------------------------------------------------------------------------
+
+  /** {@inheritDoc FaultHandler.checkAccess} */
+  checkAccess(address: number, length: number, write: boolean): void {
+    if (typeof address !== "number" || !Number.isInteger(address)) {
+      throw new TypeError(`os-vm: address must be an integer, got ${String(address)}`);
+    }
+    let at = address;
+    const end = address + length;
+    while (at < end) {
+      const vma = at >= 0 && at < USER_SPACE ? this.vmas.find(at) : undefined;
+      if (vma === undefined || !allows(vma, write)) {
+        this.handleFault(at, write); // throws the right SegmentationFault
+        return;
+      }
+      at = vma.end;
+    }
+  }
+
+  /** {@inheritDoc FaultHandler.handleFault} */
+  handleFault(address: number, write: boolean): void {
+    const access = write ? "write" : "read";
+    if (address < 0 || address >= USER_SPACE) {
+      throw new SegmentationFault(this.pid, address, "SI_KERNEL", access, "not a canonical user address (general protection fault, si_addr 0)");
+    }
+    const vma = this.vmas.find(address);
+    if (vma === undefined) {
+      throw new SegmentationFault(this.pid, address, "SEGV_MAPERR", access, "no mapping at this address");
+    }
+    if (!allows(vma, write)) {
+      throw new SegmentationFault(
+        this.pid,
+        address,
+        "SEGV_ACCERR",
+        access,
+        `the mapping ${hex(vma.start)}-${hex(vma.end)} ${permsOf(vma)} does not allow ${write ? "writing" : "reading"}`,
+      );
+    }
+    const vpn = Math.floor(address / PAGE_SIZE);
+    const slot = this.pageTable.pteAddress(vpn, true);
+    const low = this.ram.load32(slot);
+    const nx = (vma.flags & VM_EXEC) === 0;
+    if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0) {
+      // Demand paging: a new anonymous page, or the zero page for a read.
+      if ((vma.flags & VM_SHARED) !== 0) {
+        const pfn = this.newPage(vma, vpn, PG_SHMEM);
+        this.rssShmem++;
+        this.kernel.counters.shmemPages++;
+        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | (vma.flags & VM_WRITE ? PTE_RW | (write ? PTE_DIRTY : 0) : 0), nx);
+      } else if (!write) {
+        writeEntry(this.ram, slot, this.kernel.zeroPfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | PTE_SPECIAL, nx);
+      } else {
+        const pfn = this.newPage(vma, vpn, PG_ANON);
+        this.rssAnon++;
+        this.kernel.counters.anonPages++;
+        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY, nx);
+      }
+      this.faults.minor++;
+      this.updateHiwater();
+      return;
+    }
+    if (write && (low & PTE_PRESENT) !== 0 && (low & PTE_RW) === 0) {
+      // Write-protect fault on a writable VMA: copy-on-write.
+      const old = entryFrame(this.ram, slot, low);
+      if ((low & PTE_SPECIAL) !== 0) {
+        const pfn = this.newPage(vma, vpn, PG_ANON);
+        this.rssAnon++;
+        this.kernel.counters.anonPages++;
+        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY, nx);
+      } else if (this.kernel.pages.count(old) > 1) {
+        const pfn = this.newPage(vma, vpn, PG_ANON);
+        this.ram.copy(pfn * PAGE_SIZE, old * PAGE_SIZE, PAGE_SIZE);
+        this.kernel.pages.setCount(old, this.kernel.pages.count(old) - 1);
+        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY, nx);
+      } else {
+        this.ram.store32(slot, (low | PTE_RW | PTE_DIRTY | PTE_ACCESSED) >>> 0);
+      }
+      this.faults.minor++;
+      this.memory.invalidate(vpn, vpn + 1);
+      this.updateHiwater();
+    }
+  }
+
+  /** Allocates a zeroed frame for page `vpn` of `vma`, with its struct page set up. */
+  private newPage(vma: Vma, vpn: number, kind: number): number {
+    const pfn = this.kernel.allocUserPage(`a page fault at ${hex(vpn * PAGE_SIZE)} in pid ${this.pid}`);
+    const pages = this.kernel.pages;
+    pages.setFlags(pfn, kind);
+    pages.setCount(pfn, 1);
+    pages.setReverseMap(pfn, this.pid, vpn);
+    if (vma.anonVma === 0) this.assignAnonVma(vma);
+    return pfn;
+  }
+
+  /** `anon_vma_prepare`: reuse a touching compatible neighbour's anon_vma, else a new one. */
+  private assignAnonVma(vma: Vma): void {
+    const i = this.vmas.list.indexOf(vma);
+    const prev = this.vmas.list[i - 1];
+    const next = this.vmas.list[i + 1];
+    const reusable = (other: Vma | undefined): boolean =>
+      other !== undefined && other.anonVma !== 0 && other.file === vma.file && (other.flags & ~VM_ACCESS) === (vma.flags & ~VM_ACCESS);
+    if (prev !== undefined && prev.end === vma.start && reusable(prev)) vma.anonVma = prev.anonVma;
+    else if (next !== undefined && next.start === vma.end && reusable(next)) vma.anonVma = next.anonVma;
+    else vma.anonVma = this.kernel.newAnonVma();
+  }
+
+  // ---- changing page-table entries -----------------------------------------------------
+
+  /**
+   * Clears every entry in `[start, end)`, dropping the frames' mappings (frames whose last
+   * mapping goes are freed) and the RSS they counted; invalidates the TLB.
+   */
+  zapRange(start: number, end: number): void {
+    const startVpn = start / PAGE_SIZE;
+    const endVpn = end / PAGE_SIZE;
+    this.pageTable.forEachEntry(startVpn, endVpn, (slot) => {
+      const low = this.ram.load32(slot);
+      if ((low & (PTE_PRESENT | PTE_PROTNONE)) !== 0 && (low & PTE_SPECIAL) === 0) this.dropFrame(entryFrame(this.ram, slot, low));
+      this.ram.store32(slot, 0);
+      this.ram.store32(slot + 4, 0);
+    });
+    this.memory.invalidate(startVpn, endVpn);
+  }
+
+  /** Frees the page tables left covering no VMA around `[start, end)`. */
+  freePageTables(start: number, end: number): void {
+    const i = this.vmas.indexAfter(start);
+    const prev = this.vmas.list[i - 1];
+    const next = this.vmas.list[i];
+    const floor = prev === undefined ? 0 : prev.end;
+    const ceiling = next === undefined ? 2 ** 47 : next.start;
+    this.pageTable.freeTables(start / PAGE_SIZE, end / PAGE_SIZE, Math.ceil(floor / PAGE_SIZE), Math.floor(ceiling / PAGE_SIZE));
+  }
+
+  /**
+   * Rewrites the permission bits of the entries in `[start, end)` for `vma`'s new flags
+   * (`change_protection`), keeping frames and RSS.
+   */
+  protectRange(vma: Vma, start: number, end: number): void {
+    const readable = (vma.flags & VM_ACCESS) !== 0;
+    const writable = (vma.flags & VM_WRITE) !== 0;
+    const nx = (vma.flags & VM_EXEC) === 0;
+    this.pageTable.forEachEntry(start / PAGE_SIZE, end / PAGE_SIZE, (slot) => {
+      const low = this.ram.load32(slot);
+      if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
+      const pfn = entryFrame(this.ram, slot, low);
+      let flags = low & (PTE_ACCESSED | PTE_DIRTY | PTE_SPECIAL | PTE_USER);
+      flags |= readable ? PTE_PRESENT : PTE_PROTNONE;
+      // Write permission goes on at once only for a page this process owns alone.
+      const exclusive = (low & PTE_SPECIAL) === 0 && ((vma.flags & VM_SHARED) !== 0 || this.kernel.pages.count(pfn) === 1);
+      if (readable && writable && exclusive) flags |= PTE_RW;
+      writeEntry(this.ram, slot, pfn, flags | (low & 0x600), nx);
+    });
+    this.memory.invalidate(start / PAGE_SIZE, end / PAGE_SIZE);
+  }
+
+  /**
+   * MADV_FREE: marks the private anonymous pages of `[start, end)` lazily freeable: their
+   * dirty bit is cleared, and the page is discarded under memory pressure unless written again.
+   */
+  lazyFreeRange(start: number, end: number): void {
+    const pages = this.kernel.pages;
+    this.pageTable.forEachEntry(start / PAGE_SIZE, end / PAGE_SIZE, (slot) => {
+      const low = this.ram.load32(slot);
+      if ((low & PTE_PRESENT) === 0 || (low & PTE_SPECIAL) !== 0) return;
+      const pfn = entryFrame(this.ram, slot, low);
+      if (pages.count(pfn) !== 1 || (pages.flags(pfn) & PG_ANON) === 0) return;
+      pages.setFlags(pfn, pages.flags(pfn) | PG_LAZYFREE);
+      this.ram.store32(slot, (low & ~PTE_DIRTY) >>> 0);
+    });
+    this.memory.invalidate(start / PAGE_SIZE, end / PAGE_SIZE);
+  }
+
+  /**
+   * Memory pressure: discards one lazily freed page mapped at `vpn` if it is still clean.
+   * Returns whether the frame was freed.
+   */
+  reclaimLazyFree(vpn: number): boolean {
+    const slot = this.pageTable.pteAddress(vpn, false);
+    if (slot < 0) return false;
+    const low = this.ram.load32(slot);
+    if ((low & PTE_PRESENT) === 0 || (low & (PTE_DIRTY | PTE_SPECIAL)) !== 0) return false;
+    this.dropFrame(entryFrame(this.ram, slot, low));
+    this.ram.store32(slot, 0);
+    this.ram.store32(slot + 4, 0);
+    this.memory.invalidate(vpn, vpn + 1);
+    return true;
+  }
+
+  /** Faults in every page of `[start, end)` (MAP_POPULATE, MADV_POPULATE_*). */
+  populate(start: number, end: number, write: boolean): void {
+    for (let address = start; address < end; address += PAGE_SIZE) this.memory.translate(address, write);
+  }
+
+  /** Unmaps everything and frees the page tables (exit). */
+  destroy(): void {
+    for (const vma of this.vmas.list) {
+      this.zapRange(vma.start, vma.end);
+      if (vma.flags & VM_ACCOUNT) this.kernel.uncharge((vma.end - vma.start) / PAGE_SIZE);
+    }
+    this.vmas.list.length = 0;
+    this.pageTable.destroy();
+  }
+
+  private dropFrame(pfn: number): void {
+    const pages = this.kernel.pages;
+    const flags = pages.flags(pfn);
+    if ((flags & PG_SHMEM) !== 0) this.rssShmem--;
+    else this.rssAnon--;
+    const count = pages.count(pfn) - 1;
+    pages.setCount(pfn, count);
+    if (count === 0) {
+      if ((flags & PG_SHMEM) !== 0) this.kernel.counters.shmemPages--;
+      else this.kernel.counters.anonPages--;
+      this.kernel.freeUserPage(pfn);
+    }
+  }
+}
+
+/** Whether `vma` allows a read (any of r/w/x: x86 has no write- or exec-only pages) or a write. */
+function allows(vma: Vma, write: boolean): boolean {
+  return write ? (vma.flags & VM_WRITE) !== 0 : (vma.flags & VM_ACCESS) !== 0;
+}
+

@@ -1,0 +1,592 @@
+import type { Memory } from "@mem/hardware";
+import {
+  MADV_COLD,
+  MADV_COLLAPSE,
+  MADV_DODUMP,
+  MADV_DOFORK,
+  MADV_DONTDUMP,
+  MADV_DONTFORK,
+  MADV_DONTNEED,
+  MADV_DONTNEED_LOCKED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_KEEPONFORK,
+  MADV_MERGEABLE,
+  MADV_NOHUGEPAGE,
+  MADV_NORMAL,
+  MADV_PAGEOUT,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+  MADV_RANDOM,
+  MADV_REMOVE,
+  MADV_SEQUENTIAL,
+  MADV_UNMERGEABLE,
+  MADV_WILLNEED,
+  MADV_WIPEONFORK,
+  MAP_ANONYMOUS,
+  MAP_DENYWRITE,
+  MAP_EXECUTABLE,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
+  MAP_HUGETLB,
+  MAP_LOCKED,
+  MAP_NONBLOCK,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MAP_STACK,
+  MAP_SYNC,
+  MAP_TYPE,
+  MAP_32BIT,
+  HPAGE_PMD_SIZE,
+  PAGE_SIZE,
+  PROT_EXEC,
+  PROT_GROWSDOWN,
+  PROT_GROWSUP,
+  PROT_READ,
+  PROT_WRITE,
+  TASK_SIZE,
+  type FaultCounters,
+  type ImageMapping,
+  type ProcessImage,
+  type ProcessSpace,
+} from "./api.js";
+import { SyscallError, hex, type ErrnoCode } from "./errors.js";
+import { formatArg, formatMapFlags, formatProt } from "./format.js";
+import { MemoryDescriptor, type KernelServices } from "./mm.js";
+import { chooseAddress } from "./placement.js";
+import { formatMaps, formatStatus } from "./proc-files.js";
+import {
+  VM_ACCESS,
+  VM_ACCOUNT,
+  VM_DONTCOPY,
+  VM_DONTDUMP,
+  VM_GROWSDOWN,
+  VM_HUGEPAGE,
+  VM_LOCKED,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_NOHUGEPAGE,
+  VM_NORESERVE,
+  VM_SHARED,
+  VM_READ,
+  VM_WIPEONFORK,
+  VM_WRITE,
+  protToVmFlags,
+  startGap,
+  type FileRef,
+  type Vma,
+} from "./vma.js";
+
+/** The kernel as a process sees it (implemented by `Kernel`). */
+export interface KernelContext extends KernelServices {
+  /** `vm.max_map_count`. */
+  readonly maxMapCount: number;
+  /** `vm.mmap_min_addr`. */
+  readonly mmapMinAddr: number;
+  /** Whether 2 MiB-multiple anonymous mappings are 2 MiB aligned (Linux 6.7+). */
+  readonly thpAlignment: boolean;
+  /** Whether overcommit mode 2 (never) is on: MAP_NORESERVE is then ignored. */
+  readonly strictOvercommit: boolean;
+  /** Takes `pages` of commit charge; false when the overcommit policy refuses. */
+  charge(pages: number): boolean;
+  /** A fresh inode number for the shmem file of a shared anonymous mapping. */
+  newShmemInode(): number;
+}
+
+/** `VM_SEQ_READ` (MADV_SEQUENTIAL). */
+const VM_SEQ_READ = 0x8000;
+/** `VM_RAND_READ` (MADV_RANDOM). */
+const VM_RAND_READ = 0x10000;
+/** Flags every anonymous or private mapping may gain (`VM_MAY*`). */
+const VM_MAY = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+/** The flags of the brk heap (`VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT`). */
+const BRK_FLAGS = VM_READ | VM_WRITE | VM_MAY | VM_ACCOUNT;
+/** The flags of the main stack (`VM_STACK_FLAGS | VM_ACCOUNT`). */
+const STACK_FLAGS = VM_READ | VM_WRITE | VM_MAY | VM_GROWSDOWN | VM_ACCOUNT;
+/** `MAP_UNINITIALIZED` (honoured only on no-MMU kernels). */
+const MAP_UNINITIALIZED = 0x4000000;
+/** mmap flags Linux knows (MAP_SHARED_VALIDATE rejects others with EOPNOTSUPP). */
+const LEGACY_MAP_MASK =
+  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_UNINITIALIZED |
+  MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_32BIT |
+  MAP_FIXED_NOREPLACE | (0x3f << 26);
+
+
+/**
+ * A process: its address space (`MemoryDescriptor`), its program break, the memory system
+ * calls with Linux x86-64 semantics and errno errors, and its /proc views.
+ */
+export class Process implements ProcessSpace {
+  /** Process id. */
+  readonly pid: number;
+  /** The process's memory at virtual addresses (faults throw `SegmentationFault`). */
+  readonly memory: Memory;
+  /** The image the process started from. */
+  readonly image: ProcessImage;
+  /** `mm->start_brk`: where the heap begins. */
+  readonly startBrk: number;
+  /** `mm->mmap_base`: top-down placement starts below it. */
+  readonly mmapBase: number;
+  /** `mm->start_stack`: an address inside the initial stack. */
+  readonly startStack: number;
+  /** The memory descriptor (VMAs, page tables, counters). */
+  readonly mm: MemoryDescriptor;
+  private readonly kernel: KernelContext;
+  private currentBrk: number;
+  private exited = false;
+
+  /** Creates process `pid` from `image` (use `Kernel.createProcess`). */
+  constructor(kernel: KernelContext, pid: number, image: ProcessImage) {
+    this.kernel = kernel;
+    this.pid = pid;
+    this.image = image;
+    this.mm = new MemoryDescriptor(pid, kernel);
+    this.memory = this.mm.memory;
+    this.startBrk = image.startBrk;
+    this.currentBrk = image.startBrk;
+    this.mmapBase = image.mmapBase;
+    this.startStack = image.stackTop - PAGE_SIZE;
+    const files = new Map<string, FileRef>();
+    for (const mapping of image.mappings) this.mm.vmas.list.push(imageVma(mapping, files));
+    this.mm.vmas.list.push({
+      start: image.stackTop - image.stackSize,
+      end: image.stackTop,
+      flags: STACK_FLAGS,
+      pgoff: (image.stackTop - image.stackSize) / PAGE_SIZE,
+      file: undefined,
+      special: undefined,
+      anonVma: 0,
+    });
+    for (const vma of this.mm.vmas.list) {
+      if (vma.flags & VM_ACCOUNT) {
+        const pages = (vma.end - vma.start) / PAGE_SIZE;
+        kernel.charge(pages);
+        this.mm.committedPages += pages;
+      }
+    }
+    this.mm.updateHiwater();
+  }
+
+  /** Page fault counters (`ru_minflt`, `ru_majflt`). */
+  get faults(): FaultCounters {
+    return this.mm.faults;
+  }
+
+  /** The current program break. */
+  get programBreak(): number {
+    return this.currentBrk;
+  }
+
+  // ---- mmap ----------------------------------------------------------------------------
+
+  /** {@inheritDoc MemorySyscalls.mmap} */
+  mmap(address: number, length: number, prot: number, flags: number, fd = -1, offset = 0): number {
+    const call = `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatProt(prot)}, ${formatMapFlags(flags)}, ${String(fd)}, ${formatArg(offset, false)}`;
+    const fail = (code: ErrnoCode, reason: string): never => {
+      throw new SyscallError("mmap", call, code, reason);
+    };
+    this.checkAlive("mmap", call);
+    for (const [name, value] of [["addr", address], ["length", length], ["prot", prot], ["flags", flags], ["fd", fd], ["offset", offset]] as const) {
+      if (typeof value !== "number" || !Number.isSafeInteger(value)) fail("EINVAL", `${name} must be an integer, got ${String(value)}`);
+    }
+    if (offset % PAGE_SIZE !== 0) fail("EINVAL", `offset ${offset} is not a multiple of the page size`);
+    if ((flags & MAP_ANONYMOUS) === 0) fail("EBADF", `fd ${fd} is not an open file: only anonymous mappings (MAP_ANONYMOUS) are modelled`);
+    if (length === 0) fail("EINVAL", "length is 0");
+    // A negative length is a huge size_t; an unsigned value below 2^64 that overflows PAGE_ALIGN is ENOMEM.
+    if (length < 0 || length > TASK_SIZE) fail("ENOMEM", `length ${length} is larger than the user address space (${hex(TASK_SIZE)})`);
+    const type = flags & MAP_TYPE;
+    if (type === MAP_SHARED_VALIDATE && (flags & ~(LEGACY_MAP_MASK | MAP_SYNC)) !== 0) {
+      fail("EOPNOTSUPP", `unknown flags ${hex(flags & ~LEGACY_MAP_MASK)} with MAP_SHARED_VALIDATE`);
+    }
+    if (type === MAP_SHARED_VALIDATE && (flags & MAP_SYNC) !== 0) fail("EOPNOTSUPP", "MAP_SYNC needs a DAX file");
+    const fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0;
+    let hint = address;
+    if (!fixed && hint !== 0) {
+      // round_hint_to_min
+      hint = Math.floor(hint / PAGE_SIZE) * PAGE_SIZE;
+      if (hint < this.kernel.mmapMinAddr) hint = Math.ceil(this.kernel.mmapMinAddr / PAGE_SIZE) * PAGE_SIZE;
+    }
+    const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+    if (this.mm.vmas.count > this.kernel.maxMapCount) fail("ENOMEM", `the process has ${this.mm.vmas.count} mappings, above vm.max_map_count ${this.kernel.maxMapCount}`);
+    if ((flags & MAP_HUGETLB) !== 0) fail("ENOMEM", "no huge pages are reserved (HugePages_Total is 0)");
+    if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) {
+      fail("EINVAL", "flags must contain exactly one of MAP_SHARED and MAP_PRIVATE");
+    }
+    const shared = type !== MAP_PRIVATE;
+    let start: number;
+    if (fixed) {
+      if (address > TASK_SIZE - len) fail("ENOMEM", `${hex(address)}+${len} ends beyond the user address space (${hex(TASK_SIZE)})`);
+      if (address % PAGE_SIZE !== 0) fail("EINVAL", `MAP_FIXED address ${hex(address)} is not page aligned`);
+      if (address < this.kernel.mmapMinAddr) fail("EPERM", `address ${hex(address)} is below vm.mmap_min_addr (${hex(this.kernel.mmapMinAddr)})`);
+      if ((flags & MAP_FIXED_NOREPLACE) !== 0 && this.mm.vmas.intersects(address, address + len)) {
+        fail("EEXIST", `MAP_FIXED_NOREPLACE: ${hex(address)}-${hex(address + len)} overlaps an existing mapping`);
+      }
+      start = address;
+    } else {
+      start = this.unmappedArea(hint, len, shared, (flags & MAP_32BIT) !== 0);
+      if (start < 0) fail("ENOMEM", `no free range of ${len} bytes in the address space`);
+    }
+    const end = start + len;
+    let vmFlags = protToVmFlags(prot) | VM_MAY;
+    if (shared) vmFlags |= VM_SHARED | VM_MAYSHARE;
+    if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
+    if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
+    if ((flags & MAP_NORESERVE) !== 0 && !this.kernel.strictOvercommit) vmFlags |= VM_NORESERVE;
+    const accountable = !shared && (vmFlags & VM_WRITE) !== 0 && (vmFlags & VM_NORESERVE) === 0;
+    // Map count after an implicit munmap of a FIXED range: it may split one VMA in two.
+    if (fixed && this.mm.vmas.count + this.mm.vmas.splitsNeeded(start, end) > this.kernel.maxMapCount) {
+      fail("ENOMEM", `splitting mappings would exceed vm.max_map_count ${this.kernel.maxMapCount}`);
+    }
+    if (accountable || (shared && (vmFlags & VM_NORESERVE) === 0)) {
+      if (!this.kernel.charge(len / PAGE_SIZE)) fail("ENOMEM", `the overcommit policy refuses a commit charge of ${len / PAGE_SIZE} pages`);
+      if (accountable) vmFlags |= VM_ACCOUNT;
+      else this.kernel.uncharge(len / PAGE_SIZE); // shmem charges its own pages, not the VMA
+    }
+    if (fixed) this.unmapRange(start, end);
+    // A shared anonymous mapping is backed by its own shmem file, "/dev/zero (deleted)": it never merges.
+    const file: FileRef | undefined = shared ? { device: "00:01", inode: this.kernel.newShmemInode(), name: "/dev/zero (deleted)", executable: false } : undefined;
+    const vma: Vma = { start, end, flags: vmFlags, pgoff: shared ? 0 : start / PAGE_SIZE, file, special: undefined, anonVma: 0 };
+    this.mm.vmas.insert(vma);
+    if (accountable) this.mm.committedPages += len / PAGE_SIZE;
+    this.mm.updateHiwater();
+    if ((flags & MAP_POPULATE) !== 0 && (flags & MAP_NONBLOCK) === 0 && (vmFlags & VM_ACCESS) !== 0) {
+      this.mm.populate(start, end, (vmFlags & VM_WRITE) !== 0);
+    }
+    return start;
+  }
+
+  /** `get_unmapped_area` for an anonymous mapping without MAP_FIXED. Returns -1 when nothing fits. */
+  private unmappedArea(hint: number, len: number, shared: boolean, low32: boolean): number {
+    const vmas = this.mm.vmas;
+    if (low32) {
+      // MAP_32BIT: bottom-up in [0x40000000, 0x80000000).
+      let at = 0x40000000;
+      for (let i = vmas.indexAfter(at); at + len <= 0x80000000; i++) {
+        const next = vmas.list[i];
+        if (next === undefined || startGap(next) >= at + len) return at + len <= 0x80000000 ? at : -1;
+        at = Math.max(at, next.end);
+      }
+      return -1;
+    }
+    if (hint !== 0 && hint <= TASK_SIZE - len) {
+      const i = vmas.indexAfter(hint);
+      const next = vmas.list[i];
+      const prev = vmas.list[i - 1];
+      const clear = (next === undefined || hint + len <= startGap(next)) && (prev === undefined || hint >= prev.end);
+      if (clear && (next === undefined || next.start >= hint + len)) return hint;
+    }
+    const thp = this.kernel.thpAlignment && !shared && hint === 0 && len % HPAGE_PMD_SIZE === 0;
+    return chooseAddress(vmas, { length: len, mmapBase: this.mmapBase, mmapMinAddr: this.kernel.mmapMinAddr }, thp);
+  }
+
+  // ---- munmap --------------------------------------------------------------------------
+
+  /** {@inheritDoc MemorySyscalls.munmap} */
+  munmap(address: number, length: number): void {
+    const call = `${formatArg(address, true)}, ${formatArg(length, false)}`;
+    const fail = (code: ErrnoCode, reason: string): never => {
+      throw new SyscallError("munmap", call, code, reason);
+    };
+    this.checkAlive("munmap", call);
+    if (typeof address !== "number" || !Number.isSafeInteger(address)) fail("EINVAL", `addr must be an integer, got ${String(address)}`);
+    if (typeof length !== "number" || !Number.isSafeInteger(length)) fail("EINVAL", `length must be an integer, got ${String(length)}`);
+    if (address % PAGE_SIZE !== 0) fail("EINVAL", `address ${hex(address)} is not page aligned`);
+    if (address < 0 || address > TASK_SIZE || length < 0 || length > TASK_SIZE - address) {
+      fail("EINVAL", `the range ${hex(address)}+${length} is not inside the user address space (0x0-${hex(TASK_SIZE)})`);
+    }
+    const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+    if (len === 0) fail("EINVAL", "length is 0");
+    const end = address + len;
+    if (this.mm.vmas.count + this.mm.vmas.splitsNeeded(address, end) > this.kernel.maxMapCount) {
+      fail("ENOMEM", `splitting a mapping would exceed vm.max_map_count ${this.kernel.maxMapCount}`);
+    }
+    this.unmapRange(address, end);
+  }
+
+  /** Removes `[start, end)` (page aligned): VMAs, entries, frames, commit charge, empty page tables. */
+  private unmapRange(start: number, end: number): void {
+    const removed = this.mm.vmas.remove(start, end);
+    if (removed.length === 0) return;
+    for (const piece of removed) {
+      this.mm.zapRange(piece.start, piece.end);
+      if (piece.flags & VM_ACCOUNT) {
+        const pages = (piece.end - piece.start) / PAGE_SIZE;
+        this.kernel.uncharge(pages);
+        this.mm.committedPages -= pages;
+      }
+    }
+    this.mm.freePageTables(start, end);
+  }
+
+  // ---- mprotect ------------------------------------------------------------------------
+
+  /**
+   * {@inheritDoc MemorySyscalls.mprotect}
+   *
+   * A hole anywhere in the range fails with ENOMEM before anything changes (Linux changes the
+   * mappings below the hole first).
+   */
+  mprotect(address: number, length: number, prot: number): void {
+    const call = `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatProt(prot)}`;
+    const fail = (code: ErrnoCode, reason: string): never => {
+      throw new SyscallError("mprotect", call, code, reason);
+    };
+    this.checkAlive("mprotect", call);
+    for (const [name, value] of [["addr", address], ["length", length], ["prot", prot]] as const) {
+      if (typeof value !== "number" || !Number.isSafeInteger(value)) fail("EINVAL", `${name} must be an integer, got ${String(value)}`);
+    }
+    if ((prot & PROT_GROWSDOWN) !== 0 && (prot & PROT_GROWSUP) !== 0) fail("EINVAL", "PROT_GROWSDOWN and PROT_GROWSUP together");
+    if (address % PAGE_SIZE !== 0) fail("EINVAL", `address ${hex(address)} is not page aligned`);
+    if (length === 0) return;
+    const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+    if (length < 0 || address < 0 || address + len > 2 ** 64) fail("ENOMEM", `the range ${hex(address)}+${length} wraps around`);
+    if ((prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x8 | PROT_GROWSDOWN | PROT_GROWSUP)) !== 0) {
+      fail("EINVAL", `unknown protection bits ${hex(prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x8))}`);
+    }
+    let start = address;
+    const end = address + len;
+    const vmas = this.mm.vmas;
+    if ((prot & PROT_GROWSDOWN) !== 0) {
+      const first = vmas.find(start);
+      if (first === undefined || (first.flags & VM_GROWSDOWN) === 0) fail("EINVAL", "PROT_GROWSDOWN on a mapping that does not grow down");
+      start = first!.start;
+    }
+    if (!vmas.covers(start, end)) fail("ENOMEM", `${hex(start)}-${hex(end)} is not fully mapped`);
+    const newAccess = protToVmFlags(prot);
+    let charge = 0;
+    for (let i = vmas.indexAfter(start); i < vmas.list.length && vmas.list[i]!.start < end; i++) {
+      const vma = vmas.list[i]!;
+      if ((newAccess & VM_WRITE) !== 0 && (vma.flags & (VM_ACCOUNT | VM_WRITE | VM_SHARED | VM_NORESERVE)) === 0) {
+        charge += (Math.min(end, vma.end) - Math.max(start, vma.start)) / PAGE_SIZE;
+      }
+    }
+    if (vmas.count + vmas.splitsNeeded(start, end) > this.kernel.maxMapCount) fail("ENOMEM", `splitting would exceed vm.max_map_count ${this.kernel.maxMapCount}`);
+    if (charge > 0 && !this.kernel.charge(charge)) fail("ENOMEM", `the overcommit policy refuses a commit charge of ${charge} pages`);
+    this.mm.committedPages += charge;
+    for (const vma of vmas.isolate(start, end)) {
+      let flags = (vma.flags & ~VM_ACCESS) | newAccess;
+      if ((newAccess & VM_WRITE) !== 0 && (vma.flags & (VM_ACCOUNT | VM_WRITE | VM_SHARED | VM_NORESERVE)) === 0) flags |= VM_ACCOUNT;
+      vma.flags = flags;
+      this.mm.protectRange(vma, vma.start, vma.end);
+    }
+    vmas.mergeRange(start, end);
+  }
+
+  // ---- madvise -------------------------------------------------------------------------
+
+  /**
+   * {@inheritDoc MemorySyscalls.madvise}
+   *
+   * As in Linux, a range with unmapped holes fails with ENOMEM after the advice has been
+   * applied to the mapped parts.
+   */
+  madvise(address: number, length: number, advice: number): void {
+    const call = `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatArg(advice, false)}`;
+    const fail = (code: ErrnoCode, reason: string): never => {
+      throw new SyscallError("madvise", call, code, reason);
+    };
+    this.checkAlive("madvise", call);
+    for (const [name, value] of [["addr", address], ["length", length], ["advice", advice]] as const) {
+      if (typeof value !== "number" || !Number.isSafeInteger(value)) fail("EINVAL", `${name} must be an integer, got ${String(value)}`);
+    }
+    if (!KNOWN_ADVICE.has(advice)) fail("EINVAL", `unknown advice ${advice}`);
+    if (address % PAGE_SIZE !== 0) fail("EINVAL", `address ${hex(address)} is not page aligned`);
+    const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+    if (length < 0 || address < 0) fail("EINVAL", `the range ${hex(address)}+${length} wraps around`);
+    if (len === 0) return;
+    const end = address + len;
+    const vmas = this.mm.vmas;
+    const pieces: Vma[] = [];
+    for (let i = vmas.indexAfter(address); i < vmas.list.length && vmas.list[i]!.start < end; i++) pieces.push(vmas.list[i]!);
+    const hole = !vmas.covers(address, end);
+    if (advice === MADV_WIPEONFORK && pieces.some((v) => (v.flags & VM_SHARED) !== 0 || v.file !== undefined)) {
+      fail("EINVAL", "MADV_WIPEONFORK applies to private anonymous mappings only");
+    }
+    if ((advice === MADV_DONTNEED || advice === MADV_FREE) && pieces.some((v) => (v.flags & VM_LOCKED) !== 0)) {
+      fail("EINVAL", "the range contains locked (VM_LOCKED) pages");
+    }
+    if (advice === MADV_FREE && pieces.some((v) => v.file !== undefined || v.special !== undefined)) {
+      fail("EINVAL", "MADV_FREE applies to anonymous mappings only");
+    }
+    if (advice === MADV_REMOVE && pieces.some((v) => (v.flags & VM_SHARED) === 0)) fail("EINVAL", "MADV_REMOVE needs a shared mapping");
+    const flagChange = FLAG_ADVICE.get(advice);
+    if (flagChange !== undefined) {
+      if (vmas.count + vmas.splitsNeeded(address, end) > this.kernel.maxMapCount) fail("ENOMEM", "splitting would exceed vm.max_map_count");
+      for (const vma of vmas.isolate(address, end)) vma.flags = (vma.flags & ~flagChange.clear) | flagChange.set;
+      vmas.mergeRange(address, end);
+    } else {
+      for (const vma of pieces) {
+        const from = Math.max(address, vma.start);
+        const to = Math.min(end, vma.end);
+        if (advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED || advice === MADV_REMOVE) this.mm.zapRange(from, to);
+        else if (advice === MADV_FREE) this.mm.lazyFreeRange(from, to);
+        else if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
+          if ((vma.flags & VM_ACCESS) === 0 || (advice === MADV_POPULATE_WRITE && (vma.flags & VM_WRITE) === 0)) {
+            fail("ENOMEM", `${hex(from)}-${hex(to)} does not allow the access`);
+          }
+          this.mm.populate(from, to, advice === MADV_POPULATE_WRITE);
+        }
+      }
+    }
+    if (hole) fail("ENOMEM", `${hex(address)}-${hex(end)} contains unmapped pages (the mapped parts were advised)`);
+  }
+
+  // ---- brk -----------------------------------------------------------------------------
+
+  /** {@inheritDoc MemorySyscalls.brk} */
+  brk(address: number): number {
+    if (this.exited) return this.currentBrk;
+    const old = this.currentBrk;
+    if (typeof address !== "number" || !Number.isSafeInteger(address) || address < this.startBrk) return old;
+    const newTop = Math.ceil(address / PAGE_SIZE) * PAGE_SIZE;
+    const oldTop = Math.ceil(old / PAGE_SIZE) * PAGE_SIZE;
+    if (newTop === oldTop) {
+      this.currentBrk = address;
+      return address;
+    }
+    if (address <= old) {
+      this.unmapRange(newTop, oldTop);
+      this.currentBrk = address;
+      return address;
+    }
+    if (newTop > TASK_SIZE) return old;
+    const vmas = this.mm.vmas;
+    const next = vmas.list[vmas.indexAfter(oldTop)];
+    if (next !== undefined && newTop + PAGE_SIZE > startGap(next)) return old;
+    if (vmas.count >= this.kernel.maxMapCount) return old;
+    const pages = (newTop - oldTop) / PAGE_SIZE;
+    if (!this.kernel.charge(pages)) return old;
+    this.mm.committedPages += pages;
+    // do_brk_flags: extend the heap VMA that ends at the old top, else a new VMA (no merging
+    // with .bss below start_brk).
+    const i = vmas.indexAfter(oldTop - 1);
+    const heap = vmas.list[i];
+    if (heap !== undefined && heap.end === oldTop && heap.start >= this.startBrk && heap.flags === BRK_FLAGS && heap.file === undefined) {
+      heap.end = newTop;
+    } else {
+      vmas.list.splice(vmas.indexAfter(oldTop), 0, {
+        start: oldTop,
+        end: newTop,
+        flags: BRK_FLAGS,
+        pgoff: oldTop / PAGE_SIZE,
+        file: undefined,
+        special: undefined,
+        anonVma: 0,
+      });
+    }
+    this.currentBrk = address;
+    this.mm.updateHiwater();
+    return address;
+  }
+
+  /** {@inheritDoc MemorySyscalls.sbrk} */
+  sbrk(increment: number): number {
+    const call = formatArg(increment, false);
+    if (typeof increment !== "number" || !Number.isSafeInteger(increment)) {
+      throw new SyscallError("sbrk", call, "EINVAL", `increment must be an integer, got ${String(increment)}`);
+    }
+    const old = this.currentBrk;
+    if (increment === 0) return old;
+    if (old + increment < 0 || old + increment >= 2 ** 64) {
+      throw new SyscallError("sbrk", call, "ENOMEM", `the break ${hex(old)} moved by ${increment} would wrap around`);
+    }
+    const result = this.brk(old + increment);
+    if (result !== old + increment) {
+      throw new SyscallError(
+        "sbrk",
+        call,
+        "ENOMEM",
+        `the break cannot move from ${hex(old)} to ${hex(old + increment)} (below start_brk, into another mapping, or refused by the overcommit policy)`,
+      );
+    }
+    return old;
+  }
+
+  // ---- views ---------------------------------------------------------------------------
+
+  /** /proc/PID/maps, in Linux's exact format. */
+  maps(): string {
+    return formatMaps(this);
+  }
+
+  /** The memory lines of /proc/PID/status (VmPeak .. HugetlbPages), in Linux's exact format. */
+  status(): string {
+    return formatStatus(this);
+  }
+
+  /** Ends the process: every mapping is unmapped and the page tables are freed. */
+  exit(): void {
+    if (this.exited) return;
+    this.mm.destroy();
+    this.exited = true;
+  }
+
+  /** Whether the process has exited. */
+  get hasExited(): boolean {
+    return this.exited;
+  }
+
+  private checkAlive(syscall: string, call: string): void {
+    if (this.exited) throw new SyscallError(syscall, call, "EINVAL", `process ${this.pid} has exited`);
+  }
+}
+
+/** Advice values Linux 6.18 accepts. */
+const KNOWN_ADVICE = new Set([
+  MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_DONTFORK,
+  MADV_DOFORK, MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP,
+  MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_COLD, MADV_PAGEOUT, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+  MADV_DONTNEED_LOCKED, MADV_COLLAPSE,
+]);
+
+/** Advice that changes `vm_flags` (and so can split and merge VMAs). */
+const FLAG_ADVICE = new Map<number, { set: number; clear: number }>([
+  [MADV_NORMAL, { set: 0, clear: VM_SEQ_READ | VM_RAND_READ }],
+  [MADV_RANDOM, { set: VM_RAND_READ, clear: VM_SEQ_READ }],
+  [MADV_SEQUENTIAL, { set: VM_SEQ_READ, clear: VM_RAND_READ }],
+  [MADV_DONTFORK, { set: VM_DONTCOPY, clear: 0 }],
+  [MADV_DOFORK, { set: 0, clear: VM_DONTCOPY }],
+  [MADV_HUGEPAGE, { set: VM_HUGEPAGE, clear: VM_NOHUGEPAGE }],
+  [MADV_NOHUGEPAGE, { set: VM_NOHUGEPAGE, clear: VM_HUGEPAGE }],
+  [MADV_DONTDUMP, { set: VM_DONTDUMP, clear: 0 }],
+  [MADV_DODUMP, { set: 0, clear: VM_DONTDUMP }],
+  [MADV_WIPEONFORK, { set: VM_WIPEONFORK, clear: 0 }],
+  [MADV_KEEPONFORK, { set: 0, clear: VM_WIPEONFORK }],
+]);
+
+/** The VMA of one image mapping. */
+function imageVma(mapping: ImageMapping, files: Map<string, FileRef>): Vma {
+  const perms = mapping.perms;
+  let flags = (perms[0] === "r" ? 0x1 : 0) | (perms[1] === "w" ? 0x2 : 0) | (perms[2] === "x" ? 0x4 : 0);
+  const shared = perms[3] === "s";
+  const special = mapping.name !== undefined && mapping.name.startsWith("[") ? mapping.name : undefined;
+  let file: FileRef | undefined;
+  if (mapping.name !== undefined && special === undefined) {
+    const key = `${mapping.device ?? "00:00"}/${mapping.inode ?? 0}/${mapping.name}`;
+    file = files.get(key);
+    if (file === undefined) {
+      file = { device: mapping.device ?? "00:00", inode: mapping.inode ?? 0, name: mapping.name, executable: mapping.executable ?? false };
+      files.set(key, file);
+    }
+  }
+  if (special !== undefined) flags |= VM_MAYREAD | (flags & 0x4 ? VM_MAYEXEC : 0);
+  else flags |= VM_MAY;
+  if (shared) flags |= VM_SHARED | VM_MAYSHARE;
+  if (!shared && (flags & VM_WRITE) !== 0 && special === undefined) flags |= VM_ACCOUNT;
+  return {
+    start: mapping.start,
+    end: mapping.end,
+    flags,
+    pgoff: file === undefined ? mapping.start / PAGE_SIZE : (mapping.offset ?? 0) / PAGE_SIZE,
+    file,
+    special,
+    anonVma: 0,
+  };
+}
+
