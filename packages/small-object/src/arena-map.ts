@@ -130,9 +130,10 @@ export class ArenaMap {
   arenaBase(p: number): number {
     const bot = this.bottomNode(p, false);
     if (bot === 0) return -1;
-    const e = this.entry(bot, p);
-    const hi = this.memory.load32(e) | 0;
-    const lo = this.memory.load32(e + 4) | 0;
+    // one 8-byte load: tail_hi in the low half, tail_lo (0 .. ARENA_SIZE - 1) in the high half
+    const both = this.memory.load64(this.entry(bot, p));
+    const lo = Math.floor(both / 4294967296);
+    const hi = (both - lo * 4294967296) | 0;
     const t = p % this.arenaSize;
     const slotBase = p - t;
     if (hi !== 0 && t >= hi) return hi === -1 ? slotBase : slotBase + hi;

@@ -63,6 +63,10 @@ export class Pymalloc {
   readonly arenaMap: ArenaMap | null;
 
   private readonly memory: Memory;
+  /** Header fields read by the last successful {@link blockProblem} (a cache of memory for the free path). */
+  private seenCount = 0;
+  private seenFree = 0;
+  private seenClass = 0;
   private readonly threshold: number;
   private readonly shift: number;
   private readonly alignment: number;
@@ -133,9 +137,11 @@ export class Pymalloc {
     if (ptr === 0) return this.malloc(size);
     checkSize("realloc", size);
     const pool = ptr - (ptr % this.poolSize);
-    if (!this.addressInRange(ptr, pool)) return this.host.raw.realloc(ptr, size);
-    this.validateFree(ptr, pool, "realloc", size);
-    let keep = this.indexToSize(this.memory.load32(pool + Pool.SizeIndex));
+    const base = this.arenaBase(ptr, pool);
+    if (base < 0) return this.host.raw.realloc(ptr, size);
+    const problem = this.blockProblem(ptr, pool, base);
+    if (problem !== FreeProblem.None) this.refuse("realloc", ptr, size, pool, base, problem);
+    let keep = this.indexToSize(this.seenClass);
     if (size <= keep) {
       if (4 * size > 3 * keep) return ptr;
       keep = size;
@@ -152,8 +158,10 @@ export class Pymalloc {
   free(ptr: number): void {
     if (ptr === 0) return;
     const pool = ptr - (ptr % this.poolSize);
-    if (this.addressInRange(ptr, pool)) {
-      this.validateFree(ptr, pool, "free", 0);
+    const base = this.arenaBase(ptr, pool);
+    if (base >= 0) {
+      const problem = this.blockProblem(ptr, pool, base);
+      if (problem !== FreeProblem.None) this.refuse("free", ptr, 0, pool, base, problem);
       this.pymallocFree(ptr, pool);
       return;
     }
@@ -193,7 +201,7 @@ export class Pymalloc {
 
   /** Whether pymalloc owns `ptr` (`address_in_range`). */
   owns(ptr: number): boolean {
-    return this.addressInRange(ptr, ptr - (ptr % this.poolSize));
+    return this.arenaBase(ptr, ptr - (ptr % this.poolSize)) >= 0;
   }
 
   /** The block size of the class a request of `size` bytes (1..threshold) is served from. */
@@ -369,68 +377,86 @@ export class Pymalloc {
 
   // ---- free ------------------------------------------------------------------------------
 
-  /** `address_in_range`: the arena map (3.10+) or the arenaindex trick (3.9 and before). */
-  private addressInRange(p: number, pool: number): boolean {
-    if (this.arenaMap !== null) return this.arenaMap.isUsed(p);
+  /**
+   * `address_in_range`, answering with the owning arena's base (or -1 when pymalloc does
+   * not own `p`): the arena map (3.10+) or the arenaindex trick (3.9 and before), which
+   * reads the would-be pool header of any pointer, as CPython does.
+   */
+  private arenaBase(p: number, pool: number): number {
+    if (this.arenaMap !== null) return this.arenaMap.arenaBase(p);
     const mem = this.memory;
     const index = mem.load32(pool + Pool.ArenaIndex);
-    if (index >= this.maxarenas) return false;
+    if (index >= this.maxarenas) return -1;
     const address = mem.load64(this.arenas + index * ARENA_OBJECT_SIZE + Arena.Address);
-    return p - address >= 0 && p - address < this.arenaSize && address !== 0;
+    return address !== 0 && p - address >= 0 && p - address < this.arenaSize ? address : -1;
   }
 
   /**
-   * Checks that `p` is a live block before pymalloc touches anything, so that a bad free
-   * becomes a typed error with the state intact instead of a corrupted pool.
+   * Checks that `p`, inside the arena at `base`, is a live block before pymalloc touches
+   * anything, so that a bad free becomes a typed error with the state intact instead of a
+   * corrupted pool. O(1) unless `strictFree` is set.
    */
-  private validateFree(p: number, pool: number, operation: string, size: number): void {
+  private blockProblem(p: number, pool: number, base: number): FreeProblem {
+    if (pool < base || pool + this.poolSize > base + this.arenaSize) return FreeProblem.AlignmentLoss;
     const mem = this.memory;
-    const fail = (rule: string, detail: string): never => {
-      throw new PymallocError(operation, p, size, rule, detail);
-    };
-    const base =
-      this.arenaMap !== null
-        ? this.arenaMap.arenaBase(p)
-        : mem.load64(this.arenas + mem.load32(pool + Pool.ArenaIndex) * ARENA_OBJECT_SIZE + Arena.Address);
-    if (pool < base || pool + this.poolSize > base + this.arenaSize) {
-      fail("not-a-block", `the address lies in the part of the arena at ${hex(base)} lost to alignment`);
-    }
-    const index = mem.load32(pool + Pool.ArenaIndex);
+    // arenaindex and szidx are one aligned 8-byte word, as are nextoffset and maxnextoffset.
+    const indexAndClass = mem.load64(pool + Pool.ArenaIndex);
+    const idx = Math.floor(indexAndClass / TWO_32);
+    const index = indexAndClass - idx * TWO_32;
     const ao = this.arenas + index * ARENA_OBJECT_SIZE;
     if (index >= this.maxarenas || mem.load64(ao + Arena.Address) !== base || pool >= mem.load64(ao + Arena.PoolAddress)) {
-      fail("not-a-block", `the pool at ${hex(pool)} of the arena at ${hex(base)} was never carved`);
+      return FreeProblem.NeverCarved;
     }
     const count = mem.load32(pool + Pool.Count);
-    if (count === 0) fail("double-free", `the pool at ${hex(pool)} has no allocated block`);
-    const blockSize = this.indexToSize(mem.load32(pool + Pool.SizeIndex));
+    if (count === 0) return FreeProblem.EmptyPool;
     const offset = p - pool - this.overhead;
-    if (offset < 0 || offset % blockSize !== 0) {
-      fail("not-a-block", `not the start of a ${blockSize}-byte block of the pool at ${hex(pool)}`);
-    }
-    if (offset + this.overhead >= mem.load32(pool + Pool.NextOffset)) {
-      fail("not-a-block", `the ${blockSize}-byte block was never handed out (pool at ${hex(pool)})`);
-    }
+    if (offset < 0 || offset % this.indexToSize(idx) !== 0) return FreeProblem.NotBlockStart;
+    if (offset + this.overhead >= mem.load64(pool + Pool.NextOffset) % TWO_32) return FreeProblem.NeverHandedOut;
     let free = mem.load64(pool + Pool.FreeBlock);
-    if (free === p) fail("double-free", `the block is already at the head of the free list of the pool at ${hex(pool)}`);
+    if (free === p) return FreeProblem.HeadOfFreeList;
+    this.seenCount = count;
+    this.seenFree = free;
+    this.seenClass = idx;
     if (this.strictFree) {
-      for (let n = 0; free !== 0 && n <= count + 1; n++) {
-        if (free === p) fail("double-free", `the block is already on the free list of the pool at ${hex(pool)}`);
+      for (let n = 0; free !== 0 && n <= this.geometry.blocksPerPool[idx]!; n++) {
+        if (free === p) return FreeProblem.OnFreeList;
         free = mem.load64(free);
       }
     }
+    return FreeProblem.None;
   }
 
-  /** `pymalloc_free` after validation: LIFO free-list push, then the pool's and arena's list moves. */
+  /** Throws the typed error for `problem` (the cold path of {@link blockProblem}). */
+  private refuse(operation: string, p: number, size: number, pool: number, base: number, problem: FreeProblem): never {
+    const blockSize = this.indexToSize(this.memory.load32(pool + Pool.SizeIndex));
+    const [rule, detail]: [string, string] = (
+      {
+      [FreeProblem.None]: ["", ""],
+      [FreeProblem.AlignmentLoss]: ["not-a-block", `the address lies in the part of the arena at ${hex(base)} lost to alignment`],
+      [FreeProblem.NeverCarved]: ["not-a-block", `the pool at ${hex(pool)} of the arena at ${hex(base)} was never carved`],
+      [FreeProblem.EmptyPool]: ["double-free", `the pool at ${hex(pool)} has no allocated block`],
+      [FreeProblem.NotBlockStart]: ["not-a-block", `not the start of a ${blockSize}-byte block of the pool at ${hex(pool)}`],
+      [FreeProblem.NeverHandedOut]: ["not-a-block", `the ${blockSize}-byte block was never handed out (pool at ${hex(pool)})`],
+      [FreeProblem.HeadOfFreeList]: ["double-free", `the block is already at the head of the free list of the pool at ${hex(pool)}`],
+      [FreeProblem.OnFreeList]: ["double-free", `the block is already on the free list of the pool at ${hex(pool)}`],
+    } satisfies Record<FreeProblem, [string, string]>
+    )[problem];
+    throw new PymallocError(operation, p, size, rule, detail);
+  }
+
+  /**
+   * `pymalloc_free` after {@link blockProblem} validated `p` (and left the pool's count,
+   * free-list head and class in `seenCount`, `seenFree`, `seenClass`): LIFO free-list push, then the pool's and arena's list moves. */
   private pymallocFree(p: number, pool: number): void {
     const mem = this.memory;
-    const lastfree = mem.load64(pool + Pool.FreeBlock);
+    const lastfree = this.seenFree;
     mem.store64(p, lastfree);
     mem.store64(pool + Pool.FreeBlock, p);
-    const count = mem.load32(pool + Pool.Count) - 1;
+    const count = this.seenCount - 1;
     mem.store32(pool + Pool.Count, count);
     if (lastfree === 0) {
       // The pool was full and in no list: it goes to the front of its class's list.
-      const idx = mem.load32(pool + Pool.SizeIndex);
+      const idx = this.seenClass;
       const first = this.usedpools[idx]!;
       mem.store64(pool + Pool.NextPool, first);
       mem.store64(pool + Pool.PrevPool, 0);
@@ -497,6 +523,20 @@ export class Pymalloc {
     if (after !== 0) mem.store64(after + Arena.PrevArena, ao);
     mem.store64(lastnf + Arena.NextArena, ao);
   }
+}
+
+const TWO_32 = 2 ** 32;
+
+/** What {@link Pymalloc} found wrong with a pointer handed to free or realloc. */
+const enum FreeProblem {
+  None,
+  AlignmentLoss,
+  NeverCarved,
+  EmptyPool,
+  NotBlockStart,
+  NeverHandedOut,
+  HeadOfFreeList,
+  OnFreeList,
 }
 
 /** Rounds `n` up to a multiple of the power of two `alignment`. */

@@ -128,9 +128,53 @@ export interface TestHost extends SmallObjectHost {
   arenaSlot: PyObjectArenaAllocator;
 }
 
-/** Builds a host over a sparse 2^48-byte physical memory. */
-export function makeHost(top?: number): TestHost {
-  const memory = new PhysicalMemory({ size: 2 ** 48, frameSize: 1 << 17 });
+const GiB = 2 ** 30;
+
+/**
+ * Two windows of virtual addresses onto one compact physical memory (so that the
+ * physical directory stays dense): [rawBase, rawBase + 1 GiB) for the raw allocator and
+ * [top - 62 GiB, top + 1 GiB) for mappings, the rest of the address space faults.
+ */
+export class WindowedMemory implements Memory {
+  readonly size = 2 ** 47;
+  private readonly physical = new PhysicalMemory({ size: 64 * GiB });
+  private readonly mmapStart: number;
+
+  constructor(
+    private readonly rawBase: number,
+    top: number,
+  ) {
+    this.mmapStart = top - 62 * GiB;
+  }
+
+  private at(address: number, length: number): number {
+    const r = address - this.rawBase;
+    if (r >= 0 && r + length <= GiB) return r;
+    const m = address - this.mmapStart;
+    if (m >= 0 && m + length <= 63 * GiB) return GiB + m;
+    throw new RangeError(`test memory: access of ${length} bytes at 0x${address.toString(16)} outside the mapped windows`);
+  }
+
+  load8(a: number): number { return this.physical.load8(this.at(a, 1)); }
+  load16(a: number): number { return this.physical.load16(this.at(a, 2)); }
+  load32(a: number): number { return this.physical.load32(this.at(a, 4)); }
+  load64(a: number): number { return this.physical.load64(this.at(a, 8)); }
+  load64Big(a: number): bigint { return this.physical.load64Big(this.at(a, 8)); }
+  store8(a: number, v: number): void { this.physical.store8(this.at(a, 1), v); }
+  store16(a: number, v: number): void { this.physical.store16(this.at(a, 2), v); }
+  store32(a: number, v: number): void { this.physical.store32(this.at(a, 4), v); }
+  store64(a: number, v: number): void { this.physical.store64(this.at(a, 8), v); }
+  store64Big(a: number, v: bigint): void { this.physical.store64Big(this.at(a, 8), v); }
+  read(a: number, n: number): Uint8Array { return this.physical.read(this.at(a, n), n); }
+  readInto(a: number, t: Uint8Array): void { this.physical.readInto(this.at(a, t.length), t); }
+  write(a: number, b: Uint8Array): void { this.physical.write(this.at(a, b.length), b); }
+  fill(a: number, n: number, v: number): void { this.physical.fill(this.at(a, n), n, v); }
+  copy(d: number, s: number, n: number): void { this.physical.copy(this.at(d, n), this.at(s, n), n); }
+}
+
+/** Builds a host: a bump raw allocator at 0x555555560000 and mappings placed top-down below `top`. */
+export function makeHost(top = 0x7f0000000000): TestHost {
+  const memory = new WindowedMemory(0x555555550000, top);
   const mmap = new FakeMmap(top);
   const bump = new BumpRaw(memory);
   const host: TestHost = {

@@ -1,0 +1,63 @@
+/**
+ * Benchmark of @mem/small-object: malloc/free throughput of the workload in workload.ts
+ * (100,000 live blocks, a CPython-like size mix, 200,000 free+malloc pairs of churn) through
+ * the simulated pymalloc and the tiers beneath it, next to native CPython 3.11 pymalloc
+ * running the same sequence (test/native/pymalloc_probe.c, built when gcc and Python's
+ * headers are present; skipped with a message otherwise).
+ * Run: npm run bench (BENCH_QUICK=1 for a shorter run).
+ */
+import { Bench } from "tinybench";
+import { Pymalloc } from "../src/index.js";
+import { makeHost } from "../test/helpers/host.js";
+import { benchProbe, buildProbe } from "../test/native/probe.js";
+import { runWorkload, type Target } from "./workload.js";
+
+const quick = process.env.BENCH_QUICK === "1";
+const LIVE = 100_000;
+const CHURN = quick ? 50_000 : 200_000;
+const OPS = 2 * LIVE + 2 * CHURN;
+
+interface Case {
+  name: string;
+  make: () => Target;
+}
+
+const cases: Case[] = [
+  {
+    name: "pymalloc (3.11) over flat physical memory, bump raw allocator",
+    make: () => {
+      const pm = new Pymalloc(makeHost());
+      return { malloc: (n) => pm.malloc(n), free: (p) => pm.free(p) };
+    },
+  },
+  {
+    name: "pymalloc (3.8 geometry) over flat physical memory",
+    make: () => {
+      const pm = new Pymalloc(makeHost(), { version: "3.8" });
+      return { malloc: (n) => pm.malloc(n), free: (p) => pm.free(p) };
+    },
+  },
+];
+
+let native: number | null = null;
+const built = buildProbe("3.11");
+if ("skip" in built) console.log(`native CPython pymalloc baseline skipped: ${built.skip}`);
+else native = benchProbe(built.exe, quick ? 3 : 10, LIVE, CHURN);
+
+const bench = new Bench({ iterations: quick ? 1 : 3, time: 0, warmup: false });
+for (const c of cases) bench.add(c.name, () => void runWorkload(c.make(), LIVE, CHURN));
+await bench.run();
+
+console.log(`\nworkload: ${LIVE.toLocaleString("en")} live blocks, ${CHURN.toLocaleString("en")} churn pairs = ${OPS.toLocaleString("en")} calls`);
+console.log(native === null ? "native: n/a" : `native CPython 3.11 pymalloc (best run): ${native.toFixed(1)} ns/call`);
+console.log("");
+for (const task of bench.tasks) {
+  const r = task.result;
+  if (r.state !== "completed") {
+    console.log(`${task.name}: ${r.state}`);
+    continue;
+  }
+  const ns = (r.latency.mean * 1e6) / OPS;
+  const ratio = native === null ? "" : `  ratio ${(ns / native).toFixed(1)}x native (${native.toFixed(1)} ns)`;
+  console.log(`${task.name}\n  ${ns.toFixed(1)} ns/call, ${((1e9 / ns) / 1e6).toFixed(2)} M calls/s${ratio}`);
+}
