@@ -3,7 +3,11 @@ import type { TraceRecord } from "./record.js";
 
 /** A pointer as the trace writes it: `0x` + lowercase hex, `0x0` for NULL. */
 export function formatPointer(p: number): string {
-  return `0x${p.toString(16)}`;
+  // Number#toString(16) is slow for values above 2^32: print the two 32-bit halves.
+  if (p < 4294967296) return `0x${p.toString(16)}`;
+  const hi = Math.floor(p / 4294967296);
+  const lo = (p >>> 0).toString(16);
+  return `0x${hi.toString(16)}${"00000000".slice(lo.length)}${lo}`;
 }
 
 /** Bytes as lowercase hex, two digits each. */
