@@ -77,6 +77,12 @@ export interface PymallocOptions {
    * @defaultValue false
    */
   strictFree?: boolean;
+  /**
+   * Models `PYTHONMALLOCSTATS`: when set, receives the statistics text
+   * ({@link Pymalloc.debugMallocStats}) at the start of every `new_arena()` call, before
+   * the new arena exists, as CPython writes it to stderr.
+   */
+  pythonMallocStats?: (text: string) => void;
 }
 
 const BASE_311: PymallocParams = {

@@ -37,6 +37,8 @@ export class Pymalloc {
   readonly host: SmallObjectHost;
   /** Whether frees walk the pool's free list to catch double frees (see {@link PymallocOptions.strictFree}). */
   readonly strictFree: boolean;
+  /** The `PYTHONMALLOCSTATS` sink, if any (see {@link PymallocOptions.pythonMallocStats}). */
+  readonly pythonMallocStats: ((text: string) => void) | undefined;
 
   // ---- obmalloc.c's static state -----------------------------------------------------
   /** `arenas`: address of the arena_object vector (0 before the first arena). */
@@ -83,6 +85,7 @@ export class Pymalloc {
     this.host = host;
     this.memory = host.memory;
     this.strictFree = options.strictFree ?? false;
+    this.pythonMallocStats = options.pythonMallocStats;
     this.threshold = this.params.smallRequestThreshold;
     this.shift = this.geometry.alignmentShift;
     this.alignment = this.params.alignment;
@@ -330,6 +333,7 @@ export class Pymalloc {
   /** `new_arena`: grows the arenas vector when no slot is free, then maps and registers an arena. */
   private newArena(): number {
     const mem = this.memory;
+    if (this.pythonMallocStats !== undefined) this.pythonMallocStats(this.debugMallocStats());
     if (this.unusedArenaObjects === 0) {
       const numarenas = this.maxarenas === 0 ? this.params.initialArenaObjects : this.maxarenas * 2;
       if (numarenas > 0xffffffff) return 0; // uint overflow

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import type { PymallocVersion } from "../src/index.js";
 import { makeHost } from "./helpers/host.js";
 import { replay } from "./helpers/replay.js";
-import { buildProbe, runProbe } from "./native/probe.js";
+import { runWorkload } from "../bench/workload.js";
+import { buildProbe, probeSizes, runProbe } from "./native/probe.js";
 import { PROBE_VERSIONS, churn } from "./native/scenarios.js";
 
 const hasGcc = (() => {
@@ -29,9 +30,24 @@ describe.skipIf(!hasGcc)(`live: real pymalloc vs the simulation on a fresh rando
         ctx.skip(built.skip);
         return;
       }
-      const { trace, stats } = runProbe(built.exe, churn(seed, 3000, 1500));
+      const { trace, stats, dumps } = runProbe(built.exe, churn(seed, 3000, 1500));
       const result = replay(trace, makeHost(), { version: version as PymallocVersion });
       expect(result.pm.debugMallocStats(), `seed ${seed}`).toBe(stats);
+      expect(result.dumps, `seed ${seed}`).toBe(dumps);
     });
   }
+});
+
+describe.skipIf(!hasGcc)("the benchmark workload", () => {
+  it("bench/workload.ts requests the same sizes as the native probe", (ctx) => {
+    const built = buildProbe("3.11");
+    if ("skip" in built) {
+      ctx.skip(built.skip);
+      return;
+    }
+    const sizes: number[] = [];
+    runWorkload({ malloc: (n) => (sizes.push(n), sizes.length), free: () => {} }, 20_000, 0);
+    expect(sizes).toEqual(probeSizes(built.exe, 20_000));
+    expect(sizes.filter((n) => n > 512).length / sizes.length).toBeCloseTo(0.02, 2);
+  });
 });

@@ -22,11 +22,12 @@ describe("replaying real pymalloc (probe recordings)", () => {
   });
   for (const name of names) {
     const version = name.slice(name.lastIndexOf("-") + 1) as PymallocVersion;
-    it(`${name}: same block offsets and the same _debugmallocstats text`, () => {
+    it(`${name}: same block offsets, _debugmallocstats text and PYTHONMALLOCSTATS dumps`, () => {
       const trace = gunzipSync(readFileSync(new URL(`${name}.memtrace.gz`, dir))).toString("utf8");
       const stats = readFileSync(new URL(`${name}.stats.txt`, dir), "utf8");
       const result = replay(trace, makeHost(), { version }, name.startsWith("churn-small") ? 97 : 0);
       expect(result.pm.debugMallocStats()).toBe(stats);
+      expect(result.dumps).toBe(readFileSync(new URL(`${name}.pythonmallocstats.txt`, dir), "utf8"));
       result.pm.check();
       expect(result.blocksCompared).toBeGreaterThan(0);
     });

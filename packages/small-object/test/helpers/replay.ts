@@ -14,6 +14,8 @@ export interface ReplayResult {
   arenasRecorded: number;
   arenasReleasedRecorded: number;
   blocksCompared: number;
+  /** The PYTHONMALLOCSTATS dumps the replay produced (one per new_arena call). */
+  dumps: string;
 }
 
 interface Pair {
@@ -30,7 +32,8 @@ const hexToNum = (s: string): number => {
 /** Replays `text` (the trace's lines) on `host` and returns the allocator after the last event. */
 export function replay(text: string, host: SmallObjectHost & { arenaSlot: PyObjectArenaAllocator }, options: PymallocOptions = {}, checkEvery = 0): ReplayResult {
   const inner = host.arenaSlot;
-  const pm0 = new Pymalloc(host, options);
+  let dumps = "";
+  const pm0 = new Pymalloc(host, { pythonMallocStats: (t) => (dumps += t), ...options });
   const arenaSize = pm0.params.arenaSize;
   const placed = new PlacedArenaAllocator(() => inner, { modulus: pm0.params.poolSize });
   const simulatedArenas: number[] = [];
@@ -144,5 +147,5 @@ export function replay(text: string, host: SmallObjectHost & { arenaSlot: PyObje
   }
   expect(placed.pendingCount, "every recorded arena was obtained").toBe(0);
   expect(pm.ntimesArenaAllocated - pm.narenasCurrentlyAllocated, "arenas released as recorded").toBe(released);
-  return { pm, events, arenasRecorded, arenasReleasedRecorded: released, blocksCompared };
+  return { pm, events, arenasRecorded, arenasReleasedRecorded: released, blocksCompared, dumps };
 }

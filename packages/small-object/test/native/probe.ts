@@ -61,14 +61,28 @@ export function buildProbe(version: string): { exe: string } | { skip: string } 
   return { exe };
 }
 
-/** Runs the probe in trace mode on `script`; returns the memtrace text and the real stats text. */
-export function runProbe(exe: string, script: string[]): { trace: string; stats: string } {
-  const r = spawnSync(exe, ["trace"], { input: script.join("\n") + "\n", encoding: "utf8", maxBuffer: 1 << 28 });
+/**
+ * Runs the probe in trace mode on `script` with PYTHONMALLOCSTATS=1; returns the memtrace
+ * text, the real final stats text, and the dumps real pymalloc wrote at each new_arena().
+ */
+export function runProbe(exe: string, script: string[]): { trace: string; stats: string; dumps: string } {
+  const r = spawnSync(exe, ["trace"], {
+    input: script.join("\n") + "\n",
+    encoding: "utf8",
+    maxBuffer: 1 << 28,
+    env: { ...process.env, PYTHONMALLOCSTATS: "1" },
+  });
   if (r.status !== 0) throw new Error(`probe failed (${r.status}): ${r.stderr}`);
-  return { trace: r.stdout, stats: r.stderr };
+  const last = r.stderr.lastIndexOf("Small block threshold");
+  return { trace: r.stdout, stats: r.stderr.slice(last), dumps: r.stderr.slice(0, last) };
 }
 
 /** Runs the probe's benchmark mode; returns the best nanoseconds per operation. */
 export function benchProbe(exe: string, rounds: number, live: number, churn: number): number {
   return Number(execFileSync(exe, ["bench", String(rounds), String(live), String(churn)], { encoding: "utf8" }).trim());
+}
+
+/** The first `n` request sizes of the benchmark workload as the probe generates them. */
+export function probeSizes(exe: string, n: number): number[] {
+  return execFileSync(exe, ["sizes", String(n)], { encoding: "utf8" }).trim().split("\n").map(Number);
 }

@@ -1,7 +1,9 @@
 /**
  * Records the probe fixtures: `node --import tsx test/native/record.ts` runs every scenario
  * against every installed CPython version and writes
- * test/fixtures/probe/<scenario>-<version>.memtrace.gz and .stats.txt.
+ * test/fixtures/probe/<scenario>-<version>.memtrace.gz, .stats.txt (the final
+ * _PyObject_DebugMallocStats) and .pythonmallocstats.txt (what PYTHONMALLOCSTATS=1 made
+ * real pymalloc print at each new_arena()).
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -19,9 +21,10 @@ for (const version of PROBE_VERSIONS) {
     continue;
   }
   for (const [name, make] of Object.entries(SCENARIOS)) {
-    const { trace, stats } = runProbe(built.exe, make());
+    const { trace, stats, dumps } = runProbe(built.exe, make());
     writeFileSync(`${dir}${name}-${version}.memtrace.gz`, gzipSync(trace, { level: 9 }));
     writeFileSync(`${dir}${name}-${version}.stats.txt`, stats);
+    writeFileSync(`${dir}${name}-${version}.pythonmallocstats.txt`, dumps);
     console.log(`${name}-${version}: ${trace.split("\n").length - 1} lines`);
   }
 }
