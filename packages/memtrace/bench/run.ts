@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { Bench } from "tinybench";
-import { PointerMap, TraceStream, formatEvent, parseTrace, type MemtraceEvent } from "../src/index.js";
+import { PointerMap, TraceStream, formatEvent, parseTrace } from "../src/index.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const LINES = 100_000;
