@@ -6,6 +6,7 @@ import {
   type MemoryCounters,
   type PhysicalMemoryOptions,
 } from "./api.js";
+import type { CpuCache } from "./cache.js";
 import { AlignmentError, BusError, hex } from "./errors.js";
 
 /** Bytes of one backing chunk: host storage is reserved 4 MiB at a time (see the class comment). */
@@ -65,6 +66,7 @@ export class PhysicalMemory implements Memory {
   private readonly frameShift: number;
   private readonly frameMask: number;
 
+  private cache: CpuCache | null = null;
   private loadCount = 0;
   private storeCount = 0;
   private movedBytes = 0;
@@ -109,6 +111,18 @@ export class PhysicalMemory implements Memory {
     };
   }
 
+  /** Attaches a CPU cache model: from now on every access is counted as a hit or miss per level. */
+  attachCache(cache: CpuCache): void {
+    this.cache = cache;
+  }
+
+  /** Detaches the CPU cache model, if any, and returns it. */
+  detachCache(): CpuCache | null {
+    const cache = this.cache;
+    this.cache = null;
+    return cache;
+  }
+
   /** Resets the load, store and byte counters (the backing-storage counters stay true). */
   resetCounters(): void {
     this.loadCount = 0;
@@ -136,6 +150,7 @@ export class PhysicalMemory implements Memory {
     if (address >= 0 && address < this.size && (offset | 0) === offset) {
       this.loadCount++;
       this.movedBytes += 1;
+      if (this.cache !== null) this.cache.access(address, 1);
       const chunk = this.directory[index];
       return chunk === undefined ? 0 : chunk.view.getUint8(offset);
     }
@@ -155,6 +170,7 @@ export class PhysicalMemory implements Memory {
     ) {
       this.loadCount++;
       this.movedBytes += 2;
+      if (this.cache !== null) this.cache.access(address, 2);
       const chunk = this.directory[index];
       return chunk === undefined ? 0 : chunk.view.getUint16(offset, true);
     }
@@ -174,6 +190,7 @@ export class PhysicalMemory implements Memory {
     ) {
       this.loadCount++;
       this.movedBytes += 4;
+      if (this.cache !== null) this.cache.access(address, 4);
       const chunk = this.directory[index];
       return chunk === undefined ? 0 : chunk.view.getUint32(offset, true);
     }
@@ -195,12 +212,14 @@ export class PhysicalMemory implements Memory {
       if (chunk === undefined) {
         this.loadCount++;
         this.movedBytes += 8;
+        if (this.cache !== null) this.cache.access(address, 8);
         return 0;
       }
       const high = chunk.view.getUint32(offset + 4, true);
       if (high <= MAX_SAFE_HIGH) {
         this.loadCount++;
         this.movedBytes += 8;
+        if (this.cache !== null) this.cache.access(address, 8);
         return high * TWO_32 + chunk.view.getUint32(offset, true);
       }
     }
@@ -235,6 +254,7 @@ export class PhysicalMemory implements Memory {
     ) {
       this.storeCount++;
       this.movedBytes += 1;
+      if (this.cache !== null) this.cache.access(address, 1);
       chunk.view.setUint8(offset, value);
       return;
     }
@@ -258,6 +278,7 @@ export class PhysicalMemory implements Memory {
     ) {
       this.storeCount++;
       this.movedBytes += 2;
+      if (this.cache !== null) this.cache.access(address, 2);
       chunk.view.setUint16(offset, value, true);
       return;
     }
@@ -281,6 +302,7 @@ export class PhysicalMemory implements Memory {
     ) {
       this.storeCount++;
       this.movedBytes += 4;
+      if (this.cache !== null) this.cache.access(address, 4);
       chunk.view.setUint32(offset, value, true);
       return;
     }
@@ -306,6 +328,7 @@ export class PhysicalMemory implements Memory {
     ) {
       this.storeCount++;
       this.movedBytes += 8;
+      if (this.cache !== null) this.cache.access(address, 8);
       const low = value >>> 0;
       chunk.view.setUint32(offset, low, true);
       chunk.view.setUint32(offset + 4, (value - low) / TWO_32, true);
@@ -341,6 +364,7 @@ export class PhysicalMemory implements Memory {
     this.checkRange(address, length, "load");
     this.loadCount++;
     this.movedBytes += length;
+    if (this.cache !== null) this.cache.access(address, length);
     this.gather(address, target);
   }
 
@@ -351,6 +375,7 @@ export class PhysicalMemory implements Memory {
     this.checkRange(address, length, "store");
     this.storeCount++;
     this.movedBytes += length;
+    if (this.cache !== null) this.cache.access(address, length);
     this.scatter(address, bytes);
   }
 
@@ -365,6 +390,7 @@ export class PhysicalMemory implements Memory {
     this.checkRange(address, length, "store");
     this.storeCount++;
     this.movedBytes += length;
+    if (this.cache !== null) this.cache.access(address, length);
     this.pieces(address, length, (frame, offset, _done, n) => {
       if (byte === 0 && n === this.frameSize) this.release(frame);
       else if (byte !== 0 || this.isMarked(frame)) {
@@ -481,6 +507,7 @@ export class PhysicalMemory implements Memory {
     }
     this.loadCount++;
     this.movedBytes += width;
+    if (this.cache !== null) this.cache.access(address, width);
     return value;
   }
 
@@ -520,6 +547,7 @@ export class PhysicalMemory implements Memory {
     }
     this.storeCount++;
     this.movedBytes += width;
+    if (this.cache !== null) this.cache.access(address, width);
   }
 
   /** Calls `visit(frame, offset, done, n)` for each frame-sized piece of a checked range. */
