@@ -44,6 +44,7 @@ const SST = 8;
 const ERASED_SIZE = 64;
 const FORBIDDEN_WORD = 0xfdfdfdfd;
 
+
 /** Byte-swaps a 32-bit value (for the big-endian size field). */
 function bswap32(x: number): number {
   return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
@@ -110,6 +111,7 @@ export function debugRawRealloc(api: DebugApi, p: number, nbytes: number): numbe
   const total = nbytes + PYMEM_DEBUG_EXTRA_BYTES;
   const tail = p + original;
   // Mark the header, the trailer and ERASED_SIZE bytes at each end as dead, saving the data.
+  // `save[2*ERASED_SIZE]`: one per call, since realloc nests (OBJ debug -> pymalloc -> RAW debug).
   let save: Uint8Array;
   if (original <= 2 * ERASED_SIZE) {
     save = memory.read(p, original);

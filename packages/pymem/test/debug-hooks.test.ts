@@ -5,7 +5,7 @@ import { SCENARIOS } from "./support/fatal-scenarios.js";
 import { hexAt, makeStack, type Stack } from "./support/stack.js";
 
 interface BlockFixture {
-  presets: Record<string, { allocator: string; blocks: { label: string; size: number; bytes: string; inPlace?: boolean }[] }>;
+  presets: Record<string, { allocator: string; blocks: { label: string; size: number; bytes: string; inPlace?: boolean }[]; nested: { label: string; size: number; header32: string }[] }>;
 }
 interface FatalFixture {
   cases: { case: string; pythonmalloc: string; tracemalloc: boolean; exitStatus: number; p: string | null; stderr: string }[];
@@ -146,6 +146,24 @@ describe("fatal error reports, text for text against python3 (PYTHONMALLOC=debug
       }
       expect(error.report).toBe(expected);
       expect(error.message).toBe(expected);
+    });
+  }
+});
+
+describe("nested decoration: pymalloc's RAW fallback goes through the RAW debug hooks", () => {
+  for (const preset of ["debug", "malloc_debug", "pymalloc_debug"] as const) {
+    it(`${preset}: the 16 bytes before the header match python3 where they are decoration`, () => {
+      const stack = makeStack(preset);
+      for (const rec of blocks.presets[preset]!.nested) {
+        const d = rec.label.startsWith("mem") ? "mem" : "obj";
+        const p = stack.py.malloc(d, rec.size);
+        const inner = rec.header32.slice(0, 32);
+        // A second 'r' header exists exactly when python3 showed one; otherwise those bytes are the allocator's.
+        if (/^[0-9a-f]{16}72(fd){7}$/.test(inner)) expect([rec.label, hexAt(stack, p - 32, 16)]).toEqual([rec.label, inner]);
+        else expect(hexAt(stack, p - 32, 16), rec.label).not.toMatch(/72(fd){7}$/);
+        expect([rec.label, hexAt(stack, p - 16, 16)]).toEqual([rec.label, rec.header32.slice(32)]);
+        stack.py.free(d, p);
+      }
     });
   }
 });

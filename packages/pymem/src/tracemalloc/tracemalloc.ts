@@ -82,6 +82,8 @@ export class Tracemalloc {
   private readonly tracebacksSize = new HashtableSize();
   private readonly filenames = new Set<string>();
   private readonly filenamesSize = new HashtableSize();
+  private lastStack: readonly FrameInput[] | null = null;
+  private lastInterned: InternedTraceback | null = null;
 
   /** Creates the tracer of `py` (not tracing yet, traceback limit 1). */
   constructor(py: PyMem, options: TracemallocOptions = {}) {
@@ -93,7 +95,7 @@ export class Tracemalloc {
 
   /** Sets the call stack (most recent call first) of the allocations that follow. */
   setTraceback(frames: readonly FrameInput[]): void {
-    this.current = frames;
+    this.current = frames.map((f) => ({ filename: f.filename, lineno: f.lineno }));
   }
 
   /**
@@ -251,6 +253,16 @@ export class Tracemalloc {
   private newTraceback(): InternedTraceback {
     const stack = this.provider !== undefined ? this.provider() : this.current;
     if (stack.length === 0) return EMPTY_TRACEBACK;
+    // Cache of the last interning of the stack given to setTraceback (copied there, so unchanged).
+    if (stack === this.lastStack && this.lastInterned !== null) return this.lastInterned;
+    if (this.provider !== undefined) return this.internTraceback(stack);
+    const interned = this.internTraceback(stack);
+    this.lastStack = stack;
+    this.lastInterned = interned;
+    return interned;
+  }
+
+  private internTraceback(stack: readonly FrameInput[]): InternedTraceback {
     const n = Math.min(stack.length, this.maxNframe);
     const frames: RawFrame[] = [];
     for (let i = 0; i < n; i++) {
@@ -287,6 +299,8 @@ export class Tracemalloc {
     this.tracebacksSize.clear();
     this.filenames.clear();
     this.filenamesSize.clear();
+    this.lastStack = null;
+    this.lastInterned = null;
   }
 
   /** `_PyMem_DumpTraceback(fd, p)` while tracing. */

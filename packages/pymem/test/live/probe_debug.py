@@ -48,4 +48,12 @@ for fam in ("raw", "mem", "obj"):
     p = fn(fam, "Malloc")(200); ctypes.memmove(p, bytes(i & 0xff for i in range(200)), 200)
     p2 = fn(fam, "Realloc")(p, 100); rec(f"{fam} malloc(200)+bytes(range(200)); realloc(100)", p2, 100, 100)
     out["blocks"][-1]["inPlace"] = p2 == p; fn(fam, "Free")(p2)
+# pymalloc hands sizes above 512 (n + 24 > 512, i.e. n >= 489) to PyMem_RawMalloc: the RAW slot's debug
+# hooks then decorate the block too, so a second header ('r', size n + 24) sits just before the first.
+out["nested"] = []
+for fam in ("mem", "obj"):
+    for n in (488, 489, 1000):
+        p = fn(fam, "Malloc")(n)
+        out["nested"].append({"label": f"{fam} malloc({n})", "size": n, "header32": dump(p, 32, 32)})
+        fn(fam, "Free")(p)
 print(json.dumps(out))
