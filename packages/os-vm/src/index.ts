@@ -6,3 +6,4 @@ export { BARE_IMAGE, SMALL_C_PROGRAM, randomizeImage } from "./layout.js";
 export { PageAllocator, type Zone } from "./page-allocator.js";
 export { PageTable } from "./page-table.js";
 export { VirtualMemory } from "./virtual-memory.js";
+export { checkKernel } from "./check.js";

@@ -170,7 +170,7 @@ export class PageAllocator {
    */
   check(): string[] {
     const problems: string[] = [];
-    const seen = new Set<number>();
+    const seen = new Uint8Array(this.frameCount);
     let total = 0;
     for (const zone of this.zones) {
       for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
@@ -187,8 +187,8 @@ export class PageAllocator {
           if (pfn % (1 << order) !== 0) problems.push(`${zone.name}: block ${hex(pfn)} not aligned to order ${order}`);
           if (pfn < zone.start || pfn + (1 << order) > zone.end) problems.push(`${zone.name}: block ${hex(pfn)} outside the zone`);
           for (let i = 0; i < 1 << order; i++) {
-            if (seen.has(pfn + i)) problems.push(`frame ${hex(pfn + i)} is on two free lists`);
-            seen.add(pfn + i);
+            if (seen[pfn + i] === 1) problems.push(`frame ${hex(pfn + i)} is on two free lists`);
+            seen[pfn + i] = 1;
           }
           const buddy = pfn ^ (1 << order);
           if (order < MAX_PAGE_ORDER && buddy >= zone.start && buddy < zone.end && this.flags(buddy) === (PG_BUDDY | (order << 8))) {

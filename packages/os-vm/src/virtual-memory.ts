@@ -85,28 +85,31 @@ export class VirtualMemory implements Memory {
   load8(address: number): number {
     const offset = address - this.readBase;
     if (offset >= 0 && offset < PAGE_SIZE && (offset | 0) === offset) return this.ram.load8(this.readPhys + offset);
-    return this.ram.load8(this.translate(address, false));
+    return this.ram.load8(this.readAddress(address, 1));
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load16} */
   load16(address: number): number {
     const offset = address - this.readBase;
     if (offset >= 0 && offset <= PAGE_SIZE - 2 && (offset | 0) === offset) return this.ram.load16(this.readPhys + offset);
-    return this.loadSlow(address, 2);
+    const phys = this.readAddress(address, 2);
+    return phys >= 0 ? this.ram.load16(phys) : this.loadStraddling(address, 2);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load32} */
   load32(address: number): number {
     const offset = address - this.readBase;
     if (offset >= 0 && offset <= PAGE_SIZE - 4 && (offset | 0) === offset) return this.ram.load32(this.readPhys + offset);
-    return this.loadSlow(address, 4);
+    const phys = this.readAddress(address, 4);
+    return phys >= 0 ? this.ram.load32(phys) : this.loadStraddling(address, 4);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load64} */
   load64(address: number): number {
     const offset = address - this.readBase;
     if (offset >= 0 && offset <= PAGE_SIZE - 8 && (offset | 0) === offset) return this.ram.load64(this.readPhys + offset);
-    return this.loadSlow(address, 8);
+    const phys = this.readAddress(address, 8);
+    return phys >= 0 ? this.ram.load64(phys) : this.loadStraddling(address, 8);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load64Big} */
@@ -122,28 +125,44 @@ export class VirtualMemory implements Memory {
   store8(address: number, value: number): void {
     const offset = address - this.writeBase;
     if (offset >= 0 && offset < PAGE_SIZE && (offset | 0) === offset) this.ram.store8(this.writePhys + offset, value);
-    else this.storeSlow(address, 1, value);
+    else {
+      const phys = this.writeAddress(address, 1, value);
+      if (phys >= 0) this.ram.store8(phys, value);
+      else this.storeStraddling(address, 1, value);
+    }
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store16} */
   store16(address: number, value: number): void {
     const offset = address - this.writeBase;
     if (offset >= 0 && offset <= PAGE_SIZE - 2 && (offset | 0) === offset) this.ram.store16(this.writePhys + offset, value);
-    else this.storeSlow(address, 2, value);
+    else {
+      const phys = this.writeAddress(address, 2, value);
+      if (phys >= 0) this.ram.store16(phys, value);
+      else this.storeStraddling(address, 2, value);
+    }
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store32} */
   store32(address: number, value: number): void {
     const offset = address - this.writeBase;
     if (offset >= 0 && offset <= PAGE_SIZE - 4 && (offset | 0) === offset) this.ram.store32(this.writePhys + offset, value);
-    else this.storeSlow(address, 4, value);
+    else {
+      const phys = this.writeAddress(address, 4, value);
+      if (phys >= 0) this.ram.store32(phys, value);
+      else this.storeStraddling(address, 4, value);
+    }
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store64} */
   store64(address: number, value: number): void {
     const offset = address - this.writeBase;
     if (offset >= 0 && offset <= PAGE_SIZE - 8 && (offset | 0) === offset) this.ram.store64(this.writePhys + offset, value);
-    else this.storeSlow(address, 8, value);
+    else {
+      const phys = this.writeAddress(address, 8, value);
+      if (phys >= 0) this.ram.store64(phys, value);
+      else this.storeStraddling(address, 8, value);
+    }
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store64Big} */
@@ -271,11 +290,48 @@ export class VirtualMemory implements Memory {
     throw new Error(`os-vm: internal error: the fault at 0x${address.toString(16)} did not install a usable entry`);
   }
 
-  private loadSlow(address: number, width: number): number {
-    if (pageOffset(address) <= PAGE_SIZE - width) {
-      const phys = this.translate(address, false);
-      return width === 2 ? this.ram.load16(phys) : width === 4 ? this.ram.load32(phys) : this.ram.load64(phys);
+  /**
+   * The physical address for a `width`-byte read at `address` that missed the last page:
+   * a TLB lookup, else a walk (and fault). -1 when the access straddles two pages.
+   */
+  private readAddress(address: number, width: number): number {
+    const vpn = Math.floor(address / PAGE_SIZE);
+    const offset = address - vpn * PAGE_SIZE;
+    if (!(offset <= PAGE_SIZE - width)) return offset > PAGE_SIZE - width ? -1 : this.translate(address, false);
+    const slot = vpn & TLB_MASK;
+    if (this.tlbTag[slot] === vpn && (offset | 0) === offset) {
+      const phys = this.tlbPhys[slot]!;
+      this.readBase = vpn * PAGE_SIZE;
+      this.readPhys = phys;
+      return phys + offset;
     }
+    return this.translate(address, false);
+  }
+
+  /**
+   * Like `readAddress` for a write of `value`. On a TLB hit RAM checks the value before it
+   * changes a byte; on a miss the value is checked here first, so a bad value faults nothing in.
+   */
+  private writeAddress(address: number, width: number, value: number): number {
+    const vpn = Math.floor(address / PAGE_SIZE);
+    const offset = address - vpn * PAGE_SIZE;
+    const slot = vpn & TLB_MASK;
+    if (this.tlbTag[slot] === vpn && this.tlbWritable[slot] === 1 && offset <= PAGE_SIZE - width && (offset | 0) === offset) {
+      const phys = this.tlbPhys[slot]!;
+      this.writeBase = vpn * PAGE_SIZE;
+      this.writePhys = phys;
+      return phys + offset;
+    }
+    const max = width === 8 ? Number.MAX_SAFE_INTEGER : width === 4 ? 0xffffffff : width === 2 ? 0xffff : 0xff;
+    if (typeof value !== "number" || !(value >= 0 && value <= max) || Math.floor(value) !== value) {
+      throw new RangeError(`os-vm: store${8 * width} value must be an integer in 0..${max}, got ${String(value)}`);
+    }
+    if (offset > PAGE_SIZE - width) return -1;
+    return this.translate(address, true);
+  }
+
+  /** A load that straddles two pages: both are checked before any byte is read. */
+  private loadStraddling(address: number, width: number): number {
     const bytes = this.read(address, width);
     let value = 0;
     for (let i = width - 1; i >= 0; i--) value = value * 256 + bytes[i]!;
@@ -285,19 +341,8 @@ export class VirtualMemory implements Memory {
     return value;
   }
 
-  private storeSlow(address: number, width: number, value: number): void {
-    const max = width === 8 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * width) - 1;
-    if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
-      throw new RangeError(`os-vm: store${8 * width} value must be an integer in 0..${max}, got ${String(value)}`);
-    }
-    if (pageOffset(address) <= PAGE_SIZE - width) {
-      const phys = this.translate(address, true);
-      if (width === 1) this.ram.store8(phys, value);
-      else if (width === 2) this.ram.store16(phys, value);
-      else if (width === 4) this.ram.store32(phys, value);
-      else this.ram.store64(phys, value);
-      return;
-    }
+  /** A store that straddles two pages: both are checked (and faulted in) before any byte changes. */
+  private storeStraddling(address: number, width: number, value: number): void {
     const bytes = new Uint8Array(width);
     let rest = value;
     for (let i = 0; i < width; i++) {

@@ -2,8 +2,8 @@ import { PhysicalMemory } from "@mem/hardware";
 import { Kernel, type KernelOptions, type ProcessOptions } from "../src/index.js";
 
 /** A kernel on 256 MiB of RAM and one process. */
-export function boot(options: Partial<KernelOptions> = {}, processOptions: ProcessOptions = {}) {
-  const ram = new PhysicalMemory({ size: options.ram?.size ?? 256 * 1024 * 1024 });
+export function boot(options: Partial<KernelOptions> = {}, processOptions: ProcessOptions = {}, ramSize = 256 * 1024 * 1024) {
+  const ram = new PhysicalMemory({ size: ramSize });
   const kernel = new Kernel({ ...options, ram: options.ram ?? ram });
   const proc = kernel.createProcess(processOptions);
   return { ram, kernel, proc };

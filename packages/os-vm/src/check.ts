@@ -1,0 +1,60 @@
+import { PAGE_SIZE } from "./api.js";
+import type { Kernel } from "./kernel.js";
+import { PTE_PRESENT, PTE_PROTNONE, PTE_SPECIAL, entryFrame } from "./page-table.js";
+import type { Process } from "./process.js";
+
+/**
+ * Walks a kernel's structures and returns every broken invariant found (empty: sound):
+ * the buddy free lists; for each process the VMA list (sorted, page aligned, not
+ * overlapping), the page tables (every table page covers some VMA, VmPTE equals the tables
+ * reachable, every entry with a frame lies inside a VMA) and RSS (equal to the frames mapped);
+ * and that every frame is either free, reserved, a page table or a mapped user page.
+ */
+export function checkKernel(kernel: Kernel, processes: readonly Process[]): string[] {
+  const problems = kernel.pages.check();
+  const ram = kernel.ram;
+  let tables = 0;
+  const userFrames = new Map<number, number>();
+  for (const proc of processes) {
+    if (proc.hasExited) continue;
+    const mm = proc.mm;
+    const list = mm.vmas.list;
+    for (let i = 0; i < list.length; i++) {
+      const vma = list[i]!;
+      if (vma.start % PAGE_SIZE !== 0 || vma.end % PAGE_SIZE !== 0 || vma.start >= vma.end) {
+        problems.push(`pid ${proc.pid}: bad VMA ${vma.start.toString(16)}-${vma.end.toString(16)}`);
+      }
+      const next = list[i + 1];
+      if (next !== undefined && next.start < vma.end) problems.push(`pid ${proc.pid}: VMAs overlap at ${next.start.toString(16)}`);
+    }
+    const counted = mm.pageTable.countTables();
+    if (counted !== mm.pageTable.tablePages) problems.push(`pid ${proc.pid}: VmPTE counts ${mm.pageTable.tablePages} tables, ${counted} reachable`);
+    tables += counted + 1;
+    for (const span of mm.pageTable.pteTableSpans()) {
+      if (!mm.vmas.intersects(span * PAGE_SIZE, (span + 512) * PAGE_SIZE)) {
+        problems.push(`pid ${proc.pid}: a PTE page covers ${(span * PAGE_SIZE).toString(16)}+2MiB where nothing is mapped`);
+      }
+    }
+    let resident = 0;
+    mm.pageTable.forEachEntry(0, 2 ** 35, (slot, vpn) => {
+      const low = ram.load32(slot);
+      if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0) {
+        problems.push(`pid ${proc.pid}: stray non-present entry for page ${(vpn * PAGE_SIZE).toString(16)}`);
+        return;
+      }
+      if (mm.vmas.find(vpn * PAGE_SIZE) === undefined) problems.push(`pid ${proc.pid}: page ${(vpn * PAGE_SIZE).toString(16)} mapped outside any VMA`);
+      if ((low & PTE_SPECIAL) !== 0) return;
+      resident++;
+      const pfn = entryFrame(ram, slot, low);
+      userFrames.set(pfn, (userFrames.get(pfn) ?? 0) + 1);
+    });
+    if (resident !== mm.rss) problems.push(`pid ${proc.pid}: RSS ${mm.rss} pages but ${resident} frames mapped`);
+  }
+  for (const [pfn, maps] of userFrames) {
+    if (kernel.pages.count(pfn) !== maps) problems.push(`frame ${pfn.toString(16)}: map count ${kernel.pages.count(pfn)} but ${maps} mappings`);
+  }
+  const used = kernel.pages.totalPages - kernel.pages.freePages;
+  const accounted = tables + userFrames.size + 1; // + the zero page
+  if (used !== accounted) problems.push(`${used} frames in use but ${accounted} accounted for (tables ${tables}, user ${userFrames.size}, zero page 1)`);
+  return problems;
+}
