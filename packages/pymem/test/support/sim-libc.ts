@@ -1,6 +1,6 @@
 import type { Memory } from "@mem/hardware";
 import type { CAllocator, Mallinfo2 } from "@mem/libc-malloc";
-import type { SimProcess } from "./sim-process.js";
+import type { ProcessSpace } from "@mem/os-vm";
 
 /**
  * A small but real C allocator for this package's tests (the glibc model lives in
@@ -28,7 +28,7 @@ export class SimLibc implements CAllocator {
   private top: number;
   private freeHead = 0;
 
-  constructor(process: SimProcess, heapSize = 64 * 1024 * 1024) {
+  constructor(process: ProcessSpace, heapSize = 64 * 1024 * 1024) {
     this.memory = process.memory;
     this.base = process.mmap(0, heapSize, 3, 0x22);
     this.top = this.base;
