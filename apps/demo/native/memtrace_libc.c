@@ -13,9 +13,9 @@
  *                            writes "m libc <n> <result>"
  *
  * What is recorded and what is not:
- * - the process that was started: the trace file is created with O_EXCL, so a
- *   program it executes (exec keeps LD_PRELOAD) finds it existing and records
- *   nothing; a forked child drops its copy of the buffer (the writer checks the pid);
+ * - the process that was started, and the program it becomes if it execs (a
+ *   wrapper script): see claim(); programs it starts are not recorded, and a
+ *   forked child drops its copy of the buffer (the writer checks the pid);
  * - the first line is "# memtrace v1", then "# heap-start 0x..": the initial
  *   program break (start_brk of /proc/self/stat), where glibc's main heap begins;
  * - calls made by the shim itself: none (it never allocates);
@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,13 +98,47 @@ static void write_argv(void) {
     tw_line(&W, line);
 }
 
+/* "# pid <n>\n" for this process. */
+static size_t pid_line(char *out) {
+    char *p = tw_str(out, "# pid ");
+    p = tw_dec(p, (uint64_t)getpid());
+    *p++ = '\n';
+    return (size_t)(p - out);
+}
+
+/*
+ * Whether this process may own the trace file. The owner holds an exclusive flock on
+ * it for its whole life. The lock goes with the file descriptor, which is close-on-exec:
+ *  - the recorded process execs another program (a wrapper script running the real
+ *    binary): same pid, lock released; the new image finds its own "# pid" line (or an
+ *    empty file) and takes over, truncating what the replaced image left;
+ *  - a child it forks and execs: the parent still holds the lock, nothing is recorded;
+ *  - any later process: the file holds another pid's trace, nothing is recorded.
+ */
+static int claim(int fd) {
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) return 0;
+    char head[256], mine[64];
+    ssize_t n = pread(fd, head, sizeof head - 1, 0);
+    if (n < 0) return 0;
+    head[n] = 0;
+    if (n == 0) return 1;
+    size_t len = pid_line(mine);
+    mine[len] = 0;
+    return strstr(head, mine) != NULL;
+}
+
 /* Called once, lock held. */
 static void start(void) {
     const char *out = getenv("MEMTRACE_OUT");
     state = 2;
     if (!out || !*out) return;
-    W.fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (W.fd < 0) return;
+    int fd = open(out, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    if (!claim(fd) || ftruncate(fd, 0) != 0) {
+        close(fd);
+        return;
+    }
+    W.fd = fd;
     W.owner = getpid();
     tw_line(&W, "# memtrace v1");
     char *p = tw_reserve(&W, 200);
@@ -111,12 +146,16 @@ static void start(void) {
     p = tw_str(p, gnu_get_libc_version());
     *p++ = '\n';
     tw_commit(&W, p);
+    p = tw_reserve(&W, 64);
+    p += pid_line(p);
+    tw_commit(&W, p);
     write_argv();
     p = tw_reserve(&W, 60);
     p = tw_str(p, "# heap-start ");
     p = tw_hex(p, read_start_brk());
     *p++ = '\n';
     tw_commit(&W, p);
+    tw_flush(&W); /* the header (with the pid) is in the file from the start */
     state = 1;
 }
 
@@ -211,6 +250,13 @@ void *pvalloc(size_t n) {
     if (__builtin_add_overflow(n, page - 1, &rounded)) rounded = 0;
     else rounded &= -(page - 1);
     return aligned(page, n, rounded, NULL, __libc_pvalloc);
+}
+
+/* Start when the shim is loaded, so that a program making no call still leaves a trace. */
+__attribute__((constructor)) static void begin(void) {
+    if (busy) return;
+    enter();
+    leave();
 }
 
 __attribute__((destructor)) static void finish(void) {

@@ -1,0 +1,35 @@
+/**
+ * The committed recordings, replayed by the real allocators of this machine:
+ * - each CPython trace through real pymalloc must end with the recorded statistics, byte for byte;
+ * - each C program's trace through real glibc must put every heap block at the recorded offset.
+ */
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { checkLibcPlacements, replayNative } from "../../src/record/index.js";
+import { cacheDir, haveCompiler, havePython, scratch } from "./support.js";
+
+const packages = fileURLToPath(new URL("../../../../packages/", import.meta.url));
+const pythonDir = join(packages, "small-object/test/fixtures/recordings");
+const libcDir = join(packages, "libc-malloc/test/fixtures/recordings");
+const list = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".memtrace.gz")).sort() : []);
+
+describe.skipIf(!havePython)("CPython recordings replayed by real pymalloc", () => {
+  it.each(list(pythonDir))("%s ends with the recorded statistics", { timeout: 60_000 }, async (file) => {
+    const statsOut = join(scratch(), "stats.txt");
+    const replay = await replayNative(join(pythonDir, file), { statsOut, cacheDir });
+    expect(replay.unmatched).toBe(0);
+    expect(readFileSync(statsOut, "utf8")).toBe(readFileSync(join(pythonDir, file.replace(".memtrace.gz", ".stats.txt")), "utf8"));
+  });
+});
+
+describe.skipIf(!haveCompiler)("C program recordings replayed by real glibc", () => {
+  it.each(list(libcDir))("%s places every heap block where glibc did", { timeout: 60_000 }, async (file) => {
+    const check = await checkLibcPlacements(join(libcDir, file), { cacheDir });
+    expect(check.firstDifference).toBeUndefined();
+    expect(check.moved).toBe(0);
+    expect(check.unmatched).toBe(0);
+    expect(check.same).toBe(check.heap);
+  });
+});

@@ -1,0 +1,111 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PointerMap, forEachRecord } from "@mem/memtrace";
+import { describe, expect, it } from "vitest";
+import { recordPython, replayNative, splitPythonCommand } from "../../src/record/index.js";
+import { traceChunks } from "../../src/record/files.js";
+import { cacheDir, havePython, scratch } from "./support.js";
+
+const SCRIPT = `
+class Person:
+    def __init__(self, name):
+        self.name = name
+people = [Person("Michael%d" % i) for i in range(3000)]
+blobs = [bytes(600) for _ in range(50)]
+del people[::2]
+print(len(people), len(blobs))
+`;
+
+describe("splitPythonCommand", () => {
+  it("takes a leading interpreter, or defaults to python3", () => {
+    expect(splitPythonCommand(["python3", "s.py", "a"])).toEqual({ python: "python3", args: ["s.py", "a"] });
+    expect(splitPythonCommand(["/usr/bin/python3.11", "-S", "s.py"])).toEqual({ python: "/usr/bin/python3.11", args: ["-S", "s.py"] });
+    expect(splitPythonCommand(["s.py"])).toEqual({ python: "python3", args: ["s.py"] });
+  });
+});
+
+describe.skipIf(!havePython)("recordPython (real CPython)", () => {
+  it("records a script: a valid trace, the real stats, and a native replay that ends with the same stats", { timeout: 120_000 }, async () => {
+    const dir = scratch();
+    writeFileSync(join(dir, "people.py"), SCRIPT);
+    const out = join(dir, "people.memtrace.gz");
+    const statsOut = join(dir, "people.stats.txt");
+    const rec = await recordPython(["python3", "-S", "people.py"], { out, statsOut, cwd: dir, stdio: "pipe", cacheDir, env: { ...process.env, PYTHONHASHSEED: "0" } });
+    expect(rec.exitCode).toBe(0);
+    expect(rec.stdout).toBe("1500 50\n");
+    expect(rec.version).toMatch(/^3\.\d+\.\d+$/);
+    expect(rec.untracked).toBe(0);
+    expect(rec.arenasAllocated).toBeGreaterThan(0);
+
+    // the trace: header, heap start, events as counted by the recorder, every freed pointer live
+    const live = new PointerMap();
+    let events = 0;
+    let arenas = 0;
+    let problems = 0;
+    let sawHeapStart = false;
+    let objMallocs600 = 0;
+    const kinds = new Set<string>();
+    await forEachRecord(traceChunks(out), (r) => {
+      kinds.add(r.kind);
+      if (r.kind === "heap-start") sawHeapStart = true;
+      else if (r.kind === "arena-alloc") arenas++;
+      else if (r.kind === "free") {
+        events++;
+        if (r.ptr !== 0 && live.delete(r.ptr) === -1) problems++;
+      } else if (r.kind === "realloc") {
+        events++;
+        if (r.ptr !== 0 && r.result !== 0 && live.delete(r.ptr) === -1) problems++;
+        if (r.result !== 0) live.set(r.result, 1);
+      } else if (r.kind === "malloc" || r.kind === "calloc") {
+        events++;
+        if (r.result !== 0) live.set(r.result, 1);
+        if (r.kind === "calloc" && r.domain === "obj" && r.nelem * r.elsize === 633) objMallocs600++;
+      }
+    });
+    expect(sawHeapStart).toBe(true);
+    expect(problems).toBe(0);
+    expect(events).toBe(rec.events);
+    expect(arenas).toBe(rec.arenasAllocated);
+    expect(objMallocs600).toBe(50); // bytes(600): PyObject_Calloc(1, 33 + 600) each, an event even though pymalloc passes it to raw
+    expect([...kinds].sort()).toEqual(["arena-alloc", "calloc", "comment", "free", "heap-start", "malloc", "realloc"]);
+
+    // the statistics: the real _PyObject_DebugMallocStats text
+    const stats = readFileSync(statsOut, "utf8");
+    expect(stats.split("\n").slice(0, 4)).toEqual([
+      "Small block threshold = 512, in 32 size classes.",
+      "",
+      "class   size   num pools   blocks in use  avail blocks",
+      "-----   ----   ---------   -------------  ------------",
+    ]);
+    expect(stats).toMatch(/# arenas allocated total {11}= +\d+\n/);
+
+    // replaying the trace through real pymalloc gives the same statistics, byte for byte
+    const replayStats = join(dir, "replay.stats.txt");
+    const replay = await replayNative(out, { statsOut: replayStats, cacheDir });
+    expect(replay.unmatched).toBe(0);
+    expect(replay.events).toBe(rec.events);
+    expect(readFileSync(replayStats, "utf8")).toBe(stats);
+  });
+
+  it("keeps the trace plain when the name does not end in .gz", { timeout: 120_000 }, async () => {
+    const dir = scratch();
+    const out = join(dir, "t.memtrace");
+    const rec = await recordPython(["python3", "-S", "-c", "x = [str(i) for i in range(100)]"], { out, statsOut: join(dir, "s.txt"), stdio: "pipe", cacheDir });
+    expect(readFileSync(out, "utf8").startsWith("# memtrace v1\n# recorder memtrace_python: CPython ")).toBe(true);
+    expect(rec.events).toBeGreaterThan(1000);
+  });
+
+  it("says so when the program ends before the recording does", { timeout: 120_000 }, async () => {
+    const dir = scratch();
+    await expect(
+      recordPython(["python3", "-S", "-c", "import os; os._exit(3)"], { out: join(dir, "t.memtrace"), statsOut: join(dir, "s.txt"), stdio: "pipe", cacheDir }),
+    ).rejects.toThrow(/mem-demo record: .* ended \(exit status 3\) before the recording reached its end/);
+  });
+
+  it("reports the exit status of a failing script and still records it", { timeout: 120_000 }, async () => {
+    const dir = scratch();
+    const rec = await recordPython(["python3", "-S", "-c", "raise SystemExit(4)"], { out: join(dir, "t.memtrace"), statsOut: join(dir, "s.txt"), stdio: "pipe", cacheDir });
+    expect(rec.exitCode).toBe(4);
+    expect(rec.untracked).toBe(0);
+  });
+});

@@ -1,0 +1,40 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { RecordError, defaultCacheDir, findCompiler, nativeDir, pythonBuild } from "../../src/record/index.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+const saved = { CC: process.env.CC, PATH: process.env.PATH, MEM_DEMO_CACHE: process.env.MEM_DEMO_CACHE };
+afterEach(() => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
+
+describe("toolchain", () => {
+  it("finds the C sources", () => {
+    expect(existsSync(join(nativeDir(), "memtrace_python.c"))).toBe(true);
+    expect(existsSync(join(nativeDir(), "memtrace_libc.c"))).toBe(true);
+  });
+
+  it("says clearly when there is no C compiler", () => {
+    process.env.PATH = "/nonexistent";
+    delete process.env.CC;
+    expect(() => findCompiler()).toThrow(RecordError);
+    expect(() => findCompiler()).toThrow(/^mem-demo record: no C compiler found \(looked for \$CC, cc, gcc, clang on PATH\).*apt-get install gcc/);
+  });
+
+  it("says clearly when CC names a missing compiler", () => {
+    process.env.CC = "/nonexistent/cc";
+    expect(() => findCompiler()).toThrow("mem-demo record: the C compiler named by CC (/nonexistent/cc) was not found");
+  });
+
+  it("says clearly when there is no such Python", async () => {
+    await expect(pythonBuild("/nonexistent/python3")).rejects.toThrow("mem-demo record: no Python interpreter named /nonexistent/python3 on PATH");
+  });
+
+  it("caches in MEM_DEMO_CACHE when set", () => {
+    process.env.MEM_DEMO_CACHE = "/tmp/x-cache";
+    expect(defaultCacheDir()).toBe("/tmp/x-cache");
+  });
+});
