@@ -5,6 +5,7 @@
  * the same offset inside its arena as the recorded block did.
  */
 import { expect } from "vitest";
+import { formatEvent, parseTrace } from "@mem/memtrace";
 import type { PyObjectArenaAllocator, SmallObjectHost } from "@mem/pymem";
 import { PlacedArenaAllocator, Pymalloc, type PymallocOptions } from "../../src/index.js";
 
@@ -23,21 +24,53 @@ interface Pair {
   simulated: number;
 }
 
-const hexToNum = (s: string): number => {
-  const v = Number.parseInt(s, 16);
-  if (!Number.isSafeInteger(v)) throw new Error(`bad pointer ${s}`);
-  return v;
-};
+/** Where a replay sends its calls: a Pymalloc with its raw domain and arena-allocator slot. */
+export interface ReplayTarget {
+  pm: Pymalloc;
+  malloc(domain: string, size: number): number;
+  calloc(domain: string, nelem: number, elsize: number): number;
+  realloc(domain: string, ptr: number, size: number): number;
+  free(domain: string, ptr: number): void;
+  arenaAllocator(): PyObjectArenaAllocator;
+  setArenaAllocator(a: PyObjectArenaAllocator): void;
+}
 
-/** Replays `text` (the trace's lines) on `host` and returns the allocator after the last event. */
-export function replay(text: string, host: SmallObjectHost & { arenaSlot: PyObjectArenaAllocator }, options: PymallocOptions = {}, checkEvery = 0): ReplayResult {
-  const inner = host.arenaSlot;
+/** A replay target over a test host: mem/obj go to a new Pymalloc, raw to the host's raw allocator. */
+export function hostTarget(host: SmallObjectHost & { arenaSlot: PyObjectArenaAllocator }, options: PymallocOptions = {}): ReplayTarget & { dumps: () => string } {
   let dumps = "";
-  const pm0 = new Pymalloc(host, { pythonMallocStats: (t) => (dumps += t), ...options });
+  const pm = new Pymalloc(host, { pythonMallocStats: (t) => (dumps += t), ...options });
+  const py = (d: string): boolean => d === "mem" || d === "obj";
+  return {
+    pm,
+    dumps: () => dumps,
+    malloc: (d, n) => (py(d) ? pm.malloc(n) : host.raw.malloc(n)),
+    calloc: (d, n, e) => (py(d) ? pm.calloc(n, e) : host.raw.calloc(n, e)),
+    realloc: (d, p, n) => (py(d) ? pm.realloc(p, n) : host.raw.realloc(p, n)),
+    free: (d, p) => (py(d) ? pm.free(p) : host.raw.free(p)),
+    arenaAllocator: () => host.arenaSlot,
+    setArenaAllocator: (a) => (host.arenaSlot = a),
+  };
+}
+
+/** Replays `text` on a test host with a new Pymalloc (see {@link replayOn}). */
+export function replay(text: string, host: SmallObjectHost & { arenaSlot: PyObjectArenaAllocator }, options: PymallocOptions = {}, checkEvery = 0): ReplayResult {
+  const target = hostTarget(host, options);
+  const result = replayOn(text, target, { checkEvery });
+  return { ...result, dumps: target.dumps() };
+}
+
+/**
+ * Replays `text` on `target` and returns the statistics of the run. With `trim`, each
+ * placed arena is trimmed to one mapping (for an mmap-backed arena allocator).
+ */
+export function replayOn(text: string, target: ReplayTarget, opts: { checkEvery?: number; trim?: boolean } = {}): ReplayResult {
+  const checkEvery = opts.checkEvery ?? 0;
+  const pm0 = target.pm;
+  const inner = target.arenaAllocator();
   const arenaSize = pm0.params.arenaSize;
-  const placed = new PlacedArenaAllocator(() => inner, { modulus: pm0.params.poolSize });
+  const placed = new PlacedArenaAllocator(() => inner, { modulus: pm0.params.poolSize, trim: opts.trim ?? false });
   const simulatedArenas: number[] = [];
-  host.arenaSlot = {
+  target.setArenaAllocator({
     ctx: null,
     alloc: (_c, size) => {
       const p = placed.alloc(placed, size);
@@ -45,7 +78,7 @@ export function replay(text: string, host: SmallObjectHost & { arenaSlot: PyObje
       return p;
     },
     free: (_c, p, size) => placed.free(placed, p, size),
-  };
+  });
   const pm = pm0;
   const map = new Map<number, number>();
   const pendingRecorded: number[] = [];
@@ -63,89 +96,78 @@ export function replay(text: string, host: SmallObjectHost & { arenaSlot: PyObje
       arenas.push({ recorded, simulated });
     }
   };
-  const compareBlock = (recorded: number, simulated: number, line: string): void => {
+  const compareBlock = (recorded: number, simulated: number, line: () => string): void => {
     if (recorded === 0 || simulated === 0 || !pm.owns(simulated)) return;
     const a = arenas.find((x) => recorded - x.recorded >= 0 && recorded - x.recorded < arenaSize);
-    if (a === undefined) throw new Error(`${line}: the recorded block lies in no recorded arena`);
+    if (a === undefined) throw new Error(`${line()}: the recorded block lies in no recorded arena`);
     if (simulated - a.simulated !== recorded - a.recorded) {
-      throw new Error(`${line}: simulated block at arena offset 0x${(simulated - a.simulated).toString(16)}, recorded 0x${(recorded - a.recorded).toString(16)}`);
+      throw new Error(`${line()}: simulated block at arena offset 0x${(simulated - a.simulated).toString(16)}, recorded 0x${(recorded - a.recorded).toString(16)}`);
     }
     blocksCompared++;
   };
-  const sim = (rec: number, line: string): number => {
+  const sim = (rec: number, line: () => string): number => {
     if (rec === 0) return 0;
     const s = map.get(rec);
-    if (s === undefined) throw new Error(`${line}: pointer not live in the replay`);
+    if (s === undefined) throw new Error(`${line()}: pointer not live in the replay`);
     return s;
   };
 
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const f = line.split(" ");
-    const op = f[0]!;
-    events++;
-    switch (op) {
-      case "A":
+  const py = (domain: string): boolean => domain === "mem" || domain === "obj";
+  const t = target;
+  for (const e of parseTrace(text)) {
+    const line = (): string => `event ${events + 1} (${formatEvent(e)})`;
+    switch (e.kind) {
+      case "arena-alloc":
         arenasRecorded++;
-        pendingRecorded.push(hexToNum(f[2]!));
-        placed.expect(hexToNum(f[2]!));
+        pendingRecorded.push(e.result);
+        placed.expect(e.result);
         break;
-      case "D": {
+      case "arena-free": {
         released++;
-        const base = hexToNum(f[1]!);
-        const i = arenas.findIndex((x) => x.recorded === base);
-        if (i < 0) throw new Error(`${line}: released arena unknown`);
+        const i = arenas.findIndex((x) => x.recorded === e.ptr);
+        if (i < 0) throw new Error(`${line()}: released arena unknown`);
         arenas.splice(i, 1);
         break;
       }
-      case "m": {
-        const pyDomain = f[1] !== "raw";
-        const size = Number(f[2]);
-        const res = hexToNum(f[3]!);
-        const p = pyDomain ? pm.malloc(size) : host.raw.malloc(size);
+      case "malloc": {
+        const p = t.malloc(e.domain, e.size);
         sync();
-        if ((p === 0) !== (res === 0)) throw new Error(`${line}: simulated result 0x${p.toString(16)}`);
-        if (res !== 0) map.set(res, p);
-        if (pyDomain) compareBlock(res, p, line);
+        if ((p === 0) !== (e.result === 0)) throw new Error(`${line()}: simulated result 0x${p.toString(16)}`);
+        if (e.result !== 0) map.set(e.result, p);
+        if (py(e.domain)) compareBlock(e.result, p, line);
         break;
       }
-      case "c": {
-        const pyDomain = f[1] !== "raw";
-        const res = hexToNum(f[4]!);
-        const p = pyDomain ? pm.calloc(Number(f[2]), Number(f[3])) : host.raw.calloc(Number(f[2]), Number(f[3]));
+      case "calloc": {
+        const p = t.calloc(e.domain, e.nelem, e.elsize);
         sync();
-        if (res !== 0) map.set(res, p);
-        if (pyDomain) compareBlock(res, p, line);
+        if (e.result !== 0) map.set(e.result, p);
+        if (py(e.domain)) compareBlock(e.result, p, line);
         break;
       }
-      case "r": {
-        const pyDomain = f[1] !== "raw";
-        const old = hexToNum(f[2]!);
-        const res = hexToNum(f[4]!);
-        const p = pyDomain ? pm.realloc(sim(old, line), Number(f[3])) : host.raw.realloc(sim(old, line), Number(f[3]));
+      case "realloc": {
+        const old = sim(e.ptr, line);
+        const p = t.realloc(e.domain, old, e.size);
         sync();
-        if (res !== 0) {
-          map.delete(old);
-          map.set(res, p);
-          if (pyDomain) compareBlock(res, p, line);
+        if (e.result !== 0) {
+          map.delete(e.ptr);
+          map.set(e.result, p);
+          if (py(e.domain)) compareBlock(e.result, p, line);
         }
         break;
       }
-      case "f": {
-        const ptr = hexToNum(f[2]!);
-        const p = sim(ptr, line);
-        if (f[1] === "raw") host.raw.free(p);
-        else pm.free(p);
-        map.delete(ptr);
+      case "free": {
+        const p = sim(e.ptr, line);
+        t.free(e.domain, p);
+        map.delete(e.ptr);
         break;
       }
       default:
-        break; // 'a' (memalign) and 'w' do not occur in pymalloc recordings
+        continue; // comments, heap-start; memalign and writes do not occur in pymalloc recordings
     }
+    events++;
     if (checkEvery > 0 && events % checkEvery === 0) pm.check();
   }
   expect(placed.pendingCount, "every recorded arena was obtained").toBe(0);
   expect(pm.ntimesArenaAllocated - pm.narenasCurrentlyAllocated, "arenas released as recorded").toBe(released);
-  return { pm, events, arenasRecorded, arenasReleasedRecorded: released, blocksCompared, dumps };
+  return { pm, events, arenasRecorded, arenasReleasedRecorded: released, blocksCompared, dumps: "" };
 }

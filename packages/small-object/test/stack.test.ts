@@ -1,0 +1,103 @@
+/**
+ * pymalloc inside the stack: @mem/pymem installs it in the MEM and OBJ domains of a
+ * process of @mem/os-vm, whose mmap gives the arenas (demand-paged) and whose memory holds
+ * every pool header. Until @mem/libc-malloc lands, the raw domain's C allocator is a
+ * trivial bump allocator over one mapping (test/helpers/mmap-libc.ts).
+ */
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { PhysicalMemory } from "@mem/hardware";
+import { Kernel } from "@mem/os-vm";
+import { createPyMem, type PyMem } from "@mem/pymem";
+import { describe, expect, it } from "vitest";
+import { Pymalloc, type PymallocOptions } from "../src/index.js";
+import { MmapBumpLibc } from "./helpers/mmap-libc.js";
+import { replayOn, type ReplayTarget } from "./helpers/replay.js";
+
+function stack(options: PymallocOptions = {}) {
+  const kernel = new Kernel({ ram: new PhysicalMemory({ size: 512 * 1024 * 1024 }) });
+  const process = kernel.createProcess();
+  const libc = new MmapBumpLibc(process);
+  let pm: Pymalloc | undefined;
+  const py = createPyMem({ process, libc, smallObject: (host) => (pm = new Pymalloc(host, options)).allocator });
+  return { kernel, process, py, pm: pm! };
+}
+
+/** The /proc/<pid>/maps line whose range holds `address` ("" when none does). */
+function vmaOf(maps: string, address: number): string {
+  for (const line of maps.split("\n")) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (m && address >= Number.parseInt(m[1]!, 16) && address < Number.parseInt(m[2]!, 16)) return line;
+  }
+  return "";
+}
+
+/** Bytes mapped in total according to /proc/<pid>/maps (the vsyscall page excluded). */
+function mappedBytes(maps: string): number {
+  let total = 0;
+  for (const line of maps.split("\n")) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (m && !line.includes("[vsyscall]")) total += Number.parseInt(m[2]!, 16) - Number.parseInt(m[1]!, 16);
+  }
+  return total;
+}
+
+function pymemTarget(py: PyMem, pm: Pymalloc): ReplayTarget {
+  return {
+    pm,
+    malloc: (d, n) => py.malloc(d as "raw", n),
+    calloc: (d, n, e) => py.calloc(d as "raw", n, e),
+    realloc: (d, p, n) => py.realloc(d as "raw", p, n),
+    free: (d, p) => py.free(d as "raw", p),
+    arenaAllocator: () => py.getArenaAllocator(),
+    setArenaAllocator: (a) => py.setArenaAllocator(a),
+  };
+}
+
+describe("pymalloc in the stack (pymem + os-vm)", () => {
+  it("one pymalloc serves MEM and OBJ; arenas are 1 MiB private anonymous mappings of the process", () => {
+    const { process, py, pm } = stack();
+    const a = py.objectMalloc(100);
+    const b = py.memMalloc(100);
+    expect(b).toBe(a + 112); // the same pool: MEM and OBJ share one instance
+    expect(pm.owns(a)).toBe(true);
+    const base = pm.host.memory.load64(pm.arenas);
+    expect(a - base).toBeLessThan(2 * 16384);
+    // the kernel merges the arena with an adjacent anonymous mapping, as Linux does
+    expect(vmaOf(process.maps(), base)).toMatch(/ rw-p 00000000 00:00 0 *$/);
+    expect(vmaOf(process.maps(), base + (1 << 20) - 1)).toBe(vmaOf(process.maps(), base));
+    py.objectFree(a);
+    py.memFree(b);
+    const big = py.objectMalloc(1000); // above the threshold: the raw domain's malloc
+    expect(pm.owns(big)).toBe(false);
+    expect(pm.allocatedBlocks()).toBe(1);
+    pm.check();
+  });
+
+  it("releases arenas with munmap: the mapping disappears from /proc/<pid>/maps", () => {
+    const { process, py, pm } = stack();
+    const blocks: number[] = [];
+    for (let i = 0; i < 31 * 64 * 3; i++) blocks.push(py.objectMalloc(512));
+    const arenas = pm.narenasCurrentlyAllocated; // 3, or 4 when the arenas are not 16 KiB-aligned
+    expect(arenas).toBeGreaterThanOrEqual(3);
+    const before = mappedBytes(process.maps());
+    for (const p of blocks) py.objectFree(p);
+    expect(pm.narenasCurrentlyAllocated).toBe(1);
+    expect(before - mappedBytes(process.maps())).toBe((arenas - 1) * (1 << 20));
+    pm.check();
+  });
+
+  it("replays the recorded CPython start-up through pymem and the kernel: the real statistics", { timeout: 60_000 }, () => {
+    const { process, py, pm } = stack();
+    const url = new URL("./fixtures/recordings/startup.memtrace.gz", import.meta.url);
+    const trace = gunzipSync(readFileSync(url)).toString("utf8");
+    const result = replayOn(trace, pymemTarget(py, pm), { trim: true });
+    expect(pm.debugMallocStats()).toBe(readFileSync(new URL("./fixtures/recordings/startup.stats.txt", import.meta.url), "utf8"));
+    expect(result.blocksCompared).toBeGreaterThan(10_000);
+    // with trim, each arena is exactly one 1 MiB mapping at the recorded alignment
+    const base = pm.host.memory.load64(pm.arenas);
+    expect(vmaOf(process.maps(), base)).toMatch(/ rw-p /);
+    expect(vmaOf(process.maps(), base - 1)).not.toBe(vmaOf(process.maps(), base)); // the head was trimmed
+    pm.check();
+  });
+});
