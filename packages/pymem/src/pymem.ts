@@ -71,13 +71,13 @@ export class PyMem implements DebugReporter {
       apis[domain] = { apiId: API_IDS[domain], alloc: this.mallocRecord, memory: this.memory, reporter: this };
     }
     this.debugApis = apis;
-    this.raw = this.mem = this.obj = { ...this.mallocRecord };
+    this.raw = this.mem = this.obj = copyRecord(this.mallocRecord);
     this.pymallocRecord = null;
     if (usesPymalloc && options.smallObject !== undefined) {
       const record = options.smallObject(this.smallObjectHost());
-      this.pymallocRecord = { ...record };
-      this.mem = { ...record };
-      this.obj = { ...record };
+      this.pymallocRecord = copyRecord(record);
+      this.mem = copyRecord(record);
+      this.obj = copyRecord(record);
     }
     if (preset === "debug" || preset === "malloc_debug" || preset === "pymalloc_debug") this.setupDebugHooks();
   }
@@ -229,7 +229,7 @@ export class PyMem implements DebugReporter {
 
   /** `PyMem_GetAllocator(domain, &out)`: a copy of the slot's record. */
   getAllocator(domain: PyMemDomain): PyMemAllocatorEx {
-    return { ...this.slot(domain) };
+    return copyRecord(this.slot(domain));
   }
 
   /**
@@ -237,7 +237,7 @@ export class PyMem implements DebugReporter {
    * new allocator should wrap the old one: blocks handed out before are freed through it.
    */
   setAllocator(domain: PyMemDomain, allocator: PyMemAllocatorEx): void {
-    const record = { ...allocator };
+    const record = copyRecord(allocator);
     if (domain === "raw") this.raw = record;
     else if (domain === "mem") this.mem = record;
     else if (domain === "obj") this.obj = record;
@@ -246,12 +246,15 @@ export class PyMem implements DebugReporter {
 
   /** `PyObject_GetArenaAllocator(&out)`: a copy of the arena allocator record. */
   getArenaAllocator(): PyObjectArenaAllocator {
-    return { ...this.arena };
+    const a = this.arena;
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    return { ctx: a.ctx, alloc: a.alloc, free: a.free };
   }
 
   /** `PyObject_SetArenaAllocator(allocator)`: pymalloc uses it for its next arena. */
   setArenaAllocator(allocator: PyObjectArenaAllocator): void {
-    this.arena = { ...allocator };
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    this.arena = { ctx: allocator.ctx, alloc: allocator.alloc, free: allocator.free };
   }
 
   /**
@@ -260,15 +263,15 @@ export class PyMem implements DebugReporter {
    */
   setupDebugHooks(): void {
     if (this.raw.malloc !== debugRawMalloc) {
-      this.debugApis.raw.alloc = { ...this.raw };
+      this.debugApis.raw.alloc = copyRecord(this.raw);
       this.raw = debugAllocator(this.debugApis.raw, true);
     }
     if (this.mem.malloc !== debugMalloc) {
-      this.debugApis.mem.alloc = { ...this.mem };
+      this.debugApis.mem.alloc = copyRecord(this.mem);
       this.mem = debugAllocator(this.debugApis.mem, false);
     }
     if (this.obj.malloc !== debugMalloc) {
-      this.debugApis.obj.alloc = { ...this.obj };
+      this.debugApis.obj.alloc = copyRecord(this.obj);
       this.obj = debugAllocator(this.debugApis.obj, false);
     }
   }
@@ -345,6 +348,17 @@ export class PyMem implements DebugReporter {
 export const DOMAINS: readonly PyMemDomain[] = ["raw", "mem", "obj"];
 const API_IDS: Record<PyMemDomain, number> = { raw: 0x72, mem: 0x6d, obj: 0x6f };
 const PRESETS: readonly string[] = ["default", "malloc", "pymalloc", "debug", "malloc_debug", "pymalloc_debug"];
+
+/**
+ * Copies a record field by field, as `PyMem_SetAllocator` copies the C struct (works for records
+ * whose functions live on a prototype). The functions are later called with the copy as `this`:
+ * like C function pointers they must work from their `ctx` argument alone.
+ */
+function copyRecord(a: PyMemAllocatorEx): PyMemAllocatorEx {
+  /* eslint-disable @typescript-eslint/unbound-method */
+  return { ctx: a.ctx, malloc: a.malloc, calloc: a.calloc, realloc: a.realloc, free: a.free };
+  /* eslint-enable @typescript-eslint/unbound-method */
+}
 
 /** `pymemallocator_eq`: field-by-field equality of two records (CPython compares the bytes). */
 function same(a: PyMemAllocatorEx, b: PyMemAllocatorEx): boolean {

@@ -37,10 +37,3 @@ export function callocOverflows(nelem: number, elsize: number): boolean {
   if (nelem * elsize <= Number.MAX_SAFE_INTEGER) return false;
   return BigInt(nelem) > PY_SSIZE_T_MAX_BIG / BigInt(elsize);
 }
-
-/** Checks a pointer argument: a non-negative integer number (0 is NULL). */
-export function checkPointerArgument(func: string, pointer: number): void {
-  if (!(pointer >= 0) || !Number.isSafeInteger(pointer)) {
-    throw new PyMemUsageError(`pymem: ${func}: the pointer must be a non-negative safe integer (0 is NULL), got ${String(pointer)}`);
-  }
-}

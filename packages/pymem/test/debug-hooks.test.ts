@@ -167,3 +167,26 @@ describe("nested decoration: pymalloc's RAW fallback goes through the RAW debug 
     });
   }
 });
+
+describe("GIL checks of the MEM and OBJ hooks", () => {
+  it("every MEM/OBJ entry point names its own C function; RAW does not check", () => {
+    const stack = makeStack("debug");
+    const p = stack.py.memMalloc(8);
+    stack.py.setGilHeld(false);
+    const funcOf = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as PyFatalError).func;
+      }
+      return "no error";
+    };
+    expect(funcOf(() => stack.py.memMalloc(1))).toBe("_PyMem_DebugMalloc");
+    expect(funcOf(() => stack.py.objectCalloc(1, 1))).toBe("_PyMem_DebugCalloc");
+    expect(funcOf(() => stack.py.memRealloc(p, 9))).toBe("_PyMem_DebugRealloc");
+    expect(funcOf(() => stack.py.objectFree(p))).toBe("_PyMem_DebugFree");
+    expect(funcOf(() => stack.py.rawFree(stack.py.rawMalloc(10)))).toBe("no error");
+    stack.py.setGilHeld(true);
+    stack.py.memFree(p); // nothing was changed by the refused calls
+  });
+});

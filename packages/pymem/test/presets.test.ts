@@ -239,3 +239,36 @@ describe("allocator and arena slots", () => {
     expect(() => py.setAllocator("gpu" as "raw", py.getAllocator("raw"))).toThrow(/unknown domain gpu/);
   });
 });
+
+describe("records with prototype methods (a class implementing PyMemAllocatorEx)", () => {
+  it("are copied field by field and called with ctx", () => {
+    const { py } = makeStack("malloc");
+    const inner = py.getAllocator("raw");
+    class Counting {
+      calls = 0;
+      malloc(ctx: Counting, n: number): number {
+        ctx.calls++;
+        return inner.malloc(inner.ctx, n);
+      }
+      calloc(ctx: Counting, a: number, b: number): number {
+        ctx.calls++;
+        return inner.calloc(inner.ctx, a, b);
+      }
+      realloc(ctx: Counting, p: number, n: number): number {
+        ctx.calls++;
+        return inner.realloc(inner.ctx, p, n);
+      }
+      free(ctx: Counting, p: number): void {
+        ctx.calls++;
+        inner.free(inner.ctx, p);
+      }
+      get ctx(): Counting {
+        return this;
+      }
+    }
+    const counting = new Counting();
+    py.setAllocator("raw", counting);
+    py.rawFree(py.rawRealloc(py.rawCalloc(1, 2) && py.rawMalloc(3), 9));
+    expect(counting.calls).toBe(4);
+  });
+});

@@ -87,3 +87,17 @@ describe("tracemalloc text formats, against python3", () => {
     expect(new Snapshot(traces, 1).statistics("filename").map(String)).toEqual(["tmdemo.py:0: size=31.8 KiB, count=63, average=516 B"]);
   });
 });
+
+describe("Traceback.format", () => {
+  // python3: tb.format(), format(2), format(-1), format(0), format(None, True) of the same frames
+  it("prints File lines oldest first, limited and reversed like Python (without source lines)", () => {
+    const [trace] = new Snapshot([[0, 1, [["c.py", 3], ["b.py", 2], ["a.py", 1]], 3]], 3).traces;
+    const tb = trace!.traceback;
+    expect(tb.format()).toEqual(['  File "a.py", line 1', '  File "b.py", line 2', '  File "c.py", line 3']);
+    expect(tb.format(2)).toEqual(['  File "b.py", line 2', '  File "c.py", line 3']);
+    expect(tb.format(-1)).toEqual(['  File "a.py", line 1', '  File "b.py", line 2']); // self[:-1]
+    expect(tb.format(0)).toEqual([]);
+    expect(tb.format(null, true)).toEqual(['  File "c.py", line 3', '  File "b.py", line 2', '  File "a.py", line 1']);
+    expect(String(tb)).toBe("a.py:1");
+  });
+});

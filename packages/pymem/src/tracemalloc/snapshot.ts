@@ -76,7 +76,7 @@ export class Traceback {
    */
   format(limit: number | null = null, mostRecentFirst = false): string[] {
     let frames = [...this.frames];
-    if (limit !== null) frames = limit > 0 ? frames.slice(-limit) : frames.slice(0, -limit);
+    if (limit !== null) frames = limit > 0 ? frames.slice(-limit) : frames.slice(0, limit);
     if (mostRecentFirst) frames.reverse();
     return frames.map((f) => `  File "${f.filename}", line ${f.lineno}`);
   }
