@@ -257,10 +257,13 @@ static void write_header(int argc, char **argv) {
     }
     for (char *p = line; *p; p++) if (*p == '\n' || *p == '\r') *p = ' ';
     tw_line(&W, line);
-    const char *seed = getenv("PYTHONHASHSEED");
-    if (seed && strlen(seed) < 64) {
-        snprintf(line, sizeof line, "# env PYTHONHASHSEED=%s", seed);
-        tw_line(&W, line);
+    static const char *const vars[] = { "PYTHONHASHSEED", "PYTHONMALLOC" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && strlen(v) < 64 && !strchr(v, '\n')) {
+            snprintf(line, sizeof line, "# env %s=%s", vars[i], v);
+            tw_line(&W, line);
+        }
     }
     snprintf(line, sizeof line, "# heap-start 0x%llx", (unsigned long long)read_start_brk());
     tw_line(&W, line);

@@ -12,7 +12,8 @@
  *      writes _PyObject_DebugMallocStats (the pymalloc section of
  *      sys._debugmallocstats()) of the replayed state.
  *
- * The interpreter is never initialised: pymalloc's state is static in 3.11, so
+ * A trace recorded under PYTHONMALLOC (its "# env PYTHONMALLOC=" line) replays
+ * under the same allocators (_PyMem_SetupAllocators). The interpreter is never initialised: pymalloc's state is static in 3.11, so
  * the replay runs on a fresh pymalloc with no other user. An arena allocator
  * installed with PyObject_SetArenaAllocator places the n-th arena at the same
  * offset modulo the pool size (16 KiB) as the n-th recorded `A` line, so that
@@ -32,6 +33,10 @@
 PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 
 #include "trace_parse.h"
+
+/* exported by libpython, declared in the internal header pycore_pymem.h */
+PyAPI_FUNC(int) _PyMem_GetAllocatorName(const char *name, PyMemAllocatorName *allocator);
+PyAPI_FUNC(int) _PyMem_SetupAllocators(PyMemAllocatorName allocator);
 
 static trace T;
 static size_t next_arena;
@@ -188,6 +193,14 @@ int main(int argc, char **argv) {
     tp_load(&T, path);
     pm_init(&map, 1 << 20);
 
+    /* a trace recorded under PYTHONMALLOC replays under the same allocators */
+    if (T.pythonmalloc[0]) {
+        PyMemAllocatorName name;
+        if (_PyMem_GetAllocatorName(T.pythonmalloc, &name) < 0 || _PyMem_SetupAllocators(name) < 0) {
+            fprintf(stderr, "memtrace_replay: unknown PYTHONMALLOC=%s in the trace\n", T.pythonmalloc);
+            return 2;
+        }
+    }
     PyObjectArenaAllocator placed = { NULL, placed_arena_alloc, placed_arena_free };
     PyObject_SetArenaAllocator(&placed);
 

@@ -34,6 +34,7 @@ typedef struct {
     uint64_t *arenas; /* addresses of the A lines, in order */
     size_t n_arenas, cap_arenas;
     uint64_t heap_start; /* from "# heap-start 0x..", 0 if absent */
+    char pythonmalloc[32]; /* from "# env PYTHONMALLOC=..", "" if absent */
 } trace;
 
 static void tp_die(size_t line, const char *what) {
@@ -124,6 +125,10 @@ static void tp_parse(trace *t, char *text, size_t len) {
         switch (*q) {
         case '#':
             if (!strncmp(q, "# heap-start ", 13)) tp_hex(q + 13, &t->heap_start, line);
+            else if (!strncmp(q, "# env PYTHONMALLOC=", 19)) {
+                strncpy(t->pythonmalloc, q + 19, sizeof t->pythonmalloc - 1);
+                t->pythonmalloc[sizeof t->pythonmalloc - 1] = 0;
+            }
             goto next;
         case 0: case 'w': goto next; /* blank lines; writes (no bytes to write natively) */
         case 'm':
