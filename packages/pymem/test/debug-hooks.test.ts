@@ -1,6 +1,7 @@
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { PyFatalError, PYMEM_DEBUG_EXTRA_BYTES, type PyMem, type PythonThreadState } from "../src/index.js";
-import { fixture } from "./fixtures.js";
+import { fixture, livePython, probe } from "./fixtures.js";
 import { SCENARIOS } from "./support/fatal-scenarios.js";
 import { hexAt, makeStack, type Stack } from "./support/stack.js";
 
@@ -48,35 +49,50 @@ function replayBlock(py: PyMem, domain: Domain, what: string): [number, number] 
 }
 const same = (p: number): [number, number] => [p, p];
 
-describe("debug block layout, byte for byte against python3", () => {
-  for (const preset of ["debug", "malloc_debug", "pymalloc_debug"] as const) {
-    it(`${preset}: every recorded block`, () => {
-      const stack = makeStack(preset);
-      let extraChecked = 0;
-      for (const b of blocks.presets[preset]!.blocks) {
-        const [domain, ...rest] = b.label.split(" ");
-        const [before, p] = replayBlock(stack.py, domain as Domain, rest.join(" "));
-        const length = 16 + b.size + 8;
-        expect([b.label, hexAt(stack, p - 16, length)]).toEqual([b.label, b.bytes.slice(0, 2 * length)]);
-        // Bytes past the new trailer, up to the old block's end: what realloc left there (0xDD where it
-        // erased, intact data elsewhere). Only comparable when both real and simulated realloc stayed
-        // in place, and minus the bytes glibc wrote when it split off the tail of a shrunk chunk.
-        if (b.inPlace === true && before === p) {
-          const oldEnd = /malloc\((\d+)\)/.exec(b.label)![1]!;
-          const from = 16 + b.size + 8;
-          const to = 16 + Number(oldEnd) + 8;
-          const mask = b.label.endsWith("realloc(100)") ? [16 + 120, 16 + 144] : [0, 0];
-          const real = [...b.bytes.slice(2 * from, 2 * to).matchAll(/../g)].map((m) => m[0]);
-          const sim = [...hexAt(stack, p - 16 + from, to - from).matchAll(/../g)].map((m) => m[0]);
-          for (let i = mask[0]! - from; i < mask[1]! - from; i++) real[i] = sim[i] = "..";
-          expect([b.label, sim.join("")]).toEqual([b.label, real.join("")]);
-          extraChecked++;
-        }
-        stack.py.free(domain as Domain, p);
-      }
-      expect(extraChecked).toBeGreaterThanOrEqual(preset === "malloc_debug" ? 9 : 3);
-    });
+type PresetBlocks = BlockFixture["presets"][string];
+
+/** Replays every block python3 recorded for `preset` and compares the bytes. */
+function compareBlocks(preset: "debug" | "malloc_debug" | "pymalloc_debug", recorded: PresetBlocks): void {
+  const stack = makeStack(preset);
+  let extraChecked = 0;
+  for (const b of recorded.blocks) {
+    const [domain, ...rest] = b.label.split(" ");
+    const [before, p] = replayBlock(stack.py, domain as Domain, rest.join(" "));
+    const length = 16 + b.size + 8;
+    expect([b.label, hexAt(stack, p - 16, length)]).toEqual([b.label, b.bytes.slice(0, 2 * length)]);
+    // Bytes past the new trailer, up to the old block's end: what realloc left there (0xDD where it
+    // erased, intact data elsewhere). Only comparable when both real and simulated realloc stayed
+    // in place, and minus the bytes glibc wrote when it split off the tail of a shrunk chunk.
+    if (b.inPlace === true && before === p) {
+      const oldEnd = /malloc\((\d+)\)/.exec(b.label)![1]!;
+      const from = 16 + b.size + 8;
+      const to = 16 + Number(oldEnd) + 8;
+      const mask = b.label.endsWith("realloc(100)") ? [16 + 120, 16 + 144] : [0, 0];
+      const real = [...b.bytes.slice(2 * from, 2 * to).matchAll(/../g)].map((m) => m[0]);
+      const sim = [...hexAt(stack, p - 16 + from, to - from).matchAll(/../g)].map((m) => m[0]);
+      for (let i = mask[0]! - from; i < mask[1]! - from; i++) real[i] = sim[i] = "..";
+      expect([b.label, sim.join("")]).toEqual([b.label, real.join("")]);
+      extraChecked++;
+    }
+    stack.py.free(domain as Domain, p);
   }
+  expect(extraChecked).toBeGreaterThanOrEqual(preset === "malloc_debug" ? 9 : 3);
+}
+
+const DEBUG_PRESETS = ["debug", "malloc_debug", "pymalloc_debug"] as const;
+
+describe("debug block layout, byte for byte against python3", () => {
+  for (const preset of DEBUG_PRESETS) {
+    it(`${preset}: every recorded block`, () => compareBlocks(preset, blocks.presets[preset]!));
+  }
+
+  const live = livePython();
+  it.skipIf(live === null)("the same comparison against python3 running now (skipped without python3 3.11)", () => {
+    for (const preset of DEBUG_PRESETS) {
+      const out = execFileSync(live!, [probe("probe_debug.py")], { encoding: "utf8", env: { ...process.env, PYTHONMALLOC: preset } });
+      compareBlocks(preset, JSON.parse(out) as PresetBlocks);
+    }
+  });
 
   it("free fills the whole n + 24 bytes with 0xDD before the underlying free", () => {
     const stack = makeStack("malloc_debug");

@@ -1,6 +1,7 @@
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { createPyMem, PyFatalError, PyMemUsageError, type PythonMallocPreset } from "../src/index.js";
-import { fixture } from "./fixtures.js";
+import { fixture, livePython, probe } from "./fixtures.js";
 import { makeStack, PRESETS } from "./support/stack.js";
 import { SimLibc } from "./support/sim-libc.js";
 import { SimProcess } from "./support/sim-process.js";
@@ -128,10 +129,10 @@ describe("§1.6 edge semantics, against python3 (ctypes) results", () => {
     return undefined;
   }
 
-  it.each(PRESETS)("%s", (preset) => {
+  function compareEdges(preset: PythonMallocPreset, results: Record<string, boolean>): void {
     const { py } = makeStack(preset);
     let checked = 0;
-    for (const [key, expected] of Object.entries(edges.presets[preset]!.results)) {
+    for (const [key, expected] of Object.entries(results)) {
       const [domain, label] = key.split(" ", 2) as ["raw" | "mem" | "obj", string];
       const got = run(py, domain, key.slice(domain.length + 1));
       if (got === undefined) continue;
@@ -139,6 +140,19 @@ describe("§1.6 edge semantics, against python3 (ctypes) results", () => {
       checked++;
     }
     expect(checked).toBeGreaterThanOrEqual(3 * 14);
+  }
+
+  it.each(PRESETS)("%s", (preset) => compareEdges(preset, edges.presets[preset]!.results));
+
+  const live = livePython();
+  it.skipIf(live === null)("the same calls against python3 running now, every preset (skipped without python3 3.11)", () => {
+    for (const preset of PRESETS) {
+      const out = execFileSync(live!, [probe("probe_edges.py")], { encoding: "utf8", env: { ...process.env, PYTHONMALLOC: preset } });
+      const rec = JSON.parse(out) as EdgeFixture["presets"][string];
+      const { py } = makeStack(preset);
+      expect(py.allocatorName()).toBe(rec.allocator);
+      compareEdges(preset, rec.results);
+    }
   });
 
   it("sizes above PY_SSIZE_T_MAX never reach the allocator; PY_SSIZE_T_MAX itself does", () => {
