@@ -50,3 +50,78 @@ export interface Mallinfo2 {
   /** Bytes releasable by malloc_trim (the top chunk's size). */
   keepcost: number;
 }
+
+/** `mallopt` parameter `M_MXFAST`. */
+export const M_MXFAST = 1;
+/** `mallopt` parameter `M_NLBLKS` (unused, accepted). */
+export const M_NLBLKS = 2;
+/** `mallopt` parameter `M_GRAIN` (unused, accepted). */
+export const M_GRAIN = 3;
+/** `mallopt` parameter `M_KEEP` (unused, accepted). */
+export const M_KEEP = 4;
+/** `mallopt` parameter `M_TRIM_THRESHOLD`. */
+export const M_TRIM_THRESHOLD = -1;
+/** `mallopt` parameter `M_TOP_PAD`. */
+export const M_TOP_PAD = -2;
+/** `mallopt` parameter `M_MMAP_THRESHOLD`. */
+export const M_MMAP_THRESHOLD = -3;
+/** `mallopt` parameter `M_MMAP_MAX`. */
+export const M_MMAP_MAX = -4;
+/** `mallopt` parameter `M_CHECK_ACTION` (ignored, returns 1). */
+export const M_CHECK_ACTION = -5;
+/** `mallopt` parameter `M_PERTURB`. */
+export const M_PERTURB = -6;
+/** `mallopt` parameter `M_ARENA_TEST`. */
+export const M_ARENA_TEST = -7;
+/** `mallopt` parameter `M_ARENA_MAX`. */
+export const M_ARENA_MAX = -8;
+
+/**
+ * Start-up settings of {@link GlibcMalloc}: glibc's tunables (`GLIBC_TUNABLES=glibc.malloc.*`),
+ * read once as `ptmalloc_init` reads them. Setting `topPad`, `mmapThreshold`, `trimThreshold`
+ * or `mmapMax` turns the dynamic mmap threshold off, as in glibc.
+ */
+export interface GlibcMallocOptions {
+  /** `glibc.malloc.tcache_count`: entries per tcache bin (0..65535). @defaultValue 7 */
+  tcacheCount?: number;
+  /** `glibc.malloc.tcache_max`: largest user size cached (0..1032). @defaultValue 1032 */
+  tcacheMax?: number;
+  /** `glibc.malloc.tcache_unsorted_limit`. @defaultValue 0 (no limit) */
+  tcacheUnsortedLimit?: number;
+  /** `glibc.malloc.mxfast` (0..160). @defaultValue 128 */
+  mxfast?: number;
+  /** `glibc.malloc.top_pad`. @defaultValue 131072 */
+  topPad?: number;
+  /** `glibc.malloc.mmap_threshold`. @defaultValue 131072 (dynamic) */
+  mmapThreshold?: number;
+  /** `glibc.malloc.trim_threshold`. @defaultValue 131072 (dynamic) */
+  trimThreshold?: number;
+  /** `glibc.malloc.mmap_max`. @defaultValue 65536 */
+  mmapMax?: number;
+  /** `glibc.malloc.perturb` / `MALLOC_PERTURB_` (0..255). @defaultValue 0 */
+  perturb?: number;
+  /**
+   * The per-process `tcache_key` stored in freed tcache entries (glibc draws 8 random bytes;
+   * here a random integer below 2^53 unless given, for reproducible dumps).
+   */
+  tcacheKey?: number;
+  /**
+   * Where libc's static `main_arena` (0x898 bytes) lives. By default one anonymous page is
+   * mapped for it when the allocator is created (libc's data segment in a real process).
+   */
+  stateAddress?: number;
+}
+
+/** One chunk seen by the heap walker. */
+export interface HeapChunk {
+  /** Address of the chunk header (the user pointer is 16 bytes later). */
+  address: number;
+  /** Chunk size (flags masked off). */
+  size: number;
+  /** The raw size field, flag bits included. */
+  sizeField: number;
+  /** Where the chunk is: in use by the program, in a tcache bin, a fastbin, a normal bin, the top chunk or a fencepost. */
+  state: "in-use" | "tcache" | "fastbin" | "bin" | "top" | "fencepost";
+  /** For chunks in bins: the bin number (tcache: its index; fastbin: its index; normal: 1..126). */
+  bin?: number;
+}

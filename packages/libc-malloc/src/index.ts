@@ -1,1 +1,18 @@
-export type { CAllocator, Mallinfo2 } from "./api.js";
+export type { CAllocator, GlibcMallocOptions, HeapChunk, Mallinfo2 } from "./api.js";
+export {
+  M_ARENA_MAX,
+  M_ARENA_TEST,
+  M_CHECK_ACTION,
+  M_GRAIN,
+  M_KEEP,
+  M_MMAP_MAX,
+  M_MMAP_THRESHOLD,
+  M_MXFAST,
+  M_NLBLKS,
+  M_PERTURB,
+  M_TOP_PAD,
+  M_TRIM_THRESHOLD,
+} from "./api.js";
+export { EINVAL, ENOMEM } from "./constants.js";
+export { HeapCheckError, MallocAbort } from "./errors.js";
+export { GlibcMalloc } from "./glibc-malloc.js";

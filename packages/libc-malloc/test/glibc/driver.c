@@ -50,7 +50,10 @@ static void flush(void) { out[outn++] = '\n'; write(1, out, outn); outn = 0; }
 static void pointer(void *p, int err) {
   if (p == NULL) { put("null errno="); dec((uint64_t)err); return; }
   uint64_t field = ((uint64_t *)p)[-1];
-  if (field & 2) put("mmap"); else { put("+"); hex((uintptr_t)p - heap); }
+  /* an mmapped chunk's address is the kernel's choice (and memalign's lead depends on it):
+     print the length of its mapping, prev_size + size, with the flag bits */
+  if (field & 2) { put("mmap mapped="); hex(((uint64_t *)p)[-2] + field); return; }
+  put("+"); hex((uintptr_t)p - heap);
   put(" size="); hex(field);
 }
 

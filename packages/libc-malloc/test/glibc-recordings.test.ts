@@ -1,0 +1,52 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { replay } from "./support/replay.js";
+
+const dir = join(import.meta.dirname, "glibc");
+const scripts = readdirSync(join(dir, "scripts")).filter((f) => f.endsWith(".txt")).sort();
+
+describe("replays of scripts recorded from glibc 2.36 on this machine", () => {
+  for (const file of scripts) {
+    const name = file.replace(/\.txt$/, "");
+    it(`${name}: same placements, mallinfo2, break, stats and abort message as glibc`, () => {
+      const script = readFileSync(join(dir, "scripts", file), "utf8");
+      const expected = readFileSync(join(dir, "expected", `${name}.out`), "utf8");
+      expect(replay(script)).toBe(expected);
+    });
+  }
+});
+
+function hasGcc(): boolean {
+  try {
+    execFileSync("gcc", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(!hasGcc() || !existsSync("/usr/include/malloc.h"))("the live glibc still prints the recorded outputs", () => {
+  it("re-runs every script through the compiled driver", () => {
+    const work = mkdtempSync(join(tmpdir(), "glibc-driver-"));
+    const exe = join(work, "driver");
+    execFileSync("gcc", ["-O1", "-o", exe, join(dir, "driver.c")]);
+    for (const file of scripts) {
+      const name = file.replace(/\.txt$/, "");
+      if (name.startsWith("abort-fastbin-dup")) continue;
+      const script = readFileSync(join(dir, "scripts", file));
+      let output: string;
+      let code = 0;
+      try {
+        output = execFileSync(exe, [], { input: script, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+      } catch (error) {
+        const e = error as { stdout: string; status: number | null; signal: string | null };
+        output = e.stdout;
+        code = e.status ?? (e.signal === "SIGABRT" ? 134 : e.signal === "SIGSEGV" ? 139 : 1);
+      }
+      expect(`${output}exit ${code}\n`, name).toBe(readFileSync(join(dir, "expected", `${name}.out`), "utf8"));
+    }
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * Replays a glibc driver script (test/glibc/driver.c) on a simulated allocator and prints
+ * exactly what the driver prints, so the two outputs can be compared line for line.
+ */
+import { PhysicalMemory } from "@mem/hardware";
+import { Kernel, type Process } from "@mem/os-vm";
+import { GlibcMalloc } from "../../src/index.js";
+
+/** A fresh simulated process (256 MiB of RAM). */
+export function freshProcess(ramBytes = 256 * 1024 * 1024): Process {
+  return new Kernel({ ram: new PhysicalMemory({ size: ramBytes }) }).createProcess();
+}
+
+/** A GlibcMalloc over a fresh process, with a fixed tcache key. */
+export function freshGlibc(): GlibcMalloc {
+  return new GlibcMalloc(freshProcess(), { tcacheKey: 0x1234_5678_9abc });
+}
+
+function num(token: string | undefined): number {
+  if (token === undefined) return 0;
+  const negative = token.startsWith("-");
+  const body = negative ? token.slice(1) : token;
+  const value = Number(BigInt(body));
+  return negative ? -value : value;
+}
+
+/** Runs `script` on `libc` and returns the driver-format output, ending with `exit N`. */
+export function replay(script: string, libc: GlibcMalloc = freshGlibc()): string {
+  const out: string[] = [];
+  const slots = new Map<number, number>();
+  const slot = (id: number): number => slots.get(id) ?? 0;
+  const heap = libc.heapStart;
+  const mem = libc.process.memory;
+  let quiet = false;
+  const pointer = (p: number, err: number): string => {
+    if (p === 0) return `null errno=${err}`;
+    const field = mem.load64(p - 8);
+    if ((field & 2) !== 0) return `mmap mapped=0x${(mem.load64(p - 16) + field).toString(16)}`;
+    return `+0x${(p - heap).toString(16)} size=0x${field.toString(16)}`;
+  };
+  const state = (): string => {
+    const mi = libc.mallinfo2();
+    // size_t arithmetic: a corrupted top can make uordblks wrap below zero
+    const uord = (BigInt(mi.arena) - BigInt(mi.fordblks) + 2n ** 64n) % 2n ** 64n;
+    const brk = libc.process.brk(0) - heap;
+    return (
+      `  | brk=+0x${brk.toString(16)} arena=${mi.arena} ordblks=${mi.ordblks} smblks=${mi.smblks} hblks=${mi.hblks}` +
+      ` hblkhd=${mi.hblkhd} fsmblks=${mi.fsmblks} uordblks=${uord} fordblks=${mi.fordblks} keepcost=${mi.keepcost}`
+    );
+  };
+  for (const line of script.split("\n")) {
+    if (line === "") continue;
+    if (line.startsWith("#")) {
+      out.push(line);
+      continue;
+    }
+    const [op, ...rest] = line.split(/\s+/);
+    const [a, b, c] = rest.map(num) as [number, number, number];
+    let result: string;
+    libc.errno = 0;
+    try {
+      switch (op) {
+        case "m":
+          slots.set(a, libc.malloc(b));
+          result = pointer(slot(a), libc.errno);
+          break;
+        case "c":
+          slots.set(a, libc.calloc(b, c));
+          result = pointer(slot(a), libc.errno);
+          break;
+        case "r":
+          slots.set(a, libc.realloc(slot(b), c));
+          result = pointer(slot(a), libc.errno);
+          break;
+        case "f":
+          libc.free(slot(a));
+          result = "ok";
+          break;
+        case "a":
+          slots.set(a, libc.memalign(b, c));
+          result = pointer(slot(a), libc.errno);
+          break;
+        case "p": {
+          const { error, pointer: p } = libc.posixMemalign(b, c);
+          if (error === 0) slots.set(a, p);
+          result = `ret=${error} ${pointer(error === 0 ? p : 0, error)}`;
+          break;
+        }
+        case "u":
+          result = `usable=${libc.usableSize(slot(a))}`;
+          break;
+        case "o":
+          result = `ret=${libc.mallopt(a, b)}`;
+          break;
+        case "t":
+          result = `ret=${libc.mallocTrim(a)}`;
+          break;
+        case "s":
+          out.push(`${line} -> `);
+          out.push(...libc.mallocStats().trimEnd().split("\n"));
+          result = "stats done";
+          out.push(`${result}${quiet ? "" : state()}`);
+          continue;
+        case "w":
+          mem.store64Big(slot(a) + b, BigInt(rest[2] ?? "0"));
+          result = "ok";
+          break;
+        case "F":
+          libc.free(heap + a);
+          result = "ok";
+          break;
+        case "q":
+          quiet = !quiet;
+          result = "ok";
+          break;
+        default:
+          result = "?";
+      }
+      if (!quiet) result += state();
+    } catch (error) {
+      if (error instanceof Error && error.name === "MallocAbort") {
+        out.push(error.message);
+        out.push("exit 134");
+        return out.join("\n") + "\n";
+      }
+      if (error instanceof Error && error.name === "SegmentationFault") {
+        out.push("exit 139");
+        return out.join("\n") + "\n";
+      }
+      throw error;
+    }
+    out.push(`${line} -> ${result}`);
+  }
+  out.push("exit 0");
+  return out.join("\n") + "\n";
+}
