@@ -18,8 +18,8 @@ import { run } from "./run.js";
 export interface RecordPythonOptions {
   /** Where the trace goes (`.gz`: compressed). */
   readonly out: string;
-  /** Where the pymalloc statistics go. */
-  readonly statsOut: string;
+  /** Where the pymalloc statistics go. @defaultValue `out` with `.memtrace[.gz]` (or `.gz`) replaced by `.stats.txt` */
+  readonly statsOut?: string;
   /** Working directory of the program. */
   readonly cwd?: string;
   /** Environment of the program. @defaultValue process.env */
@@ -62,6 +62,12 @@ export function splitPythonCommand(command: readonly string[]): { python: string
   return { python: "python3", args: [...command] };
 }
 
+/** `trace.memtrace.gz` -> `trace.stats.txt` (also for `.memtrace`, `.gz` or any other name). */
+export function defaultStatsPath(out: string): string {
+  const base = out.replace(/\.gz$/, "").replace(/\.memtrace$/, "");
+  return `${base}.stats.txt`;
+}
+
 const END = /^# end (\S+): (\d+) events, (\d+) arenas allocated, (\d+) arenas released, \d+ data-stack chunks, (\d+) untracked frees, (\d+) untracked reallocs$/m;
 
 /**
@@ -72,12 +78,13 @@ const END = /^# end (\S+): (\d+) events, (\d+) arenas allocated, (\d+) arenas re
  */
 export async function recordPython(command: readonly string[], options: RecordPythonOptions): Promise<PythonRecording> {
   const { python, args } = splitPythonCommand(command);
+  const statsOut = options.statsOut ?? defaultStatsPath(options.out);
   const build = await pythonBuild(python);
   const recorder = await pythonRecorder(build, options.cacheDir);
   const raw = isGzip(options.out) ? `${options.out.slice(0, -3)}.${process.pid}.tmp` : options.out;
-  rmSync(options.statsOut, { force: true });
+  rmSync(statsOut, { force: true });
   try {
-    const result = await run(recorder, [raw, options.statsOut, build.executable, ...args], {
+    const result = await run(recorder, [raw, statsOut, build.executable, ...args], {
       cwd: options.cwd,
       env: options.env,
       stdio: options.stdio ?? "inherit",
@@ -90,14 +97,14 @@ export async function recordPython(command: readonly string[], options: RecordPy
           `reached its end (the atexit callbacks did not run: os._exit, a signal or a crash?); the trace is incomplete`,
       );
     }
-    const stats = existsSync(options.statsOut) ? readFileSync(options.statsOut, "utf8") : "";
+    const stats = existsSync(statsOut) ? readFileSync(statsOut, "utf8") : "";
     if (!stats.startsWith("Small block threshold = ")) {
-      throw new RecordError(`no pymalloc statistics were written to ${options.statsOut} (is pymalloc the object allocator? PYTHONMALLOC=malloc disables it)`);
+      throw new RecordError(`no pymalloc statistics were written to ${statsOut} (is pymalloc the object allocator? PYTHONMALLOC=malloc disables it)`);
     }
     if (raw !== options.out) await gzipFile(raw, options.out);
     return {
       out: options.out,
-      statsOut: options.statsOut,
+      statsOut,
       python: build.executable,
       version: build.version,
       exitCode: result.exitCode,

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PointerMap, forEachRecord } from "@mem/memtrace";
 import { describe, expect, it } from "vitest";
-import { recordPython, replayNative, splitPythonCommand } from "../../src/record/index.js";
+import { defaultStatsPath, recordPython, replayNative, splitPythonCommand } from "../../src/record/index.js";
 import { traceChunks } from "../../src/record/files.js";
 import { cacheDir, havePython, scratch } from "./support.js";
 
@@ -15,6 +15,14 @@ blobs = [bytes(600) for _ in range(50)]
 del people[::2]
 print(len(people), len(blobs))
 `;
+
+describe("defaultStatsPath", () => {
+  it("puts the statistics beside the trace", () => {
+    expect(defaultStatsPath("/r/people.memtrace.gz")).toBe("/r/people.stats.txt");
+    expect(defaultStatsPath("people.memtrace")).toBe("people.stats.txt");
+    expect(defaultStatsPath("people.trace")).toBe("people.trace.stats.txt");
+  });
+});
 
 describe("splitPythonCommand", () => {
   it("takes a leading interpreter, or defaults to python3", () => {
@@ -90,8 +98,10 @@ describe.skipIf(!havePython)("recordPython (real CPython)", () => {
   it("keeps the trace plain when the name does not end in .gz", { timeout: 120_000 }, async () => {
     const dir = scratch();
     const out = join(dir, "t.memtrace");
-    const rec = await recordPython(["python3", "-S", "-c", "x = [str(i) for i in range(100)]"], { out, statsOut: join(dir, "s.txt"), stdio: "pipe", cacheDir });
+    const rec = await recordPython(["python3", "-S", "-c", "x = [str(i) for i in range(100)]"], { out, stdio: "pipe", cacheDir });
     expect(readFileSync(out, "utf8").startsWith("# memtrace v1\n# recorder memtrace_python: CPython ")).toBe(true);
+    expect(rec.statsOut).toBe(join(dir, "t.stats.txt"));
+    expect(readFileSync(rec.statsOut, "utf8")).toMatch(/^Small block threshold = 512, in 32 size classes\.\n/);
     expect(rec.events).toBeGreaterThan(1000);
   });
 
