@@ -206,3 +206,31 @@ describe("fatal reports with tracemalloc tracing (PYTHONTRACEMALLOC=5), against 
     });
   }
 });
+
+describe("get_tracemalloc_memory, step by step against python3 (PyTraceMalloc_Track of 80 pointers, then Untrack)", () => {
+  const tables = fixture<{ up: number[]; down: number[] }>("tracemalloc-tables.json");
+  const steps = (xs: number[]) => xs.slice(1).map((x, i) => x - xs[i]!);
+
+  it("grows at 9, 17, 33, 65 entries and shrinks below a tenth, like Python/hashtable.c", () => {
+    const { py } = makeStack();
+    const t = new Tracemalloc(py);
+    t.start(1);
+    const run = (domain: number) => {
+      const up: number[] = [];
+      const down: number[] = [];
+      for (let i = 0; i < 80; i++) {
+        t.track(domain, 0x10000 + 64 * i, 10);
+        up.push(t.getTracemallocMemory());
+      }
+      for (let i = 0; i < 80; i++) {
+        t.untrack(domain, 0x10000 + 64 * i);
+        down.push(t.getTracemallocMemory());
+      }
+      return { up, down };
+    };
+    run(78);
+    const { up, down } = run(77);
+    expect(steps(up)).toEqual(steps(tables.up));
+    expect(steps(down)).toEqual(steps(tables.down));
+  });
+});

@@ -34,6 +34,8 @@ for case in cases:
                       "p": r.stdout.strip() or None, "stderr": r.stderr})
 write("fatal-errors.json", {**meta, "cases": fatal})
 
+write("tracemalloc-tables.json", {**meta, **json.loads(run("probe_tables.py").stdout)})
+
 tm = json.loads(run("probe_tracemalloc.py").stdout)
 write("tracemalloc.json", {**meta, **tm})
 print("recorded", len(fatal), "fatal cases")
