@@ -6,11 +6,15 @@
  * headers are present; skipped with a message otherwise).
  * Run: npm run bench (BENCH_QUICK=1 for a shorter run).
  */
+import { PhysicalMemory } from "@mem/hardware";
+import { Kernel } from "@mem/os-vm";
+import { createPyMem } from "@mem/pymem";
 import { Bench } from "tinybench";
 import { Pymalloc } from "../src/index.js";
 import { makeHost } from "../test/helpers/host.js";
+import { MmapBumpLibc } from "../test/helpers/mmap-libc.js";
 import { benchProbe, buildProbe } from "../test/native/probe.js";
-import { runWorkload, type Target } from "./workload.js";
+import { makePlan, runPlan, type Target } from "./workload.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const LIVE = 100_000;
@@ -31,6 +35,14 @@ const cases: Case[] = [
     },
   },
   {
+    name: "PyObject_Malloc/Free: pymem -> pymalloc -> os-vm process (page tables, demand paging) -> RAM; raw domain: bump allocator",
+    make: () => {
+      const process = new Kernel({ ram: new PhysicalMemory({ size: 1 << 30 }) }).createProcess();
+      const py = createPyMem({ process, libc: new MmapBumpLibc(process), smallObject: (host) => new Pymalloc(host).allocator });
+      return { malloc: (n) => py.objectMalloc(n), free: (p) => py.objectFree(p) };
+    },
+  },
+  {
     name: "pymalloc (3.8 geometry) over flat physical memory",
     make: () => {
       const pm = new Pymalloc(makeHost(), { version: "3.8" });
@@ -45,7 +57,11 @@ if ("skip" in built) console.log(`native CPython pymalloc baseline skipped: ${bu
 else native = benchProbe(built.exe, quick ? 3 : 10, LIVE, CHURN);
 
 const bench = new Bench({ iterations: quick ? 1 : 3, time: 0, warmup: false });
-for (const c of cases) bench.add(c.name, () => void runWorkload(c.make(), LIVE, CHURN));
+const plan = makePlan(LIVE, CHURN);
+for (const c of cases) {
+  let target: Target | null = null;
+  bench.add(c.name, () => void runPlan(target!, plan), { beforeEach: () => void (target = c.make()) });
+}
 await bench.run();
 
 console.log(`\nworkload: ${LIVE.toLocaleString("en")} live blocks, ${CHURN.toLocaleString("en")} churn pairs = ${OPS.toLocaleString("en")} calls`);

