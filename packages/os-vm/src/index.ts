@@ -2,7 +2,7 @@ export * from "./api.js";
 export { ERRNO, OutOfMemoryError, SegmentationFault, SyscallError, hex, type ErrnoCode, type SegvCode } from "./errors.js";
 export { Kernel } from "./kernel.js";
 export { Process } from "./process.js";
-export { BARE_IMAGE, SMALL_C_PROGRAM, randomizeImage } from "./layout.js";
+export { BARE_IMAGE, SMALL_C_PROGRAM, imageFromMaps, randomizeImage } from "./layout.js";
 export { PageAllocator, type Zone } from "./page-allocator.js";
 export { PageTable } from "./page-table.js";
 export { VirtualMemory } from "./virtual-memory.js";

@@ -1,4 +1,4 @@
-import { PAGE_SIZE, STACK_TOP, type ProcessImage } from "./api.js";
+import { PAGE_SIZE, STACK_TOP, type ImageMapping, type ProcessImage } from "./api.js";
 
 /**
  * The default process image: a small dynamically linked C program (gcc 12 -O0, glibc 2.36,
@@ -104,4 +104,54 @@ export function randomizeImage(image: ProcessImage, seed: number): ProcessImage 
     stackTop: image.stackTop - stackShift,
     stackSize: image.stackSize,
   };
+}
+
+/**
+ * Builds a process image from a /proc/PID/maps text recorded at the start of a real program:
+ * every line but `[stack]`, `[heap]` and `[vsyscall]` becomes an image mapping; the stack line
+ * gives the stack top and size; the heap starts at the `[heap]` line, or else right after the
+ * last mapping of the executable's area (the page after .bss, as without randomisation).
+ * mmap_base is the non-randomised one below `stackTop`: 128 MiB below it.
+ */
+export function imageFromMaps(maps: string, description = "recorded /proc/PID/maps"): ProcessImage {
+  const mappings: ImageMapping[] = [];
+  let stackTop = STACK_TOP;
+  let stackSize = 132 * 1024;
+  let heapStart: number | undefined;
+  let exeName: string | undefined;
+  for (const line of maps.split("\n")) {
+    const match = /^([0-9a-f]+)-([0-9a-f]+) ([-rwxsp]{4}) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+) *(.*)$/.exec(line);
+    if (match === null) continue;
+    const [, startHex, endHex, perms, offsetHex, device, inode, rawName] = match;
+    const start = parseInt(startHex!, 16);
+    const end = parseInt(endHex!, 16);
+    const name = rawName === "" ? undefined : rawName;
+    if (name === "[vsyscall]") continue;
+    if (name === "[stack]") {
+      stackTop = end;
+      stackSize = end - start;
+      continue;
+    }
+    if (name === "[heap]") {
+      heapStart = start;
+      continue;
+    }
+    exeName ??= name;
+    const mapping: ImageMapping = { start, end, perms: perms! };
+    if (name !== undefined) mapping.name = name;
+    if (name !== undefined && !name.startsWith("[")) {
+      mapping.offset = parseInt(offsetHex!, 16);
+      mapping.device = device!;
+      mapping.inode = Number(inode);
+      if (name === exeName) mapping.executable = true;
+    }
+    mappings.push(mapping);
+  }
+  if (heapStart === undefined) {
+    // the end of the run of mappings that starts with the executable
+    let end = mappings[0]?.end ?? 0x555555554000;
+    for (const m of mappings) if (m.start === end || m.executable === true) end = Math.max(end, m.end);
+    heapStart = end;
+  }
+  return { description, mappings, startBrk: heapStart, mmapBase: stackTop - 128 * 1024 * 1024, stackTop, stackSize };
 }

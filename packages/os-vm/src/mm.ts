@@ -221,9 +221,11 @@ export class MemoryDescriptor implements FaultHandler {
 
   /**
    * Clears every entry in `[start, end)`, dropping the frames' mappings (frames whose last
-   * mapping goes are freed) and the RSS they counted; invalidates the TLB.
+   * mapping goes are freed) and the RSS they counted; invalidates the TLB. With
+   * `reclaimTables` (MADV_DONTNEED), PTE pages left empty are freed too, as Linux 6.14+ does
+   * (CONFIG_PT_RECLAIM; observed on 6.18: VmPTE falls after MADV_DONTNEED).
    */
-  zapRange(start: number, end: number): void {
+  zapRange(start: number, end: number, reclaimTables = false): void {
     const startVpn = start / PAGE_SIZE;
     const endVpn = end / PAGE_SIZE;
     this.pageTable.forEachEntry(startVpn, endVpn, (slot) => {
@@ -232,6 +234,7 @@ export class MemoryDescriptor implements FaultHandler {
       this.ram.store32(slot, 0);
       this.ram.store32(slot + 4, 0);
     });
+    if (reclaimTables) this.pageTable.reclaimEmptyPteTables(startVpn, endVpn);
     this.memory.invalidate(startVpn, endVpn);
   }
 

@@ -80,6 +80,40 @@ export class PageTable {
     this.prune(this.root, 3, 0, startVpn, endVpn, floorVpn, ceilingVpn);
   }
 
+  /** Frees the PTE pages touching `[startVpn, endVpn)` whose 512 entries are all empty. */
+  reclaimEmptyPteTables(startVpn: number, endVpn: number): void {
+    for (let base = Math.floor(startVpn / 512) * 512; base < endVpn; base += 512) {
+      const pmdSlot = this.tableSlot(base, 1);
+      if (pmdSlot < 0) continue;
+      const low = this.ram.load32(pmdSlot);
+      if ((low & PTE_PRESENT) === 0) continue;
+      const table = entryFrame(this.ram, pmdSlot, low);
+      let empty = true;
+      for (let i = 0; i < 512 && empty; i++) {
+        const at = table * PAGE_SIZE + i * 8;
+        if (this.ram.load32(at) !== 0 || this.ram.load32(at + 4) !== 0) empty = false;
+      }
+      if (!empty) continue;
+      this.ram.store32(pmdSlot, 0);
+      this.ram.store32(pmdSlot + 4, 0);
+      this.pages.setFlags(table, 0);
+      this.pages.release(table, 0);
+      this.tablePages--;
+    }
+  }
+
+  /** Physical address of the entry for `vpn` in the table at `level` (1 = PMD), or -1 if a table above is missing. */
+  private tableSlot(vpn: number, level: number): number {
+    let table = this.root;
+    for (let l = 3; l > level; l--) {
+      const slot = table * PAGE_SIZE + levelIndex(vpn, l) * 8;
+      const low = this.ram.load32(slot);
+      if ((low & PTE_PRESENT) === 0) return -1;
+      table = entryFrame(this.ram, slot, low);
+    }
+    return table * PAGE_SIZE + levelIndex(vpn, level) * 8;
+  }
+
   /** Frees every table page, the PGD included (the process exits). */
   destroy(): void {
     this.prune(this.root, 3, 0, 0, 2 ** 36, 0, 2 ** 36);

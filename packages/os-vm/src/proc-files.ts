@@ -34,7 +34,8 @@ function mapsLine(vma: Vma, name: string | undefined): string {
 function nameOf(process: Process, vma: Vma): string | undefined {
   if (vma.file !== undefined) return vma.file.name;
   if (vma.special !== undefined) return vma.special;
-  if (vma.start <= process.programBreak && vma.end >= process.startBrk) return "[heap]";
+  // vma_is_initial_heap (strict comparisons: no [heap] until the break has moved)
+  if (vma.start < process.programBreak && vma.end > process.startBrk) return "[heap]";
   if (vma.start <= process.startStack && vma.end >= process.startStack) return "[stack]";
   return undefined;
 }

@@ -24,8 +24,6 @@ import {
   MADV_WILLNEED,
   MADV_WIPEONFORK,
   MAP_ANONYMOUS,
-  MAP_DENYWRITE,
-  MAP_EXECUTABLE,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
@@ -36,9 +34,6 @@ import {
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
-  MAP_SHARED_VALIDATE,
-  MAP_STACK,
-  MAP_SYNC,
   MAP_TYPE,
   MAP_32BIT,
   HPAGE_PMD_SIZE,
@@ -109,15 +104,6 @@ const VM_MAY = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
 const BRK_FLAGS = VM_READ | VM_WRITE | VM_MAY | VM_ACCOUNT;
 /** The flags of the main stack (`VM_STACK_FLAGS | VM_ACCOUNT`). */
 const STACK_FLAGS = VM_READ | VM_WRITE | VM_MAY | VM_GROWSDOWN | VM_ACCOUNT;
-/** `MAP_UNINITIALIZED` (honoured only on no-MMU kernels). */
-const MAP_UNINITIALIZED = 0x4000000;
-/** mmap flags Linux knows (MAP_SHARED_VALIDATE rejects others with EOPNOTSUPP). */
-const LEGACY_MAP_MASK =
-  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_UNINITIALIZED |
-  MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_32BIT |
-  MAP_FIXED_NOREPLACE | (0x3f << 26);
-
-
 /**
  * A process: its address space (`MemoryDescriptor`), its program break, the memory system
  * calls with Linux x86-64 semantics and errno errors, and its /proc views.
@@ -139,6 +125,8 @@ export class Process implements ProcessSpace {
   readonly mm: MemoryDescriptor;
   private readonly kernel: KernelContext;
   private currentBrk: number;
+  /** glibc's cached break `__curbrk` (0 until the first sbrk reads it). */
+  private libcBrk = 0;
   private exited = false;
 
   /** Creates process `pid` from `image` (use `Kernel.createProcess`). */
@@ -164,6 +152,11 @@ export class Process implements ProcessSpace {
       anonVma: 0,
     });
     for (const vma of this.mm.vmas.list) {
+      // The loader and the program's start-up touched every image mapping: the page tables
+      // covering them exist (a small C program starts with VmPTE 32 kB, as recorded).
+      for (let at = vma.start; at < vma.end; at = Math.floor(at / HPAGE_PMD_SIZE) * HPAGE_PMD_SIZE + HPAGE_PMD_SIZE) {
+        this.mm.pageTable.pteAddress(Math.floor(at / PAGE_SIZE), true);
+      }
       if (vma.flags & VM_ACCOUNT) {
         const pages = (vma.end - vma.start) / PAGE_SIZE;
         kernel.charge(pages);
@@ -201,24 +194,17 @@ export class Process implements ProcessSpace {
     // A negative length is a huge size_t; an unsigned value below 2^64 that overflows PAGE_ALIGN is ENOMEM.
     if (length < 0 || length > TASK_SIZE) fail("ENOMEM", `length ${length} is larger than the user address space (${hex(TASK_SIZE)})`);
     const type = flags & MAP_TYPE;
-    if (type === MAP_SHARED_VALIDATE && (flags & ~(LEGACY_MAP_MASK | MAP_SYNC)) !== 0) {
-      fail("EOPNOTSUPP", `unknown flags ${hex(flags & ~LEGACY_MAP_MASK)} with MAP_SHARED_VALIDATE`);
-    }
-    if (type === MAP_SHARED_VALIDATE && (flags & MAP_SYNC) !== 0) fail("EOPNOTSUPP", "MAP_SYNC needs a DAX file");
     const fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0;
     let hint = address;
-    if (!fixed && hint !== 0) {
-      // round_hint_to_min
+    if (!fixed) {
+      // round_hint_to_min: a hint that rounds down to 0 is no hint; one below mmap_min_addr is raised.
       hint = Math.floor(hint / PAGE_SIZE) * PAGE_SIZE;
-      if (hint < this.kernel.mmapMinAddr) hint = Math.ceil(this.kernel.mmapMinAddr / PAGE_SIZE) * PAGE_SIZE;
+      if (hint !== 0 && hint < this.kernel.mmapMinAddr) hint = Math.ceil(this.kernel.mmapMinAddr / PAGE_SIZE) * PAGE_SIZE;
     }
     const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
     if (this.mm.vmas.count > this.kernel.maxMapCount) fail("ENOMEM", `the process has ${this.mm.vmas.count} mappings, above vm.max_map_count ${this.kernel.maxMapCount}`);
     if ((flags & MAP_HUGETLB) !== 0) fail("ENOMEM", "no huge pages are reserved (HugePages_Total is 0)");
-    if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) {
-      fail("EINVAL", "flags must contain exactly one of MAP_SHARED and MAP_PRIVATE");
-    }
-    const shared = type !== MAP_PRIVATE;
+    const shared = type === MAP_SHARED;
     let start: number;
     if (fixed) {
       if (address > TASK_SIZE - len) fail("ENOMEM", `${hex(address)}+${len} ends beyond the user address space (${hex(TASK_SIZE)})`);
@@ -231,6 +217,11 @@ export class Process implements ProcessSpace {
     } else {
       start = this.unmappedArea(hint, len, shared, (flags & MAP_32BIT) !== 0);
       if (start < 0) fail("ENOMEM", `no free range of ${len} bytes in the address space`);
+    }
+    // do_mmap checks the type of an anonymous mapping after choosing the address: only
+    // MAP_SHARED and MAP_PRIVATE (MAP_SHARED_VALIDATE is for files).
+    if (type !== MAP_SHARED && type !== MAP_PRIVATE) {
+      fail("EINVAL", `an anonymous mapping must be MAP_SHARED or MAP_PRIVATE (type ${hex(type)})`);
     }
     const end = start + len;
     let vmFlags = protToVmFlags(prot) | VM_MAY;
@@ -329,8 +320,8 @@ export class Process implements ProcessSpace {
   /**
    * {@inheritDoc MemorySyscalls.mprotect}
    *
-   * A hole anywhere in the range fails with ENOMEM before anything changes (Linux changes the
-   * mappings below the hole first).
+   * As in Linux, a hole in the range fails with ENOMEM after the mappings below the hole have
+   * been changed (a hole at the start changes nothing).
    */
   mprotect(address: number, length: number, prot: number): void {
     const call = `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatProt(prot)}`;
@@ -357,25 +348,45 @@ export class Process implements ProcessSpace {
       if (first === undefined || (first.flags & VM_GROWSDOWN) === 0) fail("EINVAL", "PROT_GROWSDOWN on a mapping that does not grow down");
       start = first!.start;
     }
-    if (!vmas.covers(start, end)) fail("ENOMEM", `${hex(start)}-${hex(end)} is not fully mapped`);
+    const first = vmas.list[vmas.indexAfter(start)];
+    if (first === undefined || first.start > start) fail("ENOMEM", `${hex(start)} is not mapped`);
     const newAccess = protToVmFlags(prot);
-    let charge = 0;
-    for (let i = vmas.indexAfter(start); i < vmas.list.length && vmas.list[i]!.start < end; i++) {
-      const vma = vmas.list[i]!;
-      if ((newAccess & VM_WRITE) !== 0 && (vma.flags & (VM_ACCOUNT | VM_WRITE | VM_SHARED | VM_NORESERVE)) === 0) {
-        charge += (Math.min(end, vma.end) - Math.max(start, vma.start)) / PAGE_SIZE;
+    // As Linux does: VMA by VMA from the start; a hole stops the walk with ENOMEM, leaving the
+    // mappings before it changed.
+    let at = start;
+    let error: [ErrnoCode, string] | undefined;
+    while (at < end) {
+      const vma = vmas.find(at);
+      if (vma === undefined) {
+        error = ["ENOMEM", `${hex(at)} is not mapped (the range below it was changed)`];
+        break;
       }
-    }
-    if (vmas.count + vmas.splitsNeeded(start, end) > this.kernel.maxMapCount) fail("ENOMEM", `splitting would exceed vm.max_map_count ${this.kernel.maxMapCount}`);
-    if (charge > 0 && !this.kernel.charge(charge)) fail("ENOMEM", `the overcommit policy refuses a commit charge of ${charge} pages`);
-    this.mm.committedPages += charge;
-    for (const vma of vmas.isolate(start, end)) {
+      const to = Math.min(end, vma.end);
       let flags = (vma.flags & ~VM_ACCESS) | newAccess;
-      if ((newAccess & VM_WRITE) !== 0 && (vma.flags & (VM_ACCOUNT | VM_WRITE | VM_SHARED | VM_NORESERVE)) === 0) flags |= VM_ACCOUNT;
-      vma.flags = flags;
-      this.mm.protectRange(vma, vma.start, vma.end);
+      let charge = 0;
+      if ((newAccess & VM_WRITE) !== 0 && (vma.flags & (VM_ACCOUNT | VM_WRITE | VM_SHARED | VM_NORESERVE)) === 0) {
+        charge = (to - at) / PAGE_SIZE;
+        flags |= VM_ACCOUNT;
+      }
+      if (flags !== vma.flags) {
+        if (vmas.count + vmas.splitsNeeded(at, to) > this.kernel.maxMapCount) {
+          error = ["ENOMEM", `splitting would exceed vm.max_map_count ${this.kernel.maxMapCount}`];
+          break;
+        }
+        if (charge > 0 && !this.kernel.charge(charge)) {
+          error = ["ENOMEM", `the overcommit policy refuses a commit charge of ${charge} pages`];
+          break;
+        }
+        this.mm.committedPages += charge;
+        for (const piece of vmas.isolate(at, to)) {
+          piece.flags = flags;
+          this.mm.protectRange(piece, piece.start, piece.end);
+        }
+      }
+      at = to;
     }
-    vmas.mergeRange(start, end);
+    vmas.mergeRange(start, at);
+    if (error !== undefined) fail(error[0], error[1]);
   }
 
   // ---- madvise -------------------------------------------------------------------------
@@ -424,7 +435,7 @@ export class Process implements ProcessSpace {
       for (const vma of pieces) {
         const from = Math.max(address, vma.start);
         const to = Math.min(end, vma.end);
-        if (advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED || advice === MADV_REMOVE) this.mm.zapRange(from, to);
+        if (advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED || advice === MADV_REMOVE) this.mm.zapRange(from, to, true);
         else if (advice === MADV_FREE) this.mm.lazyFreeRange(from, to);
         else if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
           if ((vma.flags & VM_ACCESS) === 0 || (advice === MADV_POPULATE_WRITE && (vma.flags & VM_WRITE) === 0)) {
@@ -485,24 +496,32 @@ export class Process implements ProcessSpace {
     return address;
   }
 
-  /** {@inheritDoc MemorySyscalls.sbrk} */
+  /**
+   * {@inheritDoc MemorySyscalls.sbrk}
+   *
+   * As glibc's: the break is cached (`__curbrk`, read with brk(0) on first use and updated by
+   * every sbrk), and the call fails only when the kernel's answer is below the requested break
+   * (so shrinking below start_brk "succeeds" and leaves the break where it was).
+   */
   sbrk(increment: number): number {
     const call = formatArg(increment, false);
     if (typeof increment !== "number" || !Number.isSafeInteger(increment)) {
       throw new SyscallError("sbrk", call, "EINVAL", `increment must be an integer, got ${String(increment)}`);
     }
-    const old = this.currentBrk;
+    if (this.libcBrk === 0) this.libcBrk = this.brk(0);
+    const old = this.libcBrk;
     if (increment === 0) return old;
-    if (old + increment < 0 || old + increment >= 2 ** 64) {
+    if (increment > 0 ? old + increment >= 2 ** 64 : old < -increment) {
       throw new SyscallError("sbrk", call, "ENOMEM", `the break ${hex(old)} moved by ${increment} would wrap around`);
     }
     const result = this.brk(old + increment);
-    if (result !== old + increment) {
+    this.libcBrk = result;
+    if (result < old + increment) {
       throw new SyscallError(
         "sbrk",
         call,
         "ENOMEM",
-        `the break cannot move from ${hex(old)} to ${hex(old + increment)} (below start_brk, into another mapping, or refused by the overcommit policy)`,
+        `the break cannot move from ${hex(old)} to ${hex(old + increment)} (into another mapping, or refused by the overcommit policy)`,
       );
     }
     return old;

@@ -1,0 +1,4 @@
+#include <fcntl.h>
+#include <unistd.h>
+static void dump(const char*p){char buf[8192]; int fd=open(p,O_RDONLY); long n; while((n=read(fd,buf,sizeof buf))>0) write(1,buf,n); close(fd);}
+int main(){ dump("/proc/self/maps"); return 0;}
