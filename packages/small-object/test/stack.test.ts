@@ -6,22 +6,10 @@
  */
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { PhysicalMemory } from "@mem/hardware";
-import { Kernel } from "@mem/os-vm";
-import { createPyMem, type PyMem } from "@mem/pymem";
 import { describe, expect, it } from "vitest";
-import { Pymalloc, type PymallocOptions } from "../src/index.js";
-import { MmapBumpLibc } from "./helpers/mmap-libc.js";
-import { replayOn, type ReplayTarget } from "./helpers/replay.js";
-
-function stack(options: PymallocOptions = {}) {
-  const kernel = new Kernel({ ram: new PhysicalMemory({ size: 512 * 1024 * 1024 }) });
-  const process = kernel.createProcess();
-  const libc = new MmapBumpLibc(process);
-  let pm: Pymalloc | undefined;
-  const py = createPyMem({ process, libc, smallObject: (host) => (pm = new Pymalloc(host, options)).allocator });
-  return { kernel, process, py, pm: pm! };
-}
+import type { PymallocOptions } from "../src/index.js";
+import { replayOn } from "./helpers/replay.js";
+import { makeStack, pymemTarget } from "./helpers/stack.js";
 
 /** The /proc/<pid>/maps line whose range holds `address` ("" when none does). */
 function vmaOf(maps: string, address: number): string {
@@ -42,17 +30,7 @@ function mappedBytes(maps: string): number {
   return total;
 }
 
-function pymemTarget(py: PyMem, pm: Pymalloc): ReplayTarget {
-  return {
-    pm,
-    malloc: (d, n) => py.malloc(d as "raw", n),
-    calloc: (d, n, e) => py.calloc(d as "raw", n, e),
-    realloc: (d, p, n) => py.realloc(d as "raw", p, n),
-    free: (d, p) => py.free(d as "raw", p),
-    arenaAllocator: () => py.getArenaAllocator(),
-    setArenaAllocator: (a) => py.setArenaAllocator(a),
-  };
-}
+const stack = (options: PymallocOptions = {}) => makeStack("default", options);
 
 describe("pymalloc in the stack (pymem + os-vm)", () => {
   it("one pymalloc serves MEM and OBJ; arenas are 1 MiB private anonymous mappings of the process", () => {
