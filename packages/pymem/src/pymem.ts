@@ -154,6 +154,24 @@ export class PyMem implements DebugReporter {
     a.free(a.ctx, pointer);
   }
 
+  /**
+   * `PyMem_New(type, n)` with `elemSize = sizeof(type)`: NULL without calling the allocator when
+   * `n > PY_SSIZE_T_MAX / sizeof(type)`, else `PyMem_Malloc(n * sizeof(type))`.
+   */
+  memNew(count: number, elemSize: number): number {
+    if (this.refuseCalloc("PyMem_New", count, elemSize)) return 0;
+    return this.memMalloc(count * elemSize);
+  }
+
+  /**
+   * `PyMem_Resize(p, type, n)`: the same check, then `PyMem_Realloc(p, n * sizeof(type))`. The C
+   * macro assigns the result to `p`, so on overflow the caller loses (leaks) the old block.
+   */
+  memResize(pointer: number, count: number, elemSize: number): number {
+    if (this.refuseCalloc("PyMem_Resize", count, elemSize)) return 0;
+    return this.memRealloc(pointer, count * elemSize);
+  }
+
   // ---- OBJ domain -------------------------------------------------------------------------
 
   /** `PyObject_Malloc(size)`. */

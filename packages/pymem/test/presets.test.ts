@@ -286,3 +286,20 @@ describe("records with prototype methods (a class implementing PyMemAllocatorEx)
     expect(counting.calls).toBe(4);
   });
 });
+
+describe("PyMem_New / PyMem_Resize", () => {
+  it("refuse n > PY_SSIZE_T_MAX / sizeof(T) before the allocator, else allocate n * sizeof(T)", () => {
+    const { py, libc } = makeStack("malloc");
+    const calls = libc.calls;
+    expect(py.memNew(2 ** 61, 8)).toBe(0);
+    expect(py.memResize(0, 2 ** 60 + 2 ** 59, 8)).toBe(0);
+    expect(libc.calls).toBe(calls);
+    const p = py.memNew(10, 8);
+    expect(libc.usableSize(p)).toBeGreaterThanOrEqual(80);
+    const q = py.memResize(p, 100, 8);
+    expect(libc.usableSize(q)).toBeGreaterThanOrEqual(800);
+    expect(libc.calls).toBe(calls + 3); // malloc; realloc = malloc + free in the test libc
+    expect(py.memNew(2 ** 59 + 2 ** 58, 8)).toBe(0); // 2^62 + 2^61 bytes: passes the check, the allocator fails
+    expect(libc.calls).toBe(calls + 4);
+  });
+});
