@@ -147,4 +147,32 @@ export class ArenaMap {
     for (const m of this.root) if (m !== 0) out.push(m);
     return out;
   }
+
+  /**
+   * Every non-zero bottom entry of the tree, read from memory node by node: the base
+   * address of the arena-sized slot it covers and its `tail_hi` / `tail_lo`.
+   */
+  entries(): { slot: number; tailHi: number; tailLo: number }[] {
+    const out: { slot: number; tailHi: number; tailLo: number }[] = [];
+    const slotsPerMid = this.midSpan * this.botSpan;
+    for (let i1 = 0; i1 < this.root.length; i1++) {
+      const mid = this.root[i1]!;
+      if (mid === 0) continue;
+      const midBytes = this.memory.read(mid, this.radix.midBytes);
+      const midView = new DataView(midBytes.buffer, midBytes.byteOffset, midBytes.byteLength);
+      for (let i2 = 0; i2 < this.midSpan; i2++) {
+        const bot = midView.getUint32(i2 * 8, true) + midView.getUint32(i2 * 8 + 4, true) * 4294967296;
+        if (bot === 0) continue;
+        const botBytes = this.memory.read(bot, this.radix.botBytes);
+        const botView = new DataView(botBytes.buffer, botBytes.byteOffset, botBytes.byteLength);
+        for (let i3 = 0; i3 < this.botSpan; i3++) {
+          const tailHi = botView.getInt32(i3 * 8, true);
+          const tailLo = botView.getInt32(i3 * 8 + 4, true);
+          if (tailHi === 0 && tailLo === 0) continue;
+          out.push({ slot: (i1 * slotsPerMid + i2 * this.botSpan + i3) * this.arenaSize, tailHi, tailLo });
+        }
+      }
+    }
+    return out;
+  }
 }

@@ -19,9 +19,11 @@ import type { PymallocState } from "./stats.js";
  *   count + free blocks = carved blocks;
  * - `used-pools`: each class's list is doubly linked and holds exactly the class's pools
  *   that are neither empty nor full;
- * - `counters`: arena counters agree with the vector.
+ * - `counters`: arena counters agree with the vector;
+ * - `arena-map` (unless `options.scanArenaMap` is false): every non-zero entry of the
+ *   radix tree belongs to a live arena, and the node counters match the nodes present.
  */
-export function checkPymalloc(s: PymallocState): void {
+export function checkPymalloc(s: PymallocState, options: CheckOptions = {}): void {
   const g = s.geometry;
   const mem = s.memory;
   const { poolSize, arenaSize, keepLastEmptyArena } = g.params;
@@ -97,6 +99,7 @@ export function checkPymalloc(s: PymallocState): void {
   }
 
   checkUsableArenas(s, live, fail);
+  if (s.arenaMap !== null && options.scanArenaMap !== false) checkArenaMap(s, live, fail);
 
   // usedpools lists.
   const seen = new Set<number>();
@@ -117,6 +120,46 @@ export function checkPymalloc(s: PymallocState): void {
 }
 
 type Fail = (invariant: string, address: number, detail: string) => never;
+
+/** Options of {@link checkPymalloc}. */
+export interface CheckOptions {
+  /**
+   * Read every node of the arena map and check each entry against the live arenas
+   * (several hundred KiB of reads; the live arenas' own entries are always checked).
+   * @defaultValue true
+   */
+  scanArenaMap?: boolean;
+}
+
+/** Checks that the arena map holds exactly the entries of the live arenas. */
+function checkArenaMap(s: PymallocState, live: number[], fail: Fail): void {
+  const map = s.arenaMap!;
+  const { arenaSize } = s.geometry.params;
+  const expected = new Map<number, { hi: number; lo: number }>();
+  const at = (slot: number) => {
+    let e = expected.get(slot);
+    if (e === undefined) expected.set(slot, (e = { hi: 0, lo: 0 }));
+    return e;
+  };
+  for (const ao of live) {
+    const base = s.memory.load64(ao + Arena.Address);
+    const tail = base % arenaSize;
+    if (tail === 0) at(base).hi = -1;
+    else {
+      at(base - tail).hi = tail;
+      at(base - tail + arenaSize).lo = tail;
+    }
+  }
+  const entries = map.entries();
+  for (const e of entries) {
+    const want = expected.get(e.slot);
+    if (want === undefined || want.hi !== e.tailHi || want.lo !== e.tailLo) {
+      fail("arena-map", e.slot, `entry tail_hi=${e.tailHi} tail_lo=${e.tailLo}, expected ${want ? `${want.hi}/${want.lo}` : "none (no live arena there)"}`);
+    }
+  }
+  if (entries.length !== expected.size) fail("arena-map", 0, `${entries.length} entries for ${expected.size} slots of live arenas`);
+  if (map.midNodes().length !== map.midCount) fail("arena-map", 0, `${map.midNodes().length} mid nodes but arena_map_mid_count = ${map.midCount}`);
+}
 
 /** Checks one carved pool's header and free list; returns its state. */
 function checkPool(s: PymallocState, pool: number, arenaIndex: number, fail: Fail): "used" | "full" | "empty" {

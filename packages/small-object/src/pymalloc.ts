@@ -2,7 +2,7 @@ import type { Memory } from "@mem/hardware";
 import type { PyMemAllocatorEx, SmallObjectHost } from "@mem/pymem";
 import { ARENA_OBJECT_SIZE, DUMMY_SIZE_IDX, PYMALLOC_VERSIONS, type PymallocOptions, type PymallocParams } from "./api.js";
 import { ArenaMap } from "./arena-map.js";
-import { checkPymalloc } from "./check.js";
+import { checkPymalloc, type CheckOptions } from "./check.js";
 import { PymallocError, hex } from "./errors.js";
 import { deriveGeometry, type PymallocGeometry } from "./geometry.js";
 import { Arena, Pool } from "./layout.js";
@@ -198,8 +198,8 @@ export class Pymalloc {
    * obmalloc.c's structures.
    * @throws PymallocInvariantError naming the first invariant found broken.
    */
-  check(): void {
-    checkPymalloc(this.state());
+  check(options: CheckOptions = {}): void {
+    checkPymalloc(this.state(), options);
   }
 
   /** Whether pymalloc owns `ptr` (`address_in_range`). */

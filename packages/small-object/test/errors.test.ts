@@ -118,5 +118,10 @@ describe("the checker", () => {
   it("catches a stale nfp2lasta finger", () => corrupt((pm) => (pm.nfp2lasta[5] = pm.arenas), "nfp2lasta"));
   it("catches a used pool missing from usedpools", () => corrupt((pm) => (pm.usedpools[1] = 0), "used-pools"));
   it("catches a broken unused_arena_objects list", () => corrupt((pm) => mem(pm).store64(pm.arenas + 48 * 15 + 32, pm.arenas), "unused-list"));
+  it("catches a stale arena-map entry", () =>
+    corrupt((pm) => {
+      const bot = [...(pm.host as ReturnType<typeof makeHost>).bump.sizes.keys()][2]!;
+      pm.host.memory.store32(bot + 8 * 5, 0x3000);
+    }, "arena-map"));
   it("catches a bad ntotalpools", () => corrupt((pm) => mem(pm).store32(pm.arenas + 20, 63), "arena-geometry"));
 });

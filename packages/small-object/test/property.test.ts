@@ -36,6 +36,7 @@ function run(options: PymallocOptions, top: number, ops: Op[], checkEach: boolea
   const mem = host.memory;
   const live = new Map<number, Live>();
   let tagSeq = 1;
+  let steps = 0;
   const tag = (p: number, n: number): void => {
     const t = tagSeq++;
     if (n >= 8) mem.store64(p, t);
@@ -85,7 +86,7 @@ function run(options: PymallocOptions, top: number, ops: Op[], checkEach: boolea
         break;
       }
     }
-    if (checkEach) pm.check();
+    if (checkEach) pm.check({ scanArenaMap: ++steps % 25 === 0 });
     expect(pm.allocatedBlocks()).toBe(live.size);
   }
   // no two live pymalloc blocks overlap
