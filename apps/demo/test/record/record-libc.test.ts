@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseTrace } from "@mem/memtrace";
+import { forEachRecord, parseTrace, type MemtraceEvent } from "@mem/memtrace";
+import { traceChunks } from "../../src/record/files.js";
 import { describe, expect, it } from "vitest";
 import { checkLibcPlacements, recordLibc } from "../../src/record/index.js";
 import { cacheDir, haveCompiler, scratch } from "./support.js";
@@ -44,6 +45,28 @@ describe.skipIf(!haveCompiler)("recordLibc (real glibc)", () => {
     expect(rec.exitCode).toBe(0);
     expect(readFileSync(out).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
     expect(rec.events).toBeGreaterThan(100);
+    const aligned: MemtraceEvent[] = [];
+    const comments: string[] = [];
+    await forEachRecord(traceChunks(out), (r) => {
+      if (r.kind === "memalign") aligned.push(r.toEvent());
+      if (r.kind === "comment") comments.push(r.text);
+    });
+    // pyenv's python3 is a shell script that execs the real binary: the binary's calls are the ones recorded
+    expect(comments.find((c) => c.startsWith(" argv "))).toMatch(/python3[.0-9]* -S -c import ctypes/);
+    expect(aligned).toHaveLength(1);
+    const m = aligned[0]!;
+    expect(m.kind === "memalign" && [m.domain, m.alignment, m.size, m.result % 64]).toEqual(["libc", 64, 100, 0]);
+  });
+
+  it("announces the calls of a second thread", { timeout: 120_000 }, async () => {
+    const dir = scratch();
+    const out = join(dir, "threads.memtrace");
+    const rec = await recordLibc(
+      ["python3", "-S", "-c", "import threading; t = threading.Thread(target=lambda: [bytearray(1000) for _ in range(10)]); t.start(); t.join()"],
+      { out, stdio: "pipe", cacheDir },
+    );
+    expect(rec.exitCode).toBe(0);
+    expect(readFileSync(out, "utf8")).toMatch(/^# thread 2 starts allocating after event \d+$/m);
   });
 
   it("names the command it cannot run", { timeout: 60_000 }, async () => {
