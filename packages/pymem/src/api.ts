@@ -100,10 +100,17 @@ export interface PyMemOptions {
   /** The C library allocator behind the "malloc" base allocator (the RAW default). */
   libc: CAllocator;
   /**
-   * The `PYTHONMALLOC` preset that configures the three domains, as a CPython 3.11 release build does.
+   * The `PYTHONMALLOC` preset that configures the three domains, as a CPython 3.11 release build
+   * does; unset or `""` means `"default"`.
    * @defaultValue "default"
    */
-  pythonMalloc?: PythonMallocPreset;
+  pythonMalloc?: PythonMallocPreset | "";
+  /**
+   * `-X dev` / `PYTHONDEVMODE=1`: selects `"debug"` only when no allocator was chosen
+   * (`pythonMalloc` unset or empty), as CPython 3.11 does; `pythonMalloc: "malloc"` stays `malloc`.
+   * @defaultValue false
+   */
+  devMode?: boolean;
   /** The small-object allocator (pymalloc); required by every preset that uses pymalloc. */
   smallObject?: SmallObjectFactory;
   /**

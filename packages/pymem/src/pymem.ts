@@ -48,7 +48,8 @@ export class PyMem implements DebugReporter {
 
   /** Configures the domains as CPython 3.11 does for `options.pythonMalloc` (see {@link createPyMem}). */
   constructor(options: PyMemOptions) {
-    const preset = options.pythonMalloc ?? "default";
+    const chosen = options.pythonMalloc ?? "";
+    const preset: PythonMallocPreset = chosen === "" ? (options.devMode === true ? "debug" : "default") : chosen;
     if (!PRESETS.includes(preset)) {
       const report =
         "Fatal Python error: preconfig_init_allocator: PYTHONMALLOC: unknown allocator\n" + "Python runtime state: preinitializing\n";

@@ -5,7 +5,7 @@ import { fixture, livePython, probe } from "./fixtures.js";
 import { makeStack, PRESETS } from "./support/stack.js";
 import { SimLibc } from "./support/sim-libc.js";
 import { SimProcess } from "./support/sim-process.js";
-import { TEST_ARENA_SIZE } from "./support/test-small-object.js";
+import { TEST_ARENA_SIZE, testSmallObject } from "./support/test-small-object.js";
 
 interface EdgeFixture {
   presets: Record<string, { allocator: string; results: Record<string, boolean> }>;
@@ -301,5 +301,19 @@ describe("PyMem_New / PyMem_Resize", () => {
     expect(libc.calls).toBe(calls + 3); // malloc; realloc = malloc + free in the test libc
     expect(py.memNew(2 ** 59 + 2 ** 58, 8)).toBe(0); // 2^62 + 2^61 bytes: passes the check, the allocator fails
     expect(libc.calls).toBe(calls + 4);
+  });
+});
+
+describe("preset selection rules (Python/preconfig.c)", () => {
+  it('an empty PYTHONMALLOC is "default"; -X dev selects "debug" only when nothing was chosen', () => {
+    const process = new SimProcess();
+    const libc = new SimLibc(process);
+    const make = (pythonMalloc: PythonMallocPreset | "" | undefined, devMode: boolean) =>
+      createPyMem({ process, libc, pythonMalloc, devMode, smallObject: testSmallObject() });
+    expect(make("", false).allocatorName()).toBe("pymalloc");
+    expect(make(undefined, true).allocatorName()).toBe("pymalloc_debug");
+    expect(make("", true).preset).toBe("debug");
+    expect(make("malloc", true).allocatorName()).toBe("malloc");
+    expect(make("pymalloc", true).allocatorName()).toBe("pymalloc");
   });
 });
