@@ -51,6 +51,7 @@ static ptr_map live;        /* pointer -> domain index + 1, for every block hand
 static ptr_map arenas_live; /* pymalloc arenas currently allocated */
 
 static const char *stats_path;
+static pid_t owner_pid; /* the recorded process; a forked child records nothing */
 static int stats_written = 0;
 
 /* counters reported in the trailer */
@@ -289,8 +290,18 @@ static void write_stats(void) {
     fclose(f);
 }
 
+/* In a child made by fork() (os.fork, multiprocessing): nothing of it goes to the trace or the statistics. */
+static void forked_child(void) {
+    recording = 0;
+    W.fd = -1;
+    W.len = 0;
+    stats_written = 1;
+    pthread_mutex_init(&lock, NULL);
+}
+
 /* Stops the recording and writes the statistics of that very moment. GIL held. */
 static void stop_recording(const char *why) {
+    if (getpid() != owner_pid) return;
     pthread_mutex_lock(&lock);
     if (recording) {
         recording = 0;
@@ -353,6 +364,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "memtrace_python: out of memory\n");
         return 2;
     }
+    owner_pid = getpid();
+    W.owner = owner_pid;
+    pthread_atfork(NULL, NULL, forked_child);
     write_header(pargc, pargv);
 
     /* Hooks first: nothing has been allocated through PyMem yet.

@@ -105,6 +105,23 @@ describe.skipIf(!havePython)("recordPython (real CPython)", () => {
     expect(rec.events).toBeGreaterThan(1000);
   });
 
+  it("records only the parent of os.fork (the child's calls go nowhere) and still replays exactly", { timeout: 120_000 }, async () => {
+    const dir = scratch();
+    writeFileSync(
+      join(dir, "fork.py"),
+      "import os, sys\ndata = [str(i) for i in range(5000)]\npid = os.fork()\nif pid == 0:\n    more = [str(i) * 3 for i in range(20000)]\n    sys.exit(0)\nos.waitpid(pid, 0)\nprint('parent', len(data))\n",
+    );
+    const out = join(dir, "fork.memtrace.gz");
+    const rec = await recordPython(["python3", "-S", "fork.py"], { out, cwd: dir, stdio: "pipe", cacheDir });
+    expect(rec.stdout).toBe("parent 5000\n");
+    expect(rec.untracked).toBe(0);
+    const replayStats = join(dir, "replay.stats.txt");
+    const replay = await replayNative(out, { statsOut: replayStats, cacheDir });
+    expect(replay.unmatched).toBe(0);
+    expect(replay.events).toBe(rec.events);
+    expect(readFileSync(replayStats, "utf8")).toBe(readFileSync(rec.statsOut, "utf8"));
+  });
+
   it("says so when the program ends before the recording does", { timeout: 120_000 }, async () => {
     const dir = scratch();
     await expect(
