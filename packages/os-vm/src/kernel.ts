@@ -180,6 +180,8 @@ export class Kernel {
     for (const [name, value] of fields) out += kbLine(name, value);
     out += "HugePages_Total:       0\nHugePages_Free:        0\nHugePages_Rsvd:        0\nHugePages_Surp:        0\n";
     out += kbLine("Hugepagesize", 2048) + kbLine("Hugetlb", 0);
+    // the kernel's direct map of RAM, modelled as 4 KiB pages only
+    out += kbLine("DirectMap4k", this.ram.size / 1024) + kbLine("DirectMap2M", 0) + kbLine("DirectMap1G", 0);
     return out;
   }
 

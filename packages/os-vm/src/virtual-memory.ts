@@ -52,7 +52,8 @@ export class VirtualMemory implements Memory {
   private readPhys = 0;
   private writeBase = Number.NaN;
   private writePhys = 0;
-  private readonly tlbTag = new Float64Array(TLB_ENTRIES).fill(-1);
+  /** Virtual page number cached in each slot; NaN (equal to nothing) when empty. */
+  private readonly tlbTag = new Float64Array(TLB_ENTRIES).fill(Number.NaN);
   private readonly tlbPhys = new Float64Array(TLB_ENTRIES);
   private readonly tlbWritable = new Uint8Array(TLB_ENTRIES);
   /** TLB misses that walked the page tables. */
@@ -70,12 +71,12 @@ export class VirtualMemory implements Memory {
     this.readBase = Number.NaN;
     this.writeBase = Number.NaN;
     if (endVpn - startVpn >= TLB_ENTRIES) {
-      this.tlbTag.fill(-1);
+      this.tlbTag.fill(Number.NaN);
       return;
     }
     for (let vpn = startVpn; vpn < endVpn; vpn++) {
       const slot = vpn & TLB_MASK;
-      if (this.tlbTag[slot] === vpn) this.tlbTag[slot] = -1;
+      if (this.tlbTag[slot] === vpn) this.tlbTag[slot] = Number.NaN;
     }
   }
 

@@ -56,7 +56,7 @@ function compare(real: Item[], sim: Item[]): void {
 }
 
 describe("scripts against the recordings of the real kernel", () => {
-  for (const name of ["placement", "splitmerge", "errors", "paging", "brk"]) {
+  for (const name of ["placement", "splitmerge", "errors", "paging", "brk", "overcommit"]) {
     it(`${name}.vm`, () => {
       compare(parseOutput(read(`${name}.out`)), parseOutput(simulate(read(`${name}.vm`))));
     });
