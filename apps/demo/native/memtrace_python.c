@@ -278,13 +278,13 @@ static void write_stats(void) {
         fprintf(stderr, "memtrace_python: cannot write statistics to %s\n", stats_path);
         return;
     }
-    /* _PyObject_DebugMallocStats prints only when the OBJ slot holds pymalloc itself:
-       the recording has stopped, so put the wrapped allocators back (the hooks were
-       pure pass-through wrappers, so blocks stay valid either way). */
-    for (int d = 0; d < 3; d++) {
-        PyMemAllocatorDomain dom = d == 0 ? PYMEM_DOMAIN_RAW : d == 1 ? PYMEM_DOMAIN_MEM : PYMEM_DOMAIN_OBJ;
-        PyMem_SetAllocator(dom, &hooks[d].orig);
-    }
+    /* _PyObject_DebugMallocStats prints only when the OBJ slot holds pymalloc itself
+       (or the debug hooks over it): the recording has stopped, so put the wrapped OBJ
+       and MEM allocators back (the hooks were pure pass-through wrappers, so blocks stay
+       valid). Both domains require the GIL, which is held here; the RAW slot stays
+       hooked (passing through), since other threads may use it without the GIL. */
+    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &hooks[2].orig);
+    PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &hooks[1].orig);
     if (!_PyObject_DebugMallocStats(f))
         fprintf(stderr, "memtrace_python: pymalloc is not the object allocator: no statistics\n");
     fclose(f);
