@@ -131,10 +131,15 @@ export class GlibcMalloc implements CAllocator {
   private globalMaxFast = 0;
   private arenaTest = 8;
   private arenaMax = 0;
-  private readonly keyLow: number;
-  private readonly keyHigh: number;
+  private readonly key: number;
   /** The tcache_perthread_struct (user address), 0 until created. */
   private tcache = 0;
+  /**
+   * Read caches of `tcache->counts[]` and `tcache->entries[]` (every write goes to memory
+   * too): the tcache fast path then reads memory only for the entry's own link word.
+   */
+  private readonly tcCounts = new Uint16Array(TCACHE_MAX_BINS);
+  private readonly tcHeads = new Float64Array(TCACHE_MAX_BINS);
 
   // ---- write-through caches of main_arena fields ---------------------------------------
   private top: number;
@@ -161,9 +166,7 @@ export class GlibcMalloc implements CAllocator {
     this.arena = options.stateAddress ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
     this.top = this.arena + AV_TOP;
     this.initialBrk = process.brk(0);
-    const key = options.tcacheKey ?? Math.floor(Math.random() * 2 ** 53);
-    this.keyLow = key >>> 0;
-    this.keyHigh = Math.floor(key / TWO_32);
+    this.key = options.tcacheKey ?? Math.floor(Math.random() * 2 ** 53);
     if (options.tcacheCount !== undefined && options.tcacheCount <= MAX_TCACHE_COUNT) this.tcacheCount = options.tcacheCount;
     if (options.tcacheMax !== undefined && options.tcacheMax <= MAX_TCACHE_SIZE) {
       this.tcacheBins = csize2tidx(checkedRequest2size(options.tcacheMax)) + 1;
@@ -195,7 +198,7 @@ export class GlibcMalloc implements CAllocator {
 
   /** The `tcache_key` stored in freed tcache entries. */
   get tcacheKey(): number {
-    return this.keyHigh * TWO_32 + this.keyLow;
+    return this.key;
   }
 
   // =====================================================================================
@@ -209,7 +212,7 @@ export class GlibcMalloc implements CAllocator {
     if (nb === 0) return this.fail(ENOMEM);
     const tidx = csize2tidx(nb);
     if (this.tcache === 0) this.tcacheInit();
-    if (tidx < this.tcacheBins && this.tcache !== 0 && this.m.load16(this.tcache + 2 * tidx) > 0) {
+    if (tidx < this.tcacheBins && this.tcache !== 0 && (this.tcCounts[tidx] ?? 0) > 0) {
       return this.tcacheGet(tidx);
     }
     return this.intMalloc(nb, bytes);
@@ -231,7 +234,7 @@ export class GlibcMalloc implements CAllocator {
     if (!this.initialised) this.ptmallocInit();
     if (this.tcache === 0) this.tcacheInit();
     this.checkMainArena(p, field, "free");
-    this.intFree(p, false);
+    this.intFree(p, field, false);
   }
 
   /** `calloc(n, size)` (`__libc_calloc`). */
@@ -508,12 +511,14 @@ export class GlibcMalloc implements CAllocator {
 
   private tcacheGet(tidx: number): number {
     const m = this.m;
-    const slot = this.tcache + TCACHE_ENTRIES + 8 * tidx;
-    const e = this.rd(slot);
+    const e = this.tcHeads[tidx] ?? 0;
     if (e % MALLOC_ALIGNMENT !== 0) this.abort("malloc(): unaligned tcache chunk detected", "malloc", e);
-    this.wr(slot, this.reveal(e));
-    const countAt = this.tcache + 2 * tidx;
-    m.store16(countAt, m.load16(countAt) - 1);
+    const next = this.reveal(e);
+    this.tcHeads[tidx] = next;
+    this.wr(this.tcache + TCACHE_ENTRIES + 8 * tidx, next);
+    const count = (this.tcCounts[tidx] ?? 0) - 1;
+    this.tcCounts[tidx] = count;
+    m.store16(this.tcache + 2 * tidx, count);
     m.store64(e + 8, 0);
     return e;
   }
@@ -521,13 +526,13 @@ export class GlibcMalloc implements CAllocator {
   private tcachePut(chunk: number, tidx: number): void {
     const m = this.m;
     const e = chunk + CHUNK_HDR_SZ;
-    m.store32(e + 8, this.keyLow);
-    m.store32(e + 12, this.keyHigh);
-    const slot = this.tcache + TCACHE_ENTRIES + 8 * tidx;
-    this.wr(e, xor64(Math.floor(e / PAGE), this.rd(slot)));
-    m.store64(slot, e);
-    const countAt = this.tcache + 2 * tidx;
-    m.store16(countAt, m.load16(countAt) + 1);
+    m.store64(e + 8, this.key);
+    this.wr(e, xor64(Math.floor(e / PAGE), this.tcHeads[tidx] ?? 0));
+    this.tcHeads[tidx] = e;
+    m.store64(this.tcache + TCACHE_ENTRIES + 8 * tidx, e);
+    const count = (this.tcCounts[tidx] ?? 0) + 1;
+    this.tcCounts[tidx] = count;
+    m.store16(this.tcache + 2 * tidx, count);
   }
 
   // =====================================================================================
@@ -552,7 +557,7 @@ export class GlibcMalloc implements CAllocator {
         const tidx = csize2tidx(nb);
         if (this.tcache !== 0 && tidx < this.tcacheBins) {
           let tcVictim: number;
-          while (m.load16(this.tcache + 2 * tidx) < this.tcacheCount && (tcVictim = this.rd(fb)) !== 0) {
+          while ((this.tcCounts[tidx] ?? 0) < this.tcacheCount && (tcVictim = this.rd(fb)) !== 0) {
             if (tcVictim % MALLOC_ALIGNMENT !== 0) this.abort("malloc(): unaligned fastbin chunk detected 3", "malloc", tcVictim);
             this.wr(fb, this.reveal(tcVictim + FD));
             this.tcachePut(tcVictim, tidx);
@@ -577,7 +582,7 @@ export class GlibcMalloc implements CAllocator {
         const tidx = csize2tidx(nb);
         if (this.tcache !== 0 && tidx < this.tcacheBins) {
           let tcVictim: number;
-          while (m.load16(this.tcache + 2 * tidx) < this.tcacheCount && (tcVictim = this.rd(bin + BK)) !== bin) {
+          while ((this.tcCounts[tidx] ?? 0) < this.tcacheCount && (tcVictim = this.rd(bin + BK)) !== bin) {
             const b = this.rd(tcVictim + BK);
             this.setInuseBitAt(tcVictim + nb);
             m.store64(bin + BK, b);
@@ -637,7 +642,7 @@ export class GlibcMalloc implements CAllocator {
 
         if (size === nb) {
           this.setInuseBitAt(next);
-          if (tcacheNb && m.load16(this.tcache + 2 * tidx) < this.tcacheCount) {
+          if (tcacheNb && (this.tcCounts[tidx] ?? 0) < this.tcacheCount) {
             this.tcachePut(victim, tidx);
             returnCached = true;
             continue;
@@ -823,9 +828,8 @@ export class GlibcMalloc implements CAllocator {
   // _int_free and malloc_consolidate
   // =====================================================================================
 
-  private intFree(p: number, haveLock: boolean): void {
+  private intFree(p: number, field: number, haveLock: boolean): void {
     const m = this.m;
-    const field = this.sizeField(p);
     let size = chunkSize(field);
     if (wrapsAround(p, size) || p % MALLOC_ALIGNMENT !== 0) this.abort("free(): invalid pointer", "free", p);
     if (size < MINSIZE || size % MALLOC_ALIGNMENT !== 0) this.abort("free(): invalid size", "free", p);
@@ -834,15 +838,15 @@ export class GlibcMalloc implements CAllocator {
     const tidx = csize2tidx(size);
     if (this.tcache !== 0 && tidx < this.tcacheBins) {
       const e = p + CHUNK_HDR_SZ;
-      if (m.load32(e + 8) === this.keyLow && m.load32(e + 12) === this.keyHigh) {
+      if (this.rd(e + 8) === this.key) {
         let cnt = 0;
-        for (let tmp = this.rd(this.tcache + TCACHE_ENTRIES + 8 * tidx); tmp !== 0; tmp = this.reveal(tmp), cnt++) {
+        for (let tmp = this.tcHeads[tidx] ?? 0; tmp !== 0; tmp = this.reveal(tmp), cnt++) {
           if (cnt >= this.tcacheCount) this.abort("free(): too many chunks detected in tcache", "free", p);
           if (tmp % MALLOC_ALIGNMENT !== 0) this.abort("free(): unaligned chunk detected in tcache 2", "free", tmp);
           if (tmp === e) this.abort("free(): double free detected in tcache 2", "free", p);
         }
       }
-      if (m.load16(this.tcache + 2 * tidx) < this.tcacheCount) {
+      if ((this.tcCounts[tidx] ?? 0) < this.tcacheCount) {
         this.tcachePut(p, tidx);
         return;
       }
@@ -1038,7 +1042,7 @@ export class GlibcMalloc implements CAllocator {
         newp = oldp;
       } else {
         this.m.copy(newmem, oldp + CHUNK_HDR_SZ, oldsize - SIZE_SZ);
-        this.intFree(oldp, true);
+        this.intFree(oldp, this.sizeField(oldp), true);
         return newmem;
       }
     }
@@ -1051,7 +1055,7 @@ export class GlibcMalloc implements CAllocator {
       this.wr(newp + 8, (this.sizeField(newp) & 7) | nb);
       this.wr(remainder + 8, remainderSize | PREV_INUSE);
       this.setInuseBitAt(remainder + remainderSize);
-      this.intFree(remainder, true);
+      this.intFree(remainder, this.sizeField(remainder), true);
     }
     return newp + CHUNK_HDR_SZ;
   }
@@ -1078,7 +1082,7 @@ export class GlibcMalloc implements CAllocator {
       this.wr(brk + 8, newsize | PREV_INUSE);
       this.setInuseBitAt(brk + newsize);
       this.wr(p + 8, (field & 7) | leadsize);
-      this.intFree(p, true);
+      this.intFree(p, this.sizeField(p), true);
       p = brk;
     }
     const field = this.sizeField(p);
@@ -1088,7 +1092,7 @@ export class GlibcMalloc implements CAllocator {
         const remainder = p + nb;
         this.wr(remainder + 8, (size - nb) | PREV_INUSE);
         this.wr(p + 8, (field & 7) | nb);
-        this.intFree(remainder, true);
+        this.intFree(remainder, this.sizeField(remainder), true);
       }
     }
     return p + CHUNK_HDR_SZ;
@@ -1174,7 +1178,7 @@ export class GlibcMalloc implements CAllocator {
           this.wr(oldTop + 8, oldSize | PREV_INUSE);
           this.wr(oldTop + oldSize + 8, CHUNK_HDR_SZ | PREV_INUSE);
           this.wr(oldTop + oldSize + CHUNK_HDR_SZ + 8, CHUNK_HDR_SZ | PREV_INUSE);
-          if (oldSize >= MINSIZE) this.intFree(oldTop, true);
+          if (oldSize >= MINSIZE) this.intFree(oldTop, this.sizeField(oldTop), true);
         }
       }
     }
