@@ -252,9 +252,25 @@ void *pvalloc(size_t n) {
     return aligned(page, n, rounded, NULL, __libc_pvalloc);
 }
 
+/*
+ * fork(): the lock is taken around it, so that no other thread holds it in the child
+ * (which would deadlock there); the child records nothing (its copy of the buffer is
+ * dropped; if it execs, the new image's shim finds the parent's lock on the trace).
+ */
+static void fork_prepare(void) { pthread_mutex_lock(&lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&lock); }
+static void fork_child(void) {
+    pthread_mutex_init(&lock, NULL);
+    if (state == 1) state = 2;
+    W.fd = -1;
+    W.len = 0;
+}
+
 /* Start when the shim is loaded, so that a program making no call still leaves a trace. */
 __attribute__((constructor)) static void begin(void) {
     if (busy) return;
+    /* glibc keeps the first fork handlers in static storage: this allocates nothing */
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
     enter();
     leave();
 }
