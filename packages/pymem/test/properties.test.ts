@@ -93,7 +93,7 @@ describe("property: random call sequences keep every invariant, per preset", () 
           expect(py.allocatorName()).toBe(name);
           for (const b of live.values()) py.free(b.domain, b.p);
         }),
-        { numRuns: 40 },
+        { numRuns: 25 },
       );
     });
   }
@@ -164,7 +164,7 @@ describe("property: every misuse the debug hooks can detect is detected, naming 
             expect(f.report).toContain(`\nFatal Python error: ${f.func}: ${f.reason}\nPython runtime state: initialized\n`);
           },
         ),
-        { numRuns: 150 },
+        { numRuns: 100 },
       );
     });
   }
