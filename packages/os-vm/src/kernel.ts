@@ -7,11 +7,12 @@ import {
   type OvercommitPolicy,
   type ProcessOptions,
 } from "./api.js";
-import { OutOfMemoryError } from "./errors.js";
+import { OutOfMemoryError, SyscallError } from "./errors.js";
 import { kbLine } from "./format.js";
 import { SMALL_C_PROGRAM, randomizeImage } from "./layout.js";
 import { PG_LAZYFREE, PG_RESERVED, PG_ZERO, PageAllocator } from "./page-allocator.js";
 import { Process, type KernelContext } from "./process.js";
+import { VM_ACCOUNT, VM_DONTCOPY } from "./vma.js";
 
 /**
  * The kernel: physical memory managed by a buddy allocator, the shared zero page, commit
@@ -78,6 +79,7 @@ export class Kernel {
       },
       newAnonVma: () => ++this.anonVmaIds,
       newShmemInode: () => this.shmemInodes++,
+      fork: (parent) => this.forkProcess(parent),
     };
   }
 
@@ -89,9 +91,22 @@ export class Kernel {
     let image = options.image ?? SMALL_C_PROGRAM;
     if (options.aslrSeed !== undefined) image = randomizeImage(image, options.aslrSeed);
     const pid = this.nextPid++;
-    const process = new Process(this.context, pid, image);
+    const process = new Process(this.context, pid, image, undefined, options.stackLimit);
     this.processes.set(pid, process);
     return process;
+  }
+
+  /** `fork()` of `parent` (see `Process.fork`). */
+  private forkProcess(parent: Process): Process {
+    let charge = 0;
+    for (const vma of parent.mm.vmas.list) if ((vma.flags & VM_ACCOUNT) !== 0 && (vma.flags & VM_DONTCOPY) === 0) charge += (vma.end - vma.start) / PAGE_SIZE;
+    if (!this.charge(charge)) {
+      throw new SyscallError("fork", "", "ENOMEM", `the overcommit policy refuses a commit charge of ${charge} pages for the child`);
+    }
+    const pid = this.nextPid++;
+    const child = new Process(this.context, pid, parent.image, parent);
+    this.processes.set(pid, child);
+    return child;
   }
 
   /** The live process with id `pid`. */
@@ -217,7 +232,7 @@ export class Kernel {
     for (let pfn = this.pages.reservedFrames; pfn < this.pages.frameCount; pfn++) {
       if ((this.pages.flags(pfn) & PG_LAZYFREE) === 0 || this.pages.count(pfn) !== 1) continue;
       const owner = this.processes.get(this.pages.owner(pfn));
-      if (owner?.mm.reclaimLazyFree(this.pages.index(pfn)) === true) freed++;
+      if (owner?.mm.reclaimLazyFree(this.pages.index(pfn), pfn) === true) freed++;
       else this.pages.setFlags(pfn, this.pages.flags(pfn) & ~PG_LAZYFREE);
     }
     return freed;

@@ -1,5 +1,5 @@
 import type { Memory } from "@mem/hardware";
-import { PAGE_SIZE, type FaultCounters } from "./api.js";
+import { DEFAULT_RLIMIT_STACK, PAGE_SIZE, STACK_GUARD_GAP, type FaultCounters } from "./api.js";
 import { SegmentationFault, hex } from "./errors.js";
 import { PG_ANON, PG_LAZYFREE, PG_SHMEM, type PageAllocator } from "./page-allocator.js";
 import {
@@ -18,8 +18,11 @@ import { USER_SPACE, VirtualMemory, type FaultHandler } from "./virtual-memory.j
 import {
   VM_ACCESS,
   VM_ACCOUNT,
+  VM_DONTCOPY,
   VM_EXEC,
+  VM_GROWSDOWN,
   VM_SHARED,
+  VM_WIPEONFORK,
   VM_WRITE,
   VmaList,
   permsOf,
@@ -38,6 +41,10 @@ export interface KernelServices {
   freeUserPage(pfn: number): void;
   /** Releases `pages` of commit charge. */
   uncharge(pages: number): void;
+  /** Takes `pages` of commit charge; false when the overcommit policy refuses. */
+  charge(pages: number): boolean;
+  /** `vm.mmap_min_addr`. */
+  readonly mmapMinAddr: number;
   /** A fresh anon_vma identity. */
   newAnonVma(): number;
   /** Counts of mapped anonymous and shmem pages system-wide (AnonPages, Shmem). */
@@ -79,6 +86,8 @@ export class MemoryDescriptor implements FaultHandler {
   hiwaterVm = 0;
   /** Pages charged to the commit limit by this process's VM_ACCOUNT mappings. */
   committedPages = 0;
+  /** `RLIMIT_STACK` in bytes: how far the stack may grow. */
+  stackLimit = DEFAULT_RLIMIT_STACK;
   private readonly kernel: KernelServices;
   private readonly ram: Memory;
 
@@ -122,12 +131,37 @@ export class MemoryDescriptor implements FaultHandler {
     const end = address + length;
     while (at < end) {
       const vma = at >= 0 && at < USER_SPACE ? this.vmas.find(at) : undefined;
+      if (vma === undefined && at >= 0 && at < USER_SPACE && this.expandStack(at)) continue;
       if (vma === undefined || !allows(vma, write)) {
         this.handleFault(at, write); // throws the right SegmentationFault
-        return;
+        throw new Error(`os-vm: internal error: no fault raised at ${hex(at)}`);
       }
       at = vma.end;
     }
+  }
+
+  /**
+   * `expand_stack`: grows the grows-down VMA just above `address` down to its page, if the
+   * stack stays within RLIMIT_STACK, keeps the 1 MiB guard gap above the mapping below, and
+   * the commit charge is granted. Returns whether the stack now covers `address`.
+   */
+  expandStack(address: number): boolean {
+    const i = this.vmas.indexAfter(address);
+    const stack = this.vmas.list[i];
+    if (stack === undefined || (stack.flags & VM_GROWSDOWN) === 0 || stack.start <= address) return false;
+    const newStart = Math.floor(address / PAGE_SIZE) * PAGE_SIZE;
+    if (stack.end - newStart > this.stackLimit || newStart < this.kernel.mmapMinAddr) return false;
+    const prev = this.vmas.list[i - 1];
+    if (prev !== undefined && (prev.flags & VM_GROWSDOWN) === 0 && (prev.flags & VM_ACCESS) !== 0 && newStart - prev.end < STACK_GUARD_GAP) return false;
+    const grow = (stack.start - newStart) / PAGE_SIZE;
+    if ((stack.flags & VM_ACCOUNT) !== 0) {
+      if (!this.kernel.charge(grow)) return false;
+      this.committedPages += grow;
+    }
+    stack.start = newStart;
+    stack.pgoff -= grow;
+    this.updateHiwater();
+    return true;
   }
 
   /** {@inheritDoc FaultHandler.handleFault} */
@@ -136,7 +170,8 @@ export class MemoryDescriptor implements FaultHandler {
     if (address < 0 || address >= USER_SPACE) {
       throw new SegmentationFault(this.pid, address, "SI_KERNEL", access, "not a canonical user address (general protection fault, si_addr 0)");
     }
-    const vma = this.vmas.find(address);
+    let vma = this.vmas.find(address);
+    if (vma === undefined && this.expandStack(address)) vma = this.vmas.find(address);
     if (vma === undefined) {
       throw new SegmentationFault(this.pid, address, "SEGV_MAPERR", access, "no mapping at this address");
     }
@@ -186,6 +221,8 @@ export class MemoryDescriptor implements FaultHandler {
         this.kernel.pages.setCount(old, this.kernel.pages.count(old) - 1);
         writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY, nx);
       } else {
+        // the last mapping of a copied page: reuse it in place
+        this.kernel.pages.setReverseMap(old, this.pid, vpn);
         this.ram.store32(slot, (low | PTE_RW | PTE_DIRTY | PTE_ACCESSED) >>> 0);
       }
       this.faults.minor++;
@@ -276,26 +313,28 @@ export class MemoryDescriptor implements FaultHandler {
    */
   lazyFreeRange(start: number, end: number): void {
     const pages = this.kernel.pages;
-    this.pageTable.forEachEntry(start / PAGE_SIZE, end / PAGE_SIZE, (slot) => {
+    this.pageTable.forEachEntry(start / PAGE_SIZE, end / PAGE_SIZE, (slot, vpn) => {
       const low = this.ram.load32(slot);
       if ((low & PTE_PRESENT) === 0 || (low & PTE_SPECIAL) !== 0) return;
       const pfn = entryFrame(this.ram, slot, low);
       if (pages.count(pfn) !== 1 || (pages.flags(pfn) & PG_ANON) === 0) return;
       pages.setFlags(pfn, pages.flags(pfn) | PG_LAZYFREE);
+      pages.setReverseMap(pfn, this.pid, vpn);
       this.ram.store32(slot, (low & ~PTE_DIRTY) >>> 0);
     });
     this.memory.invalidate(start / PAGE_SIZE, end / PAGE_SIZE);
   }
 
   /**
-   * Memory pressure: discards one lazily freed page mapped at `vpn` if it is still clean.
+   * Memory pressure: discards the lazily freed frame `pfn` mapped at `vpn` if it is still clean.
    * Returns whether the frame was freed.
    */
-  reclaimLazyFree(vpn: number): boolean {
+  reclaimLazyFree(vpn: number, pfn: number): boolean {
     const slot = this.pageTable.pteAddress(vpn, false);
     if (slot < 0) return false;
     const low = this.ram.load32(slot);
     if ((low & PTE_PRESENT) === 0 || (low & (PTE_DIRTY | PTE_SPECIAL)) !== 0) return false;
+    if (entryFrame(this.ram, slot, low) !== pfn) return false;
     this.dropFrame(entryFrame(this.ram, slot, low));
     this.ram.store32(slot, 0);
     this.ram.store32(slot + 4, 0);
@@ -306,6 +345,47 @@ export class MemoryDescriptor implements FaultHandler {
   /** Faults in every page of `[start, end)` (MAP_POPULATE, MADV_POPULATE_*). */
   populate(start: number, end: number, write: boolean): void {
     for (let address = start; address < end; address += PAGE_SIZE) this.memory.translate(address, write);
+  }
+
+  /**
+   * `dup_mmap`: copies `parent`'s VMAs and page-table entries into this empty descriptor.
+   * Private frames become copy-on-write in both (entries made read-only, map count raised);
+   * shared frames stay writable; the zero page is copied as is.
+   */
+  copyFrom(parent: MemoryDescriptor): void {
+    const pages = this.kernel.pages;
+    for (const source of parent.vmas.list) {
+      if ((source.flags & VM_DONTCOPY) !== 0) continue;
+      const vma: Vma = { ...source };
+      this.vmas.list.push(vma);
+      if (vma.flags & VM_ACCOUNT) this.committedPages += (vma.end - vma.start) / PAGE_SIZE;
+      if ((vma.flags & VM_WIPEONFORK) !== 0) {
+        vma.anonVma = 0;
+        continue;
+      }
+      const shared = (vma.flags & VM_SHARED) !== 0;
+      parent.pageTable.forEachEntry(vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, (slot, vpn) => {
+        let low = this.ram.load32(slot);
+        const high = this.ram.load32(slot + 4);
+        if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
+        if ((low & PTE_SPECIAL) === 0) {
+          const pfn = entryFrame(this.ram, slot, low);
+          pages.setCount(pfn, pages.count(pfn) + 1);
+          if (shared) this.rssShmem++;
+          else {
+            this.rssAnon++;
+            low &= ~PTE_RW;
+            this.ram.store32(slot, low >>> 0); // the parent's entry: copy-on-write from now on
+          }
+        }
+        const child = this.pageTable.pteAddress(vpn, true);
+        this.ram.store32(child, low >>> 0);
+        this.ram.store32(child + 4, high);
+      });
+    }
+    parent.memory.invalidate(0, 2 ** 35);
+    this.hiwaterRss = this.rss;
+    this.updateHiwater();
   }
 
   /** Unmaps everything and frees the page tables (exit). */

@@ -36,6 +36,7 @@ import {
   MAP_SHARED,
   MAP_TYPE,
   MAP_32BIT,
+  DEFAULT_RLIMIT_STACK,
   HPAGE_PMD_SIZE,
   PAGE_SIZE,
   PROT_EXEC,
@@ -82,16 +83,14 @@ import {
 export interface KernelContext extends KernelServices {
   /** `vm.max_map_count`. */
   readonly maxMapCount: number;
-  /** `vm.mmap_min_addr`. */
-  readonly mmapMinAddr: number;
   /** Whether 2 MiB-multiple anonymous mappings are 2 MiB aligned (Linux 6.7+). */
   readonly thpAlignment: boolean;
   /** Whether overcommit mode 2 (never) is on: MAP_NORESERVE is then ignored. */
   readonly strictOvercommit: boolean;
-  /** Takes `pages` of commit charge; false when the overcommit policy refuses. */
-  charge(pages: number): boolean;
   /** A fresh inode number for the shmem file of a shared anonymous mapping. */
   newShmemInode(): number;
+  /** Creates the child of `parent` (fork). */
+  fork(parent: Process): Process;
 }
 
 /** `VM_SEQ_READ` (MADV_SEQUENTIAL). */
@@ -130,16 +129,22 @@ export class Process implements ProcessSpace {
   private exited = false;
 
   /** Creates process `pid` from `image` (use `Kernel.createProcess`). */
-  constructor(kernel: KernelContext, pid: number, image: ProcessImage) {
+  constructor(kernel: KernelContext, pid: number, image: ProcessImage, parent?: Process, stackLimit = DEFAULT_RLIMIT_STACK) {
     this.kernel = kernel;
     this.pid = pid;
     this.image = image;
     this.mm = new MemoryDescriptor(pid, kernel);
+    this.mm.stackLimit = parent?.mm.stackLimit ?? stackLimit;
     this.memory = this.mm.memory;
     this.startBrk = image.startBrk;
-    this.currentBrk = image.startBrk;
+    this.currentBrk = parent?.currentBrk ?? image.startBrk;
+    this.libcBrk = parent?.libcBrk ?? 0;
     this.mmapBase = image.mmapBase;
     this.startStack = image.stackTop - PAGE_SIZE;
+    if (parent !== undefined) {
+      this.mm.copyFrom(parent.mm);
+      return;
+    }
     const files = new Map<string, FileRef>();
     for (const mapping of image.mappings) this.mm.vmas.list.push(imageVma(mapping, files));
     this.mm.vmas.list.push({
@@ -537,6 +542,18 @@ export class Process implements ProcessSpace {
   /** The memory lines of /proc/PID/status (VmPeak .. HugetlbPages), in Linux's exact format. */
   status(): string {
     return formatStatus(this);
+  }
+
+  /**
+   * `fork()`: a child process with a copy of this address space. Private pages are shared
+   * copy-on-write (both page-table entries lose write permission; the first write in either
+   * process copies the page), shared mappings stay shared, MADV_DONTFORK mappings are left
+   * out and MADV_WIPEONFORK ones start empty in the child. The child's VM_ACCOUNT mappings are
+   * charged to the commit limit; if the policy refuses, fork fails with ENOMEM.
+   */
+  fork(): Process {
+    this.checkAlive("fork", "");
+    return this.kernel.fork(this);
   }
 
   /** Ends the process: every mapping is unmapped and the page tables are freed. */

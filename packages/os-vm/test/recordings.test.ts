@@ -28,7 +28,13 @@ function simulate(script: string): string {
 const EXACT = ["VmSize", "VmData", "VmStk", "VmExe", "VmLib", "VmPTE", "RssShmem", "VmSwap"];
 const DELTA = ["RssAnon"];
 
-function compare(real: Item[], sim: Item[]): void {
+/**
+ * RssAnon slack in kB: the recorder's own stack pages. In stack.vm the real process touches one
+ * more stack page of its own while it writes below its stack (its memset frame).
+ */
+const RSS_SLACK: Record<string, number> = { stack: 4 };
+
+function compare(real: Item[], sim: Item[], slack = 0): void {
   expect(sim.map((i) => i.kind)).toEqual(real.map((i) => i.kind));
   let realBase: Map<string, number> | undefined;
   let simBase: Map<string, number> | undefined;
@@ -49,6 +55,7 @@ function compare(real: Item[], sim: Item[]): void {
       for (const f of DELTA) {
         const realDelta = r.fields.get(f)! - realBase.get(f)!;
         const simDelta = s.fields.get(f)! - simBase.get(f)!;
+        if (realDelta - simDelta > 0 && realDelta - simDelta <= slack) continue;
         expect(`${index} ${f} +${simDelta}`).toBe(`${index} ${f} +${realDelta}`);
       }
     }
@@ -56,9 +63,9 @@ function compare(real: Item[], sim: Item[]): void {
 }
 
 describe("scripts against the recordings of the real kernel", () => {
-  for (const name of ["placement", "splitmerge", "errors", "paging", "brk", "overcommit"]) {
+  for (const name of ["placement", "splitmerge", "errors", "paging", "brk", "overcommit", "stack"]) {
     it(`${name}.vm`, () => {
-      compare(parseOutput(read(`${name}.out`)), parseOutput(simulate(read(`${name}.vm`))));
+      compare(parseOutput(read(`${name}.out`)), parseOutput(simulate(read(`${name}.vm`))), RSS_SLACK[name]);
     });
   }
 });
