@@ -136,3 +136,24 @@ describe.skipIf(!havePython)("recordPython (real CPython)", () => {
     expect(rec.untracked).toBe(0);
   });
 });
+
+describe.skipIf(!havePython)("replayNative", () => {
+  it("reports a malformed line with its number", { timeout: 120_000 }, async () => {
+    const dir = scratch();
+    const trace = join(dir, "bad.memtrace");
+    writeFileSync(trace, "# memtrace v1\nm obj 16 0x10\nr obj 0x10 32\n");
+    await expect(replayNative(trace, { cacheDir })).rejects.toThrow(/mem-demo record: the native replay of .* failed \(exit status 1\): memtrace: line 3: expected a space/);
+  });
+
+  it("replays a hand-written trace and counts pointers it never saw", { timeout: 120_000 }, async () => {
+    const dir = scratch();
+    const trace = join(dir, "t.memtrace");
+    writeFileSync(trace, "# memtrace v1\nm obj 78 0x10\nm obj 78 0x20\nr mem 0x20 600 0x30\nf obj 0x10\nf mem 0x30\nf obj 0x999\n");
+    const statsOut = join(dir, "s.txt");
+    await expect(replayNative(trace, { cacheDir, statsOut })).resolves.toMatchObject({ events: 6, unmatched: 1 });
+    // both 80-byte blocks freed again: one empty pool, nothing in use
+    const stats = readFileSync(statsOut, "utf8");
+    expect(stats).toContain("# bytes in allocated blocks        =                    0\n");
+    expect(stats).toContain("# arenas allocated total           =                    1\n");
+  });
+});
