@@ -12,7 +12,7 @@ import { createPyMem } from "@mem/pymem";
 import { Bench } from "tinybench";
 import { Pymalloc } from "../src/index.js";
 import { makeHost } from "../test/helpers/host.js";
-import { MmapBumpLibc } from "../test/helpers/mmap-libc.js";
+import { GlibcMalloc } from "@mem/libc-malloc";
 import { benchProbe, buildProbe } from "../test/native/probe.js";
 import { makePlan, runPlan, type Target } from "./workload.js";
 
@@ -35,10 +35,10 @@ const cases: Case[] = [
     },
   },
   {
-    name: "PyObject_Malloc/Free: pymem -> pymalloc -> os-vm process (page tables, demand paging) -> RAM; raw domain: bump allocator",
+    name: "PyObject_Malloc/Free: pymem -> pymalloc (-> glibc malloc for > 512 B) -> os-vm process (page tables, demand paging) -> RAM",
     make: () => {
       const process = new Kernel({ ram: new PhysicalMemory({ size: 1 << 30 }) }).createProcess();
-      const py = createPyMem({ process, libc: new MmapBumpLibc(process), smallObject: (host) => new Pymalloc(host).allocator });
+      const py = createPyMem({ process, libc: new GlibcMalloc(process), smallObject: (host) => new Pymalloc(host).allocator });
       return { malloc: (n) => py.objectMalloc(n), free: (p) => py.objectFree(p) };
     },
   },

@@ -1,17 +1,18 @@
 /**
  * The stack for tests: an @mem/os-vm process, @mem/pymem configured with a PYTHONMALLOC
- * preset, this package's Pymalloc in the MEM and OBJ domains, and (until @mem/libc-malloc
- * lands) a trivial C allocator for the raw domain.
+ * preset, this package's Pymalloc in the MEM and OBJ domains, and @mem/libc-malloc's
+ * glibc model behind the raw domain: the whole stack beneath pymalloc.
  */
 import { PhysicalMemory } from "@mem/hardware";
 import { Kernel, type Process } from "@mem/os-vm";
 import { createPyMem, type PyMem, type PythonMallocPreset } from "@mem/pymem";
 import { Pymalloc, type PymallocOptions } from "../../src/index.js";
-import { MmapBumpLibc } from "./mmap-libc.js";
+import { GlibcMalloc } from "@mem/libc-malloc";
 import type { ReplayTarget } from "./replay.js";
 
 export interface Stack {
   process: Process;
+  libc: GlibcMalloc;
   py: PyMem;
   pm: Pymalloc;
 }
@@ -20,10 +21,10 @@ export interface Stack {
 export function makeStack(preset: PythonMallocPreset = "default", options: PymallocOptions = {}): Stack {
   const kernel = new Kernel({ ram: new PhysicalMemory({ size: 1024 * 1024 * 1024 }) });
   const process = kernel.createProcess();
-  const libc = new MmapBumpLibc(process);
+  const libc = new GlibcMalloc(process, { tcacheKey: 0x5eed });
   let pm: Pymalloc | undefined;
   const py = createPyMem({ process, libc, pythonMalloc: preset, smallObject: (host) => (pm = new Pymalloc(host, options)).allocator });
-  return { process, py, pm: pm! };
+  return { process, libc, py, pm: pm! };
 }
 
 /** A replay target calling through PyMem's public functions (hooks included). */
