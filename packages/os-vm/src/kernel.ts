@@ -214,7 +214,7 @@ export class Kernel {
   }
 
   /** One zeroed frame for a user page; lazily freed pages are reclaimed when RAM runs out. */
-  private allocUserPage(purpose: string): number {
+  private allocUserPage(purpose: () => string): number {
     let pfn: number;
     try {
       pfn = this.pages.alloc(0, purpose);

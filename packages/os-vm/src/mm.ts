@@ -36,7 +36,7 @@ export interface KernelServices {
   /** Frame number of the shared zero page. */
   readonly zeroPfn: number;
   /** Allocates one zeroed user frame (reclaiming lazily freed pages if RAM is short). */
-  allocUserPage(purpose: string): number;
+  allocUserPage(purpose: () => string): number;
   /** Gives back a user frame whose last mapping went away. */
   freeUserPage(pfn: number): void;
   /** Releases `pages` of commit charge. */
@@ -112,12 +112,17 @@ export class MemoryDescriptor implements FaultHandler {
     return this.rssAnon + this.rssShmem;
   }
 
-  /** Updates the peaks after a change (Linux updates VmHWM lazily; here it is exact). */
+  /** Updates both peaks after a change of the mappings (Linux updates VmHWM lazily; here it is exact). */
   updateHiwater(): void {
-    const rss = this.rss;
-    if (rss > this.hiwaterRss) this.hiwaterRss = rss;
+    this.updateHiwaterRss();
     const vm = this.totalVm;
     if (vm > this.hiwaterVm) this.hiwaterVm = vm;
+  }
+
+  /** Updates the RSS peak after a fault. */
+  updateHiwaterRss(): void {
+    const rss = this.rssAnon + this.rssShmem;
+    if (rss > this.hiwaterRss) this.hiwaterRss = rss;
   }
 
   // ---- faults --------------------------------------------------------------------------
@@ -204,7 +209,7 @@ export class MemoryDescriptor implements FaultHandler {
         writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY, nx);
       }
       this.faults.minor++;
-      this.updateHiwater();
+      this.updateHiwaterRss();
       return;
     }
     if (write && (low & PTE_PRESENT) !== 0 && (low & PTE_RW) === 0) {
@@ -227,13 +232,13 @@ export class MemoryDescriptor implements FaultHandler {
       }
       this.faults.minor++;
       this.memory.invalidate(vpn, vpn + 1);
-      this.updateHiwater();
+      this.updateHiwaterRss();
     }
   }
 
   /** Allocates a zeroed frame for page `vpn` of `vma`, with its struct page set up. */
   private newPage(vma: Vma, vpn: number, kind: number): number {
-    const pfn = this.kernel.allocUserPage(`a page fault at ${hex(vpn * PAGE_SIZE)} in pid ${this.pid}`);
+    const pfn = this.kernel.allocUserPage(() => `a page fault at ${hex(vpn * PAGE_SIZE)} in pid ${this.pid}`);
     const pages = this.kernel.pages;
     pages.setFlags(pfn, kind);
     pages.setCount(pfn, 1);

@@ -98,10 +98,11 @@ export class PageAllocator {
 
   /**
    * Allocates 2^order contiguous, naturally aligned frames and returns the first frame number.
-   * The frames are not zeroed. `purpose` names the caller in the out-of-memory error.
+   * The frames are not zeroed. `purpose` names the caller in the out-of-memory error (a
+   * function is called only then).
    * @throws OutOfMemoryError when no zone has a free block of that order or larger.
    */
-  alloc(order: number, purpose: string): number {
+  alloc(order: number, purpose: string | (() => string)): number {
     if (!Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER) {
       throw new RangeError(`os-vm: page allocation order must be 0..${MAX_PAGE_ORDER}, got ${String(order)}`);
     }
@@ -123,7 +124,7 @@ export class PageAllocator {
         return pfn;
       }
     }
-    throw new OutOfMemoryError(order, this.free, this.largestFreeOrder(), purpose);
+    throw new OutOfMemoryError(order, this.free, this.largestFreeOrder(), typeof purpose === "string" ? purpose : purpose());
   }
 
   /** Frees the block of 2^order frames at `pfn` that {@link PageAllocator.alloc} returned. */

@@ -185,9 +185,9 @@ export class Process implements ProcessSpace {
 
   /** {@inheritDoc MemorySyscalls.mmap} */
   mmap(address: number, length: number, prot: number, flags: number, fd = -1, offset = 0): number {
-    const call = `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatProt(prot)}, ${formatMapFlags(flags)}, ${String(fd)}, ${formatArg(offset, false)}`;
+    const call = (): string => `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatProt(prot)}, ${formatMapFlags(flags)}, ${String(fd)}, ${formatArg(offset, false)}`;
     const fail = (code: ErrnoCode, reason: string): never => {
-      throw new SyscallError("mmap", call, code, reason);
+      throw new SyscallError("mmap", call(), code, reason);
     };
     this.checkAlive("mmap", call);
     for (const [name, value] of [["addr", address], ["length", length], ["prot", prot], ["flags", flags], ["fd", fd], ["offset", offset]] as const) {
@@ -285,9 +285,9 @@ export class Process implements ProcessSpace {
 
   /** {@inheritDoc MemorySyscalls.munmap} */
   munmap(address: number, length: number): void {
-    const call = `${formatArg(address, true)}, ${formatArg(length, false)}`;
+    const call = (): string => `${formatArg(address, true)}, ${formatArg(length, false)}`;
     const fail = (code: ErrnoCode, reason: string): never => {
-      throw new SyscallError("munmap", call, code, reason);
+      throw new SyscallError("munmap", call(), code, reason);
     };
     this.checkAlive("munmap", call);
     if (typeof address !== "number" || !Number.isSafeInteger(address)) fail("EINVAL", `addr must be an integer, got ${String(address)}`);
@@ -329,9 +329,9 @@ export class Process implements ProcessSpace {
    * been changed (a hole at the start changes nothing).
    */
   mprotect(address: number, length: number, prot: number): void {
-    const call = `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatProt(prot)}`;
+    const call = (): string => `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatProt(prot)}`;
     const fail = (code: ErrnoCode, reason: string): never => {
-      throw new SyscallError("mprotect", call, code, reason);
+      throw new SyscallError("mprotect", call(), code, reason);
     };
     this.checkAlive("mprotect", call);
     for (const [name, value] of [["addr", address], ["length", length], ["prot", prot]] as const) {
@@ -403,9 +403,9 @@ export class Process implements ProcessSpace {
    * applied to the mapped parts.
    */
   madvise(address: number, length: number, advice: number): void {
-    const call = `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatArg(advice, false)}`;
+    const call = (): string => `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatArg(advice, false)}`;
     const fail = (code: ErrnoCode, reason: string): never => {
-      throw new SyscallError("madvise", call, code, reason);
+      throw new SyscallError("madvise", call(), code, reason);
     };
     this.checkAlive("madvise", call);
     for (const [name, value] of [["addr", address], ["length", length], ["advice", advice]] as const) {
@@ -552,7 +552,7 @@ export class Process implements ProcessSpace {
    * charged to the commit limit; if the policy refuses, fork fails with ENOMEM.
    */
   fork(): Process {
-    this.checkAlive("fork", "");
+    this.checkAlive("fork", () => "");
     return this.kernel.fork(this);
   }
 
@@ -568,8 +568,8 @@ export class Process implements ProcessSpace {
     return this.exited;
   }
 
-  private checkAlive(syscall: string, call: string): void {
-    if (this.exited) throw new SyscallError(syscall, call, "EINVAL", `process ${this.pid} has exited`);
+  private checkAlive(syscall: string, call: () => string): void {
+    if (this.exited) throw new SyscallError(syscall, call(), "EINVAL", `process ${this.pid} has exited`);
   }
 }
 
