@@ -1,7 +1,14 @@
-import { createReadStream, createWriteStream, openSync, readSync, closeSync, fstatSync } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
+
+/** Throws unless the directory `path` would be written into exists (checked before a long recording starts). */
+export function checkWritable(path: string, what: string, fail: (message: string) => Error): void {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw fail(`cannot write the ${what} to ${path}: ${dir} is not a directory`);
+}
 
 /** Whether a path names a gzip file (by its `.gz` suffix). */
 export function isGzip(path: string): boolean {

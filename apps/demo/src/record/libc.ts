@@ -7,7 +7,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { PointerMap, forEachRecord } from "@mem/memtrace";
 import { RecordError } from "./errors.js";
-import { gzipFile, isGzip, traceChunks } from "./files.js";
+import { checkWritable, gzipFile, isGzip, traceChunks } from "./files.js";
 import { libcShim } from "./helpers.js";
 import { run } from "./run.js";
 
@@ -50,6 +50,7 @@ export interface LibcRecording {
 export async function recordLibc(command: readonly string[], options: RecordLibcOptions): Promise<LibcRecording> {
   const [program, ...args] = command;
   if (program === undefined) throw new RecordError("no command to record (usage: mem-demo record --libc -- <command> [args])");
+  checkWritable(options.out, "trace", (m) => new RecordError(m));
   const shim = await libcShim(options.cacheDir);
   const raw = isGzip(options.out) ? `${options.out.slice(0, -3)}.${process.pid}.tmp` : options.out;
   rmSync(raw, { force: true }); // the shim creates it exclusively

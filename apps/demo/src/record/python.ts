@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { basename } from "node:path";
 import { RecordError } from "./errors.js";
-import { gzipFile, isGzip, readTail } from "./files.js";
+import { checkWritable, gzipFile, isGzip, readTail } from "./files.js";
 import { pythonBuild, pythonRecorder } from "./helpers.js";
 import { run } from "./run.js";
 
@@ -79,6 +79,8 @@ const END = /^# end (\S+): (\d+) events, (\d+) arenas allocated, (\d+) arenas re
 export async function recordPython(command: readonly string[], options: RecordPythonOptions): Promise<PythonRecording> {
   const { python, args } = splitPythonCommand(command);
   const statsOut = options.statsOut ?? defaultStatsPath(options.out);
+  checkWritable(options.out, "trace", (m) => new RecordError(m));
+  checkWritable(statsOut, "statistics", (m) => new RecordError(m));
   const build = await pythonBuild(python);
   const recorder = await pythonRecorder(build, options.cacheDir);
   const raw = isGzip(options.out) ? `${options.out.slice(0, -3)}.${process.pid}.tmp` : options.out;

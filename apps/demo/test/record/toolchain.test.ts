@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { RecordError, defaultCacheDir, findCompiler, nativeDir, pythonBuild } from "../../src/record/index.js";
+import { RecordError, defaultCacheDir, findCompiler, nativeDir, pythonBuild, recordLibc, recordPython } from "../../src/record/index.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
@@ -31,6 +31,13 @@ describe("toolchain", () => {
 
   it("says clearly when there is no such Python", async () => {
     await expect(pythonBuild("/nonexistent/python3")).rejects.toThrow("mem-demo record: no Python interpreter named /nonexistent/python3 on PATH");
+  });
+
+  it("refuses an output in a directory that does not exist, before running anything", async () => {
+    await expect(recordPython(["python3", "x.py"], { out: "/nonexistent/dir/x.memtrace" })).rejects.toThrow(
+      "mem-demo record: cannot write the trace to /nonexistent/dir/x.memtrace: /nonexistent/dir is not a directory",
+    );
+    await expect(recordLibc(["true"], { out: "/nonexistent/dir/x.memtrace" })).rejects.toThrow(RecordError);
   });
 
   it("caches in MEM_DEMO_CACHE when set", () => {
