@@ -1,0 +1,43 @@
+/**
+ * Replay throughput of the full simulated stack (RAM → kernel → glibc → PyMem → pymalloc)
+ * on real CPython 3.11 recordings, next to the same traces replayed natively by real
+ * pymalloc (a C program linked with libpython; skipped with a message without a compiler).
+ * Both sides parse the trace first and time only the replay.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { parseTrace, TraceRecord } from "@mem/memtrace";
+import { replayNative } from "../src/record/index.js";
+import { Replayer } from "../src/replay.js";
+import { createStack } from "../src/stack.js";
+import { PYTHON_RECORDINGS, recordings } from "../test/support-fixtures.js";
+
+const rows: Record<string, string>[] = [];
+for (const name of recordings(PYTHON_RECORDINGS)) {
+  const file = join(PYTHON_RECORDINGS, `${name}.memtrace.gz`);
+  const events = parseTrace(gunzipSync(readFileSync(file)).toString("utf8"));
+  const records = events.map((e) => new TraceRecord().assign(e));
+  const calls = records.filter((r) => ["malloc", "calloc", "realloc", "free"].includes(r.kind)).length;
+
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const stack = createStack({ ramSize: 2 * 1024 ** 3 });
+    const replayer = new Replayer(stack);
+    const start = performance.now();
+    for (let i = 0; i < records.length; i++) replayer.handle(records[i]!, i + 1);
+    best = Math.min(best, (performance.now() - start) / 1000);
+  }
+  const ours = calls / best;
+  let native: string;
+  let ratio = "";
+  try {
+    const n = await replayNative(file, { repeat: 3 });
+    native = (n.eventsPerSecond / 1e6).toFixed(2);
+    ratio = (n.eventsPerSecond / ours).toFixed(1) + "x";
+  } catch (error) {
+    native = `skipped: ${(error as Error).message.split("\n")[0]}`;
+  }
+  rows.push({ trace: name, calls: String(calls), "simulated stack (M events/s)": (ours / 1e6).toFixed(2), "native pymalloc (M events/s)": native, "native / simulated": ratio });
+}
+console.table(rows);

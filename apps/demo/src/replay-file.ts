@@ -1,0 +1,97 @@
+/**
+ * `mem-demo replay`: streams a trace file (plain, gzip, or standard input) through the
+ * replay engine in constant memory, with a progress bar on a terminal.
+ */
+import { createReadStream, createWriteStream, statSync, type WriteStream } from "node:fs";
+import { createGunzip } from "node:zlib";
+import { MemtraceSyntaxError, TraceStream } from "@mem/memtrace";
+import { SingleBar } from "cli-progress";
+import { ReplayError, Replayer, type ReplaySummary } from "./replay.js";
+import type { CPythonStack } from "./stack.js";
+
+/** Options of {@link replayFile}. */
+export interface ReplayFileOptions {
+  /** Write the replayed trace (simulated pointers) to this file. */
+  out?: string;
+  /** Show a progress bar (only sensible on a terminal). */
+  progress?: boolean;
+}
+
+/** Replays the trace at `path` (`-` for standard input; `.gz` is decompressed) through `stack`. */
+export async function replayFile(stack: CPythonStack, path: string, options: ReplayFileOptions = {}): Promise<ReplaySummary> {
+  const input = path === "-" ? process.stdin : createReadStream(path);
+  const total = path === "-" ? 0 : statSync(path).size;
+  const gz = path.endsWith(".gz");
+  const source = gz ? input.pipe(createGunzip()) : input;
+  source.setEncoding("utf8");
+
+  let writer: WriteStream | undefined;
+  let pending: string[] = [];
+  const flush = () => {
+    if (writer && pending.length) {
+      writer.write(pending.join("\n") + "\n");
+      pending = [];
+    }
+  };
+  if (options.out) writer = createWriteStream(options.out);
+  const replayer = new Replayer(stack, writer ? (line) => pending.push(line) : undefined);
+  const stream = new TraceStream((record, line) => replayer.handle(record, line));
+
+  const bar = options.progress && total > 0 ? new SingleBar({ format: "replay [{bar}] {percentage}% | {value}/{total} bytes | {events} lines", hideCursor: true }) : undefined;
+  bar?.start(total, 0, { events: 0 });
+  try {
+    for await (const chunk of source as AsyncIterable<string>) {
+      pushChecked(stream, chunk);
+      if (pending.length > 4096) flush();
+      if (bar && "bytesRead" in input) bar.update(input.bytesRead, { events: stream.lines });
+    }
+    pushChecked(stream, undefined);
+  } finally {
+    bar?.stop();
+    flush();
+    if (writer) await new Promise<void>((resolve, reject) => writer.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  }
+  return replayer.finish();
+}
+
+/** Feeds a chunk (or, for `undefined`, the end) to the stream; a malformed line becomes a ReplayError. */
+function pushChecked(stream: TraceStream, chunk: string | undefined): void {
+  try {
+    if (chunk === undefined) stream.end();
+    else stream.push(chunk);
+  } catch (error) {
+    if (error instanceof MemtraceSyntaxError) throw new ReplayError(error.line, error);
+    throw error;
+  }
+}
+
+/** What a trace's leading comment lines say about the recorded run. */
+export interface TraceHeader {
+  /** `# env NAME=value` lines (the recorder writes PYTHONMALLOC among others). */
+  env: Record<string, string>;
+  /** `# heap-start 0x…`: the recorded process's initial program break. */
+  heapStart: number | undefined;
+}
+
+/** Reads the comment lines at the start of a trace file (plain or `.gz`). */
+export async function readTraceHeader(path: string): Promise<TraceHeader> {
+  const header: TraceHeader = { env: {}, heapStart: undefined };
+  if (path === "-") return header;
+  const input = createReadStream(path, { end: 64 * 1024 });
+  const source = path.endsWith(".gz") ? input.pipe(createGunzip()) : input;
+  source.setEncoding("utf8");
+  let text = "";
+  for await (const chunk of source as AsyncIterable<string>) {
+    text += chunk;
+    if (text.length > 8192) break;
+  }
+  input.destroy();
+  for (const line of text.split("\n").slice(0, 64)) {
+    if (!line.startsWith("#")) break;
+    const env = /^# env ([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (env) header.env[env[1]!] = env[2]!;
+    const heap = /^# heap-start (0x[0-9a-f]+)$/.exec(line);
+    if (heap) header.heapStart = Number.parseInt(heap[1]!, 16);
+  }
+  return header;
+}

@@ -1,0 +1,85 @@
+/**
+ * The composition root: the one place where the tiers are wired into the CPython 3.11
+ * allocation stack (RAM → kernel and process → libc malloc → PyMem domains → pymalloc).
+ * Every tier is chosen here, so swapping one is a change of option.
+ */
+import { PhysicalMemory } from "@mem/hardware";
+import { GlibcMalloc, type CAllocator } from "@mem/libc-malloc";
+import { Kernel, type Process, type ProcessSpace } from "@mem/os-vm";
+import { createPyMem, type PyMem, type PythonMallocPreset, type SmallObjectHost } from "@mem/pymem";
+import { Pymalloc, type PymallocVersion } from "@mem/small-object";
+
+/** The C library implementations a stack can be built with. */
+export const LIBC_IMPLEMENTATIONS = ["glibc"] as const;
+/** One of {@link LIBC_IMPLEMENTATIONS}. */
+export type LibcImplementation = (typeof LIBC_IMPLEMENTATIONS)[number];
+/** The `PYTHONMALLOC` presets of a CPython 3.11 release build. */
+export const PYTHONMALLOC_PRESETS = ["default", "malloc", "pymalloc", "debug", "malloc_debug", "pymalloc_debug"] as const;
+/** The pymalloc parameter presets. */
+export const PYMALLOC_VERSION_NAMES = ["3.8", "3.9", "3.10", "3.11", "3.12"] as const;
+
+/** Options of {@link createStack}: each replaces one tier. */
+export interface StackOptions {
+  /** Installed RAM in bytes. @defaultValue 1 GiB */
+  ramSize?: number;
+  /** The C library allocator. @defaultValue "glibc" */
+  libc?: LibcImplementation;
+  /** The `PYTHONMALLOC` preset. @defaultValue "default" */
+  pythonMalloc?: PythonMallocPreset;
+  /** The pymalloc parameter preset. @defaultValue "3.11" */
+  pymallocVersion?: PymallocVersion;
+  /**
+   * Lets the caller wrap the process before the allocators see it (the walk-through
+   * wraps it to watch the system calls, like strace).
+   */
+  wrapProcess?: (process: ProcessSpace) => ProcessSpace;
+  /** Lets the caller wrap the C allocator before PyMem sees it. */
+  wrapLibc?: (libc: CAllocator) => CAllocator;
+}
+
+/** The tiers of one running stack. */
+export interface CPythonStack {
+  /** Physical RAM. */
+  readonly ram: PhysicalMemory;
+  /** The kernel: physical page allocator, processes. */
+  readonly kernel: Kernel;
+  /** The Python process. */
+  readonly process: Process;
+  /** The C library allocator of the process (the concrete implementation). */
+  readonly libc: GlibcMalloc;
+  /** The PyMem tier: the three domains. */
+  readonly pymem: PyMem;
+  /** The pymalloc instance, when the preset uses pymalloc. */
+  readonly pymalloc: Pymalloc | undefined;
+  /** The options in force, defaults filled in. */
+  readonly options: Required<Omit<StackOptions, "wrapProcess" | "wrapLibc">>;
+}
+
+/** Builds the default CPython 3.11 stack, with any tier replaced through `options`. */
+export function createStack(options: StackOptions = {}): CPythonStack {
+  const settings = {
+    ramSize: options.ramSize ?? 1024 * 1024 * 1024,
+    libc: options.libc ?? "glibc",
+    pythonMalloc: options.pythonMalloc ?? "default",
+    pymallocVersion: options.pymallocVersion ?? "3.11",
+  } satisfies CPythonStack["options"];
+  if (!(LIBC_IMPLEMENTATIONS as readonly string[]).includes(settings.libc)) {
+    throw new RangeError(`mem-demo: unknown libc implementation "${settings.libc}" (one of: ${LIBC_IMPLEMENTATIONS.join(", ")})`);
+  }
+  const ram = new PhysicalMemory({ size: settings.ramSize });
+  const kernel = new Kernel({ ram });
+  const process = kernel.createProcess();
+  const seen = options.wrapProcess ? options.wrapProcess(process) : process;
+  const libc = new GlibcMalloc(seen);
+  let pymalloc: Pymalloc | undefined;
+  const pymem = createPyMem({
+    process: seen,
+    libc: options.wrapLibc ? options.wrapLibc(libc) : libc,
+    pythonMalloc: settings.pythonMalloc,
+    smallObject: (host: SmallObjectHost) => {
+      pymalloc = new Pymalloc(host, { version: settings.pymallocVersion });
+      return pymalloc.allocator;
+    },
+  });
+  return { ram, kernel, process, libc, pymem, pymalloc, options: settings };
+}
