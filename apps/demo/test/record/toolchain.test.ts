@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RecordError, defaultCacheDir, findCompiler, nativeDir, pythonBuild, recordLibc, recordPython } from "../../src/record/index.js";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const saved = { CC: process.env.CC, PATH: process.env.PATH, MEM_DEMO_CACHE: process.env.MEM_DEMO_CACHE };
@@ -38,6 +39,14 @@ describe("toolchain", () => {
       "mem-demo record: cannot write the trace to /nonexistent/dir/x.memtrace: /nonexistent/dir is not a directory",
     );
     await expect(recordLibc(["true"], { out: "/nonexistent/dir/x.memtrace" })).rejects.toThrow(RecordError);
+  });
+
+  it("shows the compiler's command and messages when compilation fails", async () => {
+    process.env.CC = "/bin/false";
+    const dir = mkdtempSync(join(tmpdir(), "mem-demo-cc-"));
+    await expect(recordLibc(["true"], { out: join(dir, "t.memtrace"), cacheDir: dir })).rejects.toThrow(
+      /^mem-demo record: compiling memtrace_libc\.c with false failed:\n\/bin\/false -O2 -g -Wall -shared -fPIC -pthread -o /,
+    );
   });
 
   it("caches in MEM_DEMO_CACHE when set", () => {
