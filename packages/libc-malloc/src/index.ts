@@ -16,3 +16,4 @@ export {
 export { EINVAL, ENOMEM } from "./constants.js";
 export { HeapCheckError, MallocAbort } from "./errors.js";
 export { GlibcMalloc } from "./glibc-malloc.js";
+export { TlsfMalloc } from "./tlsf-malloc.js";

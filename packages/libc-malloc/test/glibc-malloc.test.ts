@@ -1,0 +1,157 @@
+import { describe, expect, it } from "vitest";
+import { GlibcMalloc, HeapCheckError, MallocAbort, M_MXFAST } from "../src/index.js";
+import { freshGlibc, freshProcess } from "./support/replay.js";
+
+const KEY = 0x1234_5678_9abc;
+
+describe("GlibcMalloc keeps its metadata in the process's memory, as glibc does", () => {
+  it("puts the tcache struct first and links freed entries with safe-linking and the tcache key", () => {
+    const g = freshGlibc();
+    const m = g.process.memory;
+    const p = g.malloc(40);
+    const q = g.malloc(40);
+    expect(p - g.heapStart).toBe(0x2a0);
+    expect(m.load64(g.heapStart + 8)).toBe(0x291); // tcache_perthread_struct chunk
+    g.free(p);
+    expect(m.load64(p)).toBe(Math.floor(p / 4096)); // NULL, mangled
+    expect(m.load64(p + 8)).toBe(KEY);
+    g.free(q);
+    expect(m.load64(q)).toBe(Number(BigInt(Math.floor(q / 4096)) ^ BigInt(p)));
+    const tcache = g.heapStart + 0x10;
+    expect(m.load16(tcache + 2 * 1)).toBe(2); // counts[1] (0x30 chunks)
+    expect(m.load64(tcache + 0x80 + 8 * 1)).toBe(q); // entries[1]
+    expect(g.malloc(40)).toBe(q);
+    expect(m.load64(q + 8)).toBe(0); // key cleared when taken out
+  });
+
+  it("links unsorted chunks to the bin header inside main_arena and writes footers", () => {
+    const g = freshGlibc();
+    const m = g.process.memory;
+    const a = g.malloc(0x500);
+    g.malloc(24);
+    g.free(a);
+    const chunk = a - 16;
+    const unsortedBin = g.arena + 0x60;
+    expect(m.load64(chunk + 16)).toBe(unsortedBin);
+    expect(m.load64(chunk + 24)).toBe(unsortedBin);
+    expect(m.load64(unsortedBin + 16)).toBe(chunk);
+    expect(m.load64(chunk + 8)).toBe(0x511);
+    expect(m.load64(chunk + 0x510)).toBe(0x510); // footer = next chunk's prev_size
+    expect(m.load64(chunk + 0x518) & 1).toBe(0); // next chunk's P bit cleared
+  });
+
+  it("walks the heap naming every chunk's state", () => {
+    const g = freshGlibc();
+    const a = g.malloc(24);
+    const b = g.malloc(0x500);
+    g.malloc(24);
+    g.free(a);
+    g.free(b);
+    const states = g.walkHeap().map((c) => [c.address - g.heapStart, c.size, c.state, c.bin]);
+    expect(states).toEqual([
+      [0x0, 0x290, "in-use", undefined],
+      [0x290, 0x20, "tcache", 0],
+      [0x2b0, 0x510, "bin", 1],
+      [0x7c0, 0x20, "in-use", undefined],
+      [0x7e0, 0x20820, "top", undefined],
+    ]);
+  });
+
+  it("serves the first malloc from a 1 MiB mmap when brk is blocked (non-contiguous main arena)", () => {
+    const proc = freshProcess();
+    const brk = proc.brk(0);
+    proc.mmap(brk, 4096, 3, 0x22 | 0x10);
+    const g = new GlibcMalloc(proc, { tcacheKey: KEY });
+    const p = g.malloc(100);
+    expect(p).not.toBe(0);
+    expect(g.mallinfo2().arena).toBe(1048576);
+    expect(g.mallocStats()).toContain("system bytes     =    1048576\n");
+    expect(g.heapStart + 0x2a0).toBe(p);
+    g.checkHeap();
+  });
+});
+
+describe("glibc's aborts are typed and leave the simulator usable", () => {
+  it("reports the exact message, the call and the chunk", () => {
+    const g = freshGlibc();
+    const p = g.malloc(24);
+    g.free(p);
+    let caught: unknown;
+    try {
+      g.free(p);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(MallocAbort);
+    const abort = caught as MallocAbort;
+    expect(abort.message).toBe("free(): double free detected in tcache 2");
+    expect(abort.address).toBe(p - 16);
+    expect(abort.detail).toBe(`libc-malloc: free: free(): double free detected in tcache 2 (chunk at 0x${(p - 16).toString(16)})`);
+    g.checkHeap();
+    expect(g.malloc(24)).toBe(p);
+  });
+
+  it("catches a fastbin double free only at the bin head (fasttop), like glibc", () => {
+    const g = freshGlibc();
+    const ps = Array.from({ length: 10 }, () => g.malloc(24));
+    for (const p of ps.slice(0, 9)) g.free(p);
+    expect(() => g.free(ps[8]!)).toThrow("double free or corruption (fasttop)");
+    g.checkHeap();
+  });
+
+  it("turns mallopt(M_MXFAST, 0) into no fastbins: 24-byte frees then coalesce", () => {
+    const g = new GlibcMalloc(freshProcess(), { tcacheKey: KEY, tcacheCount: 0 });
+    expect(g.mallopt(M_MXFAST, 0)).toBe(1);
+    const a = g.malloc(24);
+    const b = g.malloc(24);
+    g.malloc(24);
+    g.free(a);
+    g.free(b);
+    expect(g.malloc(24)).toBe(a);
+    g.checkHeap();
+  });
+});
+
+describe("the heap checker finds the first broken invariant", () => {
+  function corruptedHeap(): { g: GlibcMalloc; big: number } {
+    const g = freshGlibc();
+    const big = g.malloc(0x500);
+    g.malloc(24);
+    g.free(big);
+    g.checkHeap();
+    return { g, big };
+  }
+
+  it("a footer that disagrees with the free chunk's size", () => {
+    const { g, big } = corruptedHeap();
+    g.process.memory.store64(big - 16 + 0x510, 0x400);
+    expect(() => g.checkHeap()).toThrow(HeapCheckError);
+    try {
+      g.checkHeap();
+    } catch (error) {
+      expect((error as HeapCheckError).address).toBe(big - 16);
+      expect((error as HeapCheckError).rule).toContain("footer");
+    }
+  });
+
+  it("a broken bk link in a bin", () => {
+    const { g, big } = corruptedHeap();
+    g.process.memory.store64(big + 8, 0x1000);
+    expect(() => g.checkHeap()).toThrow(/bk does not point back|header's bk/);
+  });
+
+  it("a tcache count that does not match its list", () => {
+    const g = freshGlibc();
+    g.free(g.malloc(24));
+    g.process.memory.store16(g.heapStart + 0x10, 3);
+    expect(() => g.checkHeap()).toThrow(/tcache bin 0 has 1 entries but its count says 3/);
+  });
+
+  it("a size field that breaks the chunk chain", () => {
+    const g = freshGlibc();
+    const p = g.malloc(24);
+    g.malloc(24);
+    g.process.memory.store64(p - 8, 0x18);
+    expect(() => g.checkHeap()).toThrow(/invalid chunk size 0x18/);
+  });
+});
