@@ -4,6 +4,7 @@
  * and leaves a memtrace v1 trace of `libc` lines with the addresses glibc returned and the
  * `# heap-start` line (the initial program break).
  */
+import { randomUUID } from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
 import { PointerMap, forEachRecord } from "@mem/memtrace";
 import { RecordError } from "./errors.js";
@@ -52,7 +53,7 @@ export async function recordLibc(command: readonly string[], options: RecordLibc
   if (program === undefined) throw new RecordError("no command to record (usage: mem-demo record --libc -- <command> [args])");
   checkWritable(options.out, "trace", (m) => new RecordError(m));
   const shim = await libcShim(options.cacheDir);
-  const raw = isGzip(options.out) ? `${options.out.slice(0, -3)}.${process.pid}.tmp` : options.out;
+  const raw = isGzip(options.out) ? `${options.out.slice(0, -3)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp` : options.out;
   rmSync(raw, { force: true }); // the shim creates it exclusively
   const base = options.env ?? process.env;
   const preload = base.LD_PRELOAD ? `${shim}:${base.LD_PRELOAD}` : shim;

@@ -7,6 +7,7 @@
  *   recording stopped (a Python atexit callback registered before the script runs), so
  *   that a faithful replay of the trace must print exactly the same statistics.
  */
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { basename } from "node:path";
 import { RecordError } from "./errors.js";
@@ -83,7 +84,7 @@ export async function recordPython(command: readonly string[], options: RecordPy
   checkWritable(statsOut, "statistics", (m) => new RecordError(m));
   const build = await pythonBuild(python);
   const recorder = await pythonRecorder(build, options.cacheDir);
-  const raw = isGzip(options.out) ? `${options.out.slice(0, -3)}.${process.pid}.tmp` : options.out;
+  const raw = isGzip(options.out) ? `${options.out.slice(0, -3)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp` : options.out;
   rmSync(statsOut, { force: true });
   try {
     const result = await run(recorder, [raw, statsOut, build.executable, ...args], {

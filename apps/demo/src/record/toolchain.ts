@@ -8,7 +8,7 @@
  * so that a changed source or another Python compiles afresh, and concurrent first uses
  * are safe (each compiles to a temporary name and renames it into place).
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, delimiter, dirname, join } from "node:path";
@@ -138,7 +138,7 @@ export async function compileNative(target: NativeTarget, cacheDir = defaultCach
   const out = join(cacheDir, `${target.name}-${hash.digest("hex").slice(0, 16)}`);
   if (existsSync(out)) return out;
   mkdirSync(cacheDir, { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
+  const tmp = `${out}.${process.pid}.${randomUUID()}.tmp`; // unique even between worker threads
   const args = ["-O2", "-g", "-Wall", ...target.flags, "-o", tmp, join(dir, target.source), ...target.libs];
   const result = await run(cc, args);
   if (result.exitCode !== 0) {
