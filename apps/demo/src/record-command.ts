@@ -31,7 +31,7 @@ export async function record(command: string[], flags: RecordFlags): Promise<num
     return r.exitCode;
   } catch (error) {
     if (error instanceof RecordError) {
-      process.stderr.write(`mem-demo record: ${error.message}\n`);
+      process.stderr.write(`${error.message}\n`);
       return 1;
     }
     throw error;

@@ -119,7 +119,7 @@ export class Replayer {
           return arena;
         },
         free: (_ctx, arena, size) => {
-          this.emit({ kind: "arena-free", ptr: arena, size });
+          if (this.out) this.emit({ kind: "arena-free", ptr: arena, size });
           placed.free(placed, arena, size);
         },
       });
@@ -170,14 +170,14 @@ export class Replayer {
         s.calls++;
         const p = this.domains[r.domain].malloc(r.size);
         this.result(r.result, p);
-        this.emit({ kind: "malloc", domain: r.domain, size: r.size, result: p });
+        if (this.out) this.emit({ kind: "malloc", domain: r.domain, size: r.size, result: p });
         return;
       }
       case "calloc": {
         s.calls++;
         const p = this.domains[r.domain].calloc(r.nelem, r.elsize);
         this.result(r.result, p);
-        this.emit({ kind: "calloc", domain: r.domain, nelem: r.nelem, elsize: r.elsize, result: p });
+        if (this.out) this.emit({ kind: "calloc", domain: r.domain, nelem: r.nelem, elsize: r.elsize, result: p });
         return;
       }
       case "realloc": {
@@ -187,7 +187,7 @@ export class Replayer {
         // A successful realloc (or glibc's realloc(p, 0), which frees) ends the old pointer.
         if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) this.retire(r.ptr, old);
         this.result(r.result, p);
-        this.emit({ kind: "realloc", domain: r.domain, ptr: old, size: r.size, result: p });
+        if (this.out) this.emit({ kind: "realloc", domain: r.domain, ptr: old, size: r.size, result: p });
         return;
       }
       case "free": {
@@ -195,7 +195,7 @@ export class Replayer {
         const p = this.sim(r.ptr, "free");
         if (r.ptr !== 0) this.retire(r.ptr, p);
         this.domains[r.domain].free(p);
-        this.emit({ kind: "free", domain: r.domain, ptr: p });
+        if (this.out) this.emit({ kind: "free", domain: r.domain, ptr: p });
         return;
       }
       case "memalign": {
@@ -203,7 +203,7 @@ export class Replayer {
         if (r.domain !== "libc") throw new Error(`memalign is a C library call: domain must be libc, got ${r.domain}`);
         const p = this.stack.libc.memalign(r.alignment, r.size);
         this.result(r.result, p);
-        this.emit({ kind: "memalign", domain: "libc", alignment: r.alignment, size: r.size, result: p });
+        if (this.out) this.emit({ kind: "memalign", domain: "libc", alignment: r.alignment, size: r.size, result: p });
         return;
       }
       case "arena-alloc":
@@ -217,7 +217,7 @@ export class Replayer {
         s.writes++;
         const p = this.sim(r.ptr, "write");
         this.stack.process.memory.write(p + r.offset, r.bytes);
-        this.emit({ kind: "write", ptr: p, offset: r.offset, bytes: r.bytes });
+        if (this.out) this.emit({ kind: "write", ptr: p, offset: r.offset, bytes: r.bytes });
         return;
       }
       case "heap-start":
