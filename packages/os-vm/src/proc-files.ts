@@ -40,21 +40,14 @@ function nameOf(process: Process, vma: Vma): string | undefined {
   return undefined;
 }
 
-/**
- * The memory lines of /proc/PID/status, as `task_mem` prints them (`Name:\t%8lu kB`).
- *
- * VmData counts private writable non-stack mappings, VmStk grows-down ones, VmExe and VmLib
- * split the executable mappings between the main program and the rest (the vDSO included),
- * VmPTE the page-table pages below the PGD. RssFile is 0: image files are not resident here.
- */
-export function formatStatus(process: Process): string {
-  const mm = process.mm;
+/** Sizes in pages that status and statm share. */
+function sizes(process: Process): { total: number; data: number; stack: number; execAll: number; execMain: number } {
   let total = 0;
   let data = 0;
   let stack = 0;
   let execAll = 0;
   let execMain = 0;
-  for (const vma of mm.vmas.list) {
+  for (const vma of process.mm.vmas.list) {
     const pages = (vma.end - vma.start) / PAGE_SIZE;
     total += pages;
     if ((vma.flags & (VM_WRITE | VM_SHARED | VM_STACK)) === VM_WRITE) data += pages;
@@ -64,6 +57,29 @@ export function formatStatus(process: Process): string {
       if (vma.file?.executable === true) execMain += pages;
     }
   }
+  return { total, data, stack, execAll, execMain };
+}
+
+/**
+ * /proc/PID/statm, as `task_statm` prints it: `size resident shared text lib data dt` in
+ * pages (lib and dt are always 0; shared counts shmem pages, as no file page is resident).
+ */
+export function formatStatm(process: Process): string {
+  const { total, data, stack, execMain } = sizes(process);
+  const mm = process.mm;
+  return `${total} ${mm.rss} ${mm.rssShmem} ${execMain} 0 ${data + stack} 0\n`;
+}
+
+/**
+ * The memory lines of /proc/PID/status, as `task_mem` prints them (`Name:\t%8lu kB`).
+ *
+ * VmData counts private writable non-stack mappings, VmStk grows-down ones, VmExe and VmLib
+ * split the executable mappings between the main program and the rest (the vDSO included),
+ * VmPTE the page-table pages below the PGD. RssFile is 0: image files are not resident here.
+ */
+export function formatStatus(process: Process): string {
+  const mm = process.mm;
+  const { total, data, stack, execAll, execMain } = sizes(process);
   const kb = (pages: number): number => pages * (PAGE_SIZE / 1024);
   const rss = mm.rss;
   return (

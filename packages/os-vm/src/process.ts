@@ -54,7 +54,7 @@ import { SyscallError, hex, type ErrnoCode } from "./errors.js";
 import { formatArg, formatMapFlags, formatProt } from "./format.js";
 import { MemoryDescriptor, type KernelServices } from "./mm.js";
 import { chooseAddress } from "./placement.js";
-import { formatMaps, formatStatus } from "./proc-files.js";
+import { formatMaps, formatStatm, formatStatus } from "./proc-files.js";
 import {
   VM_ACCESS,
   VM_ACCOUNT,
@@ -554,6 +554,11 @@ export class Process implements ProcessSpace {
   fork(): Process {
     this.checkAlive("fork", () => "");
     return this.kernel.fork(this);
+  }
+
+  /** /proc/PID/statm: `size resident shared text lib data dt` in pages. */
+  statm(): string {
+    return formatStatm(this);
   }
 
   /** Ends the process: every mapping is unmapped and the page tables are freed. */

@@ -44,6 +44,10 @@ function compare(real: Item[], sim: Item[], slack = 0): void {
     // the inode of a shared anonymous mapping's shmem file is a system-wide counter
     const shmemInode = (text: string): string => text.replace(/ 00:01 \d+ +\/dev\/zero/g, " 00:01 * /dev/zero");
     if (r.kind === "maps" && s.kind === "maps") expect(shmemInode(s.text)).toBe(shmemInode(r.text));
+    // statm: size, text, lib, data and dt exactly (resident and shared include file pages)
+    if (r.kind === "statm" && s.kind === "statm") {
+      for (const f of [0, 3, 4, 5, 6]) expect(`${index} statm[${f}] ${s.fields[f]}`).toBe(`${index} statm[${f}] ${r.fields[f]}`);
+    }
     if (r.kind === "faults" && s.kind === "faults") {
       expect(r.count).toBeGreaterThanOrEqual(s.count);
       expect(r.count).toBeLessThanOrEqual(s.count + 8);

@@ -71,6 +71,10 @@ export function runScript(proc: Process, script: string): string {
         out += `status {\n${proc.status()}}\n`;
         results.push(0);
         break;
+      case "statm":
+        out += `statm ${proc.statm()}`;
+        results.push(0);
+        break;
       case "faults":
         out += `faults ${proc.faults.minor - minor}\n`;
         minor = proc.faults.minor;
@@ -84,7 +88,7 @@ export function runScript(proc: Process, script: string): string {
 }
 
 /** A recorded or simulated output split into its items: result lines, maps blocks, status blocks, fault counts. */
-export type Item = { kind: "result"; text: string } | { kind: "maps"; text: string } | { kind: "status"; fields: Map<string, number> } | { kind: "faults"; count: number };
+export type Item = { kind: "statm"; fields: number[] } | { kind: "result"; text: string } | { kind: "maps"; text: string } | { kind: "status"; fields: Map<string, number> } | { kind: "faults"; count: number };
 
 export function parseOutput(text: string): Item[] {
   const items: Item[] = [];
@@ -93,6 +97,7 @@ export function parseOutput(text: string): Item[] {
     const line = lines[i]!;
     if (line.startsWith("= ")) items.push({ kind: "result", text: line });
     else if (line.startsWith("faults ")) items.push({ kind: "faults", count: Number(line.slice(7)) });
+    else if (line.startsWith("statm ")) items.push({ kind: "statm", fields: line.slice(6).split(" ").map(Number) });
     else if (line === "maps {" || line === "status {") {
       const body: string[] = [];
       for (i++; lines[i] !== "}"; i++) body.push(lines[i]!);
