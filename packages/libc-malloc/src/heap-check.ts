@@ -71,6 +71,13 @@ export function walkGlibcHeap(view: GlibcHeapView): HeapChunk[] {
 export function checkGlibcHeap(view: GlibcHeapView): void {
   if (!view.initialised) return;
   const members = collectMembers(view);
+  if (view.regions.length === 0) {
+    // no heap yet: top is still the fake chunk overlaying the unsorted bin header
+    if (view.top !== view.arena + AV_TOP) fail("top moved although the heap was never created", view.top);
+    const [first] = members.keys();
+    if (first !== undefined) fail("a bin holds a chunk although the heap was never created", first);
+    return;
+  }
   const chunks = walkChunks(view, members);
   const seen = new Set<number>();
   let previousFree = false;

@@ -24,8 +24,8 @@ function num(token: string | undefined): number {
   return negative ? -value : value;
 }
 
-/** Runs `script` on `libc` and returns the driver-format output, ending with `exit N`. */
-export function replay(script: string, libc: GlibcMalloc = freshGlibc()): string {
+/** Runs `script` on `libc` (with `check`, the heap checker runs after every call) and returns the driver-format output, ending with `exit N`. */
+export function replay(script: string, libc: GlibcMalloc = freshGlibc(), options: { check?: boolean } = {}): string {
   const out: string[] = [];
   const slots = new Map<number, number>();
   const slot = (id: number): number => slots.get(id) ?? 0;
@@ -117,6 +117,7 @@ export function replay(script: string, libc: GlibcMalloc = freshGlibc()): string
           result = "?";
       }
       if (!quiet) result += state();
+      if (options.check === true) libc.checkHeap();
     } catch (error) {
       if (error instanceof Error && error.name === "MallocAbort") {
         out.push(error.message);

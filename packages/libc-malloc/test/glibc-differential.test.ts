@@ -1,0 +1,91 @@
+/**
+ * Differential test against the real glibc 2.36 of this machine: fast-check writes random
+ * call sequences, the compiled driver (test/glibc/driver.c) runs them under glibc, the
+ * simulator replays them, and the two outputs — every placement offset, size field,
+ * mallinfo2 field, program break and abort message — must be identical.
+ * Skipped when gcc is not available.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { replay } from "./support/replay.js";
+
+function compileDriver(): string | undefined {
+  try {
+    const exe = join(mkdtempSync(join(tmpdir(), "glibc-diff-")), "driver");
+    execFileSync("gcc", ["-O1", "-o", exe, join(import.meta.dirname, "glibc", "driver.c")], { stdio: "ignore" });
+    return exe;
+  } catch {
+    return undefined;
+  }
+}
+
+const driver = compileDriver();
+
+function runGlibc(script: string): string {
+  try {
+    return `${execFileSync(driver!, [], { input: script, encoding: "utf8" })}exit 0\n`;
+  } catch (error) {
+    const e = error as { stdout: string; status: number | null; signal: string | null };
+    const code = e.status ?? (e.signal === "SIGABRT" ? 134 : e.signal === "SIGSEGV" ? 139 : 1);
+    return `${e.stdout}exit ${code}\n`;
+  }
+}
+
+const size = fc.oneof(
+  { weight: 6, arbitrary: fc.nat(140) },
+  { weight: 3, arbitrary: fc.integer({ min: 140, max: 1100 }) },
+  { weight: 2, arbitrary: fc.integer({ min: 1100, max: 70_000 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 70_000, max: 400_000 }) },
+);
+const op = fc.oneof(
+  { weight: 8, arbitrary: fc.tuple(fc.constant("m"), size) },
+  { weight: 7, arbitrary: fc.tuple(fc.constant("f"), fc.nat()) },
+  { weight: 2, arbitrary: fc.tuple(fc.constant("r"), fc.nat(), size) },
+  { weight: 1, arbitrary: fc.tuple(fc.constant("c"), fc.integer({ min: 1, max: 8 }), fc.nat(600)) },
+  { weight: 1, arbitrary: fc.tuple(fc.constant("a"), fc.constantFrom(32, 64, 256, 4096), size) },
+  { weight: 1, arbitrary: fc.tuple(fc.constant("t"), fc.constantFrom(0, 4096, 131072)) },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(
+      fc.tuple(fc.constant("o"), fc.constant(1), fc.constantFrom(0, 8, 24, 64, 160)),
+      fc.tuple(fc.constant("o"), fc.constantFrom(-1, -2, -3), fc.constantFrom(0, 4096, 65536, 262144)),
+      fc.tuple(fc.constant("o"), fc.constant(-4), fc.constantFrom(0, 1, 100)),
+    ),
+  },
+);
+
+/** Turns generated operations into a driver script over live slots (no double frees). */
+function toScript(ops: (readonly [string, number, number?])[]): string {
+  const live: number[] = [];
+  let next = 0;
+  const lines: string[] = [];
+  for (const [kind, x, y = 0] of ops) {
+    if (kind === "m") lines.push(`m ${next} ${x}`), live.push(next++);
+    else if (kind === "c") lines.push(`c ${next} ${x} ${y}`), live.push(next++);
+    else if (kind === "a") lines.push(`a ${next} ${x} ${y}`), live.push(next++);
+    else if (kind === "t") lines.push(`t ${x}`);
+    else if (kind === "o") lines.push(`o ${x} ${y}`);
+    else if (live.length > 0) {
+      const slot = live.splice(x % live.length, 1)[0]!;
+      if (kind === "f") lines.push(`f ${slot}`);
+      else lines.push(`r ${next} ${slot} ${y}`), live.push(next++);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+describe.skipIf(driver === undefined)("random call sequences: the simulator against the real glibc", () => {
+  it("prints exactly what glibc prints, call after call (property)", () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 120 }), (ops) => {
+        const script = toScript(ops);
+        expect(replay(script, undefined, { check: true })).toBe(runGlibc(script));
+      }),
+      { numRuns: Number(process.env.DIFF_RUNS ?? 40) },
+    );
+  }, 600_000);
+});
