@@ -63,16 +63,20 @@ function toScript(ops: (readonly [string, number, number?])[]): string {
   const live: number[] = [];
   let next = 0;
   const lines: string[] = [];
+  const allocate = (line: string): void => {
+    lines.push(line);
+    live.push(next++);
+  };
   for (const [kind, x, y = 0] of ops) {
-    if (kind === "m") lines.push(`m ${next} ${x}`), live.push(next++);
-    else if (kind === "c") lines.push(`c ${next} ${x} ${y}`), live.push(next++);
-    else if (kind === "a") lines.push(`a ${next} ${x} ${y}`), live.push(next++);
+    if (kind === "m") allocate(`m ${next} ${x}`);
+    else if (kind === "c") allocate(`c ${next} ${x} ${y}`);
+    else if (kind === "a") allocate(`a ${next} ${x} ${y}`);
     else if (kind === "t") lines.push(`t ${x}`);
     else if (kind === "o") lines.push(`o ${x} ${y}`);
     else if (live.length > 0) {
       const slot = live.splice(x % live.length, 1)[0]!;
       if (kind === "f") lines.push(`f ${slot}`);
-      else lines.push(`r ${next} ${slot} ${y}`), live.push(next++);
+      else allocate(`r ${next} ${slot} ${y}`);
     }
   }
   return `${lines.join("\n")}\n`;
