@@ -5,7 +5,7 @@
  * the same offset inside its arena as the recorded block did.
  */
 import { expect } from "vitest";
-import { formatEvent, parseTrace } from "@mem/memtrace";
+import { PointerMap, formatEvent, parseTrace, type MemtraceEvent } from "@mem/memtrace";
 import type { PyObjectArenaAllocator, SmallObjectHost } from "@mem/pymem";
 import { PlacedArenaAllocator, Pymalloc, type PymallocOptions } from "../../src/index.js";
 
@@ -81,13 +81,17 @@ export function replayOn(text: string, target: ReplayTarget, opts: { checkEvery?
     free: (_c, p, size) => placed.free(placed, p, size),
   });
   const pm = pm0;
-  const map = new Map<number, number>();
+  const map = new PointerMap(1 << 16); // recorded pointer -> simulated pointer (a JS Map is slow here)
   const pendingRecorded: number[] = [];
   const arenas: Pair[] = []; // live recorded arena <-> simulated arena
   let events = 0;
   let arenasRecorded = 0;
   let released = 0;
   let blocksCompared = 0;
+
+  let current: MemtraceEvent | null = null;
+  // Describes the event being replayed; called only to build an error message.
+  const line = (): string => `event ${events + 1} (${current === null ? "?" : formatEvent(current)})`;
 
   const sync = (): void => {
     if (!follow) return;
@@ -110,14 +114,14 @@ export function replayOn(text: string, target: ReplayTarget, opts: { checkEvery?
   const sim = (rec: number, line: () => string): number => {
     if (rec === 0) return 0;
     const s = map.get(rec);
-    if (s === undefined) throw new Error(`${line()}: pointer not live in the replay`);
+    if (s < 0) throw new Error(`${line()}: pointer not live in the replay`);
     return s;
   };
 
   const py = (domain: string): boolean => domain === "mem" || domain === "obj";
   const t = target;
   for (const e of parseTrace(text)) {
-    const line = (): string => `event ${events + 1} (${formatEvent(e)})`;
+    current = e;
     switch (e.kind) {
       case "arena-alloc":
         arenasRecorded++;
