@@ -103,7 +103,9 @@ export class TlsfMalloc implements CAllocator {
     if (size >= MMAP_MIN) return this.mapBlock(size);
     let block = this.findFree(size);
     if (block === 0) {
-      if (!this.grow(size)) return this.fail(ENOMEM);
+      // the search rounds a size up to the next list, so grow by enough for that list
+      const searched = size < SMALL ? size : size + 2 ** (31 - Math.clz32(size) - SL_LOG2);
+      if (!this.grow(searched)) return this.fail(ENOMEM);
       block = this.findFree(size);
       if (block === 0) return this.fail(ENOMEM);
     }

@@ -209,8 +209,16 @@ for (const [name, make] of implementations) {
           for (const b of live) a.free(b.p);
           a.checkHeap();
         }),
-        { numRuns: 25 },
+        { numRuns: Number(process.env.CONTRACT_RUNS ?? 25) },
       );
-    });
+    }, 600_000);
   });
 }
+
+describe("TlsfMalloc regressions found by the property test", () => {
+  it("grows the heap by enough for the rounded-up list of a request just below the growth step", () => {
+    const a = new TlsfMalloc(freshProcess());
+    expect(a.malloc(126961)).not.toBe(0);
+    a.checkHeap();
+  });
+});
