@@ -8,7 +8,8 @@ import type { Process } from "./process.js";
  * the buddy free lists; for each process the VMA list (sorted, page aligned, not
  * overlapping), the page tables (every table page covers some VMA, VmPTE equals the tables
  * reachable, every entry with a frame lies inside a VMA) and RSS (equal to the frames mapped);
- * and that every frame is either free, reserved, a page table or a mapped user page.
+ * every frame's reference count (its mappings plus a shmem page cache); and that every frame
+ * is either free, reserved, a page table, a mapped user page or a cached shmem page.
  */
 export function checkKernel(kernel: Kernel, processes: readonly Process[]): string[] {
   const problems = kernel.pages.check();
@@ -50,9 +51,15 @@ export function checkKernel(kernel: Kernel, processes: readonly Process[]): stri
     });
     if (resident !== mm.rss) problems.push(`pid ${proc.pid}: RSS ${mm.rss} pages but ${resident} frames mapped`);
   }
+  // the page caches of shmem files hold one reference on each of their frames
+  const cached = new Set<number>();
+  for (const file of kernel.shmemFiles) for (const pfn of file.shmem!.pages.values()) cached.add(pfn);
+  for (const pfn of cached) if (!userFrames.has(pfn)) userFrames.set(pfn, 0);
   for (const [pfn, maps] of userFrames) {
-    if (kernel.pages.count(pfn) !== maps) problems.push(`frame ${pfn.toString(16)}: map count ${kernel.pages.count(pfn)} but ${maps} mappings`);
+    const expected = maps + (cached.has(pfn) ? 1 : 0);
+    if (kernel.pages.count(pfn) !== expected) problems.push(`frame ${pfn.toString(16)}: count ${kernel.pages.count(pfn)} but ${expected} references`);
   }
+  if (kernel.counters.shmemPages !== cached.size) problems.push(`Shmem counts ${kernel.counters.shmemPages} pages but ${cached.size} are cached`);
   const used = kernel.pages.totalPages - kernel.pages.freePages;
   const accounted = tables + userFrames.size + 1; // + the zero page
   if (used !== accounted) problems.push(`${used} frames in use but ${accounted} accounted for (tables ${tables}, user ${userFrames.size}, zero page 1)`);

@@ -12,7 +12,7 @@ import { kbLine } from "./format.js";
 import { SMALL_C_PROGRAM, randomizeImage } from "./layout.js";
 import { PG_LAZYFREE, PG_RESERVED, PG_ZERO, PageAllocator } from "./page-allocator.js";
 import { Process, type KernelContext } from "./process.js";
-import { VM_ACCOUNT, VM_DONTCOPY } from "./vma.js";
+import { VM_ACCOUNT, VM_DONTCOPY, type FileRef } from "./vma.js";
 
 /**
  * The kernel: physical memory managed by a buddy allocator, the shared zero page, commit
@@ -78,7 +78,20 @@ export class Kernel {
         this.committedPages -= pages;
       },
       newAnonVma: () => ++this.anonVmaIds,
-      newShmemInode: () => this.shmemInodes++,
+      newShmemFile: () => {
+        const file: FileRef = { device: "00:01", inode: this.shmemInodes++, name: "/dev/zero (deleted)", executable: false, shmem: { pages: new Map() } };
+        this.shmemFiles.add(file);
+        return file;
+      },
+      releaseShmem: (files) => this.releaseShmem(files),
+      punchShmem: (file, first, end) => {
+        for (const [index, pfn] of file.shmem?.pages ?? []) {
+          if (index >= first && index < end) {
+            file.shmem!.pages.delete(index);
+            this.putShmemPage(pfn);
+          }
+        }
+      },
       fork: (parent) => this.forkProcess(parent),
     };
   }
@@ -94,6 +107,38 @@ export class Kernel {
     const process = new Process(this.context, pid, image, undefined, options.stackLimit);
     this.processes.set(pid, process);
     return process;
+  }
+
+  /** The shmem files of live shared anonymous mappings. */
+  readonly shmemFiles = new Set<FileRef>();
+
+  /** Frees the page caches of `files` that no process maps any more (the last munmap or exit). */
+  private releaseShmem(files: readonly FileRef[]): void {
+    for (const file of new Set(files)) {
+      if (!this.shmemFiles.has(file)) continue;
+      let used = false;
+      for (const process of this.processes.values()) {
+        if (!process.hasExited && process.mm.vmas.list.some((vma) => vma.file === file)) {
+          used = true;
+          break;
+        }
+      }
+      if (used) continue;
+      for (const pfn of file.shmem!.pages.values()) this.putShmemPage(pfn);
+      file.shmem!.pages.clear();
+      this.shmemFiles.delete(file);
+    }
+  }
+
+  /** Drops the page cache's reference on a shmem frame. */
+  private putShmemPage(pfn: number): void {
+    const count = this.pages.count(pfn) - 1;
+    this.pages.setCount(pfn, count);
+    this.counters.shmemPages--;
+    if (count === 0) {
+      this.pages.setFlags(pfn, 0);
+      this.pages.release(pfn, 0);
+    }
   }
 
   /** `fork()` of `parent` (see `Process.fork`). */
@@ -118,8 +163,8 @@ export class Kernel {
   exit(pid: number): void {
     const process = this.processes.get(pid);
     if (process === undefined) return;
-    process.exit();
     this.processes.delete(pid);
+    process.exit();
   }
 
   /** CommitLimit in pages: RAM x overcommit_ratio / 100 (no swap). */

@@ -196,9 +196,16 @@ export class MemoryDescriptor implements FaultHandler {
     if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0) {
       // Demand paging: a new anonymous page, or the zero page for a read.
       if ((vma.flags & VM_SHARED) !== 0) {
-        const pfn = this.newPage(vma, vpn, PG_SHMEM);
+        // shmem_fault: the page of the file at this offset, created zeroed on first use
+        const cache = vma.file!.shmem!.pages;
+        const index = vma.pgoff + (vpn - vma.start / PAGE_SIZE);
+        let pfn = cache.get(index);
+        if (pfn === undefined) {
+          pfn = this.newPage(vma, vpn, PG_SHMEM);
+          cache.set(index, pfn);
+          this.kernel.counters.shmemPages++;
+        } else this.kernel.pages.setCount(pfn, this.kernel.pages.count(pfn) + 1);
         this.rssShmem++;
-        this.kernel.counters.shmemPages++;
         writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | (vma.flags & VM_WRITE ? PTE_RW | (write ? PTE_DIRTY : 0) : 0), nx);
       } else if (!write) {
         writeEntry(this.ram, slot, this.kernel.zeroPfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | PTE_SPECIAL, nx);
@@ -241,7 +248,7 @@ export class MemoryDescriptor implements FaultHandler {
     const pfn = this.kernel.allocUserPage(() => `a page fault at ${hex(vpn * PAGE_SIZE)} in pid ${this.pid}`);
     const pages = this.kernel.pages;
     pages.setFlags(pfn, kind);
-    pages.setCount(pfn, 1);
+    pages.setCount(pfn, kind === PG_SHMEM ? 2 : 1); // a shmem page is also held by its file's cache
     pages.setReverseMap(pfn, this.pid, vpn);
     if (vma.anonVma === 0) this.assignAnonVma(vma);
     return pfn;
@@ -355,7 +362,8 @@ export class MemoryDescriptor implements FaultHandler {
   /**
    * `dup_mmap`: copies `parent`'s VMAs and page-table entries into this empty descriptor.
    * Private frames become copy-on-write in both (entries made read-only, map count raised);
-   * shared frames stay writable; the zero page is copied as is.
+   * the zero page is copied as is; shared mappings get no entries (the child faults their
+   * pages in from the shmem file, as Linux does).
    */
   copyFrom(parent: MemoryDescriptor): void {
     const pages = this.kernel.pages;
@@ -368,7 +376,8 @@ export class MemoryDescriptor implements FaultHandler {
         vma.anonVma = 0;
         continue;
       }
-      const shared = (vma.flags & VM_SHARED) !== 0;
+      // Shared mappings are not copied: the child faults their pages in from the shmem file.
+      if ((vma.flags & VM_SHARED) !== 0) continue;
       parent.pageTable.forEachEntry(vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, (slot, vpn) => {
         let low = this.ram.load32(slot);
         const high = this.ram.load32(slot + 4);
@@ -376,12 +385,9 @@ export class MemoryDescriptor implements FaultHandler {
         if ((low & PTE_SPECIAL) === 0) {
           const pfn = entryFrame(this.ram, slot, low);
           pages.setCount(pfn, pages.count(pfn) + 1);
-          if (shared) this.rssShmem++;
-          else {
-            this.rssAnon++;
-            low &= ~PTE_RW;
-            this.ram.store32(slot, low >>> 0); // the parent's entry: copy-on-write from now on
-          }
+          this.rssAnon++;
+          low &= ~PTE_RW;
+          this.ram.store32(slot, low >>> 0); // the parent's entry: copy-on-write from now on
         }
         const child = this.pageTable.pteAddress(vpn, true);
         this.ram.store32(child, low >>> 0);
@@ -411,8 +417,8 @@ export class MemoryDescriptor implements FaultHandler {
     const count = pages.count(pfn) - 1;
     pages.setCount(pfn, count);
     if (count === 0) {
-      if ((flags & PG_SHMEM) !== 0) this.kernel.counters.shmemPages--;
-      else this.kernel.counters.anonPages--;
+      // (a shmem page reaches 0 here only after MADV_REMOVE took it out of its file's cache)
+      if ((flags & PG_SHMEM) === 0) this.kernel.counters.anonPages--;
       this.kernel.freeUserPage(pfn);
     }
   }

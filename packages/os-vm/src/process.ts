@@ -87,8 +87,12 @@ export interface KernelContext extends KernelServices {
   readonly thpAlignment: boolean;
   /** Whether overcommit mode 2 (never) is on: MAP_NORESERVE is then ignored. */
   readonly strictOvercommit: boolean;
-  /** A fresh inode number for the shmem file of a shared anonymous mapping. */
-  newShmemInode(): number;
+  /** A new shmem file for a shared anonymous mapping (`/dev/zero (deleted)`). */
+  newShmemFile(): FileRef;
+  /** Gives the pages of these shmem files back if no mapping in any process uses them any more. */
+  releaseShmem(files: readonly FileRef[]): void;
+  /** Drops the pages `[first, end)` of a shmem file's cache (MADV_REMOVE). */
+  punchShmem(file: FileRef, first: number, end: number): void;
   /** Creates the child of `parent` (fork). */
   fork(parent: Process): Process;
 }
@@ -246,7 +250,7 @@ export class Process implements ProcessSpace {
     }
     if (fixed) this.unmapRange(start, end);
     // A shared anonymous mapping is backed by its own shmem file, "/dev/zero (deleted)": it never merges.
-    const file: FileRef | undefined = shared ? { device: "00:01", inode: this.kernel.newShmemInode(), name: "/dev/zero (deleted)", executable: false } : undefined;
+    const file: FileRef | undefined = shared ? this.kernel.newShmemFile() : undefined;
     const vma: Vma = { start, end, flags: vmFlags, pgoff: shared ? 0 : start / PAGE_SIZE, file, special: undefined, anonVma: 0 };
     this.mm.vmas.insert(vma);
     if (accountable) this.mm.committedPages += len / PAGE_SIZE;
@@ -309,7 +313,9 @@ export class Process implements ProcessSpace {
   private unmapRange(start: number, end: number): void {
     const removed = this.mm.vmas.remove(start, end);
     if (removed.length === 0) return;
+    const shmem: FileRef[] = [];
     for (const piece of removed) {
+      if (piece.file?.shmem !== undefined) shmem.push(piece.file);
       this.mm.zapRange(piece.start, piece.end);
       if (piece.flags & VM_ACCOUNT) {
         const pages = (piece.end - piece.start) / PAGE_SIZE;
@@ -318,6 +324,7 @@ export class Process implements ProcessSpace {
       }
     }
     this.mm.freePageTables(start, end);
+    if (shmem.length > 0) this.kernel.releaseShmem(shmem);
   }
 
   // ---- mprotect ------------------------------------------------------------------------
@@ -441,6 +448,10 @@ export class Process implements ProcessSpace {
         const from = Math.max(address, vma.start);
         const to = Math.min(end, vma.end);
         if (advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED || advice === MADV_REMOVE) this.mm.zapRange(from, to, true);
+        if (advice === MADV_REMOVE && vma.file !== undefined) {
+          const first = vma.pgoff + (from - vma.start) / PAGE_SIZE;
+          this.kernel.punchShmem(vma.file, first, first + (to - from) / PAGE_SIZE);
+        }
         else if (advice === MADV_FREE) this.mm.lazyFreeRange(from, to);
         else if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
           if ((vma.flags & VM_ACCESS) === 0 || (advice === MADV_POPULATE_WRITE && (vma.flags & VM_WRITE) === 0)) {
@@ -564,8 +575,10 @@ export class Process implements ProcessSpace {
   /** Ends the process: every mapping is unmapped and the page tables are freed. */
   exit(): void {
     if (this.exited) return;
+    const shmem = this.mm.vmas.list.flatMap((vma) => (vma.file?.shmem !== undefined ? [vma.file] : []));
     this.mm.destroy();
     this.exited = true;
+    if (shmem.length > 0) this.kernel.releaseShmem(shmem);
   }
 
   /** Whether the process has exited. */

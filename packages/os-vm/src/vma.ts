@@ -33,6 +33,19 @@ export interface FileRef {
   readonly name: string;
   /** Part of the main executable (VmExe) rather than a library (VmLib). */
   readonly executable: boolean;
+  /** For the shmem file behind a shared anonymous mapping: its page cache. */
+  readonly shmem?: ShmemFile;
+}
+
+/**
+ * The shmem file behind a shared anonymous mapping (`/dev/zero (deleted)`): its page cache,
+ * page index to frame number. The cache holds one reference on each frame (`struct page`
+ * count), so a page outlives the mappings that drop it (MADV_DONTNEED, munmap of one of
+ * several mappers) until the file goes away with its last mapping.
+ */
+export interface ShmemFile {
+  /** Page index in the file to frame number. */
+  readonly pages: Map<number, number>;
 }
 
 /** `VM_READ`. */

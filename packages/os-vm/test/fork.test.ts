@@ -14,11 +14,14 @@ describe("fork", () => {
     expect(child.pid).toBe(2);
     expect(child.maps()).toBe(proc.maps());
     expect(statusKb(child.status(), "RssAnon")).toBe(16);
+    expect(statusKb(child.status(), "RssShmem")).toBe(0); // faulted in from the shmem file on use
+    expect(child.memory.load32(shared)).toBe(7);
     expect(statusKb(child.status(), "RssShmem")).toBe(4);
     expect(child.memory.load32(priv + 4096)).toBe(101);
     // fork copied no data page: only the child's page tables were allocated
     expect(free - kernel.pages.freePages).toBe(1 + child.mm.pageTable.tablePages);
-    const faults = child.faults.minor;
+    expect(child.faults.minor).toBe(1); // the shared page
+    const faults = child.faults.minor; // (1: the shared page)
     child.memory.store32(priv + 4096, 999); // copy-on-write fault in the child
     expect(child.faults.minor).toBe(faults + 1);
     expect(proc.memory.load32(priv + 4096)).toBe(101);

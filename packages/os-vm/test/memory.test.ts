@@ -143,3 +143,27 @@ describe("layout options", () => {
     expect(recorded).toMatch(/^Node 0, zone +\w+( +\d+){11} $/);
   });
 });
+
+describe("shared anonymous memory", () => {
+  it("keeps a shmem page in its file after MADV_DONTNEED, until MADV_REMOVE or the last munmap", () => {
+    const { kernel, proc } = boot();
+    const shmem = (): number => Number(/^Shmem: +(\d+) kB$/m.exec(kernel.meminfo())![1]);
+    const p = proc.mmap(0, 2 * 4096, RW, 0x21);
+    proc.memory.store32(p, 1234);
+    proc.memory.store32(p + 4096, 5678);
+    expect(shmem()).toBe(8);
+    proc.madvise(p, 2 * 4096, MADV_DONTNEED);
+    expect(statusKb(proc.status(), "RssShmem")).toBe(0);
+    expect(proc.memory.load32(p)).toBe(1234); // as Linux: the data lives in the shmem file
+    proc.madvise(p, 4096, 9 /* MADV_REMOVE */);
+    expect(proc.memory.load32(p)).toBe(0);
+    expect(proc.memory.load32(p + 4096)).toBe(5678);
+    const child = proc.fork();
+    proc.munmap(p, 2 * 4096);
+    expect(child.memory.load32(p + 4096)).toBe(5678); // the child still maps the file
+    expect(checkKernel(kernel, [proc, child])).toEqual([]);
+    kernel.exit(child.pid);
+    expect(shmem()).toBe(0);
+    expect(checkKernel(kernel, [proc])).toEqual([]);
+  });
+});

@@ -130,8 +130,8 @@ function run(proc: Process, model: Model, o: Op): void {
           const state = model.pages.get(first + i);
           if (state === undefined || o.advice !== MADV_DONTNEED) continue;
           state.resident = false;
-          // a shared mapping's page lives on in its shmem file in Linux; here the frame is dropped
-          state.value = 0;
+          // a shared mapping's page lives on in its shmem file: the data survives
+          if (!state.shared) state.value = 0;
         }
       };
       if (!model.mapped(first, o.pages)) {
