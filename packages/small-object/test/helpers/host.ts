@@ -64,10 +64,17 @@ export class FakeMmap implements PyObjectArenaAllocator<FakeMmap> {
   }
 }
 
-/** A raw allocator that bumps through a region and never reuses memory. */
+const LIVE = 0xa110c;
+const FREED = 0xf4ee;
+
+/**
+ * A raw allocator that bumps through a region and never reuses memory. Each block has a
+ * 16-byte header in memory: a state word (live / freed) and the requested size.
+ */
 export class BumpRaw {
   next: number;
-  readonly sizes = new Map<number, number>();
+  /** The first 1000 blocks handed out, in order: [pointer, size]. */
+  readonly history: [number, number][] = [];
   calls = { malloc: 0, calloc: 0, realloc: 0, free: 0 };
   failNext = 0;
   /** Outcomes of the next takes, first first: true fails that take. */
@@ -97,8 +104,8 @@ export class BumpRaw {
     this.calls.realloc++;
     const p = this.take(size === 0 ? 1 : size);
     if (p !== 0 && ptr !== 0) {
-      this.memory.copy(p, ptr, Math.min(this.sizes.get(ptr)!, size));
-      this.sizes.delete(ptr);
+      this.memory.copy(p, ptr, Math.min(this.sizeOf(ptr), size));
+      this.memory.store64(ptr - 16, FREED);
     }
     return p;
   }
@@ -106,7 +113,14 @@ export class BumpRaw {
   free(ptr: number): void {
     this.calls.free++;
     if (ptr === 0) return;
-    if (!this.sizes.delete(ptr)) throw new Error(`BumpRaw: free of unknown pointer 0x${ptr.toString(16)}`);
+    this.sizeOf(ptr);
+    this.memory.store64(ptr - 16, FREED);
+  }
+
+  /** The size of the live block at `ptr` (throws for anything else). */
+  sizeOf(ptr: number): number {
+    if (this.memory.load64(ptr - 16) !== LIVE) throw new Error(`BumpRaw: 0x${ptr.toString(16)} is not a live block`);
+    return this.memory.load64(ptr - 8);
   }
 
   private take(size: number): number {
@@ -115,9 +129,11 @@ export class BumpRaw {
       this.failNext--;
       return 0;
     }
-    const p = this.next + 16; // a 16-byte "header" like a malloc chunk
+    const p = this.next + 16;
     this.next = p + Math.ceil(size / 16) * 16;
-    this.sizes.set(p, size);
+    this.memory.store64(p - 16, LIVE);
+    this.memory.store64(p - 8, size);
+    if (this.history.length < 1000) this.history.push([p, size]);
     return p;
   }
 }
