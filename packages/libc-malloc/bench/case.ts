@@ -6,7 +6,7 @@
 import { PhysicalMemory } from "@mem/hardware";
 import { Kernel } from "@mem/os-vm";
 import { MemPool } from "@thi.ng/malloc";
-import { GlibcMalloc } from "../src/index.js";
+import { GlibcMalloc, TlsfMalloc } from "../src/index.js";
 
 const STEPS = 1 << 14;
 
@@ -37,6 +37,7 @@ function make(kind: string, live: number): Allocator {
   const ram = Math.ceil((heapBytes * 1.5) / (1 << 20)) * (1 << 20);
   const proc = new Kernel({ ram: new PhysicalMemory({ size: ram }) }).createProcess();
   if (kind === "glibc") return new GlibcMalloc(proc);
+  if (kind === "tlsf") return new TlsfMalloc(proc);
   throw new Error(`unknown allocator ${kind}`);
 }
 

@@ -281,7 +281,7 @@ export class GlibcMalloc implements CAllocator {
       if (this.tcache === 0) this.tcacheInit();
       this.checkMainArena(oldp, field, "realloc");
     }
-    if (wrapsAround(oldp, oldsize) || oldp % MALLOC_ALIGNMENT !== 0) this.abort("realloc(): invalid pointer", "realloc", oldp);
+    if (wrapsAround(oldp, oldsize) || (oldp & 15) !== 0) this.abort("realloc(): invalid pointer", "realloc", oldp);
     const nb = checkedRequest2size(bytes);
     if (nb === 0) return this.fail(ENOMEM);
     if (mmapped) {
@@ -347,7 +347,7 @@ export class GlibcMalloc implements CAllocator {
   pvalloc(bytes: number): number {
     const rounded = bytes + PAGE - 1;
     // & -(4095) clears bits 1..11 and keeps bit 0 (glibc 2.36's off-by-one).
-    const low = rounded % PAGE;
+    const low = (rounded & 4095);
     return this.memalign(PAGE, rounded - low + (low & 1));
   }
 
@@ -422,7 +422,7 @@ export class GlibcMalloc implements CAllocator {
     let fastavail = 0;
     for (let i = 0; i < NFASTBINS; i++) {
       for (let p = this.rd(this.arena + AV_FASTBINS + 8 * i); p !== 0; p = this.reveal(p + FD)) {
-        if (p % MALLOC_ALIGNMENT !== 0) this.abort("int_mallinfo(): unaligned fastbin chunk detected", "mallinfo2", p);
+        if ((p & 15) !== 0) this.abort("int_mallinfo(): unaligned fastbin chunk detected", "mallinfo2", p);
         nfast++;
         fastavail += chunkSize(this.sizeField(p));
       }
@@ -512,7 +512,7 @@ export class GlibcMalloc implements CAllocator {
   private tcacheGet(tidx: number): number {
     const m = this.m;
     const e = this.tcHeads[tidx] ?? 0;
-    if (e % MALLOC_ALIGNMENT !== 0) this.abort("malloc(): unaligned tcache chunk detected", "malloc", e);
+    if ((e & 15) !== 0) this.abort("malloc(): unaligned tcache chunk detected", "malloc", e);
     const next = this.reveal(e);
     this.tcHeads[tidx] = next;
     this.wr(this.tcache + TCACHE_ENTRIES + 8 * tidx, next);
@@ -549,7 +549,7 @@ export class GlibcMalloc implements CAllocator {
       const fb = av + AV_FASTBINS + 8 * idx;
       const victim = this.rd(fb);
       if (victim !== 0) {
-        if (victim % MALLOC_ALIGNMENT !== 0) this.abort("malloc(): unaligned fastbin chunk detected 2", "malloc", victim);
+        if ((victim & 15) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 2", "malloc", victim);
         this.wr(fb, this.reveal(victim + FD));
         if (fastbinIndex(chunkSize(this.sizeField(victim))) !== idx) {
           this.abort("malloc(): memory corruption (fast)", "malloc", victim);
@@ -558,7 +558,7 @@ export class GlibcMalloc implements CAllocator {
         if (this.tcache !== 0 && tidx < this.tcacheBins) {
           let tcVictim: number;
           while ((this.tcCounts[tidx] ?? 0) < this.tcacheCount && (tcVictim = this.rd(fb)) !== 0) {
-            if (tcVictim % MALLOC_ALIGNMENT !== 0) this.abort("malloc(): unaligned fastbin chunk detected 3", "malloc", tcVictim);
+            if ((tcVictim & 15) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 3", "malloc", tcVictim);
             this.wr(fb, this.reveal(tcVictim + FD));
             this.tcachePut(tcVictim, tidx);
           }
@@ -630,8 +630,8 @@ export class GlibcMalloc implements CAllocator {
           m.store64(remainder + BK, unsorted);
           m.store64(remainder + FD, unsorted);
           if (remainderSize >= MIN_LARGE_SIZE) this.clearNextsize(remainder);
-          this.wr(victim + 8, nb | PREV_INUSE);
-          this.wr(remainder + 8, remainderSize | PREV_INUSE);
+          this.wr(victim + 8, nb + PREV_INUSE);
+          this.wr(remainder + 8, remainderSize + PREV_INUSE);
           this.wr(remainder + remainderSize, remainderSize);
           return this.allocPerturb(victim + CHUNK_HDR_SZ, bytes);
         }
@@ -732,8 +732,8 @@ export class GlibcMalloc implements CAllocator {
             m.store64(unsorted + FD, remainder);
             m.store64(fwd + BK, remainder);
             if (remainderSize >= MIN_LARGE_SIZE) this.clearNextsize(remainder);
-            this.wr(v + 8, nb | PREV_INUSE);
-            this.wr(remainder + 8, remainderSize | PREV_INUSE);
+            this.wr(v + 8, nb + PREV_INUSE);
+            this.wr(remainder + 8, remainderSize + PREV_INUSE);
             this.wr(remainder + remainderSize, remainderSize);
           }
           return this.allocPerturb(v + CHUNK_HDR_SZ, bytes);
@@ -807,8 +807,8 @@ export class GlibcMalloc implements CAllocator {
         m.store64(fwd + BK, remainder);
         if (nb < MIN_LARGE_SIZE) this.setLastRemainder(remainder);
         if (remainderSize >= MIN_LARGE_SIZE) this.clearNextsize(remainder);
-        this.wr(victim + 8, nb | PREV_INUSE);
-        this.wr(remainder + 8, remainderSize | PREV_INUSE);
+        this.wr(victim + 8, nb + PREV_INUSE);
+        this.wr(remainder + 8, remainderSize + PREV_INUSE);
         this.wr(remainder + remainderSize, remainderSize);
       }
       return this.allocPerturb(victim + CHUNK_HDR_SZ, bytes);
@@ -820,8 +820,8 @@ export class GlibcMalloc implements CAllocator {
     const remainderSize = chunkSize(this.sizeField(top)) - nb;
     const remainder = top + nb;
     this.setTop(remainder);
-    this.wr(top + 8, nb | PREV_INUSE);
-    this.wr(remainder + 8, remainderSize | PREV_INUSE);
+    this.wr(top + 8, nb + PREV_INUSE);
+    this.wr(remainder + 8, remainderSize + PREV_INUSE);
   }
 
   // =====================================================================================
@@ -831,8 +831,8 @@ export class GlibcMalloc implements CAllocator {
   private intFree(p: number, field: number, haveLock: boolean): void {
     const m = this.m;
     let size = chunkSize(field);
-    if (wrapsAround(p, size) || p % MALLOC_ALIGNMENT !== 0) this.abort("free(): invalid pointer", "free", p);
-    if (size < MINSIZE || size % MALLOC_ALIGNMENT !== 0) this.abort("free(): invalid size", "free", p);
+    if (wrapsAround(p, size) || (p & 15) !== 0) this.abort("free(): invalid pointer", "free", p);
+    if (size < MINSIZE || (size & 15) !== 0) this.abort("free(): invalid size", "free", p);
 
     // tcache
     const tidx = csize2tidx(size);
@@ -842,7 +842,7 @@ export class GlibcMalloc implements CAllocator {
         let cnt = 0;
         for (let tmp = this.tcHeads[tidx] ?? 0; tmp !== 0; tmp = this.reveal(tmp), cnt++) {
           if (cnt >= this.tcacheCount) this.abort("free(): too many chunks detected in tcache", "free", p);
-          if (tmp % MALLOC_ALIGNMENT !== 0) this.abort("free(): unaligned chunk detected in tcache 2", "free", tmp);
+          if ((tmp & 15) !== 0) this.abort("free(): unaligned chunk detected in tcache 2", "free", tmp);
           if (tmp === e) this.abort("free(): double free detected in tcache 2", "free", p);
         }
       }
@@ -900,7 +900,7 @@ export class GlibcMalloc implements CAllocator {
         this.unlinkChunk(next, "free");
         size += nextsize;
       } else {
-        this.wr(next + 8, nextField & ~PREV_INUSE);
+        this.wr(next + 8, nextField - (nextField & PREV_INUSE));
       }
       const unsorted = this.binAt(1);
       const fwd = this.rd(unsorted + FD);
@@ -910,11 +910,11 @@ export class GlibcMalloc implements CAllocator {
       if (size >= MIN_LARGE_SIZE) this.clearNextsize(p);
       m.store64(unsorted + FD, p);
       m.store64(fwd + BK, p);
-      this.wr(p + 8, size | PREV_INUSE);
+      this.wr(p + 8, size + PREV_INUSE);
       this.wr(p + size, size);
     } else {
       size += nextsize;
-      this.wr(p + 8, size | PREV_INUSE);
+      this.wr(p + 8, size + PREV_INUSE);
       this.setTop(p);
     }
 
@@ -934,7 +934,7 @@ export class GlibcMalloc implements CAllocator {
       if (p === 0) continue;
       m.store64(fb, 0);
       do {
-        if (p % MALLOC_ALIGNMENT !== 0) this.abort("malloc_consolidate(): unaligned fastbin chunk detected", "malloc", p);
+        if ((p & 15) !== 0) this.abort("malloc_consolidate(): unaligned fastbin chunk detected", "malloc", p);
         const field = this.sizeField(p);
         if (fastbinIndex(chunkSize(field)) !== i) this.abort("malloc_consolidate(): invalid chunk size", "malloc", p);
         const nextp = this.reveal(p + FD);
@@ -954,19 +954,19 @@ export class GlibcMalloc implements CAllocator {
             size += nextsize;
             this.unlinkChunk(next, "malloc");
           } else {
-            this.wr(next + 8, nextField & ~PREV_INUSE);
+            this.wr(next + 8, nextField - (nextField & PREV_INUSE));
           }
           const first = this.rd(unsorted + FD);
           m.store64(unsorted + FD, p);
           m.store64(first + BK, p);
           if (size >= MIN_LARGE_SIZE) this.clearNextsize(p);
-          this.wr(p + 8, size | PREV_INUSE);
+          this.wr(p + 8, size + PREV_INUSE);
           m.store64(p + BK, unsorted);
           m.store64(p + FD, first);
           this.wr(p + size, size);
         } else {
           size += nextsize;
-          this.wr(p + 8, size | PREV_INUSE);
+          this.wr(p + 8, size + PREV_INUSE);
           this.setTop(p);
         }
         p = nextp;
@@ -1024,9 +1024,9 @@ export class GlibcMalloc implements CAllocator {
       newsize = oldsize;
     } else if (next === this.top && oldsize + nextsize >= nb + MINSIZE) {
       newsize = oldsize + nextsize;
-      this.wr(oldp + 8, (oldField & 7) | nb);
+      this.wr(oldp + 8, (oldField & 7) + nb);
       this.setTop(oldp + nb);
-      this.wr(oldp + nb + 8, (newsize - nb) | PREV_INUSE);
+      this.wr(oldp + nb + 8, (newsize - nb) + PREV_INUSE);
       return oldp + CHUNK_HDR_SZ;
     } else if (next !== this.top && (this.sizeField(next + nextsize) & PREV_INUSE) === 0 && oldsize + nextsize >= nb) {
       newp = oldp;
@@ -1048,12 +1048,12 @@ export class GlibcMalloc implements CAllocator {
     }
     const remainderSize = newsize - nb;
     if (remainderSize < MINSIZE) {
-      this.wr(newp + 8, (this.sizeField(newp) & 7) | newsize);
+      this.wr(newp + 8, (this.sizeField(newp) & 7) + newsize);
       this.setInuseBitAt(newp + newsize);
     } else {
       const remainder = newp + nb;
-      this.wr(newp + 8, (this.sizeField(newp) & 7) | nb);
-      this.wr(remainder + 8, remainderSize | PREV_INUSE);
+      this.wr(newp + 8, (this.sizeField(newp) & 7) + nb);
+      this.wr(remainder + 8, remainderSize + PREV_INUSE);
       this.setInuseBitAt(remainder + remainderSize);
       this.intFree(remainder, this.sizeField(remainder), true);
     }
@@ -1076,12 +1076,12 @@ export class GlibcMalloc implements CAllocator {
       const newsize = chunkSize(field) - leadsize;
       if ((field & IS_MMAPPED) !== 0) {
         this.wr(brk, this.rd(p) + leadsize);
-        this.wr(brk + 8, newsize | IS_MMAPPED);
+        this.wr(brk + 8, newsize + IS_MMAPPED);
         return brk + CHUNK_HDR_SZ;
       }
-      this.wr(brk + 8, newsize | PREV_INUSE);
+      this.wr(brk + 8, newsize + PREV_INUSE);
       this.setInuseBitAt(brk + newsize);
-      this.wr(p + 8, (field & 7) | leadsize);
+      this.wr(p + 8, (field & 7) + leadsize);
       this.intFree(p, this.sizeField(p), true);
       p = brk;
     }
@@ -1090,8 +1090,8 @@ export class GlibcMalloc implements CAllocator {
       const size = chunkSize(field);
       if (size > nb + MINSIZE) {
         const remainder = p + nb;
-        this.wr(remainder + 8, (size - nb) | PREV_INUSE);
-        this.wr(p + 8, (field & 7) | nb);
+        this.wr(remainder + 8, (size - nb) + PREV_INUSE);
+        this.wr(p + 8, (field & 7) + nb);
         this.intFree(remainder, this.sizeField(remainder), true);
       }
     }
@@ -1114,7 +1114,7 @@ export class GlibcMalloc implements CAllocator {
     const initialTop = this.arena + AV_TOP;
     if (
       !((oldTop === initialTop && oldSize === 0) ||
-        (oldSize >= MINSIZE && (oldField & PREV_INUSE) !== 0 && oldEnd % PAGE === 0))
+        (oldSize >= MINSIZE && (oldField & PREV_INUSE) !== 0 && (oldEnd & 4095) === 0))
     ) {
       this.abort(SYSMALLOC_ASSERT, "malloc", oldTop);
     }
@@ -1145,7 +1145,7 @@ export class GlibcMalloc implements CAllocator {
       if (this.sbrkBase === 0) this.sbrkBase = brk;
       this.setSystemMem(this.systemMem + size);
       if (brk === oldEnd && !viaMmap) {
-        this.wr(oldTop + 8, (size + oldSize) | PREV_INUSE);
+        this.wr(oldTop + 8, (size + oldSize) + PREV_INUSE);
       } else if (!this.noncontiguous && oldSize !== 0 && brk < oldEnd) {
         this.abort("break adjusted to free malloc space", "malloc", brk);
       } else {
@@ -1153,7 +1153,7 @@ export class GlibcMalloc implements CAllocator {
         let alignedBrk = brk;
         if (!this.noncontiguous) {
           if (oldSize !== 0) this.setSystemMem(this.systemMem + (brk - oldEnd));
-          const frontMisalign = (brk + CHUNK_HDR_SZ) % MALLOC_ALIGNMENT;
+          const frontMisalign = ((brk + CHUNK_HDR_SZ) & 15);
           if (frontMisalign > 0) {
             correction = MALLOC_ALIGNMENT - frontMisalign;
             alignedBrk += correction;
@@ -1171,13 +1171,13 @@ export class GlibcMalloc implements CAllocator {
         }
         this.regions.push(alignedBrk);
         this.setTop(alignedBrk);
-        this.wr(alignedBrk + 8, (sndBrk - alignedBrk + correction) | PREV_INUSE);
+        this.wr(alignedBrk + 8, (sndBrk - alignedBrk + correction) + PREV_INUSE);
         this.setSystemMem(this.systemMem + correction);
         if (oldSize !== 0) {
-          oldSize = (oldSize - 2 * CHUNK_HDR_SZ) & ~15;
-          this.wr(oldTop + 8, oldSize | PREV_INUSE);
-          this.wr(oldTop + oldSize + 8, CHUNK_HDR_SZ | PREV_INUSE);
-          this.wr(oldTop + oldSize + CHUNK_HDR_SZ + 8, CHUNK_HDR_SZ | PREV_INUSE);
+          oldSize = Math.floor((oldSize - 2 * CHUNK_HDR_SZ) / 16) * 16;
+          this.wr(oldTop + 8, oldSize + PREV_INUSE);
+          this.wr(oldTop + oldSize + 8, CHUNK_HDR_SZ + PREV_INUSE);
+          this.wr(oldTop + oldSize + CHUNK_HDR_SZ + 8, CHUNK_HDR_SZ + PREV_INUSE);
           if (oldSize >= MINSIZE) this.intFree(oldTop, this.sizeField(oldTop), true);
         }
       }
@@ -1197,7 +1197,7 @@ export class GlibcMalloc implements CAllocator {
     const mm = this.mmap(size);
     if (mm === -1) return 0;
     this.wr(mm, 0);
-    this.wr(mm + 8, size | IS_MMAPPED);
+    this.wr(mm + 8, size + IS_MMAPPED);
     this.nMmaps++;
     if (this.nMmaps > this.maxNMmaps) this.maxNMmaps = this.nMmaps;
     this.mmappedMem += size;
@@ -1219,7 +1219,7 @@ export class GlibcMalloc implements CAllocator {
     const released = currentBrk - newBrk;
     if (released === 0) return 0;
     this.setSystemMem(this.systemMem - released);
-    this.wr(top + 8, (topSize - released) | PREV_INUSE);
+    this.wr(top + 8, (topSize - released) + PREV_INUSE);
     return 1;
   }
 
@@ -1228,8 +1228,8 @@ export class GlibcMalloc implements CAllocator {
     const prevSize = this.rd(p);
     const block = p - prevSize;
     const total = prevSize + size;
-    const inPage = (p + CHUNK_HDR_SZ) % PAGE;
-    if (block % PAGE !== 0 || total % PAGE !== 0 || !(inPage === 0 || isPowerOfTwo(inPage))) {
+    const inPage = ((p + CHUNK_HDR_SZ) & 4095);
+    if ((block & 4095) !== 0 || (total & 4095) !== 0 || !(inPage === 0 || isPowerOfTwo(inPage))) {
       this.abort(`${call === "realloc" ? "munmap_chunk" : "munmap_chunk"}(): invalid pointer`, call, p);
     }
     this.nMmaps--;
@@ -1247,8 +1247,8 @@ export class GlibcMalloc implements CAllocator {
     const size = chunkSize(this.sizeField(p));
     const block = p - offset;
     const total = offset + size;
-    const inPage = (p + CHUNK_HDR_SZ) % PAGE;
-    if (block % PAGE !== 0 || total % PAGE !== 0 || !(inPage === 0 || isPowerOfTwo(inPage))) {
+    const inPage = ((p + CHUNK_HDR_SZ) & 4095);
+    if ((block & 4095) !== 0 || (total & 4095) !== 0 || !(inPage === 0 || isPowerOfTwo(inPage))) {
       this.abort("mremap_chunk(): invalid pointer", "realloc", p);
     }
     const newSize = pageUp(nb + offset + SIZE_SZ);
@@ -1276,7 +1276,7 @@ export class GlibcMalloc implements CAllocator {
       throw error;
     }
     const np = cp + offset;
-    this.wr(np + 8, (newSize - offset) | IS_MMAPPED);
+    this.wr(np + 8, (newSize - offset) + IS_MMAPPED);
     this.mmappedMem += newSize - size - offset;
     if (this.mmappedMem > this.maxMmappedMem) this.maxMmappedMem = this.mmappedMem;
     return np;
@@ -1452,7 +1452,7 @@ function wrap64(value: number): number {
 
 /** `chunksize`: the size field without its three flag bits. */
 function chunkSize(field: number): number {
-  return field < TWO_32 ? (field & ~7) >>> 0 : field - (field % 8);
+  return field < TWO_32 ? (field & ~7) >>> 0 : field - ((field & 7));
 }
 
 /** `(uintptr_t) p > (uintptr_t) -size`: the chunk would wrap past the end of the address space (size 0 included). */

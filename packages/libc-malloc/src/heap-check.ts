@@ -110,7 +110,7 @@ export function checkGlibcHeap(view: GlibcHeapView): void {
   if (!view.noncontiguous && view.top + last.size !== view.brk) {
     fail(`the top chunk ends at ${hexs(view.top + last.size)}, not at the program break ${hexs(view.brk)}`, view.top);
   }
-  if (!view.noncontiguous && (view.top + last.size) % PAGE !== 0) fail("the top chunk does not end on a page boundary", view.top);
+  if (!view.noncontiguous && ((view.top + last.size) & 4095) !== 0) fail("the top chunk does not end on a page boundary", view.top);
   if (last.size > view.systemMem) fail("the top chunk is larger than system_mem", view.top);
 }
 
@@ -132,7 +132,7 @@ function collectMembers(view: GlibcHeapView): Map<number, Membership> {
     let previousSize = Infinity;
     for (let p = read(mem, bin + FD); p !== bin; p = read(mem, p + FD)) {
       if (++count > limit) fail(`bin ${i} has a cycle`, bin);
-      if (p % MALLOC_ALIGNMENT !== 0) fail(`bin ${i} links a misaligned chunk`, p);
+      if ((p & 15) !== 0) fail(`bin ${i} links a misaligned chunk`, p);
       if (read(mem, p + BK) !== previous) fail(`bin ${i}: bk does not point back to the previous chunk`, p);
       const size = sizeOf(mem, p);
       if (i !== 1 && binIndex(size) !== i) fail(`a chunk of size ${hexs(size)} is in bin ${i}`, p);
@@ -163,7 +163,7 @@ function collectMembers(view: GlibcHeapView): Map<number, Membership> {
     let count = 0;
     for (let p = read(mem, view.arena + AV_FASTBINS + 8 * i); p !== 0; p = reveal(mem, p + FD)) {
       if (++count > limit) fail(`fastbin ${i} has a cycle`, p);
-      if (p % MALLOC_ALIGNMENT !== 0) fail(`fastbin ${i} links a misaligned chunk`, p);
+      if ((p & 15) !== 0) fail(`fastbin ${i} links a misaligned chunk`, p);
       const size = sizeOf(mem, p);
       if (fastbinIndex(size) !== i) fail(`a chunk of size ${hexs(size)} is in fastbin ${i}`, p);
       if (size > view.globalMaxFast) fail(`a chunk above global_max_fast is in fastbin ${i}`, p);
@@ -180,7 +180,7 @@ function collectMembers(view: GlibcHeapView): Map<number, Membership> {
       let count = 0;
       for (let e = read(mem, view.tcache + TCACHE_ENTRIES + 8 * i); e !== 0; e = reveal(mem, e)) {
         if (++count > expected) fail(`tcache bin ${i} holds more entries than its count ${expected}`, view.tcache);
-        if (e % MALLOC_ALIGNMENT !== 0) fail(`tcache bin ${i} links a misaligned entry`, e);
+        if ((e & 15) !== 0) fail(`tcache bin ${i} links a misaligned entry`, e);
         const p = e - CHUNK_HDR_SZ;
         if (csize2tidx(sizeOf(mem, p)) !== i) fail(`a chunk of size ${hexs(sizeOf(mem, p))} is in tcache bin ${i}`, p);
         if (read(mem, e + 8) !== view.tcacheKey) fail(`tcache entry's key is not tcache_key`, p);
@@ -214,7 +214,7 @@ function walkChunks(view: GlibcHeapView, members: Map<number, Membership>): Heap
         p = after;
         continue;
       }
-      if (size < MINSIZE || size % MALLOC_ALIGNMENT !== 0) fail(`invalid chunk size ${hexs(sizeField)}`, p);
+      if (size < MINSIZE || (size & 15) !== 0) fail(`invalid chunk size ${hexs(sizeField)}`, p);
       if (p + size > view.top && (r === view.regions.length - 1 || !view.noncontiguous)) {
         fail(`chunk of size ${hexs(size)} runs past the top chunk`, p);
       }
@@ -241,7 +241,7 @@ function reveal(mem: Memory, position: number): number {
 }
 
 function chunkSize(field: number): number {
-  return field - (field % 8);
+  return field - ((field & 7));
 }
 
 function sizeOf(mem: Memory, p: number): number {

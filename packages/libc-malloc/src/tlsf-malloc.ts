@@ -122,7 +122,7 @@ export class TlsfMalloc implements CAllocator {
     if ((field & MAPPED) !== 0) {
       // prev_phys of a mapped block holds its offset from the mapping start (memalign lead)
       const lead = this.rd(block);
-      const length = field - (field % 8) + lead;
+      const length = field - ((field & 7)) + lead;
       this.mapped--;
       this.mappedBytes -= length;
       this.process.munmap(block - lead, length);
@@ -151,7 +151,7 @@ export class TlsfMalloc implements CAllocator {
     const size = blockSize(bytes);
     if (size === 0) return this.fail(ENOMEM);
     const field = this.rd(block + 8);
-    const current = field - (field % 8);
+    const current = field - ((field & 7));
     if ((field & MAPPED) === 0 && size < MMAP_MIN) {
       if (current >= size) {
         this.splitTail(block, current, size);
@@ -159,10 +159,10 @@ export class TlsfMalloc implements CAllocator {
       }
       const next = block + current;
       const nextField = this.rd(next + 8);
-      const nextSize = nextField - (nextField % 8);
+      const nextSize = nextField - ((nextField & 7));
       if ((nextField & FREE) !== 0 && current + nextSize >= size) {
         this.removeFree(next, nextSize);
-        this.wr(block + 8, (current + nextSize) | (field & PREV_FREE));
+        this.wr(block + 8, (current + nextSize) + (field & PREV_FREE));
         this.setPrevPhys(block + current + nextSize, block, false);
         this.splitTail(block, current + nextSize, size);
         return pointer;
@@ -180,7 +180,7 @@ export class TlsfMalloc implements CAllocator {
   usableSize(pointer: number): number {
     if (pointer === 0) return 0;
     const field = this.rd(pointer - HEADER + 8);
-    return field - (field % 8) - HEADER;
+    return field - ((field & 7)) - HEADER;
   }
 
   /** `memalign(alignment, n)`: alignment rounded up to a power of two, at least 16. */
@@ -201,13 +201,13 @@ export class TlsfMalloc implements CAllocator {
     if ((field & MAPPED) !== 0) {
       const lead = aligned - block;
       this.wr(aligned, lead);
-      this.wr(aligned + 8, (field - (field % 8) - lead) | MAPPED);
+      this.wr(aligned + 8, (field - ((field & 7)) - lead) + MAPPED);
       return aligned + HEADER;
     }
     // give the lead back as a free block
-    const total = field - (field % 8);
+    const total = field - ((field & 7));
     const lead = aligned - block;
-    this.wr(block + 8, lead | (field & PREV_FREE));
+    this.wr(block + 8, lead + (field & PREV_FREE));
     this.wr(aligned, block);
     this.wr(aligned + 8, total - lead);
     this.setPrevPhys(aligned + total - lead, aligned, false);
@@ -224,7 +224,7 @@ export class TlsfMalloc implements CAllocator {
 
   /** `posix_memalign`: EINVAL unless the alignment is a power-of-two multiple of 8. */
   posixMemalign(alignment: number, bytes: number): { error: number; pointer: number } {
-    if (alignment === 0 || alignment % 8 !== 0 || !Number.isInteger(Math.log2(alignment / 8))) return { error: EINVAL, pointer: 0 };
+    if (alignment === 0 || (alignment & 7) !== 0 || !Number.isInteger(Math.log2(alignment / 8))) return { error: EINVAL, pointer: 0 };
     const pointer = this.memalign(alignment, bytes);
     return pointer === 0 ? { error: ENOMEM, pointer: 0 } : { error: 0, pointer };
   }
@@ -288,8 +288,8 @@ export class TlsfMalloc implements CAllocator {
       let b = region.start;
       while (b !== region.sentinel) {
         const field = this.rd(b + 8);
-        const size = field - (field % 8);
-        if (size < MIN_BLOCK || size % 16 !== 0 || b + size > region.sentinel) throw new HeapCheckError(`tlsf: bad block size ${hex(field)}`, b);
+        const size = field - ((field & 7));
+        if (size < MIN_BLOCK || (size & 15) !== 0 || b + size > region.sentinel) throw new HeapCheckError(`tlsf: bad block size ${hex(field)}`, b);
         if (previous !== 0 && this.rd(b) !== previous) throw new HeapCheckError("tlsf: prev_phys does not name the previous block", b);
         if (((field & PREV_FREE) !== 0) !== previousFree) throw new HeapCheckError("tlsf: PREV_FREE disagrees with the previous block", b);
         const free = (field & FREE) !== 0;
@@ -317,17 +317,17 @@ export class TlsfMalloc implements CAllocator {
     const bad = (rule: string): never => {
       throw new MallocAbort(`tlsf: ${call}(): ${rule}`, call, block);
     };
-    if (pointer % 16 !== 0) bad("invalid pointer (misaligned)");
+    if ((pointer & 15) !== 0) bad("invalid pointer (misaligned)");
     const field = this.rd(block + 8);
-    const size = field - (field % 8);
+    const size = field - ((field & 7));
     if ((field & MAPPED) !== 0) {
       const lead = this.rd(block);
-      if ((block - lead) % PAGE !== 0 || (size + lead) % PAGE !== 0) bad("invalid pointer (not a mapped block)");
+      if (((block - lead) & 4095) !== 0 || ((size + lead) & 4095) !== 0) bad("invalid pointer (not a mapped block)");
       return block;
     }
     if ((field & FREE) !== 0) bad("double free");
     const region = this.regions.find((r) => block >= r.start && block < r.sentinel);
-    if (region === undefined || size < MIN_BLOCK || size % 16 !== 0 || block + size > region.sentinel) {
+    if (region === undefined || size < MIN_BLOCK || (size & 15) !== 0 || block + size > region.sentinel) {
       bad("invalid pointer (not a block of this heap)");
     }
     if (this.rd(block + size) !== block) bad("invalid pointer (the next block does not point back)");
@@ -337,8 +337,8 @@ export class TlsfMalloc implements CAllocator {
   /** Marks a block taken from a list as used with `size` bytes, returning any tail to the lists. */
   private use(block: number, size: number): void {
     const field = this.rd(block + 8);
-    const total = field - (field % 8);
-    this.wr(block + 8, total | (field & PREV_FREE));
+    const total = field - ((field & 7));
+    this.wr(block + 8, total + (field & PREV_FREE));
     this.setPrevFree(block + total, false);
     this.splitTail(block, total, size);
   }
@@ -347,7 +347,7 @@ export class TlsfMalloc implements CAllocator {
   private splitTail(block: number, total: number, size: number): void {
     if (total - size < MIN_BLOCK) return;
     const field = this.rd(block + 8);
-    this.wr(block + 8, size | (field & PREV_FREE));
+    this.wr(block + 8, size + (field & PREV_FREE));
     const tail = block + size;
     this.wr(tail, block);
     this.wr(tail + 8, total - size);
@@ -358,7 +358,7 @@ export class TlsfMalloc implements CAllocator {
   /** Frees a used block: merges with free neighbours and lists the result. */
   private release(block: number): void {
     let field = this.rd(block + 8);
-    let size = field - (field % 8);
+    let size = field - ((field & 7));
     if ((field & PREV_FREE) !== 0) {
       const previous = this.rd(block);
       const previousSize = this.sizeOf(previous);
@@ -369,12 +369,12 @@ export class TlsfMalloc implements CAllocator {
     }
     const next = block + size;
     const nextField = this.rd(next + 8);
-    if ((nextField & FREE) !== 0 && size + (nextField - (nextField % 8)) <= MAX_BLOCK) {
-      const nextSize = nextField - (nextField % 8);
+    if ((nextField & FREE) !== 0 && size + (nextField - ((nextField & 7))) <= MAX_BLOCK) {
+      const nextSize = nextField - ((nextField & 7));
       this.removeFree(next, nextSize);
       size += nextSize;
     }
-    this.wr(block + 8, size | FREE | (field & PREV_FREE));
+    this.wr(block + 8, size + FREE + (field & PREV_FREE));
     this.setPrevPhys(block + size, block, true);
     this.insertFree(block, size);
   }
@@ -389,7 +389,7 @@ export class TlsfMalloc implements CAllocator {
       throw error;
     }
     this.wr(block, 0);
-    this.wr(block + 8, length | MAPPED);
+    this.wr(block + 8, length + MAPPED);
     this.mapped++;
     this.mappedBytes += length;
     return block + HEADER;
@@ -412,7 +412,7 @@ export class TlsfMalloc implements CAllocator {
       const block = last.sentinel;
       const sentinel = start + want - HEADER;
       const prevFree = this.rd(block + 8) & PREV_FREE;
-      this.wr(block + 8, (sentinel - block) | prevFree);
+      this.wr(block + 8, (sentinel - block) + prevFree);
       this.wr(sentinel, block);
       this.wr(sentinel + 8, 0);
       last.sentinel = sentinel;
@@ -493,7 +493,7 @@ export class TlsfMalloc implements CAllocator {
       }
     }
     const field = this.rd(block + 8);
-    this.wr(block + 8, field & ~FREE);
+    this.wr(block + 8, field - (field & FREE));
     this.freeBlocks--;
     this.freeBytes -= size;
   }
@@ -517,7 +517,7 @@ export class TlsfMalloc implements CAllocator {
 
   private sizeOf(block: number): number {
     const field = this.rd(block + 8);
-    return field - (field % 8);
+    return field - ((field & 7));
   }
 
   private rd(address: number): number {

@@ -155,3 +155,27 @@ describe("the heap checker finds the first broken invariant", () => {
     expect(() => g.checkHeap()).toThrow(/invalid chunk size 0x18/);
   });
 });
+
+describe("chunks above 2 GiB keep exact size fields (no 32-bit bit operations on sizes)", () => {
+  it("mmapped and brk-served chunks of 3 GiB", () => {
+    const g = new GlibcMalloc(freshProcess(8 * 1024 ** 3), { tcacheKey: KEY });
+    const m = g.process.memory;
+    const big = 3 * 1024 ** 3;
+    const p = g.malloc(big);
+    expect(m.load64(p - 8)).toBe(big + 4096 + 2);
+    expect(g.usableSize(p)).toBe(big + 4096 - 16);
+    g.free(p);
+    expect(g.mallinfo2().hblks).toBe(0);
+    g.mallopt(-3 /* M_MMAP_THRESHOLD */, 2 ** 31 - 1);
+    g.mallopt(-4 /* M_MMAP_MAX */, 0);
+    const q = g.malloc(big);
+    expect(q - g.heapStart).toBe(0x2a0);
+    expect(m.load64(q - 8)).toBe(big + 16 + 1);
+    g.checkHeap();
+    const r = g.realloc(q, big + 100_000);
+    expect(r).toBe(q);
+    g.checkHeap();
+    g.free(r);
+    g.checkHeap();
+  });
+});
