@@ -6,4 +6,4 @@ export { checkPymalloc, type CheckOptions } from "./check.js";
 export { PymallocConfigError, PymallocError, PymallocInvariantError } from "./errors.js";
 export { deriveGeometry, type PymallocGeometry, type RadixGeometry } from "./geometry.js";
 export { Pymalloc, pymallocFactory } from "./pymalloc.js";
-export { formatMallocStats, groupThousands, printone, type PymallocState } from "./stats.js";
+export { countAllocatedBlocks, formatMallocStats, groupThousands, printone, type PymallocState } from "./stats.js";

@@ -3,10 +3,11 @@ import type { PyMemAllocatorEx, SmallObjectHost } from "@mem/pymem";
 import { ARENA_OBJECT_SIZE, DUMMY_SIZE_IDX, PYMALLOC_VERSIONS, type PymallocOptions, type PymallocParams } from "./api.js";
 import { ArenaMap } from "./arena-map.js";
 import { checkPymalloc, type CheckOptions } from "./check.js";
-import { PymallocError, hex } from "./errors.js";
+import { PymallocError } from "./errors.js";
+import { FreeProblem, freeProblemError } from "./free-problem.js";
 import { deriveGeometry, type PymallocGeometry } from "./geometry.js";
 import { Arena, Pool } from "./layout.js";
-import { formatMallocStats, type PymallocState } from "./stats.js";
+import { countAllocatedBlocks, formatMallocStats, type PymallocState } from "./stats.js";
 
 /**
  * CPython's small-object allocator (pymalloc, `Objects/obmalloc.c`) over simulated memory.
@@ -181,16 +182,7 @@ export class Pymalloc {
 
   /** `sys.getallocatedblocks()` (`_Py_GetAllocatedBlocks`): raw fallback blocks plus every pool's count. */
   allocatedBlocks(): number {
-    const mem = this.memory;
-    let n = this.rawAllocatedBlocks;
-    for (let i = 0; i < this.maxarenas; i++) {
-      const ao = this.arenas + i * ARENA_OBJECT_SIZE;
-      const address = mem.load64(ao + Arena.Address);
-      if (address === 0) continue;
-      const end = mem.load64(ao + Arena.PoolAddress);
-      for (let pool = alignUp(address, this.poolSize); pool < end; pool += this.poolSize) n += mem.load32(pool + Pool.Count);
-    }
-    return n;
+    return countAllocatedBlocks(this.state());
   }
 
   /**
@@ -432,20 +424,7 @@ export class Pymalloc {
 
   /** Throws the typed error for `problem` (the cold path of {@link blockProblem}). */
   private refuse(operation: string, p: number, size: number, pool: number, base: number, problem: FreeProblem): never {
-    const blockSize = this.indexToSize(this.memory.load32(pool + Pool.SizeIndex));
-    const [rule, detail]: [string, string] = (
-      {
-      [FreeProblem.None]: ["", ""],
-      [FreeProblem.AlignmentLoss]: ["not-a-block", `the address lies in the part of the arena at ${hex(base)} lost to alignment`],
-      [FreeProblem.NeverCarved]: ["not-a-block", `the pool at ${hex(pool)} of the arena at ${hex(base)} was never carved`],
-      [FreeProblem.EmptyPool]: ["double-free", `the pool at ${hex(pool)} has no allocated block`],
-      [FreeProblem.NotBlockStart]: ["not-a-block", `not the start of a ${blockSize}-byte block of the pool at ${hex(pool)}`],
-      [FreeProblem.NeverHandedOut]: ["not-a-block", `the ${blockSize}-byte block was never handed out (pool at ${hex(pool)})`],
-      [FreeProblem.HeadOfFreeList]: ["double-free", `the block is already at the head of the free list of the pool at ${hex(pool)}`],
-      [FreeProblem.OnFreeList]: ["double-free", `the block is already on the free list of the pool at ${hex(pool)}`],
-    } satisfies Record<FreeProblem, [string, string]>
-    )[problem];
-    throw new PymallocError(operation, p, size, rule, detail);
+    throw freeProblemError(operation, p, size, pool, base, this.indexToSize(this.memory.load32(pool + Pool.SizeIndex)), problem);
   }
 
   /**
@@ -531,23 +510,6 @@ export class Pymalloc {
 
 const TWO_32 = 2 ** 32;
 
-/** What {@link Pymalloc} found wrong with a pointer handed to free or realloc. */
-const enum FreeProblem {
-  None,
-  AlignmentLoss,
-  NeverCarved,
-  EmptyPool,
-  NotBlockStart,
-  NeverHandedOut,
-  HeadOfFreeList,
-  OnFreeList,
-}
-
-/** Rounds `n` up to a multiple of the power of two `alignment`. */
-export function alignUp(n: number, alignment: number): number {
-  const r = n % alignment;
-  return r === 0 ? n : n + alignment - r;
-}
 
 function checkSize(operation: string, size: number): void {
   if (!Number.isSafeInteger(size) || size < 0) {

@@ -144,3 +144,19 @@ export function formatMallocStats(s: PymallocState): string {
   }
   return out;
 }
+
+/** `_Py_GetAllocatedBlocks`: `raw_allocated_blocks` plus the count of every carved pool of every live arena. */
+export function countAllocatedBlocks(s: PymallocState): number {
+  const mem = s.memory;
+  const { poolSize } = s.geometry.params;
+  let n = s.rawAllocatedBlocks;
+  for (let i = 0; i < s.maxarenas; i++) {
+    const ao = s.arenas + i * ARENA_OBJECT_SIZE;
+    const address = mem.load64(ao + Arena.Address);
+    if (address === 0) continue;
+    const end = mem.load64(ao + Arena.PoolAddress);
+    const first = address % poolSize === 0 ? address : address + poolSize - (address % poolSize);
+    for (let pool = first; pool < end; pool += poolSize) n += mem.load32(pool + Pool.Count);
+  }
+  return n;
+}
