@@ -4,13 +4,16 @@
  * Every tier is chosen here, so swapping one is a change of option.
  */
 import { PhysicalMemory } from "@mem/hardware";
-import { GlibcMalloc, type CAllocator } from "@mem/libc-malloc";
+import { GlibcMalloc, TlsfMalloc, type CAllocator } from "@mem/libc-malloc";
 import { Kernel, type Process, type ProcessSpace } from "@mem/os-vm";
 import { createPyMem, type PyMem, type PythonMallocPreset, type SmallObjectHost } from "@mem/pymem";
 import { Pymalloc, type PymallocVersion } from "@mem/small-object";
 
-/** The C library implementations a stack can be built with. */
-export const LIBC_IMPLEMENTATIONS = ["glibc"] as const;
+/**
+ * The C library implementations a stack can be built with: glibc 2.36's ptmalloc2, or a
+ * TLSF allocator (two-level segregated fit) behind the same interface.
+ */
+export const LIBC_IMPLEMENTATIONS = ["glibc", "tlsf"] as const;
 /** One of {@link LIBC_IMPLEMENTATIONS}. */
 export type LibcImplementation = (typeof LIBC_IMPLEMENTATIONS)[number];
 /** The `PYTHONMALLOC` presets of a CPython 3.11 release build. */
@@ -46,7 +49,7 @@ export interface CPythonStack {
   /** The Python process. */
   readonly process: Process;
   /** The C library allocator of the process (the concrete implementation). */
-  readonly libc: GlibcMalloc;
+  readonly libc: GlibcMalloc | TlsfMalloc;
   /** The PyMem tier: the three domains. */
   readonly pymem: PyMem;
   /** The pymalloc instance, when the preset uses pymalloc. */
@@ -70,7 +73,7 @@ export function createStack(options: StackOptions = {}): CPythonStack {
   const kernel = new Kernel({ ram });
   const process = kernel.createProcess();
   const seen = options.wrapProcess ? options.wrapProcess(process) : process;
-  const libc = new GlibcMalloc(seen);
+  const libc = settings.libc === "glibc" ? new GlibcMalloc(seen) : new TlsfMalloc(seen);
   let pymalloc: Pymalloc | undefined;
   const pymem = createPyMem({
     process: seen,
@@ -82,4 +85,16 @@ export function createStack(options: StackOptions = {}): CPythonStack {
     },
   });
   return { ram, kernel, process, libc, pymem, pymalloc, options: settings };
+}
+
+/**
+ * The C library's own statistics: glibc's `malloc_stats()` text, or for an implementation
+ * without one, its `mallinfo2()` fields.
+ */
+export function libcStatsText(libc: CPythonStack["libc"]): string {
+  if (libc instanceof GlibcMalloc) return libc.mallocStats();
+  const info = libc.mallinfo2();
+  return Object.entries(info)
+    .map(([field, value]) => `${field.padEnd(9)}= ${String(value).padStart(12)}`)
+    .join("\n") + "\n";
 }

@@ -1,7 +1,7 @@
 /**
  * The statistics views of `mem-demo replay --stats`, each in the real system's format.
  */
-import type { CPythonStack } from "./stack.js";
+import { libcStatsText, type CPythonStack } from "./stack.js";
 
 /** The statistics a replay can print. */
 export const STATS_KINDS = ["pymalloc", "libc", "vm", "all"] as const;
@@ -18,7 +18,7 @@ export function statsText(stack: CPythonStack, kind: StatsKind): string {
   if (kind === "pymalloc" || kind === "all") {
     parts.push(stack.pymalloc ? stack.pymalloc.debugMallocStats() : "(no pymalloc: PYTHONMALLOC=" + stack.options.pythonMalloc + ")\n");
   }
-  if (kind === "libc" || kind === "all") parts.push(stack.libc.mallocStats());
+  if (kind === "libc" || kind === "all") parts.push(libcStatsText(stack.libc));
   if (kind === "vm" || kind === "all") parts.push(stack.process.status() + stack.process.maps());
   return parts.join(kind === "all" ? "\n" : "");
 }

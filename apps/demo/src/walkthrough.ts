@@ -6,7 +6,7 @@
  */
 import { MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, VirtualMemory } from "@mem/os-vm";
 import { CallLog, observeArenas, observeLibc, observeSyscalls, ptr, type CallRecord, type Tier } from "./observe.js";
-import { createStack, type CPythonStack, type StackOptions } from "./stack.js";
+import { createStack, libcStatsText, type CPythonStack, type StackOptions } from "./stack.js";
 
 /** One fact about a tier's state after a step. */
 export interface Fact {
@@ -95,16 +95,20 @@ export function runWalkthrough(options: Omit<StackOptions, "wrapProcess" | "wrap
 
   const before3 = snapshot(stack);
   const medium = stack.pymem.objectMalloc(MEDIUM_SIZE);
+  const mediumCalls = log.take();
+  const grew = mediumCalls.some((c) => c.tier === "kernel" && c.text.startsWith("brk("));
   steps.push({
     title: `A ${MEDIUM_SIZE}-byte request: PyObject_Malloc(${MEDIUM_SIZE})`,
     story: [
       usesPymalloc
         ? `${MEDIUM_SIZE} bytes is above pymalloc's 512-byte threshold: it passes the request to the RAW domain,`
         : `${MEDIUM_SIZE} bytes go to the C library like everything else:`,
-      "PyMem_RawMalloc calls libc malloc. glibc serves small requests from its main heap, which it",
-      "grows with brk (the program break moves up; the [heap] mapping appears or grows).",
+      "PyMem_RawMalloc calls libc malloc, which serves small requests from its main heap: the [heap]",
+      grew
+        ? "mapping, which it grows with brk (the program break moves up)."
+        : "mapping above the program's data, set up with brk by an earlier malloc (pymalloc's own bookkeeping above), so no system call now.",
     ],
-    calls: log.take(),
+    calls: mediumCalls,
     facts: [...heapFacts(stack, medium), ...deltaFacts(stack, before3, medium)],
   });
 
@@ -249,7 +253,11 @@ function heapFacts(stack: CPythonStack, pointer: number): Fact[] {
 function summaries(stack: CPythonStack): Walkthrough["summaries"] {
   const out: { tier: Tier; title: string; text: string }[] = [];
   if (stack.pymalloc) out.push({ tier: "pymalloc", title: "pymalloc: sys._debugmallocstats()", text: stack.pymalloc.debugMallocStats() });
-  out.push({ tier: "libc", title: "glibc: malloc_stats()", text: stack.libc.mallocStats() });
+  out.push({
+    tier: "libc",
+    title: stack.options.libc === "glibc" ? "glibc: malloc_stats()" : `${stack.options.libc}: mallinfo2()`,
+    text: libcStatsText(stack.libc),
+  });
   out.push({
     tier: "kernel",
     title: `kernel: /proc/${stack.process.pid}/status (memory lines), minor faults ${stack.process.faults.minor}`,

@@ -40,6 +40,14 @@ describe("createStack: the default CPython 3.11 stack and its swaps", () => {
     expect(() => stack.pymem.objectFree(p)).toThrow(/bad trailing pad byte/);
   });
 
+  it("the second libc implementation serves the same requests", () => {
+    const stack = createStack({ ramSize: 256 << 20, libc: "tlsf" });
+    const blocks = [600, 1000, 5000, 200_000].map((n) => stack.pymem.rawMalloc(n));
+    expect(new Set(blocks).size).toBe(4);
+    for (const b of blocks) expect(b).not.toBe(0);
+    blocks.forEach((b) => stack.pymem.rawFree(b));
+  });
+
   it("a pymalloc version preset changes the geometry: 3.8 uses 4 KiB pools in 256 KiB arenas", () => {
     const stack = createStack({ ramSize: 256 << 20, pymallocVersion: "3.8" });
     expect(stack.pymalloc?.params.poolSize).toBe(4096);

@@ -36,7 +36,10 @@ describe("the walk-through", () => {
 
   it("600 bytes go to glibc's brk heap and 1 MiB to its own mmap", () => {
     expect(walk.steps[3]!.calls.map((c) => c.text)).toContainEqual(expect.stringMatching(/^malloc\(600\) = 0x5555/));
-    expect(walk.steps[3]!.calls.some((c) => c.tier === "kernel" && c.text.startsWith("brk("))).toBe(true);
+    // glibc's heap was set up by pymalloc's first bookkeeping malloc (step 2): a brk there, none here.
+    expect(walk.steps[1]!.calls.some((c) => c.tier === "kernel" && c.text.startsWith("brk("))).toBe(true);
+    expect(walk.steps[3]!.calls.some((c) => c.tier === "kernel")).toBe(false);
+    expect(walk.steps[3]!.facts[0]!.text).toMatch(/^chunk at 0x5555[0-9a-f]+ \(heap start \+ \d+\), usable size 600/);
     expect(walk.steps[4]!.calls.map((c) => c.text)).toContainEqual(expect.stringMatching(/^mmap\(NULL, 1052672, /));
   });
 
@@ -59,5 +62,14 @@ describe("the walk-through", () => {
     const plain = runWalkthrough({ ramSize: 256 << 20, pythonMalloc: "malloc" });
     expect(plain.steps[1]!.calls.map((c) => c.text)).toContainEqual(expect.stringMatching(/^malloc\(78\) = 0x5555/));
     expect(plain.summaries.some((s) => s.tier === "pymalloc")).toBe(false);
+  });
+});
+
+describe("the walk-through with the second C library", () => {
+  it("runs over TLSF, whose summary is its mallinfo2()", () => {
+    const walk = runWalkthrough({ ramSize: 256 << 20, libc: "tlsf" });
+    const libc = walk.summaries.find((s) => s.tier === "libc")!;
+    expect(libc.title).toBe("tlsf: mallinfo2()");
+    expect(libc.text).toMatch(/^arena {4}= +\d+$/m);
   });
 });
