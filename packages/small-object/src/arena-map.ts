@@ -128,14 +128,16 @@ export class ArenaMap {
    * (used to validate frees before touching the pool header).
    */
   arenaBase(p: number): number {
-    const bot = this.bottomNode(p, false);
-    if (bot === 0) return -1;
-    // one 8-byte load: tail_hi in the low half, tail_lo (0 .. ARENA_SIZE - 1) in the high half
-    const both = this.memory.load64(this.entry(bot, p));
-    const lo = Math.floor(both / 4294967296);
-    const hi = (both - lo * 4294967296) | 0;
     const t = p % this.arenaSize;
     const slotBase = p - t;
+    const slot = (slotBase < this.addressSpan ? slotBase : slotBase % this.addressSpan) / this.arenaSize;
+    const key = Math.floor(slot / this.botSpan);
+    const bot = key === this.lastKey ? this.lastBot : this.bottomNode(p, false);
+    if (bot === 0) return -1;
+    // one 8-byte load: tail_hi in the low half, tail_lo (0 .. ARENA_SIZE - 1) in the high half
+    const both = this.memory.load64(bot + (slot - key * this.botSpan) * 8);
+    const lo = Math.floor(both / 4294967296);
+    const hi = (both - lo * 4294967296) | 0;
     if (hi !== 0 && t >= hi) return hi === -1 ? slotBase : slotBase + hi;
     if (t < lo) return slotBase - this.arenaSize + lo;
     return -1;
