@@ -27,11 +27,13 @@ import { boot, statusKb } from "./helpers.js";
 interface PageState {
   prot: number;
   shared: boolean;
-  /** Value of the marker byte (0 = never written since mapped / dropped). */
-  value: number;
+  /** Value of the marker byte (0 = never written since mapped / dropped); one box per page, shared between the processes that share the page. */
+  data: { value: number };
   /** Holds a frame (written, or read in a shared mapping). */
   resident: boolean;
 }
+
+const fresh = (prot: number, shared: boolean): PageState => ({ prot, shared, data: { value: 0 }, resident: false });
 
 const PAGE = 4096;
 const WINDOW = 0x100000000; // a 64-page window for fixed mappings
@@ -45,10 +47,14 @@ type Op =
   | { kind: "madvise"; page: number; pages: number; advice: number }
   | { kind: "write"; page: number; value: number }
   | { kind: "read"; page: number }
-  | { kind: "brk"; pages: number };
+  | { kind: "brk"; pages: number }
+  | { kind: "fork" }
+  | { kind: "switch"; to: number };
 
 const prot = fc.constantFrom(PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE, PROT_WRITE);
-const page = fc.integer({ min: 0, max: WINDOW_PAGES - 1 });
+/** Window pages, half the time among the first 8 so that steps meet on the same pages. */
+const page = fc.oneof(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: WINDOW_PAGES - 1 }));
+const accessPage = fc.oneof(fc.integer({ min: -1, max: 7 }), fc.integer({ min: -1, max: WINDOW_PAGES - 1 }));
 const pages = fc.integer({ min: 1, max: 12 });
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("mmapFixed" as const), page, pages, prot, shared: fc.boolean(), noreplace: fc.boolean() }),
@@ -56,10 +62,13 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("munmap" as const), page, pages }),
   fc.record({ kind: fc.constant("mprotect" as const), page, pages, prot }),
   fc.record({ kind: fc.constant("madvise" as const), page, pages, advice: fc.constantFrom(MADV_DONTNEED, MADV_FREE) }),
-  fc.record({ kind: fc.constant("write" as const), page: fc.integer({ min: -1, max: WINDOW_PAGES - 1 }), value: fc.integer({ min: 1, max: 255 }) }),
-  fc.record({ kind: fc.constant("write" as const), page: fc.integer({ min: -1, max: WINDOW_PAGES - 1 }), value: fc.integer({ min: 1, max: 255 }) }),
-  fc.record({ kind: fc.constant("read" as const), page: fc.integer({ min: -1, max: WINDOW_PAGES - 1 }) }),
+  fc.record({ kind: fc.constant("write" as const), page: accessPage, value: fc.integer({ min: 1, max: 255 }) }),
+  fc.record({ kind: fc.constant("write" as const), page: accessPage, value: fc.integer({ min: 1, max: 255 }) }),
+  fc.record({ kind: fc.constant("read" as const), page: accessPage }),
+  fc.record({ kind: fc.constant("read" as const), page: accessPage }),
   fc.record({ kind: fc.constant("brk" as const), pages: fc.integer({ min: -4, max: 8 }) }),
+  fc.record({ kind: fc.constant("fork" as const) }),
+  fc.record({ kind: fc.constant("switch" as const), to: fc.nat() }),
 );
 
 /** The page numbers the ops address: window pages, or (page -1) the last mmapAny/brk page. */
@@ -67,6 +76,15 @@ class Model {
   readonly pages = new Map<number, PageState>();
   readonly anyMaps: number[] = [];
   constructor(readonly proc: Process) {}
+  /** The model of a forked child: private pages copied (resident where the parent's were), shared ones shared (not yet faulted in). */
+  fork(child: Process): Model {
+    const model = new Model(child);
+    for (const [vpn, state] of this.pages) {
+      model.pages.set(vpn, state.shared ? { ...state, resident: false } : { ...state, data: { value: state.data.value } });
+    }
+    model.anyMaps.push(...this.anyMaps);
+    return model;
+  }
   addressOf(p: number): number {
     if (p >= 0) return WINDOW + p * PAGE;
     return this.anyMaps.length > 0 ? this.anyMaps[this.anyMaps.length - 1]! : WINDOW - PAGE;
@@ -92,14 +110,14 @@ function run(proc: Process, model: Model, o: Op): void {
         return;
       }
       expect(proc.mmap(first * PAGE, o.pages * PAGE, o.prot, flags)).toBe(first * PAGE);
-      for (let i = 0; i < o.pages; i++) model.pages.set(first + i, { prot: o.prot, shared: o.shared, value: 0, resident: false });
+      for (let i = 0; i < o.pages; i++) model.pages.set(first + i, fresh(o.prot, o.shared));
       return;
     }
     case "mmapAny": {
       const at = proc.mmap(0, o.pages * PAGE, o.prot, MAP_PRIVATE | MAP_ANONYMOUS);
       expect(at % PAGE).toBe(0);
       expect(model.anyMapped(at / PAGE, o.pages)).toBe(false);
-      for (let i = 0; i < o.pages; i++) model.pages.set(at / PAGE + i, { prot: o.prot, shared: false, value: 0, resident: false });
+      for (let i = 0; i < o.pages; i++) model.pages.set(at / PAGE + i, fresh(o.prot, false));
       model.anyMaps.push(at);
       return;
     }
@@ -131,7 +149,7 @@ function run(proc: Process, model: Model, o: Op): void {
           if (state === undefined || o.advice !== MADV_DONTNEED) continue;
           state.resident = false;
           // a shared mapping's page lives on in its shmem file: the data survives
-          if (!state.shared) state.value = 0;
+          if (!state.shared) state.data = { value: 0 };
         }
       };
       if (!model.mapped(first, o.pages)) {
@@ -149,7 +167,7 @@ function run(proc: Process, model: Model, o: Op): void {
         return;
       }
       mem.store8(address, o.value);
-      state.value = o.value;
+      state.data.value = o.value;
       state.resident = true;
       return;
     }
@@ -161,7 +179,7 @@ function run(proc: Process, model: Model, o: Op): void {
         expect(error.code).toBe(state === undefined ? "SEGV_MAPERR" : "SEGV_ACCERR");
         return;
       }
-      expect(mem.load8(address)).toBe(state.value);
+      expect(mem.load8(address)).toBe(state.data.value);
       if (state.shared) state.resident = true;
       return;
     }
@@ -177,10 +195,13 @@ function run(proc: Process, model: Model, o: Op): void {
       const oldTop = Math.ceil(old / PAGE);
       const newTop = Math.ceil(target / PAGE);
       for (let p = newTop; p < oldTop; p++) model.pages.delete(p);
-      for (let p = oldTop; p < newTop; p++) model.pages.set(p, { prot: PROT_READ | PROT_WRITE, shared: false, value: 0, resident: false });
+      for (let p = oldTop; p < newTop; p++) model.pages.set(p, fresh(PROT_READ | PROT_WRITE, false));
       if (newTop > oldTop) model.anyMaps.push((newTop - 1) * PAGE);
       return;
     }
+    case "fork":
+    case "switch":
+      return; // handled by the driver
   }
 }
 
@@ -206,7 +227,12 @@ function compare(proc: Process, model: Model): void {
       expect(vma.flags & 0x7).toBe(state.prot & 0x7);
     }
   }
-  for (const vpn of model.pages.keys()) expect(proc.mm.vmas.find(vpn * PAGE)).toBeDefined();
+  for (const [vpn, state] of model.pages) {
+    expect(proc.mm.vmas.find(vpn * PAGE)).toBeDefined();
+    // every readable page holds what the model says (a shared page not yet faulted in is
+    // left alone: reading it would make it resident)
+    if (state.prot !== PROT_NONE && (!state.shared || state.resident)) expect(proc.memory.load8(vpn * PAGE + 8)).toBe(state.data.value);
+  }
   let resident = 0;
   for (const state of model.pages.values()) if (state.resident) resident++;
   expect(statusKb(proc.status(), "VmRSS")).toBe(resident * 4);
@@ -216,25 +242,30 @@ const stats: Record<string, number> = {};
 describe("the address space against a reference model", () => {
   it("agrees after every step of random mmap/munmap/mprotect/madvise/brk/access sequences", () => {
     fc.assert(
-      fc.property(fc.array(op, { minLength: 20, maxLength: 60 }), (ops) => {
+      fc.property(fc.array(op, { minLength: 20, maxLength: 50 }), (ops) => {
         const { kernel, proc } = boot({}, { image: BARE_IMAGE }, 16 * 1024 * 1024);
-        const model = new Model(proc);
+        const first = new Model(proc);
         for (const vma of proc.mm.vmas.list) {
-          for (let a = vma.start; a < vma.end; a += PAGE) model.pages.set(a / PAGE, { prot: vma.flags & 7, shared: false, value: 0, resident: false });
+          for (let a = vma.start; a < vma.end; a += PAGE) first.pages.set(a / PAGE, fresh(vma.flags & 7, false));
         }
+        const models = [first];
+        let current = first;
         for (const o of ops) {
           stats[o.kind] = (stats[o.kind] ?? 0) + 1;
-          run(proc, model, o);
-          compare(proc, model);
-          expect(checkKernel(kernel, [proc])).toEqual([]);
+          if (o.kind === "fork") {
+            if (models.length < 3) models.push(current.fork(current.proc.fork()));
+          } else if (o.kind === "switch") current = models[o.to % models.length]!;
+          else run(current.proc, current, o);
+          for (const model of models) compare(model.proc, model);
+          expect(checkKernel(kernel, models.map((m) => m.proc))).toEqual([]);
         }
-        proc.exit();
+        for (const model of models) kernel.exit(model.proc.pid);
         expect(kernel.pages.freePages).toBe(kernel.pages.totalPages - 1);
         expect(kernel.pages.check()).toEqual([]);
       }),
-      { numRuns: 40 },
+      { numRuns: 20 },
     );
     // every kind of step ran (the generator reaches them all)
-    for (const kind of ["mmapFixed", "mmapAny", "munmap", "mprotect", "madvise", "write", "read", "brk"]) expect(stats[kind]).toBeGreaterThan(20);
+    for (const kind of ["mmapFixed", "mmapAny", "munmap", "mprotect", "madvise", "write", "read", "brk", "fork", "switch"]) expect(stats[kind]).toBeGreaterThan(10);
   }, 60_000);
 });
