@@ -5,5 +5,6 @@ export { PlacedArenaAllocator, type PlacedArenaAllocatorOptions } from "./arena-
 export { checkPymalloc, type CheckOptions } from "./check.js";
 export { PymallocConfigError, PymallocError, PymallocInvariantError } from "./errors.js";
 export { deriveGeometry, type PymallocGeometry, type RadixGeometry } from "./geometry.js";
+export { liveArenaObjects, readArenaObject, readPoolHeader, type ArenaObject, type PoolHeader } from "./inspect.js";
 export { Pymalloc, pymallocFactory } from "./pymalloc.js";
 export { countAllocatedBlocks, formatMallocStats, groupThousands, printone, type PymallocState } from "./stats.js";

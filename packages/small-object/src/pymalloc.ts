@@ -6,6 +6,7 @@ import { checkPymalloc, type CheckOptions } from "./check.js";
 import { PymallocError } from "./errors.js";
 import { FreeProblem, freeProblemError } from "./free-problem.js";
 import { deriveGeometry, type PymallocGeometry } from "./geometry.js";
+import { liveArenaObjects, readPoolHeader, type ArenaObject, type PoolHeader } from "./inspect.js";
 import { Arena, Pool } from "./layout.js";
 import { countAllocatedBlocks, formatMallocStats, type PymallocState } from "./stats.js";
 
@@ -192,6 +193,16 @@ export class Pymalloc {
    */
   check(options: CheckOptions = {}): void {
     checkPymalloc(this.state(), options);
+  }
+
+  /** The live arenas: their `arena_object`s as memory holds them, in vector order. */
+  arenaObjects(): ArenaObject[] {
+    return liveArenaObjects(this.state());
+  }
+
+  /** The header of the pool holding `ptr` (any address inside the pool), as memory holds it. */
+  poolHeader(ptr: number): PoolHeader {
+    return readPoolHeader(this.memory, ptr - (ptr % this.poolSize));
   }
 
   /** Whether pymalloc owns `ptr` (`address_in_range`). */

@@ -3,40 +3,22 @@
  * sequences whose outcome follows from obmalloc.c (and was confirmed with the probe).
  */
 import { describe, expect, it } from "vitest";
-import { Pymalloc } from "../src/index.js";
+import { Pymalloc, readArenaObject } from "../src/index.js";
 import { makeHost } from "./helpers/host.js";
 
 const ARENA = 1 << 20;
 const POOL = 16384;
 
-/** Reads a pool header as an object. */
+/** The pool header at `pool`, without its address. */
 function header(pm: Pymalloc, pool: number) {
-  const m = pm.host.memory;
-  return {
-    count: m.load32(pool),
-    freeblock: m.load64(pool + 8),
-    nextpool: m.load64(pool + 16),
-    prevpool: m.load64(pool + 24),
-    arenaindex: m.load32(pool + 32),
-    szidx: m.load32(pool + 36),
-    nextoffset: m.load32(pool + 40),
-    maxnextoffset: m.load32(pool + 44),
-  };
+  const { address: _address, ...fields } = pm.poolHeader(pool);
+  return fields;
 }
 
-/** Reads arena object `i` of the vector. */
+/** Arena object `i` of the vector, without its index and own address. */
 function arenaObject(pm: Pymalloc, i: number) {
-  const m = pm.host.memory;
-  const ao = pm.arenas + i * 48;
-  return {
-    address: m.load64(ao),
-    poolAddress: m.load64(ao + 8),
-    nfreepools: m.load32(ao + 16),
-    ntotalpools: m.load32(ao + 20),
-    freepools: m.load64(ao + 24),
-    nextarena: m.load64(ao + 32),
-    prevarena: m.load64(ao + 40),
-  };
+  const { index: _index, object: _object, ...fields } = readArenaObject(pm.host.memory, pm.arenas, i);
+  return fields;
 }
 
 describe("first allocation", () => {
@@ -75,6 +57,8 @@ describe("first allocation", () => {
     expect(pm.unusedArenaObjects).toBe(pm.arenas + 48);
     expect(pm.usableArenas).toBe(pm.arenas);
     expect(pm.nfp2lasta[62]).toBe(pm.arenas);
+    expect(pm.arenaObjects().map((a) => a.index)).toEqual([0]);
+    expect(pm.poolHeader(p + 5000).szidx).toBe(6);
     expect(pm.allocatedBlocks()).toBe(1);
     expect(pm.debugMallocStats()).toBe(
       [
