@@ -11,7 +11,8 @@ type Op =
   | { kind: "malloc"; size: number }
   | { kind: "calloc"; nelem: number; elsize: number }
   | { kind: "realloc"; pick: number; size: number }
-  | { kind: "free"; pick: number };
+  | { kind: "free"; pick: number }
+  | { kind: "bad-free"; pick: number; interior: boolean };
 
 const size = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 1, max: 512 }) },
@@ -24,6 +25,11 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("realloc" as const), pick: fc.nat(), size }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("free" as const), pick: fc.nat() }) },
 );
+/** The same mix plus invalid frees (interior pointers, double frees, frees after release). */
+const opWithMisuse: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 12, arbitrary: op },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("bad-free" as const), pick: fc.nat(), interior: fc.boolean() }) },
+);
 
 interface Live {
   size: number;
@@ -31,6 +37,7 @@ interface Live {
 }
 
 function run(options: PymallocOptions, top: number, ops: Op[], checkEach: boolean): void {
+  options = { strictFree: true, ...options };
   const host = makeHost(top);
   const pm = new Pymalloc(host, options);
   const mem = host.memory;
@@ -47,16 +54,19 @@ function run(options: PymallocOptions, top: number, ops: Op[], checkEach: boolea
     if (l.tag >= 0) expect(mem.load64(p), `contents of block 0x${p.toString(16)}`).toBe(l.tag);
   };
   const keys = (): number[] => [...live.keys()];
+  const freed = new Set<number>(); // pointers freed and not handed out again
   for (const o of ops) {
     switch (o.kind) {
       case "malloc": {
         const p = pm.malloc(o.size);
         expect(live.has(p)).toBe(false);
+        freed.delete(p);
         tag(p, o.size);
         break;
       }
       case "calloc": {
         const p = pm.calloc(o.nelem, o.elsize);
+        freed.delete(p);
         const n = o.nelem * o.elsize;
         for (let i = 0; i < n; i += 8) expect(mem.load64(p + i) % 2 ** (Math.min(8, n - i) * 8)).toBe(0);
         expect(live.has(p)).toBe(false);
@@ -71,6 +81,8 @@ function run(options: PymallocOptions, top: number, ops: Op[], checkEach: boolea
         const before = live.get(p)!;
         const q = pm.realloc(p, o.size);
         live.delete(p);
+        freed.delete(q);
+        if (q !== p) freed.add(p);
         if (before.tag >= 0 && o.size >= 8) expect(mem.load64(q)).toBe(before.tag);
         expect(live.has(q)).toBe(false);
         tag(q, o.size);
@@ -83,6 +95,17 @@ function run(options: PymallocOptions, top: number, ops: Op[], checkEach: boolea
         verify(p);
         pm.free(p);
         live.delete(p);
+        freed.add(p);
+        break;
+      }
+      case "bad-free": {
+        // an interior pointer of a live pymalloc block, or a pointer freed before
+        const candidates = o.interior ? keys().filter((p) => pm.owns(p) && live.get(p)!.size >= 16) : [...freed];
+        if (candidates.length === 0) break;
+        const p = candidates[o.pick % candidates.length]! + (o.interior ? 8 : 0);
+        const before = pm.allocatedBlocks();
+        expect(() => pm.free(p)).toThrow();
+        expect(pm.allocatedBlocks()).toBe(before);
         break;
       }
     }
@@ -106,9 +129,9 @@ function run(options: PymallocOptions, top: number, ops: Op[], checkEach: boolea
 const tops = fc.constantFrom(0x7f0000000000, 0x7f0000001000, 0x7f0000002000, 0x7f0000003000);
 
 describe("random call sequences keep every invariant", () => {
-  it("3.11 geometry", () => {
+  it("3.11 geometry, with invalid frees that must be refused with the state intact", () => {
     fc.assert(
-      fc.property(tops, fc.array(op, { maxLength: 250 }), (top, ops) => run({ version: "3.11" }, top, ops, true)),
+      fc.property(tops, fc.array(opWithMisuse, { maxLength: 250 }), (top, ops) => run({ version: "3.11" }, top, ops, true)),
       { numRuns: 40 },
     );
   });
