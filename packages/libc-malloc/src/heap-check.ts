@@ -3,7 +3,6 @@ import type { HeapChunk } from "./api.js";
 import { AV_FASTBINS, AV_TOP, BK, BK_NEXTSIZE, FD, FD_NEXTSIZE, TCACHE_ENTRIES } from "./arena-layout.js";
 import {
   CHUNK_HDR_SZ,
-  MALLOC_ALIGNMENT,
   MINSIZE,
   NBINS,
   NFASTBINS,

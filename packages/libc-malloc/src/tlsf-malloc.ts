@@ -269,8 +269,7 @@ export class TlsfMalloc implements CAllocator {
         for (let b = head; b !== 0; b = this.rd(b + 16)) {
           if (++listed > 1e7) throw new HeapCheckError("tlsf: a free list has a cycle", b);
           const size = this.sizeOf(b);
-          const [f, s] = mapping(size);
-          if (f !== fl || s !== sl) throw new HeapCheckError(`tlsf: a free block of size ${hex(size)} is on list [${fl}][${sl}]`, b);
+          if (mapping(size) !== fl * SL_COUNT + sl) throw new HeapCheckError(`tlsf: a free block of size ${hex(size)} is on list [${fl}][${sl}]`, b);
           if (this.rd(b + 24) !== previous) throw new HeapCheckError("tlsf: prev_free link broken", b);
           onLists.add(b);
           previous = b;
@@ -314,24 +313,29 @@ export class TlsfMalloc implements CAllocator {
 
   private validate(pointer: number, call: string): number {
     const block = pointer - HEADER;
-    const bad = (rule: string): never => {
-      throw new MallocAbort(`tlsf: ${call}(): ${rule}`, call, block);
-    };
-    if ((pointer & 15) !== 0) bad("invalid pointer (misaligned)");
+    if ((pointer & 15) !== 0) this.invalid(call, block, "invalid pointer (misaligned)");
     const field = this.rd(block + 8);
-    const size = field - ((field & 7));
+    const size = field - (field & 7);
     if ((field & MAPPED) !== 0) {
       const lead = this.rd(block);
-      if (((block - lead) & 4095) !== 0 || ((size + lead) & 4095) !== 0) bad("invalid pointer (not a mapped block)");
+      if (((block - lead) & 4095) !== 0 || ((size + lead) & 4095) !== 0) this.invalid(call, block, "invalid pointer (not a mapped block)");
       return block;
     }
-    if ((field & FREE) !== 0) bad("double free");
-    const region = this.regions.find((r) => block >= r.start && block < r.sentinel);
-    if (region === undefined || size < MIN_BLOCK || (size & 15) !== 0 || block + size > region.sentinel) {
-      bad("invalid pointer (not a block of this heap)");
+    if ((field & FREE) !== 0) this.invalid(call, block, "double free");
+    let sentinel = 0;
+    for (let i = 0; i < this.regions.length; i++) {
+      const r = this.regions[i]!;
+      if (block >= r.start && block < r.sentinel) sentinel = r.sentinel;
     }
-    if (this.rd(block + size) !== block) bad("invalid pointer (the next block does not point back)");
+    if (sentinel === 0 || size < MIN_BLOCK || (size & 15) !== 0 || block + size > sentinel) {
+      this.invalid(call, block, "invalid pointer (not a block of this heap)");
+    }
+    if (this.rd(block + size) !== block) this.invalid(call, block, "invalid pointer (the next block does not point back)");
     return block;
+  }
+
+  private invalid(call: string, block: number, rule: string): never {
+    throw new MallocAbort(`tlsf: ${call}(): ${rule}`, call, block);
   }
 
   /** Marks a block taken from a list as used with `size` bytes, returning any tail to the lists. */
@@ -445,8 +449,9 @@ export class TlsfMalloc implements CAllocator {
       sl = size >>> 4;
     } else {
       const log = 31 - Math.clz32(size);
-      const rounded = size + (1 << (log - SL_LOG2)) - 1;
-      [fl, sl] = mapping(rounded);
+      const index = mapping(size + (1 << (log - SL_LOG2)) - 1);
+      fl = index >>> SL_LOG2;
+      sl = index & (SL_COUNT - 1);
       if (fl >= FL_COUNT) return 0;
     }
     let slMap = (this.slBitmaps[fl] ?? 0) & (~0 << sl);
@@ -461,8 +466,9 @@ export class TlsfMalloc implements CAllocator {
   }
 
   private insertFree(block: number, size: number): void {
-    const [fl, sl] = mapping(size);
-    const index = fl * SL_COUNT + sl;
+    const index = mapping(size);
+    const fl = index >>> SL_LOG2;
+    const sl = index & (SL_COUNT - 1);
     const head = this.heads[index] ?? 0;
     this.wr(block + 16, head);
     this.wr(block + 24, 0);
@@ -477,8 +483,9 @@ export class TlsfMalloc implements CAllocator {
   }
 
   private removeFree(block: number, size: number): void {
-    const [fl, sl] = mapping(size);
-    const index = fl * SL_COUNT + sl;
+    const index = mapping(size);
+    const fl = index >>> SL_LOG2;
+    const sl = index & (SL_COUNT - 1);
     const next = this.rd(block + 16);
     const previous = this.rd(block + 24);
     if (next !== 0) this.wr(next + 24, previous);
@@ -545,12 +552,12 @@ function blockSize(bytes: number): number {
   return Math.max(MIN_BLOCK, Math.ceil((bytes + HEADER) / 16) * 16);
 }
 
-/** The (first level, second level) list of a block size. */
-function mapping(size: number): [number, number] {
-  if (size < SMALL) return [0, size >>> 4];
+/** The list of a block size: first level * 16 + second level (no allocation). */
+function mapping(size: number): number {
+  if (size < SMALL) return size >>> 4;
   const log = 31 - Math.clz32(size >= 2 ** 32 ? 2 ** 32 - 1 : size);
   const sl = Math.floor(size / 2 ** (log - SL_LOG2)) - SL_COUNT;
-  return [log - FL_SHIFT + 1, sl];
+  return (log - FL_SHIFT + 1) * SL_COUNT + sl;
 }
 
 function ctz(value: number): number {
