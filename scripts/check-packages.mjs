@@ -5,7 +5,7 @@
 //      project outside the workspace and runs the first ```js example of its README there.
 // Needs the packages built (dist/). Usage: node scripts/check-packages.mjs [package-dir ...]
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -23,9 +23,8 @@ const manifests = new Map(
   }),
 );
 
-const packDir = join(root, ".pack");
-rmSync(packDir, { recursive: true, force: true });
-mkdirSync(packDir);
+// A fresh folder per run, so that two runs never pull tarballs from under each other.
+const packDir = mkdtempSync(join(tmpdir(), "mem-packs-"));
 const tarballs = new Map();
 function pack(name) {
   if (!tarballs.has(name)) {
@@ -81,7 +80,8 @@ for (const dir of dirs) {
     }
   });
 }
-if (!existsSync(packDir) || failures > 0) {
+rmSync(packDir, { recursive: true, force: true });
+if (failures > 0) {
   console.log(`\n${failures} package check(s) failed`);
   process.exit(1);
 }

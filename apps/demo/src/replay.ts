@@ -3,8 +3,7 @@
  * works on parsed records one at a time and keeps only the live pointers; replay-file.ts
  * feeds it from a file or standard input.
  */
-import { formatEvent, MEMTRACE_HEADER, PointerMap, type MemtraceEvent, type TraceRecord } from "@mem/memtrace";
-import type { PyMem } from "@mem/pymem";
+import { formatEvent, MEMTRACE_HEADER, PointerMap, type Domain, type MemtraceEvent, type TraceRecord } from "@mem/memtrace";
 import { PlacedArenaAllocator } from "@mem/small-object";
 import type { CPythonStack } from "./stack.js";
 
@@ -44,31 +43,57 @@ export class ReplayError extends Error {
   }
 }
 
-type Allocator = {
-  malloc(size: number): number;
-  calloc(nelem: number, elsize: number): number;
-  realloc(ptr: number, size: number): number;
-  free(ptr: number): void;
-};
+/** Calls of one domain, dispatched without building closures per event. */
+function callMalloc(stack: CPythonStack, domain: Domain, size: number): number {
+  switch (domain) {
+    case "obj":
+      return stack.pymem.objectMalloc(size);
+    case "mem":
+      return stack.pymem.memMalloc(size);
+    case "raw":
+      return stack.pymem.rawMalloc(size);
+    case "libc":
+      return stack.libc.malloc(size);
+  }
+}
 
-function domainFunctions(stack: CPythonStack): Record<"raw" | "mem" | "obj" | "libc", Allocator> {
-  const py: PyMem = stack.pymem;
-  return {
-    raw: { malloc: (n) => py.rawMalloc(n), calloc: (n, e) => py.rawCalloc(n, e), realloc: (p, n) => py.rawRealloc(p, n), free: (p) => py.rawFree(p) },
-    mem: { malloc: (n) => py.memMalloc(n), calloc: (n, e) => py.memCalloc(n, e), realloc: (p, n) => py.memRealloc(p, n), free: (p) => py.memFree(p) },
-    obj: {
-      malloc: (n) => py.objectMalloc(n),
-      calloc: (n, e) => py.objectCalloc(n, e),
-      realloc: (p, n) => py.objectRealloc(p, n),
-      free: (p) => py.objectFree(p),
-    },
-    libc: {
-      malloc: (n) => stack.libc.malloc(n),
-      calloc: (n, e) => stack.libc.calloc(n, e),
-      realloc: (p, n) => stack.libc.realloc(p, n),
-      free: (p) => stack.libc.free(p),
-    },
-  };
+function callCalloc(stack: CPythonStack, domain: Domain, nelem: number, elsize: number): number {
+  switch (domain) {
+    case "obj":
+      return stack.pymem.objectCalloc(nelem, elsize);
+    case "mem":
+      return stack.pymem.memCalloc(nelem, elsize);
+    case "raw":
+      return stack.pymem.rawCalloc(nelem, elsize);
+    case "libc":
+      return stack.libc.calloc(nelem, elsize);
+  }
+}
+
+function callRealloc(stack: CPythonStack, domain: Domain, ptr: number, size: number): number {
+  switch (domain) {
+    case "obj":
+      return stack.pymem.objectRealloc(ptr, size);
+    case "mem":
+      return stack.pymem.memRealloc(ptr, size);
+    case "raw":
+      return stack.pymem.rawRealloc(ptr, size);
+    case "libc":
+      return stack.libc.realloc(ptr, size);
+  }
+}
+
+function callFree(stack: CPythonStack, domain: Domain, ptr: number): void {
+  switch (domain) {
+    case "obj":
+      return stack.pymem.objectFree(ptr);
+    case "mem":
+      return stack.pymem.memFree(ptr);
+    case "raw":
+      return stack.pymem.rawFree(ptr);
+    case "libc":
+      return stack.libc.free(ptr);
+  }
 }
 
 /**
@@ -79,14 +104,13 @@ function domainFunctions(stack: CPythonStack): Record<"raw" | "mem" | "obj" | "l
  */
 export class Replayer {
   private readonly stack: CPythonStack;
-  private readonly domains: ReturnType<typeof domainFunctions>;
-  private readonly pointers = new PointerMap(1 << 12);
+  private readonly pointers = new PointerMap(1 << 16);
   /**
    * Freed pointers, so that a scenario can write after free (`w`) or free twice and meet the
    * real system's reaction. An entry goes when the recorded address is handed out again, so
    * this stays proportional to the addresses the recorded program used, not to the trace.
    */
-  private readonly dangling = new PointerMap(1 << 12);
+  private readonly dangling = new PointerMap(1 << 16);
   private readonly placed: PlacedArenaAllocator | undefined;
   private readonly out: ((line: string) => void) | undefined;
   private readonly summary: ReplaySummary = {
@@ -105,7 +129,6 @@ export class Replayer {
    */
   constructor(stack: CPythonStack, out?: (line: string) => void) {
     this.stack = stack;
-    this.domains = domainFunctions(stack);
     this.out = out;
     if (stack.pymalloc !== undefined) {
       const inner = stack.pymem.getArenaAllocator();
@@ -168,14 +191,14 @@ export class Replayer {
     switch (r.kind) {
       case "malloc": {
         s.calls++;
-        const p = this.domains[r.domain].malloc(r.size);
+        const p = callMalloc(this.stack, r.domain, r.size);
         this.result(r.result, p);
         if (this.out) this.emit({ kind: "malloc", domain: r.domain, size: r.size, result: p });
         return;
       }
       case "calloc": {
         s.calls++;
-        const p = this.domains[r.domain].calloc(r.nelem, r.elsize);
+        const p = callCalloc(this.stack, r.domain, r.nelem, r.elsize);
         this.result(r.result, p);
         if (this.out) this.emit({ kind: "calloc", domain: r.domain, nelem: r.nelem, elsize: r.elsize, result: p });
         return;
@@ -183,7 +206,7 @@ export class Replayer {
       case "realloc": {
         s.calls++;
         const old = this.sim(r.ptr, "realloc");
-        const p = this.domains[r.domain].realloc(old, r.size);
+        const p = callRealloc(this.stack, r.domain, old, r.size);
         // A successful realloc (or glibc's realloc(p, 0), which frees) ends the old pointer.
         if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) this.retire(r.ptr, old);
         this.result(r.result, p);
@@ -194,7 +217,7 @@ export class Replayer {
         s.calls++;
         const p = this.sim(r.ptr, "free");
         if (r.ptr !== 0) this.retire(r.ptr, p);
-        this.domains[r.domain].free(p);
+        callFree(this.stack, r.domain, p);
         if (this.out) this.emit({ kind: "free", domain: r.domain, ptr: p });
         return;
       }
