@@ -33,6 +33,7 @@ describe.skipIf(!hasGcc)(`live: real pymalloc vs the simulation on a fresh rando
       const { trace, stats, dumps } = runProbe(built.exe, churn(seed, 3000, 1500));
       const result = replay(trace, makeHost(), { version: version as PymallocVersion });
       expect(result.pm.debugMallocStats(), `seed ${seed}`).toBe(stats);
+      expect(result.pm.allocatedBlocks(), `seed ${seed}`).toBe(Number(/^# allocated-blocks (\d+)$/m.exec(trace)![1]));
       expect(result.dumps, `seed ${seed}`).toBe(dumps);
     });
   }

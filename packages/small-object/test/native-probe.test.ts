@@ -27,6 +27,7 @@ describe("replaying real pymalloc (probe recordings)", () => {
       const stats = readFileSync(new URL(`${name}.stats.txt`, dir), "utf8");
       const result = replay(trace, makeHost(), { version }, name.startsWith("churn-small") ? 97 : 0);
       expect(result.pm.debugMallocStats()).toBe(stats);
+      expect(result.pm.allocatedBlocks(), "sys.getallocatedblocks()").toBe(Number(/^# allocated-blocks (\d+)$/m.exec(trace)![1]));
       expect(result.dumps).toBe(readFileSync(new URL(`${name}.pythonmallocstats.txt`, dir), "utf8"));
       result.pm.check();
       expect(result.blocksCompared).toBeGreaterThan(0);

@@ -5,7 +5,8 @@
  *
  *   probe trace  < script   runs the script, writes a memtrace v1 trace of the calls
  *                           (with A/D lines from a logging arena allocator) to stdout and
- *                           the real _PyObject_DebugMallocStats text to stderr.
+ *                           the real _PyObject_DebugMallocStats text to stderr; the
+ *                           trace ends with "# allocated-blocks N" (sys.getallocatedblocks()).
  *   probe sizes N            prints the first N request sizes of the benchmark workload.
  *   probe bench N LIVE CHURN   runs the deterministic benchmark workload (the same
  *                           generator as bench/workload.ts) N times and prints the best
@@ -25,6 +26,7 @@
 #include <time.h>
 
 extern int _PyObject_DebugMallocStats(FILE *out);
+extern Py_ssize_t _Py_GetAllocatedBlocks(void);
 
 #define ARENA_LOG_MAX 4096
 static FILE *trace_out = NULL;
@@ -84,6 +86,7 @@ static int run_trace(void) {
             break;
         }
     }
+    printf("# allocated-blocks %zd\n", _Py_GetAllocatedBlocks()); /* sys.getallocatedblocks() */
     fflush(stdout);
     _PyObject_DebugMallocStats(stderr);
     return 0;
