@@ -35,6 +35,13 @@ const cases: Case[] = [
     },
   },
   {
+    name: "pymalloc (3.11) over flat physical memory, validateFrees: false (CPython's own checks only)",
+    make: () => {
+      const pm = new Pymalloc(makeHost(), { validateFrees: false });
+      return { malloc: (n) => pm.malloc(n), free: (p) => pm.free(p) };
+    },
+  },
+  {
     name: "PyObject_Malloc/Free: pymem -> pymalloc (-> glibc malloc for > 512 B) -> os-vm process (page tables, demand paging) -> RAM",
     make: () => {
       const process = new Kernel({ ram: new PhysicalMemory({ size: 1 << 30 }) }).createProcess();

@@ -78,6 +78,15 @@ export interface PymallocOptions {
    */
   strictFree?: boolean;
   /**
+   * Check every pointer handed to free / realloc before touching the pool (the O(1)
+   * checks described at {@link PymallocOptions.strictFree}), refusing bad ones with a
+   * `PymallocError`. With `false` pymalloc behaves exactly like a CPython release build:
+   * a double free links the block into its free list twice, and later mallocs hand the
+   * same block out again and again.
+   * @defaultValue true
+   */
+  validateFrees?: boolean;
+  /**
    * Models `PYTHONMALLOCSTATS`: when set, receives the statistics text
    * ({@link Pymalloc.debugMallocStats}) at the start of every `new_arena()` call, before
    * the new arena exists, as CPython writes it to stderr.

@@ -39,6 +39,8 @@ export class Pymalloc {
   readonly host: SmallObjectHost;
   /** Whether frees walk the pool's free list to catch double frees (see {@link PymallocOptions.strictFree}). */
   readonly strictFree: boolean;
+  /** Whether frees are validated (see {@link PymallocOptions.validateFrees}). */
+  readonly validateFrees: boolean;
   /** The `PYTHONMALLOCSTATS` sink, if any (see {@link PymallocOptions.pythonMallocStats}). */
   readonly pythonMallocStats: ((text: string) => void) | undefined;
 
@@ -87,6 +89,7 @@ export class Pymalloc {
     this.host = host;
     this.memory = host.memory;
     this.strictFree = options.strictFree ?? false;
+    this.validateFrees = options.validateFrees ?? true;
     this.pythonMallocStats = options.pythonMallocStats;
     this.threshold = this.params.smallRequestThreshold;
     this.shift = this.geometry.alignmentShift;
@@ -144,7 +147,7 @@ export class Pymalloc {
     const pool = ptr - (ptr % this.poolSize);
     const base = this.arenaBase(ptr, pool);
     if (base < 0) return this.host.raw.realloc(ptr, size);
-    const problem = this.blockProblem(ptr, pool, base);
+    const problem = this.validateFrees ? this.blockProblem(ptr, pool, base) : this.readHeader(pool);
     if (problem !== FreeProblem.None) this.refuse("realloc", ptr, size, pool, base, problem);
     let keep = this.indexToSize(this.seenClass);
     if (size <= keep) {
@@ -165,7 +168,7 @@ export class Pymalloc {
     const pool = ptr - (ptr % this.poolSize);
     const base = this.arenaBase(ptr, pool);
     if (base >= 0) {
-      const problem = this.blockProblem(ptr, pool, base);
+      const problem = this.validateFrees ? this.blockProblem(ptr, pool, base) : this.readHeader(pool);
       if (problem !== FreeProblem.None) this.refuse("free", ptr, 0, pool, base, problem);
       this.pymallocFree(ptr, pool);
       return;
@@ -247,7 +250,7 @@ export class Pymalloc {
     const pool = this.usedpools[idx]!;
     if (pool === 0) return this.allocateFromNewPool(idx);
     const mem = this.memory;
-    mem.store32(pool + Pool.Count, mem.load32(pool + Pool.Count) + 1);
+    mem.store32(pool + Pool.Count, (mem.load32(pool + Pool.Count) + 1) >>> 0);
     const bp = mem.load64(pool + Pool.FreeBlock);
     const next = mem.load64(bp);
     mem.store64(pool + Pool.FreeBlock, next);
@@ -433,6 +436,15 @@ export class Pymalloc {
     return FreeProblem.None;
   }
 
+  /** Without validation: reads the header fields the free path needs, as CPython does. */
+  private readHeader(pool: number): FreeProblem {
+    const mem = this.memory;
+    this.seenCount = mem.load32(pool + Pool.Count);
+    this.seenFree = mem.load64(pool + Pool.FreeBlock);
+    this.seenClass = mem.load32(pool + Pool.SizeIndex);
+    return FreeProblem.None;
+  }
+
   /** Throws the typed error for `problem` (the cold path of {@link blockProblem}). */
   private refuse(operation: string, p: number, size: number, pool: number, base: number, problem: FreeProblem): never {
     throw freeProblemError(operation, p, size, pool, base, this.indexToSize(this.memory.load32(pool + Pool.SizeIndex)), problem);
@@ -446,7 +458,7 @@ export class Pymalloc {
     const lastfree = this.seenFree;
     mem.store64(p, lastfree);
     mem.store64(pool + Pool.FreeBlock, p);
-    const count = this.seenCount - 1;
+    const count = (this.seenCount - 1) >>> 0; // a C uint: wraps below 0 after an unvalidated double free
     mem.store32(pool + Pool.Count, count);
     if (lastfree === 0) {
       // The pool was full and in no list: it goes to the front of its class's list.

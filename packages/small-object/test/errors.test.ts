@@ -2,6 +2,8 @@
  * Bad input: typed errors that name the tier, the address, the size and the rule, with
  * pymalloc's state left exactly as it was; and the checker catching corrupted structures.
  */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Pymalloc, PymallocConfigError, PymallocError, PymallocInvariantError } from "../src/index.js";
 import { makeHost } from "./helpers/host.js";
@@ -124,4 +126,49 @@ describe("the checker", () => {
       pm.host.memory.store32(bot + 8 * 5, 0x3000);
     }, "arena-map"));
   it("catches a bad ntotalpools", () => corrupt((pm) => mem(pm).store32(pm.arenas + 20, 63), "arena-geometry"));
+});
+
+describe("validateFrees: false behaves like a CPython release build", () => {
+  // Recorded with python3 (3.11.7) and ctypes: PyObject_Malloc(500) twice, PyObject_Free(p)
+  // twice, then PyObject_Malloc(500) three times (test/fixtures/experiments/double-free.txt).
+  const recorded = readFileSync(new URL("./fixtures/experiments/double-free.txt", import.meta.url), "utf8");
+
+  it("a double free makes malloc hand the same block out again and again", () => {
+    const offsets = /x3 = (\S+) (\S+) (\S+)/.exec(recorded)!.slice(1).map((h) => Number.parseInt(h, 16));
+    const { pm } = setup();
+    const unchecked = new Pymalloc(pm.host, { validateFrees: false });
+    const p = unchecked.malloc(500);
+    unchecked.malloc(500);
+    unchecked.free(p);
+    unchecked.free(p);
+    const got = [unchecked.malloc(500), unchecked.malloc(500), unchecked.malloc(500)].map((x) => x - p);
+    expect(got).toEqual(offsets);
+    expect(got).toEqual([0, 0, 0]);
+    expect(() => unchecked.check()).toThrow(PymallocInvariantError);
+  });
+
+  it("the same calls on the default (validating) allocator refuse the second free", () => {
+    const { pm } = setup();
+    const p = pm.malloc(500);
+    pm.malloc(500);
+    pm.free(p);
+    expect(() => pm.free(p)).toThrow(/double-free/);
+    pm.check();
+  });
+
+  it("live: the same experiment on this machine's python3, when present", (ctx) => {
+    const script = [
+      "import ctypes",
+      "M=ctypes.pythonapi.PyObject_Malloc; M.restype=ctypes.c_void_p; M.argtypes=[ctypes.c_size_t]",
+      "F=ctypes.pythonapi.PyObject_Free; F.argtypes=[ctypes.c_void_p]",
+      "p=M(500); q=M(500); F(p); F(p); a=M(500); b=M(500); c=M(500)",
+      "print(a==p, b==p, c==p)",
+    ].join("\n");
+    const r = spawnSync("python3", ["-c", script], { encoding: "utf8" });
+    if (r.status !== 0 || r.error) {
+      ctx.skip("python3 not available");
+      return;
+    }
+    expect(r.stdout.trim()).toBe("True True True");
+  });
 });
