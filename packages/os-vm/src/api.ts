@@ -151,6 +151,27 @@ export const MADV_DONTNEED_LOCKED = 24;
 /** `MADV_COLLAPSE`. */
 export const MADV_COLLAPSE = 25;
 
+/** `MREMAP_MAYMOVE`: mremap may move the mapping. */
+export const MREMAP_MAYMOVE = 1;
+/** `MREMAP_FIXED`: move the mapping to the given new address (needs MREMAP_MAYMOVE). */
+export const MREMAP_FIXED = 2;
+/** `MREMAP_DONTUNMAP`: move the pages but keep the old mapping, empty (5.7+). */
+export const MREMAP_DONTUNMAP = 4;
+
+/**
+ * `mremap`, which glibc's `realloc` uses for chunks it got from mmap. Not part of
+ * {@link MemorySyscalls}: an implementation of the kernel tier may leave it out; callers can
+ * test for it with `"mremap" in process`.
+ */
+export interface MremapSyscall {
+  /**
+   * `mremap(old, oldLength, newLength, flags, newAddress)`: shrinks in place, grows in place
+   * when the pages after the mapping are free, else (with MREMAP_MAYMOVE) moves the mapping's
+   * page-table entries to a new range, as Linux does. Returns the (new) start.
+   */
+  mremap(oldAddress: number, oldLength: number, newLength: number, flags: number, newAddress?: number): number;
+}
+
 /** 2 MiB: a PMD-level (transparent huge) page. */
 export const HPAGE_PMD_SIZE = 2 * 1024 * 1024;
 /** 2^47 - 4096 = 0x7ffffffff000: `TASK_SIZE`, the end of the user window (4-level paging). */

@@ -287,6 +287,33 @@ export class MemoryDescriptor implements FaultHandler {
     this.memory.invalidate(startVpn, endVpn);
   }
 
+  /**
+   * `move_page_tables`: moves the entries of `[from, from + length)` to `[to, to + length)`
+   * (frames, RSS and map counts unchanged; reverse maps follow), clearing the old entries.
+   */
+  movePages(from: number, to: number, length: number): void {
+    const pages = this.kernel.pages;
+    const fromVpn = from / PAGE_SIZE;
+    const delta = (to - from) / PAGE_SIZE;
+    const moves: [number, number, number][] = [];
+    this.pageTable.forEachEntry(fromVpn, fromVpn + length / PAGE_SIZE, (slot, vpn) => {
+      moves.push([vpn, this.ram.load32(slot), this.ram.load32(slot + 4)]);
+      this.ram.store32(slot, 0);
+      this.ram.store32(slot + 4, 0);
+    });
+    for (const [vpn, low, high] of moves) {
+      const slot = this.pageTable.pteAddress(vpn + delta, true);
+      this.ram.store32(slot, low >>> 0);
+      this.ram.store32(slot + 4, high);
+      if ((low & (PTE_PRESENT | PTE_PROTNONE)) !== 0 && (low & PTE_SPECIAL) === 0) {
+        const pfn = entryFrame(this.ram, slot, low);
+        if (pages.count(pfn) === 1) pages.setReverseMap(pfn, this.pid, vpn + delta);
+      }
+    }
+    this.memory.invalidate(fromVpn, fromVpn + length / PAGE_SIZE);
+    this.memory.invalidate(to / PAGE_SIZE, to / PAGE_SIZE + length / PAGE_SIZE);
+  }
+
   /** Frees the page tables left covering no VMA around `[start, end)`. */
   freePageTables(start: number, end: number): void {
     const i = this.vmas.indexAfter(start);

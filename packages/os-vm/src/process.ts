@@ -23,6 +23,9 @@ import {
   MADV_UNMERGEABLE,
   MADV_WILLNEED,
   MADV_WIPEONFORK,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -48,6 +51,7 @@ import {
   type FaultCounters,
   type ImageMapping,
   type ProcessImage,
+  type MremapSyscall,
   type ProcessSpace,
 } from "./api.js";
 import { SyscallError, hex, type ErrnoCode } from "./errors.js";
@@ -111,7 +115,7 @@ const STACK_FLAGS = VM_READ | VM_WRITE | VM_MAY | VM_GROWSDOWN | VM_ACCOUNT;
  * A process: its address space (`MemoryDescriptor`), its program break, the memory system
  * calls with Linux x86-64 semantics and errno errors, and its /proc views.
  */
-export class Process implements ProcessSpace {
+export class Process implements ProcessSpace, MremapSyscall {
   /** Process id. */
   readonly pid: number;
   /** The process's memory at virtual addresses (faults throw `SegmentationFault`). */
@@ -285,6 +289,81 @@ export class Process implements ProcessSpace {
     return chooseAddress(vmas, { length: len, mmapBase: this.mmapBase, mmapMinAddr: this.kernel.mmapMinAddr }, thp);
   }
 
+  // ---- mremap ---------------------------------------------------------------------------
+
+  /** {@inheritDoc MremapSyscall.mremap} */
+  mremap(oldAddress: number, oldLength: number, newLength: number, flags: number, newAddress = 0): number {
+    const call = (): string =>
+      `${formatArg(oldAddress, true)}, ${formatArg(oldLength, false)}, ${formatArg(newLength, false)}, ${formatArg(flags, false)}, ${formatArg(newAddress, true)}`;
+    const fail = (code: ErrnoCode, reason: string): never => {
+      throw new SyscallError("mremap", call(), code, reason);
+    };
+    this.checkAlive("mremap", call);
+    for (const [name, value] of [["old_address", oldAddress], ["old_size", oldLength], ["new_size", newLength], ["flags", flags], ["new_address", newAddress]] as const) {
+      if (typeof value !== "number" || !Number.isSafeInteger(value)) fail("EINVAL", `${name} must be an integer, got ${String(value)}`);
+    }
+    if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) fail("EINVAL", `unknown flags ${hex(flags)}`);
+    if ((flags & MREMAP_FIXED) !== 0 && (flags & MREMAP_MAYMOVE) === 0) fail("EINVAL", "MREMAP_FIXED without MREMAP_MAYMOVE");
+    if ((flags & MREMAP_DONTUNMAP) !== 0 && ((flags & MREMAP_MAYMOVE) === 0 || oldLength !== newLength)) {
+      fail("EINVAL", "MREMAP_DONTUNMAP needs MREMAP_MAYMOVE and equal sizes");
+    }
+    if (oldAddress % PAGE_SIZE !== 0) fail("EINVAL", `address ${hex(oldAddress)} is not page aligned`);
+    if (oldLength < 0 || newLength < 0 || oldLength > TASK_SIZE || newLength > TASK_SIZE) fail("EINVAL", "a size is larger than the address space");
+    const oldLen = Math.ceil(oldLength / PAGE_SIZE) * PAGE_SIZE;
+    const newLen = Math.ceil(newLength / PAGE_SIZE) * PAGE_SIZE;
+    if (newLen === 0) fail("EINVAL", "new_size is 0");
+    if (oldLen === 0) fail("EINVAL", "old_size 0 (duplicating a shared mapping) is not modelled");
+    const vmas = this.mm.vmas;
+    const fixed = (flags & MREMAP_FIXED) !== 0;
+    if (fixed) {
+      if (newAddress % PAGE_SIZE !== 0) fail("EINVAL", `new_address ${hex(newAddress)} is not page aligned`);
+      if (newAddress < 0 || newAddress > TASK_SIZE - newLen) fail("EINVAL", `${hex(newAddress)}+${newLen} is outside the user address space`);
+      if (newAddress < oldAddress + oldLen && oldAddress < newAddress + newLen) fail("EINVAL", "the old and new ranges overlap");
+    }
+    const vma = vmas.find(oldAddress);
+    if (vma === undefined || oldAddress + oldLen > vma.end) fail("EFAULT", `${hex(oldAddress)}-${hex(oldAddress + oldLen)} is not inside one mapping`);
+    const source = vma!;
+    if (!fixed && newLen <= oldLen) {
+      if (newLen < oldLen) this.unmapRange(oldAddress + newLen, oldAddress + oldLen);
+      return oldAddress;
+    }
+    const grow = Math.max(0, newLen - oldLen) / PAGE_SIZE;
+    const accounted = (source.flags & VM_ACCOUNT) !== 0;
+    if (!fixed) {
+      // grow in place: the range ends the mapping and the pages after it are free
+      const next = vmas.list[vmas.indexAfter(source.end)];
+      if (oldAddress + oldLen === source.end && oldAddress + newLen <= TASK_SIZE && (next === undefined || startGap(next) >= oldAddress + newLen)) {
+        if (accounted && !this.kernel.charge(grow)) fail("ENOMEM", `the overcommit policy refuses a commit charge of ${grow} pages`);
+        if (accounted) this.mm.committedPages += grow;
+        source.end = oldAddress + newLen;
+        vmas.mergeRange(source.start, source.end);
+        this.mm.updateHiwater();
+        return oldAddress;
+      }
+      if ((flags & MREMAP_MAYMOVE) === 0) fail("ENOMEM", `the pages after ${hex(source.end)} are not free and MREMAP_MAYMOVE is not set`);
+    }
+    if (vmas.count + 2 > this.kernel.maxMapCount) fail("ENOMEM", `moving would exceed vm.max_map_count ${this.kernel.maxMapCount}`);
+    const shared = (source.flags & VM_SHARED) !== 0;
+    const target = fixed ? newAddress : this.unmappedArea(0, newLen, shared, false);
+    if (target < 0) fail("ENOMEM", `no free range of ${newLen} bytes to move to`);
+    if (accounted && grow > 0 && !this.kernel.charge(grow)) fail("ENOMEM", `the overcommit policy refuses a commit charge of ${grow} pages`);
+    if (accounted) this.mm.committedPages += grow;
+    if (fixed) this.unmapRange(target, target + newLen);
+    const moved = Math.min(oldLen, newLen);
+    const copy: Vma = { ...source, start: target, end: target + newLen, pgoff: source.pgoff + (oldAddress - source.start) / PAGE_SIZE };
+    this.mm.movePages(oldAddress, target, moved);
+    // the moved pages keep their commit charge: the old range goes without uncharging
+    if ((flags & MREMAP_DONTUNMAP) === 0) this.unmapRange(oldAddress, oldAddress + oldLen, false);
+    else if (accounted) {
+      // the old range stays mapped (and charged) with nothing in it
+      this.kernel.charge(moved / PAGE_SIZE);
+      this.mm.committedPages += moved / PAGE_SIZE;
+    }
+    vmas.insert(copy);
+    this.mm.updateHiwater();
+    return target;
+  }
+
   // ---- munmap --------------------------------------------------------------------------
 
   /** {@inheritDoc MemorySyscalls.munmap} */
@@ -309,15 +388,18 @@ export class Process implements ProcessSpace {
     this.unmapRange(address, end);
   }
 
-  /** Removes `[start, end)` (page aligned): VMAs, entries, frames, commit charge, empty page tables. */
-  private unmapRange(start: number, end: number): void {
+  /**
+   * Removes `[start, end)` (page aligned): VMAs, entries, frames, commit charge (unless
+   * `uncharge` is false: mremap moves the charge along), empty page tables.
+   */
+  private unmapRange(start: number, end: number, uncharge = true): void {
     const removed = this.mm.vmas.remove(start, end);
     if (removed.length === 0) return;
     const shmem: FileRef[] = [];
     for (const piece of removed) {
       if (piece.file?.shmem !== undefined) shmem.push(piece.file);
       this.mm.zapRange(piece.start, piece.end);
-      if (piece.flags & VM_ACCOUNT) {
+      if (uncharge && (piece.flags & VM_ACCOUNT) !== 0) {
         const pages = (piece.end - piece.start) / PAGE_SIZE;
         this.kernel.uncharge(pages);
         this.mm.committedPages -= pages;

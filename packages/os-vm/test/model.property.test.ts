@@ -31,9 +31,22 @@ interface PageState {
   data: { value: number };
   /** Holds a frame (written, or read in a shared mapping). */
   resident: boolean;
+  /** A shared page's file (page index to data box) and index in it. */
+  file?: Map<number, { value: number }>;
+  index?: number;
 }
 
 const fresh = (prot: number, shared: boolean): PageState => ({ prot, shared, data: { value: 0 }, resident: false });
+
+/** A page of a shmem file: its data box is the file's, created on first use. */
+function filePage(prot: number, file: Map<number, { value: number }>, index: number): PageState {
+  let data = file.get(index);
+  if (data === undefined) {
+    data = { value: 0 };
+    file.set(index, data);
+  }
+  return { prot, shared: true, data, resident: false, file, index };
+}
 
 const PAGE = 4096;
 const WINDOW = 0x100000000; // a 64-page window for fixed mappings
@@ -48,6 +61,7 @@ type Op =
   | { kind: "write"; page: number; value: number }
   | { kind: "read"; page: number }
   | { kind: "brk"; pages: number }
+  | { kind: "mremap"; page: number; pages: number; newPages: number }
   | { kind: "fork" }
   | { kind: "switch"; to: number };
 
@@ -67,6 +81,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("read" as const), page: accessPage }),
   fc.record({ kind: fc.constant("read" as const), page: accessPage }),
   fc.record({ kind: fc.constant("brk" as const), pages: fc.integer({ min: -4, max: 8 }) }),
+  fc.record({ kind: fc.constant("mremap" as const), page, pages: fc.integer({ min: 1, max: 4 }), newPages: fc.integer({ min: 1, max: 8 }) }),
   fc.record({ kind: fc.constant("fork" as const) }),
   fc.record({ kind: fc.constant("switch" as const), to: fc.nat() }),
 );
@@ -110,7 +125,8 @@ function run(proc: Process, model: Model, o: Op): void {
         return;
       }
       expect(proc.mmap(first * PAGE, o.pages * PAGE, o.prot, flags)).toBe(first * PAGE);
-      for (let i = 0; i < o.pages; i++) model.pages.set(first + i, fresh(o.prot, o.shared));
+      const file = new Map<number, { value: number }>();
+      for (let i = 0; i < o.pages; i++) model.pages.set(first + i, o.shared ? filePage(o.prot, file, i) : fresh(o.prot, false));
       return;
     }
     case "mmapAny": {
@@ -146,7 +162,7 @@ function run(proc: Process, model: Model, o: Op): void {
       const apply = (): void => {
         for (let i = 0; i < o.pages; i++) {
           const state = model.pages.get(first + i);
-          if (state === undefined || o.advice !== MADV_DONTNEED) continue;
+          if (o.advice !== MADV_DONTNEED || state === undefined) continue;
           state.resident = false;
           // a shared mapping's page lives on in its shmem file: the data survives
           if (!state.shared) state.data = { value: 0 };
@@ -197,6 +213,31 @@ function run(proc: Process, model: Model, o: Op): void {
       for (let p = newTop; p < oldTop; p++) model.pages.delete(p);
       for (let p = oldTop; p < newTop; p++) model.pages.set(p, fresh(PROT_READ | PROT_WRITE, false));
       if (newTop > oldTop) model.anyMaps.push((newTop - 1) * PAGE);
+      return;
+    }
+    case "mremap": {
+      const first = (WINDOW + o.page * PAGE) / PAGE;
+      let to: number;
+      try {
+        to = proc.mremap(first * PAGE, o.pages * PAGE, o.newPages * PAGE, 1 /* MREMAP_MAYMOVE */) / PAGE;
+      } catch (error) {
+        // EFAULT (not one mapping), or EINVAL/ENOMEM: nothing changed (compare checks)
+        expect(error).toBeInstanceOf(SyscallError);
+        expect(["EFAULT", "ENOMEM", "EINVAL"]).toContain((error as SyscallError).code);
+        return;
+      }
+      const moved: PageState[] = [];
+      for (let i = 0; i < o.pages; i++) {
+        moved.push(model.pages.get(first + i)!);
+        model.pages.delete(first + i);
+      }
+      const template = moved[0]!;
+      for (let i = 0; i < o.newPages; i++) {
+        // a grown shared mapping shows the following pages of its file (they may hold data)
+        const state = i < o.pages ? moved[i]! : template.shared ? filePage(template.prot, template.file!, template.index! + i) : fresh(template.prot, false);
+        model.pages.set(to + i, state);
+      }
+      if (to !== first) model.anyMaps.push(to * PAGE);
       return;
     }
     case "fork":
@@ -266,6 +307,6 @@ describe("the address space against a reference model", () => {
       { numRuns: 20 },
     );
     // every kind of step ran (the generator reaches them all)
-    for (const kind of ["mmapFixed", "mmapAny", "munmap", "mprotect", "madvise", "write", "read", "brk", "fork", "switch"]) expect(stats[kind]).toBeGreaterThan(10);
+    for (const kind of ["mmapFixed", "mmapAny", "munmap", "mprotect", "madvise", "write", "read", "brk", "mremap", "fork", "switch"]) expect(stats[kind]).toBeGreaterThan(10);
   }, 60_000);
 });

@@ -38,6 +38,9 @@ export function runScript(proc: Process, script: string): string {
       case "mmap":
         syscall(() => proc.mmap(n[0]!, n[1]!, n[2]!, n[3]!));
         break;
+      case "mremap":
+        syscall(() => proc.mremap(n[0]!, n[1]!, n[2]!, n[3]!, n[4] ?? 0));
+        break;
       case "munmap":
         syscall(() => (proc.munmap(n[0]!, n[1]!), 0));
         break;

@@ -6,11 +6,13 @@
  *
  * Script lines (one per step, '#' comments):
  *   mmap ADDR LEN PROT FLAGS | munmap ADDR LEN | mprotect ADDR LEN PROT | madvise ADDR LEN ADVICE
+ *   mremap OLD OLDLEN NEWLEN FLAGS [NEWADDR]
  *   brk ADDR | sbrk INCREMENT | write ADDR LEN | read ADDR LEN | maps | status | statm | faults
  * ADDR is a number (decimal or 0x hex) or $N[+-OFFSET]: the result of step N (0-based).
  * Output: "= RESULT" (hex) or "= -1 ERRNAME" per syscall, "= ok" for accesses, and the
  * /proc/self/maps or status lines (between "maps {" / "}" and "status {" / "}").
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -26,6 +28,7 @@ static int outlen;
 
 static void flush(void) { write(1, out, outlen); outlen = 0; }
 static void puts_(const char *s) { while (*s) { if (outlen == sizeof out) flush(); out[outlen++] = *s++; } }
+/* (the maps and status dumps go through `out` too; flushed after every step) */
 static void hexnum(unsigned long v) { char b[32]; int n = 0; do { b[n++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v); puts_("0x"); while (n) { char c[2] = { b[--n], 0 }; puts_(c); } }
 static void decnum(long v) { char b[32]; int n = 0; if (v < 0) { puts_("-"); v = -v; } do { b[n++] = '0' + v % 10; v /= 10; } while (v); while (n) { char c[2] = { b[--n], 0 }; puts_(c); } }
 static const char *errname(int e) {
@@ -42,8 +45,9 @@ static long number(char **pp) {
   else while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
   *pp = p; return sign * v;
 }
+static char buf[1 << 16];
 static void dump(const char *path, int statusOnly) {
-  static char buf[1 << 16]; int fd = open(path, O_RDONLY); long n, total = 0;
+  int fd = open(path, O_RDONLY); long n, total = 0;
   while ((n = read(fd, buf + total, sizeof buf - 1 - total)) > 0) total += n; close(fd); buf[total] = 0;
   char *line = buf;
   while (*line) { char *end = strchr(line, '\n'); if (!end) break; *end = 0;
@@ -52,6 +56,8 @@ static void dump(const char *path, int statusOnly) {
 }
 int main(void) {
   long n, total = 0;
+  /* Touch the recorder's own buffers first, so that its RSS does not change while a script runs. */
+  memset(buf, 1, sizeof buf); memset(out, 1, sizeof out); memset(results, 1, sizeof results);
   while ((n = read(0, input + total, sizeof input - 1 - total)) > 0) total += n;
   input[total] = 0;
   char *line = input; int step = 0;
@@ -66,6 +72,7 @@ int main(void) {
       else if (!strcmp(op, "munmap")) { long a = number(&p), l = number(&p); r = munmap((void *)a, l); if (r) e = errno; }
       else if (!strcmp(op, "mprotect")) { long a = number(&p), l = number(&p), pr = number(&p); r = mprotect((void *)a, l, pr); if (r) e = errno; }
       else if (!strcmp(op, "madvise")) { long a = number(&p), l = number(&p), ad = number(&p); r = madvise((void *)a, l, ad); if (r) e = errno; }
+      else if (!strcmp(op, "mremap")) { long a = number(&p), ol = number(&p), nl = number(&p), f = number(&p), na = number(&p); void *v = mremap((void *)a, ol, nl, f, (void *)na); r = (long)v; if (v == MAP_FAILED) e = errno; }
       else if (!strcmp(op, "brk")) { long a = number(&p); r = syscall(SYS_brk, a); }
       else if (!strcmp(op, "sbrk")) { long i = number(&p); void *v = sbrk(i); r = (long)v; if (v == (void *)-1) e = errno; }
       else if (!strcmp(op, "write")) { char *a = (char *)number(&p); long l = number(&p); memset(a, 1, l); sys = 0; }
@@ -79,6 +86,7 @@ int main(void) {
       if (sys == 1) { puts_("= "); if (e) { puts_("-1 "); puts_(errname(e)); } else hexnum(r); puts_("\n"); }
       else if (sys == 0) { puts_("= ok\n"); }
       step++;
+      flush(); /* output goes out step by step: the buffer's pages stay the same few */
     }
     if (!end) break; line = end + 1;
   }
