@@ -48,7 +48,7 @@ export function buildProbe(version: string): { exe: string } | { skip: string } 
     return { skip: `cannot query sysconfig of ${python}` };
   }
   if (!existsSync(join(include, "Python.h"))) return { skip: `no Python.h under ${include}` };
-  const dir = join(tmpdir(), "mem-small-object-probe");
+  const dir = join(tmpdir(), `mem-small-object-probe-${process.pid}`); // per process: tests and benches may run at once
   mkdirSync(dir, { recursive: true });
   const exe = join(dir, `probe-${version}`);
   try {
