@@ -125,3 +125,15 @@ export function xor64(a: number, b: number): number {
 export function hex(value: number): string {
   return `0x${value.toString(16)}`;
 }
+
+/** `PROT_READ | PROT_WRITE`. */
+export const PROT_RW = 0x1 | 0x2;
+/** `MAP_PRIVATE | MAP_ANONYMOUS`. */
+export const MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
+/** `MAP_FIXED_NOREPLACE`: used to grow a mapping in place (mremap emulation). */
+export const MAP_FIXED_NOREPLACE = 0x100000;
+/** `MADV_DONTNEED`. */
+export const MADV_DONTNEED = 4;
+/** The text glibc's assert prints for the sysmalloc precondition on the old top. */
+export const SYSMALLOC_ASSERT =
+  "Fatal glibc error: malloc assertion failure in sysmalloc: (old_top == initial_top (av) && old_size == 0) || ((unsigned long) (old_size) >= MINSIZE && prev_inuse (old_top) && ((unsigned long) old_end & (pagesize - 1)) == 0)";

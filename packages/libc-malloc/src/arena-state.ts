@@ -1,0 +1,395 @@
+import type { Memory } from "@mem/hardware";
+import type { ProcessSpace } from "@mem/os-vm";
+import type { GlibcMallocOptions } from "./api.js";
+import {
+  AV_ATTACHED_THREADS,
+  AV_BINMAP,
+  AV_FLAGS,
+  AV_HAVE_FASTCHUNKS,
+  AV_LAST_REMAINDER,
+  AV_MAX_SYSTEM_MEM,
+  AV_NEXT,
+  AV_SYSTEM_MEM,
+  AV_TOP,
+  BK,
+  BK_NEXTSIZE,
+  FD,
+  FD_NEXTSIZE,
+  MALLOC_STATE_SIZE,
+  NONCONTIGUOUS_BIT,
+  TCACHE_ENTRIES,
+} from "./arena-layout.js";
+import {
+  CHUNK_HDR_SZ,
+  DEFAULT_MMAP_MAX,
+  DEFAULT_MMAP_THRESHOLD,
+  DEFAULT_MXFAST,
+  DEFAULT_TOP_PAD,
+  DEFAULT_TRIM_THRESHOLD,
+  MALLOC_ALIGNMENT,
+  MAX_FAST_SIZE,
+  MAX_TCACHE_COUNT,
+  MAX_TCACHE_SIZE,
+  MINSIZE,
+  NBINS,
+  NON_MAIN_ARENA,
+  PAGE,
+  PREV_INUSE,
+  SIZE_SZ,
+  TCACHE_FILL_COUNT,
+  TCACHE_MAX_BINS,
+  TCACHE_STRUCT_SIZE,
+  TWO_32,
+  TWO_64,
+  checkedRequest2size,
+  csize2tidx,
+  hex,
+  pageUp,
+  xor64,
+} from "./constants.js";
+import { MallocAbort } from "./errors.js";
+import { type GlibcHeapView } from "./heap-check.js";
+
+import { MAP_PRIVATE_ANONYMOUS, PROT_RW } from "./constants.js";
+
+/**
+ * The state glibc keeps for the main arena and the `mp_` parameters, and the primitives
+ * every part of the allocator shares: memory words, safe-linking, the tcache, write-through
+ * setters of `main_arena`'s fields. The algorithm builds on it in layers:
+ * {@link BinAllocator} (`_int_malloc`, `_int_free`, consolidation), {@link SystemMemory}
+ * (`sysmalloc`, `systrim`, mmapped chunks) and {@link GlibcMalloc} (the C API).
+ */
+export abstract class ArenaState {
+  /** The process whose memory this allocator manages. */
+  readonly process: ProcessSpace;
+  /** Address of `main_arena` (`struct malloc_state`). */
+  readonly arena: number;
+  protected readonly m: Memory;
+
+  // ---- mp_ and other libc statics -------------------------------------------------------
+  protected initialised = false;
+  protected trimThreshold = DEFAULT_TRIM_THRESHOLD;
+  protected topPad = DEFAULT_TOP_PAD;
+  protected mmapThreshold = DEFAULT_MMAP_THRESHOLD;
+  protected nMmapsMax = DEFAULT_MMAP_MAX;
+  protected noDynThreshold = false;
+  protected nMmaps = 0;
+  protected maxNMmaps = 0;
+  protected mmappedMem = 0;
+  protected maxMmappedMem = 0;
+  protected sbrkBase = 0;
+  protected tcacheBins = TCACHE_MAX_BINS;
+  protected tcacheCount = TCACHE_FILL_COUNT;
+  protected tcacheUnsortedLimit = 0;
+  protected perturbByte = 0;
+  protected globalMaxFast = 0;
+  protected arenaTest = 8;
+  protected arenaMax = 0;
+  protected readonly key: number;
+  /** The tcache_perthread_struct (user address), 0 until created. */
+  protected tcache = 0;
+  /**
+   * Read caches of `tcache->counts[]` and `tcache->entries[]` (every write goes to memory
+   * too): the tcache fast path then reads memory only for the entry's own link word.
+   */
+  protected readonly tcCounts = new Uint16Array(TCACHE_MAX_BINS);
+  protected readonly tcHeads = new Float64Array(TCACHE_MAX_BINS);
+
+  // ---- write-through caches of main_arena fields ---------------------------------------
+  protected top: number;
+  protected lastRemainder = 0;
+  protected systemMem = 0;
+  protected maxSystemMem = 0;
+  protected haveFastchunks = false;
+  protected noncontiguous = false;
+  protected readonly binmap = new Uint32Array(4);
+  /** Starts of the heap's regions (more than one only after brk failed); for the walker. */
+  protected readonly regions: number[] = [];
+
+  protected errnoValue = 0;
+  protected readonly initialBrk: number;
+
+  /**
+   * Creates the C library's allocator for `process`. Like libc being loaded, this reserves
+   * room for `main_arena` (one anonymous page unless `options.stateAddress` is given) but
+   * touches neither the heap nor the tcache until the first call.
+   */
+  constructor(process: ProcessSpace, options: GlibcMallocOptions = {}) {
+    this.process = process;
+    this.m = process.memory;
+    this.arena = options.stateAddress ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
+    this.top = this.arena + AV_TOP;
+    this.initialBrk = process.brk(0);
+    this.key = options.tcacheKey ?? Math.floor(Math.random() * 2 ** 53);
+    if (options.tcacheCount !== undefined && options.tcacheCount <= MAX_TCACHE_COUNT) this.tcacheCount = options.tcacheCount;
+    if (options.tcacheMax !== undefined && options.tcacheMax <= MAX_TCACHE_SIZE) {
+      this.tcacheBins = csize2tidx(checkedRequest2size(options.tcacheMax)) + 1;
+    }
+    if (options.tcacheUnsortedLimit !== undefined) this.tcacheUnsortedLimit = options.tcacheUnsortedLimit;
+    this.pendingMxfast = options.mxfast !== undefined && options.mxfast <= MAX_FAST_SIZE ? options.mxfast : DEFAULT_MXFAST;
+    if (options.topPad !== undefined) this.setParam("topPad", options.topPad);
+    if (options.mmapThreshold !== undefined) this.setParam("mmapThreshold", options.mmapThreshold);
+    if (options.trimThreshold !== undefined) this.setParam("trimThreshold", options.trimThreshold);
+    if (options.mmapMax !== undefined) this.setParam("mmapMax", options.mmapMax);
+    if (options.perturb !== undefined) this.perturbByte = options.perturb & 0xff;
+  }
+  protected readonly pendingMxfast: number;
+
+  /** The start of the main arena's heap: the first address sbrk returned (before that, the current break). */
+  get heapStart(): number {
+    return this.sbrkBase !== 0 ? this.sbrkBase : this.initialBrk;
+  }
+
+  /** The C `errno` as the last failing call left it. */
+  get errno(): number {
+    return this.errnoValue;
+  }
+
+  /** Sets `errno`, as a C program may (`errno = 0`). */
+  set errno(value: number) {
+    this.errnoValue = value;
+  }
+
+  /** The `tcache_key` stored in freed tcache entries. */
+  get tcacheKey(): number {
+    return this.key;
+  }
+
+  // =====================================================================================
+  // Initialisation
+  // =====================================================================================
+
+  protected ptmallocInit(): void {
+    this.initialised = true;
+    const m = this.m;
+    for (let i = 1; i < NBINS; i++) {
+      const bin = this.binAt(i);
+      m.store64(bin + FD, bin);
+      m.store64(bin + BK, bin);
+    }
+    m.store32(this.arena + AV_FLAGS, 0);
+    m.store64(this.arena + AV_NEXT, this.arena);
+    m.store64(this.arena + AV_ATTACHED_THREADS, 1);
+    this.setMaxFast(this.pendingMxfast);
+    this.setHaveFastchunks(false);
+    this.setTop(this.arena + AV_TOP);
+  }
+
+  protected tcacheInit(): void {
+    const victim = this.intMalloc(checkedRequest2size(TCACHE_STRUCT_SIZE), TCACHE_STRUCT_SIZE);
+    if (victim === 0) return;
+    this.tcache = victim;
+    this.m.fill(victim, TCACHE_STRUCT_SIZE, 0);
+  }
+
+  protected setParam(name: "topPad" | "mmapThreshold" | "trimThreshold" | "mmapMax", value: number): void {
+    if (name === "mmapMax") this.nMmapsMax = value;
+    else this[name] = value;
+    this.noDynThreshold = true;
+  }
+
+  protected setMaxFast(value: number): void {
+    this.globalMaxFast = value <= MALLOC_ALIGNMENT - 1 - SIZE_SZ ? MINSIZE / 2 : (value + SIZE_SZ) & ~15;
+  }
+
+  // =====================================================================================
+  // tcache
+  // =====================================================================================
+
+  protected tcacheGet(tidx: number): number {
+    const m = this.m;
+    const e = this.tcHeads[tidx] ?? 0;
+    if ((e & 15) !== 0) this.abort("malloc(): unaligned tcache chunk detected", "malloc", e);
+    const next = this.reveal(e);
+    this.tcHeads[tidx] = next;
+    this.wr(this.tcache + TCACHE_ENTRIES + 8 * tidx, next);
+    const count = (this.tcCounts[tidx] ?? 0) - 1;
+    this.tcCounts[tidx] = count;
+    m.store16(this.tcache + 2 * tidx, count);
+    m.store64(e + 8, 0);
+    return e;
+  }
+
+  protected tcachePut(chunk: number, tidx: number): void {
+    const m = this.m;
+    const e = chunk + CHUNK_HDR_SZ;
+    m.store64(e + 8, this.key);
+    this.wr(e, xor64(Math.floor(e / PAGE), this.tcHeads[tidx] ?? 0));
+    this.tcHeads[tidx] = e;
+    m.store64(this.tcache + TCACHE_ENTRIES + 8 * tidx, e);
+    const count = (this.tcCounts[tidx] ?? 0) + 1;
+    this.tcCounts[tidx] = count;
+    m.store16(this.tcache + 2 * tidx, count);
+  }
+
+  // =====================================================================================
+  // Small helpers: memory words, flags, state write-through
+  // =====================================================================================
+
+  /** A 64-bit word as a number (exact below 2^53; a larger value is approximate, never a throw). */
+  protected rd(address: number): number {
+    try {
+      return this.m.load64(address);
+    } catch (error) {
+      if (error instanceof RangeError) return this.m.load32(address) + this.m.load32(address + 4) * TWO_32;
+      throw error;
+    }
+  }
+
+  /** Stores a 64-bit word (values above 2^53 are stored as their approximation). */
+  protected wr(address: number, value: number): void {
+    if (value <= Number.MAX_SAFE_INTEGER) {
+      this.m.store64(address, value);
+    } else {
+      this.m.store32(address, value % TWO_32 >>> 0);
+      this.m.store32(address + 4, Math.floor(value / TWO_32) % TWO_32 >>> 0);
+    }
+  }
+
+  /** The raw size field of the chunk at `p`. */
+  protected sizeField(p: number): number {
+    return this.rd(p + 8);
+  }
+
+  /** REVEAL_PTR: the safe-linked pointer stored at `position`. */
+  protected reveal(position: number): number {
+    return xor64(Math.floor(position / PAGE), this.rd(position));
+  }
+
+  protected setInuseBitAt(chunk: number): void {
+    const low = this.m.load32(chunk + 8);
+    this.m.store32(chunk + 8, (low | PREV_INUSE) >>> 0);
+  }
+
+  protected clearNextsize(p: number): void {
+    this.m.store64(p + FD_NEXTSIZE, 0);
+    this.m.store64(p + BK_NEXTSIZE, 0);
+  }
+
+  protected binAt(i: number): number {
+    return this.arena + AV_TOP + 16 * (i - 1);
+  }
+
+  protected markBin(i: number): void {
+    const block = i >>> 5;
+    this.setBinmapWord(block, ((this.binmap[block] ?? 0) | (1 << (i & 31))) >>> 0);
+  }
+
+  protected setBinmapWord(block: number, value: number): void {
+    this.binmap[block] = value;
+    this.m.store32(this.arena + AV_BINMAP + 4 * block, value);
+  }
+
+  protected setTop(value: number): void {
+    this.top = value;
+    this.m.store64(this.arena + AV_TOP, value);
+  }
+
+  protected setLastRemainder(value: number): void {
+    this.lastRemainder = value;
+    this.m.store64(this.arena + AV_LAST_REMAINDER, value);
+  }
+
+  protected setSystemMem(value: number): void {
+    this.systemMem = value;
+    this.m.store64(this.arena + AV_SYSTEM_MEM, value);
+  }
+
+  protected setMaxSystemMem(value: number): void {
+    this.maxSystemMem = value;
+    this.m.store64(this.arena + AV_MAX_SYSTEM_MEM, value);
+  }
+
+  protected setHaveFastchunks(value: boolean): void {
+    if (this.haveFastchunks === value) return;
+    this.haveFastchunks = value;
+    this.m.store32(this.arena + AV_HAVE_FASTCHUNKS, value ? 1 : 0);
+  }
+
+  protected setNoncontiguous(): void {
+    this.noncontiguous = true;
+    this.m.store32(this.arena + AV_FLAGS, NONCONTIGUOUS_BIT);
+  }
+
+  protected allocPerturb(mem: number, bytes: number): number {
+    if (this.perturbByte !== 0) this.m.fill(mem, bytes, this.perturbByte ^ 0xff);
+    return mem;
+  }
+
+  protected freePerturb(mem: number, length: number): void {
+    if (this.perturbByte !== 0) this.m.fill(mem, length, this.perturbByte);
+  }
+
+  protected fail(errno: number): number {
+    this.errnoValue = errno;
+    return 0;
+  }
+
+  protected abort(message: string, call: string, address: number): never {
+    throw new MallocAbort(message, call, address);
+  }
+
+  /** A chunk claiming the NON_MAIN_ARENA bit: glibc would read a heap_info this process never made. */
+  protected checkMainArena(p: number, field: number, call: string): void {
+    if ((field & NON_MAIN_ARENA) === 0) return;
+    const heapInfo = p - (p % (64 * 1024 * 1024));
+    const arena = this.rd(heapInfo);
+    if (arena !== this.arena) {
+      throw new MallocAbort(
+        `${call}(): chunk ${hex(p)} claims a non-main arena (A bit) whose heap_info at ${hex(heapInfo)} names ${hex(arena)}`,
+        call,
+        p
+      );
+    }
+  }
+
+  protected view(): GlibcHeapView {
+    return {
+      memory: this.m,
+      arena: this.arena,
+      regions: this.regions,
+      top: this.top,
+      brk: this.process.brk(0),
+      noncontiguous: this.noncontiguous,
+      systemMem: this.systemMem,
+      binmap: this.binmap,
+      tcache: this.tcache,
+      tcacheCount: this.tcacheCount,
+      tcacheKey: this.tcacheKey,
+      globalMaxFast: this.globalMaxFast,
+      haveFastchunks: this.haveFastchunks,
+      initialised: this.initialised,
+    };
+  }
+
+  /** `_int_malloc(av, bytes)` for a chunk of `nb` bytes. */
+  protected abstract intMalloc(nb: number, bytes: number): number;
+  /** `_int_free(av, p, have_lock)`. */
+  protected abstract intFree(p: number, field: number, haveLock: boolean): void;
+  /** `sysmalloc(nb, av)`. */
+  protected abstract sysmalloc(nb: number): number;
+  /** `systrim(pad, av)`. */
+  protected abstract systrim(pad: number): number;
+  /** `munmap_chunk(p)`. */
+  protected abstract munmapChunk(p: number, call: string): void;
+}
+
+/** size_t wrap-around of a difference that C computes unsigned. */
+export function wrap64(value: number): number {
+  return value < 0 ? TWO_64 + value : value;
+}
+
+/** `chunksize`: the size field without its three flag bits. */
+export function chunkSize(field: number): number {
+  return field < TWO_32 ? (field & ~7) >>> 0 : field - (field & 7);
+}
+
+/** `(uintptr_t) p > (uintptr_t) -size`: the chunk would wrap past the end of the address space (size 0 included). */
+export function wrapsAround(p: number, size: number): boolean {
+  return size === 0 ? p > 0 : p > TWO_64 - size;
+}
+
+/** Whether `value` is a power of two. */
+export function isPowerOfTwo(value: number): boolean {
+  return value > 0 && Number.isInteger(Math.log2(value)) && 2 ** Math.log2(value) === value;
+}
