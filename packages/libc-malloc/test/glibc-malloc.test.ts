@@ -179,3 +179,14 @@ describe("chunks above 2 GiB keep exact size fields (no 32-bit bit operations on
     g.checkHeap();
   });
 });
+
+describe("wild pointers fault like the real process", () => {
+  it("free of an unmapped address raises the kernel tier's SegmentationFault and changes nothing", () => {
+    const g = freshGlibc();
+    const p = g.malloc(100);
+    expect(() => g.free(0x1230)).toThrow(expect.objectContaining({ name: "SegmentationFault" }) as Error);
+    g.checkHeap();
+    g.free(p);
+    expect(g.malloc(100)).toBe(p);
+  });
+});

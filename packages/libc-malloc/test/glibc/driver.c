@@ -16,6 +16,7 @@
  *   t PAD                malloc_trim         s                    malloc_stats
  *   w ID OFFSET VALUE    store the 64-bit VALUE at slot+OFFSET (OFFSET may be negative)
  *   F OFFSET             free(heap start + OFFSET)  (bad-pointer experiments)
+ *   d ID OFFSET N        dump N bytes (hex) at slot+OFFSET, also of freed blocks
  *   q                    toggle the state suffix (mallinfo2 walks fastbins: a cycle hangs it)
  *   # ...                comment (echoed)
  */
@@ -121,6 +122,18 @@ int main(void) {
       break;
     }
     case 'F': free((void *)(heap + (uintptr_t)sb)); put("ok"); break;
+    case 'd': {
+      char *q = line + 1;
+      long id = strtol(q, &q, 0);
+      long off = strtol(q, &q, 0);
+      long cnt = strtol(q, &q, 0);
+      const unsigned char *bytes = (const unsigned char *)slot[id] + off;
+      for (long i = 0; i < cnt && i < 32; i++) {
+        out[outn++] = "0123456789abcdef"[bytes[i] >> 4];
+        out[outn++] = "0123456789abcdef"[bytes[i] & 15];
+      }
+      break;
+    }
     case 'q': quiet = !quiet; put("ok"); break;
     default: put("?"); break;
     }

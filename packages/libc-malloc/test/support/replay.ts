@@ -109,6 +109,11 @@ export function replay(script: string, libc: GlibcMalloc = freshGlibc(), options
           libc.free(heap + a);
           result = "ok";
           break;
+        case "d": {
+          const bytes = mem.read(slot(a) + b, Math.min(c, 32));
+          result = Array.from(bytes, (x) => x.toString(16).padStart(2, "0")).join("");
+          break;
+        }
         case "q":
           quiet = !quiet;
           result = "ok";
