@@ -78,4 +78,16 @@ describe("pymalloc in the stack (pymem + glibc malloc + os-vm)", () => {
     expect(base % 16384).toBe(recorded % 16384); // placed at the recorded alignment
     pm.check();
   });
+
+  for (const version of ["3.8", "3.11"] as const) {
+    it(`replays the ${version} probe churn through the whole stack (raw pointers checked by ${version === "3.8" ? "the arenaindex trick, reading glibc's pages" : "the radix tree"})`, () => {
+      const { py, pm } = makeStack("default", { version });
+      const dir = new URL("./fixtures/probe/", import.meta.url);
+      const trace = gunzipSync(readFileSync(new URL(`churn-small-${version}.memtrace.gz`, dir))).toString("utf8");
+      replayOn(trace, pymemTarget(py, pm), { trim: true });
+      expect(pm.debugMallocStats()).toBe(readFileSync(new URL(`churn-small-${version}.stats.txt`, dir), "utf8"));
+      expect(pm.allocatedBlocks()).toBe(Number(/^# allocated-blocks (\d+)$/m.exec(trace)![1]));
+      pm.check();
+    });
+  }
 });
