@@ -29,7 +29,10 @@ function mappedBytes(maps: string): number {
   return total;
 }
 
-const stack = (options: PymallocOptions = {}) => makeStack("default", options);
+const stack = (options: PymallocOptions = {}) => {
+  const s = makeStack("default", options);
+  return { ...s, pm: s.pm! };
+};
 
 describe("pymalloc in the stack (pymem + glibc malloc + os-vm)", () => {
   it("one pymalloc serves MEM and OBJ; arenas are 1 MiB private anonymous mappings of the process", () => {
@@ -81,7 +84,7 @@ describe("pymalloc in the stack (pymem + glibc malloc + os-vm)", () => {
 
   for (const version of ["3.8", "3.11"] as const) {
     it(`replays the ${version} probe churn through the whole stack (raw pointers checked by ${version === "3.8" ? "the arenaindex trick, reading glibc's pages" : "the radix tree"})`, () => {
-      const { py, pm } = makeStack("default", { version });
+      const { py, pm } = stack({ version });
       const dir = new URL("./fixtures/probe/", import.meta.url);
       const trace = gunzipSync(readFileSync(new URL(`churn-small-${version}.memtrace.gz`, dir))).toString("utf8");
       replayOn(trace, pymemTarget(py, pm), { trim: true });

@@ -14,7 +14,8 @@ export interface Stack {
   process: Process;
   libc: GlibcMalloc;
   py: PyMem;
-  pm: Pymalloc;
+  /** The pymalloc instance; undefined for the presets without pymalloc ("malloc", "malloc_debug"). */
+  pm: Pymalloc | undefined;
 }
 
 /** Builds the stack with `preset` (default "default") and pymalloc `options`. */
@@ -24,7 +25,7 @@ export function makeStack(preset: PythonMallocPreset = "default", options: Pymal
   const libc = new GlibcMalloc(process, { tcacheKey: 0x5eed });
   let pm: Pymalloc | undefined;
   const py = createPyMem({ process, libc, pythonMalloc: preset, smallObject: (host) => (pm = new Pymalloc(host, options)).allocator });
-  return { process, libc, py, pm: pm! };
+  return { process, libc, py, pm };
 }
 
 /** A replay target calling through PyMem's public functions (hooks included). */
