@@ -137,3 +137,21 @@ export const MADV_DONTNEED = 4;
 /** The text glibc's assert prints for the sysmalloc precondition on the old top. */
 export const SYSMALLOC_ASSERT =
   "Fatal glibc error: malloc assertion failure in sysmalloc: (old_top == initial_top (av) && old_size == 0) || ((unsigned long) (old_size) >= MINSIZE && prev_inuse (old_top) && ((unsigned long) old_end & (pagesize - 1)) == 0)";
+
+/**
+ * A `size_t` argument as C sees it: an integer, negative values wrapping to 2^64 + value
+ * (so `malloc(-1)` is `malloc(SIZE_MAX)`). A non-integer is a JavaScript mistake, not a C
+ * call: it throws a TypeError naming the tier and the call.
+ */
+export function sizeArgument(call: string, value: number): number {
+  if (!Number.isInteger(value)) throw new TypeError(`libc-malloc: ${call}: size must be an integer, got ${String(value)}`);
+  return value < 0 ? TWO_64 + value : value;
+}
+
+/** A pointer argument: an integer address (0 = NULL); anything else throws a TypeError naming the call. */
+export function pointerArgument(call: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value >= TWO_64) {
+    throw new TypeError(`libc-malloc: ${call}: pointer must be an address (a non-negative integer), got ${String(value)}`);
+  }
+  return value;
+}

@@ -37,7 +37,7 @@ import { formatMallocStats } from "./stats.js";
 import { chunkSize, isPowerOfTwo, wrap64, wrapsAround } from "./arena-state.js";
 import { SystemMemory } from "./system-memory.js";
 
-import { MADV_DONTNEED } from "./constants.js";
+import { MADV_DONTNEED, pointerArgument, sizeArgument } from "./constants.js";
 
 /**
  * glibc 2.36's malloc (ptmalloc2), single-threaded main arena, over a simulated process.
@@ -66,6 +66,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
 
   /** `malloc(bytes)` (`__libc_malloc`). */
   malloc(bytes: number): number {
+    bytes = sizeArgument("malloc", bytes);
     if (!this.initialised) this.ptmallocInit();
     const nb = checkedRequest2size(bytes);
     if (nb === 0) return this.fail(ENOMEM);
@@ -79,6 +80,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
 
   /** `free(mem)` (`__libc_free`). */
   free(mem: number): void {
+    mem = pointerArgument("free", mem);
     if (mem === 0) return;
     const p = mem - CHUNK_HDR_SZ;
     const field = this.sizeField(p);
@@ -98,6 +100,8 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
 
   /** `calloc(n, size)` (`__libc_calloc`). */
   calloc(n: number, elemSize: number): number {
+    n = sizeArgument("calloc", n);
+    elemSize = sizeArgument("calloc", elemSize);
     const bytes = n * elemSize;
     if (!(bytes < TWO_64) || n < 0 || elemSize < 0) return this.fail(ENOMEM);
     if (!this.initialised) this.ptmallocInit();
@@ -126,6 +130,8 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
 
   /** `realloc(old, bytes)` (`__libc_realloc`). */
   realloc(oldmem: number, bytes: number): number {
+    oldmem = pointerArgument("realloc", oldmem);
+    bytes = sizeArgument("realloc", bytes);
     if (!this.initialised) this.ptmallocInit();
     if (bytes === 0 && oldmem !== 0) {
       this.free(oldmem);
@@ -158,6 +164,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
 
   /** `malloc_usable_size(mem)`. */
   usableSize(mem: number): number {
+    mem = pointerArgument("malloc_usable_size", mem);
     if (mem === 0) return 0;
     const p = mem - CHUNK_HDR_SZ;
     const field = this.sizeField(p);
@@ -169,6 +176,8 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
 
   /** `memalign(alignment, bytes)` (also `aligned_alloc`; `_mid_memalign`). */
   memalign(alignment: number, bytes: number): number {
+    alignment = sizeArgument("memalign", alignment);
+    bytes = sizeArgument("memalign", bytes);
     if (!this.initialised) this.ptmallocInit();
     if (alignment <= MALLOC_ALIGNMENT) return this.malloc(bytes);
     if (alignment < MINSIZE) alignment = MINSIZE;
@@ -188,6 +197,8 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
 
   /** `posix_memalign(&p, alignment, bytes)`: the error number (0, EINVAL, ENOMEM) and the pointer (0 on error). */
   posixMemalign(alignment: number, bytes: number): { error: number; pointer: number } {
+    alignment = sizeArgument("posix_memalign", alignment);
+    bytes = sizeArgument("posix_memalign", bytes);
     if (!this.initialised) this.ptmallocInit();
     if (alignment % SIZE_SZ !== 0 || !isPowerOfTwo(alignment / SIZE_SZ) || alignment === 0) return { error: EINVAL, pointer: 0 };
     const saved = this.errnoValue;
@@ -204,6 +215,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
 
   /** `pvalloc(bytes)`, with 2.36's rounding `(n + 4095) & -(4095)`. */
   pvalloc(bytes: number): number {
+    bytes = sizeArgument("pvalloc", bytes);
     const rounded = bytes + PAGE - 1;
     // & -(4095) clears bits 1..11 and keeps bit 0 (glibc 2.36's off-by-one).
     const low = rounded & 4095;
@@ -250,6 +262,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
 
   /** `malloc_trim(pad)`: 1 if memory was given back (madvise of free pages or a lower break). */
   mallocTrim(pad: number): number {
+    pad = sizeArgument("malloc_trim", pad);
     if (!this.initialised) this.ptmallocInit();
     this.mallocConsolidate();
     const psindex = binIndex(PAGE);

@@ -1,7 +1,7 @@
 import type { Memory } from "@mem/hardware";
 import type { ProcessSpace } from "@mem/os-vm";
 import type { CAllocator, Mallinfo2 } from "./api.js";
-import { EINVAL, ENOMEM, PAGE, hex, pageUp } from "./constants.js";
+import { EINVAL, ENOMEM, PAGE, hex, pageUp, pointerArgument, sizeArgument } from "./constants.js";
 import { HeapCheckError, MallocAbort, isSyscallError } from "./errors.js";
 
 /** Header bytes before every user pointer. */
@@ -98,6 +98,7 @@ export class TlsfMalloc implements CAllocator {
 
   /** `malloc(bytes)`. */
   malloc(bytes: number): number {
+    bytes = sizeArgument("malloc", bytes);
     const size = blockSize(bytes);
     if (size === 0) return this.fail(ENOMEM);
     if (size >= MMAP_MIN) return this.mapBlock(size);
@@ -116,6 +117,7 @@ export class TlsfMalloc implements CAllocator {
 
   /** `free(p)`. Throws {@link MallocAbort} for a pointer this allocator did not hand out or already freed. */
   free(pointer: number): void {
+    pointer = pointerArgument("free", pointer);
     if (pointer === 0) return;
     const block = this.validate(pointer, "free");
     const field = this.rd(block + 8);
@@ -133,6 +135,8 @@ export class TlsfMalloc implements CAllocator {
 
   /** `calloc(n, size)`: zeroed, or 0 with ENOMEM (also on overflow). */
   calloc(n: number, elemSize: number): number {
+    n = sizeArgument("calloc", n);
+    elemSize = sizeArgument("calloc", elemSize);
     const bytes = n * elemSize;
     if (!(bytes < 2 ** 64) || n < 0 || elemSize < 0) return this.fail(ENOMEM);
     const p = this.malloc(bytes);
@@ -142,6 +146,8 @@ export class TlsfMalloc implements CAllocator {
 
   /** `realloc(p, n)`: shrinks or grows in place when it can, else moves. */
   realloc(pointer: number, bytes: number): number {
+    pointer = pointerArgument("realloc", pointer);
+    bytes = sizeArgument("realloc", bytes);
     if (pointer === 0) return this.malloc(bytes);
     if (bytes === 0) {
       this.free(pointer);
@@ -178,6 +184,7 @@ export class TlsfMalloc implements CAllocator {
 
   /** Bytes usable at `p` (block size minus the 16-byte header). */
   usableSize(pointer: number): number {
+    pointer = pointerArgument("malloc_usable_size", pointer);
     if (pointer === 0) return 0;
     const field = this.rd(pointer - HEADER + 8);
     return field - ((field & 7)) - HEADER;
@@ -185,6 +192,8 @@ export class TlsfMalloc implements CAllocator {
 
   /** `memalign(alignment, n)`: alignment rounded up to a power of two, at least 16. */
   memalign(alignment: number, bytes: number): number {
+    alignment = sizeArgument("memalign", alignment);
+    bytes = sizeArgument("memalign", bytes);
     if (alignment > 2 ** 63) return this.fail(EINVAL);
     let align = 16;
     while (align < alignment) align *= 2;
@@ -224,6 +233,8 @@ export class TlsfMalloc implements CAllocator {
 
   /** `posix_memalign`: EINVAL unless the alignment is a power-of-two multiple of 8. */
   posixMemalign(alignment: number, bytes: number): { error: number; pointer: number } {
+    alignment = sizeArgument("posix_memalign", alignment);
+    bytes = sizeArgument("posix_memalign", bytes);
     if (alignment === 0 || (alignment & 7) !== 0 || !Number.isInteger(Math.log2(alignment / 8))) return { error: EINVAL, pointer: 0 };
     const pointer = this.memalign(alignment, bytes);
     return pointer === 0 ? { error: ENOMEM, pointer: 0 } : { error: 0, pointer };

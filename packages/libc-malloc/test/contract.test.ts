@@ -129,6 +129,22 @@ for (const [name, make] of implementations) {
       a.checkHeap();
     });
 
+    it("treats arguments as C does (negative sizes wrap to huge) and rejects non-integers with a TypeError", () => {
+      const a = make();
+      const keep = a.malloc(10);
+      expect(a.malloc(-1)).toBe(0);
+      expect(a.errno).toBe(ENOMEM);
+      expect(a.memalign(-8, 10)).toBe(0);
+      expect(a.errno).toBe(EINVAL);
+      expect(() => a.malloc(1.5)).toThrow(TypeError);
+      expect(() => a.malloc(Number.NaN)).toThrow(/libc-malloc: malloc: size must be an integer, got NaN/);
+      expect(() => a.free(Number.NaN)).toThrow(TypeError);
+      expect(() => a.free(-16)).toThrow(/pointer must be an address/);
+      expect(() => a.realloc(keep, Infinity)).toThrow(TypeError);
+      a.checkHeap();
+      expect(a.usableSize(keep)).toBeGreaterThanOrEqual(10);
+    });
+
     it("counts large blocks served by mmap in mallinfo2", () => {
       const a = make();
       const p = a.malloc(4 << 20);
