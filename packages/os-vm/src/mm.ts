@@ -91,6 +91,11 @@ export class MemoryDescriptor implements FaultHandler {
   private readonly kernel: KernelServices;
   private readonly ram: Memory;
 
+  /** The page allocator whose `struct page`s describe this address space's frames. */
+  get kernelPages(): PageAllocator {
+    return this.kernel.pages;
+  }
+
   /** Creates an empty address space of process `pid`. */
   constructor(pid: number, kernel: KernelServices) {
     this.pid = pid;
@@ -348,7 +353,8 @@ export class MemoryDescriptor implements FaultHandler {
 
   /**
    * MADV_FREE: marks the private anonymous pages of `[start, end)` lazily freeable: their
-   * dirty bit is cleared, and the page is discarded under memory pressure unless written again.
+   * dirty and accessed bits are cleared, and the page is discarded under memory pressure
+   * unless written again.
    */
   lazyFreeRange(start: number, end: number): void {
     const pages = this.kernel.pages;
@@ -359,7 +365,7 @@ export class MemoryDescriptor implements FaultHandler {
       if (pages.count(pfn) !== 1 || (pages.flags(pfn) & PG_ANON) === 0) return;
       pages.setFlags(pfn, pages.flags(pfn) | PG_LAZYFREE);
       pages.setReverseMap(pfn, this.pid, vpn);
-      this.ram.store32(slot, (low & ~PTE_DIRTY) >>> 0);
+      this.ram.store32(slot, (low & ~(PTE_DIRTY | PTE_ACCESSED)) >>> 0); // pte_mkold(pte_mkclean())
     });
     this.memory.invalidate(start / PAGE_SIZE, end / PAGE_SIZE);
   }

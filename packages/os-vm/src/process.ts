@@ -58,7 +58,7 @@ import { SyscallError, hex, type ErrnoCode } from "./errors.js";
 import { formatArg, formatMapFlags, formatProt } from "./format.js";
 import { MemoryDescriptor, type KernelServices } from "./mm.js";
 import { chooseAddress } from "./placement.js";
-import { formatMaps, formatStatm, formatStatus } from "./proc-files.js";
+import { formatMaps, formatSmaps, formatStatm, formatStatus } from "./proc-files.js";
 import {
   VM_ACCESS,
   VM_ACCOUNT,
@@ -647,6 +647,11 @@ export class Process implements ProcessSpace, MremapSyscall {
   fork(): Process {
     this.checkAlive("fork", () => "");
     return this.kernel.fork(this);
+  }
+
+  /** /proc/PID/smaps: each maps line followed by the mapping's page counts, in Linux's format. */
+  smaps(): string {
+    return formatSmaps(this);
   }
 
   /** /proc/PID/statm: `size resident shared text lib data dt` in pages. */

@@ -38,6 +38,23 @@ function compare(real: Item[], sim: Item[]): void {
     // the inode of a shared anonymous mapping's shmem file is a system-wide counter
     const shmemInode = (text: string): string => text.replace(/ 00:01 \d+ +\/dev\/zero/g, " 00:01 * /dev/zero");
     if (r.kind === "maps" && s.kind === "maps") expect(shmemInode(s.text)).toBe(shmemInode(r.text));
+    // smaps: every entry of a mapping the script made (not one of the image's, whose resident
+    // file and loader pages are not simulated), except LazyFree, which Linux fills in only when
+    // its per-CPU LRU batches drain
+    if (r.kind === "smaps" && s.kind === "smaps") {
+      const entries = (text: string): Map<string, string> => {
+        const map = new Map<string, string>();
+        for (const block of shmemInode(text).split(/\n(?=[0-9a-f]{8,}-)/)) {
+          const header = block.split("\n")[0]!;
+          if (startMaps.text.includes(header.slice(0, 50))) continue;
+          map.set(header, block.replace(/^LazyFree: .*$/m, "LazyFree: -"));
+        }
+        return map;
+      };
+      const realEntries = entries(r.text);
+      expect(realEntries.size).toBeGreaterThan(3);
+      expect(entries(s.text)).toEqual(realEntries);
+    }
     // statm: size, text, lib, data and dt exactly (resident and shared include file pages)
     if (r.kind === "statm" && s.kind === "statm") {
       for (const f of [0, 3, 4, 5, 6]) expect(`${index} statm[${f}] ${s.fields[f]}`).toBe(`${index} statm[${f}] ${r.fields[f]}`);
@@ -60,7 +77,7 @@ function compare(real: Item[], sim: Item[]): void {
 }
 
 describe("scripts against the recordings of the real kernel", () => {
-  for (const name of ["placement", "splitmerge", "errors", "paging", "brk", "overcommit", "stack", "mremap"]) {
+  for (const name of ["placement", "splitmerge", "errors", "paging", "brk", "overcommit", "stack", "mremap", "smaps"]) {
     it(`${name}.vm`, () => {
       compare(parseOutput(read(`${name}.out`)), parseOutput(simulate(read(`${name}.vm`))));
     });
@@ -85,7 +102,7 @@ describe.skipIf(!canRunLive)("scripts against the live kernel", () => {
     execFileSync("gcc", ["-O1", "-o", binary, new URL("live/vmscript.c", import.meta.url).pathname]);
     const run = (input: string): string => execFileSync("setarch", ["-R", binary], { input, encoding: "utf8" });
     const start = parseOutput(run("maps\n"))[0] as { kind: "maps"; text: string };
-    for (const name of ["placement", "paging", "splitmerge", "mremap", "stack"]) {
+    for (const name of ["placement", "paging", "splitmerge", "mremap", "stack", "smaps"]) {
       const script = read(`${name}.vm`);
       const ram = new PhysicalMemory({ size: 24 * 1024 * 1024 * 1024 });
       const sim = runScript(new Kernel({ ram }).createProcess({ image: imageFromMaps(start.text) }), script);

@@ -74,6 +74,10 @@ export function runScript(proc: Process, script: string): string {
         out += `status {\n${proc.status()}}\n`;
         results.push(0);
         break;
+      case "smaps":
+        out += `smaps {\n${proc.smaps()}}\n`;
+        results.push(0);
+        break;
       case "statm":
         out += `statm ${proc.statm()}`;
         results.push(0);
@@ -91,7 +95,7 @@ export function runScript(proc: Process, script: string): string {
 }
 
 /** A recorded or simulated output split into its items: result lines, maps blocks, status blocks, fault counts. */
-export type Item = { kind: "statm"; fields: number[] } | { kind: "result"; text: string } | { kind: "maps"; text: string } | { kind: "status"; fields: Map<string, number> } | { kind: "faults"; count: number };
+export type Item = { kind: "smaps"; text: string } | { kind: "statm"; fields: number[] } | { kind: "result"; text: string } | { kind: "maps"; text: string } | { kind: "status"; fields: Map<string, number> } | { kind: "faults"; count: number };
 
 export function parseOutput(text: string): Item[] {
   const items: Item[] = [];
@@ -101,10 +105,11 @@ export function parseOutput(text: string): Item[] {
     if (line.startsWith("= ")) items.push({ kind: "result", text: line });
     else if (line.startsWith("faults ")) items.push({ kind: "faults", count: Number(line.slice(7)) });
     else if (line.startsWith("statm ")) items.push({ kind: "statm", fields: line.slice(6).split(" ").map(Number) });
-    else if (line === "maps {" || line === "status {") {
+    else if (line === "maps {" || line === "status {" || line === "smaps {") {
       const body: string[] = [];
       for (i++; lines[i] !== "}"; i++) body.push(lines[i]!);
       if (line === "maps {") items.push({ kind: "maps", text: body.join("\n") });
+      else if (line === "smaps {") items.push({ kind: "smaps", text: body.join("\n") });
       else {
         const fields = new Map<string, number>();
         for (const b of body) {

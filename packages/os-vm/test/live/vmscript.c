@@ -7,7 +7,7 @@
  * Script lines (one per step, '#' comments):
  *   mmap ADDR LEN PROT FLAGS | munmap ADDR LEN | mprotect ADDR LEN PROT | madvise ADDR LEN ADVICE
  *   mremap OLD OLDLEN NEWLEN FLAGS [NEWADDR]
- *   brk ADDR | sbrk INCREMENT | write ADDR LEN | read ADDR LEN | maps | status | statm | faults
+ *   brk ADDR | sbrk INCREMENT | write ADDR LEN | read ADDR LEN | maps | smaps | status | statm | faults
  * ADDR is a number (decimal or 0x hex) or $N[+-OFFSET]: the result of step N (0-based).
  * Output: "= RESULT" (hex) or "= -1 ERRNAME" per syscall, "= ok" for accesses, and the
  * /proc/self/maps or status lines (between "maps {" / "}" and "status {" / "}").
@@ -79,6 +79,7 @@ int main(void) {
       else if (!strcmp(op, "read")) { volatile char *a = (char *)number(&p); long l = number(&p); long s = 0; for (long i = 0; i < l; i += 4096) s += a[i]; (void)s; sys = 0; }
       else if (!strcmp(op, "maps")) { puts_("maps {\n"); dump("/proc/self/maps", 0); puts_("}\n"); sys = 2; }
       else if (!strcmp(op, "status")) { puts_("status {\n"); dump("/proc/self/status", 1); puts_("}\n"); sys = 2; }
+      else if (!strcmp(op, "smaps")) { puts_("smaps {\n"); dump("/proc/self/smaps", 0); puts_("}\n"); sys = 2; }
       else if (!strcmp(op, "statm")) { puts_("statm "); dump("/proc/self/statm", 0); sys = 2; }
       else if (!strcmp(op, "faults")) { getrusage(RUSAGE_SELF, &ru); puts_("faults "); decnum(ru.ru_minflt - lastflt); puts_("\n"); lastflt = ru.ru_minflt; sys = 2; }
       else { puts_("? "); puts_(op); puts_("\n"); sys = 2; }
