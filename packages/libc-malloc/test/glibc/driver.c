@@ -16,6 +16,7 @@
  *   t PAD                malloc_trim         s                    malloc_stats
  *   w ID OFFSET VALUE    store the 64-bit VALUE at slot+OFFSET (OFFSET may be negative)
  *   F OFFSET             free(heap start + OFFSET)  (bad-pointer experiments)
+ *   W ID OFFSET SRC SOFF store the pointer slot[SRC]+SOFF at slot[ID]+OFFSET
  *   d ID OFFSET N        dump N bytes (hex) at slot+OFFSET, also of freed blocks
  *   q                    toggle the state suffix (mallinfo2 walks fastbins: a cycle hangs it)
  *   # ...                comment (echoed)
@@ -122,6 +123,16 @@ int main(void) {
       break;
     }
     case 'F': free((void *)(heap + (uintptr_t)sb)); put("ok"); break;
+    case 'W': {
+      char *q = line + 1;
+      long id = strtol(q, &q, 0);
+      long off = strtol(q, &q, 0);
+      long src = strtol(q, &q, 0);
+      long soff = strtol(q, &q, 0);
+      *(uint64_t *)((char *)slot[id] + off) = (uint64_t)((char *)slot[src] + soff);
+      put("ok");
+      break;
+    }
     case 'd': {
       char *q = line + 1;
       long id = strtol(q, &q, 0);

@@ -109,6 +109,10 @@ export function replay(script: string, libc: GlibcMalloc = freshGlibc(), options
           libc.free(heap + a);
           result = "ok";
           break;
+        case "W":
+          mem.store64(slot(a) + b, slot(c) + num(rest[3]));
+          result = "ok";
+          break;
         case "d": {
           const bytes = mem.read(slot(a) + b, Math.min(c, 32));
           result = Array.from(bytes, (x) => x.toString(16).padStart(2, "0")).join("");
