@@ -10,7 +10,8 @@ import { gunzipSync } from "node:zlib";
 import { parseTrace, TraceRecord } from "@mem/memtrace";
 import { replayNative } from "../src/record/index.js";
 import { Replayer } from "../src/replay.js";
-import { createStack } from "../src/stack.js";
+import { readTraceHeader } from "../src/replay-file.js";
+import { createStack, type StackOptions } from "../src/stack.js";
 import { PYTHON_RECORDINGS, recordings } from "../test/support-fixtures.js";
 
 const rows: Record<string, string>[] = [];
@@ -18,11 +19,12 @@ for (const name of recordings(PYTHON_RECORDINGS)) {
   const file = join(PYTHON_RECORDINGS, `${name}.memtrace.gz`);
   const events = parseTrace(gunzipSync(readFileSync(file)).toString("utf8"));
   const records = events.map((e) => new TraceRecord().assign(e));
+  const pythonMalloc = ((await readTraceHeader(file)).env.PYTHONMALLOC || "default") as StackOptions["pythonMalloc"];
   const calls = records.filter((r) => ["malloc", "calloc", "realloc", "free"].includes(r.kind)).length;
 
   let best = Infinity;
   for (let round = 0; round < 3; round++) {
-    const stack = createStack({ ramSize: 2 * 1024 ** 3 });
+    const stack = createStack({ ramSize: 2 * 1024 ** 3, pythonMalloc });
     const replayer = new Replayer(stack);
     const start = performance.now();
     for (let i = 0; i < records.length; i++) replayer.handle(records[i]!, i + 1);
@@ -36,8 +38,8 @@ for (const name of recordings(PYTHON_RECORDINGS)) {
     native = (n.eventsPerSecond / 1e6).toFixed(2);
     ratio = (n.eventsPerSecond / ours).toFixed(1) + "x";
   } catch (error) {
-    native = `skipped: ${(error as Error).message.split("\n")[0]}`;
+    native = `failed: ${(error as Error).message.split("\n")[0]!.slice(0, 60)}…`;
   }
-  rows.push({ trace: name, calls: String(calls), "simulated stack (M events/s)": (ours / 1e6).toFixed(2), "native pymalloc (M events/s)": native, "native / simulated": ratio });
+  rows.push({ trace: pythonMalloc === "default" ? name : `${name} (PYTHONMALLOC=${pythonMalloc})`, calls: String(calls), "simulated stack (M events/s)": (ours / 1e6).toFixed(2), "native pymalloc (M events/s)": native, "native / simulated": ratio });
 }
 console.table(rows);
