@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { replay } from "./support/replay.js";
+import { freshGlibc, replay, scriptTunables, tunablesToOptions } from "./support/replay.js";
 
 const dir = join(import.meta.dirname, "glibc");
 const scripts = readdirSync(join(dir, "scripts")).filter((f) => f.endsWith(".txt")).sort();
@@ -14,7 +14,7 @@ describe("replays of scripts recorded from glibc 2.36 on this machine", () => {
     it(`${name}: same placements, mallinfo2, break, stats and abort message as glibc`, () => {
       const script = readFileSync(join(dir, "scripts", file), "utf8");
       const expected = readFileSync(join(dir, "expected", `${name}.out`), "utf8");
-      expect(replay(script)).toBe(expected);
+      expect(replay(script, freshGlibc(tunablesToOptions(scriptTunables(script))))).toBe(expected);
     });
   }
 });
@@ -40,7 +40,8 @@ describe.skipIf(!hasGcc() || !existsSync("/usr/include/malloc.h"))("the live gli
       let output: string;
       let code = 0;
       try {
-        output = execFileSync(exe, [], { input: script, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+        const env = { ...process.env, GLIBC_TUNABLES: scriptTunables(script.toString("utf8")) };
+        output = execFileSync(exe, [], { input: script, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], env });
       } catch (error) {
         const e = error as { stdout: string; status: number | null; signal: string | null };
         output = e.stdout;

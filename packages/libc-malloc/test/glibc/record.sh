@@ -8,7 +8,9 @@ mkdir -p "$dir/expected"
 for s in "$dir"/scripts/*.txt; do
   name=$(basename "$s" .txt)
   set +e
-  "${TMPDIR:-/tmp}/glibc-malloc-driver" < "$s" > "$dir/expected/$name.out" 2>&1
+  # a "# tunables: ..." line sets GLIBC_TUNABLES for that script
+  tunables=$(sed -n 's/^# tunables: //p' "$s")
+  GLIBC_TUNABLES="$tunables" "${TMPDIR:-/tmp}/glibc-malloc-driver" < "$s" > "$dir/expected/$name.out" 2>&1
   code=$?
   # the shell reports the signal ("Aborted") into the redirected output: not glibc's
   sed -i "/^Aborted$/d;/^Segmentation fault$/d" "$dir/expected/$name.out"

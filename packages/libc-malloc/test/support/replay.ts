@@ -4,7 +4,7 @@
  */
 import { PhysicalMemory } from "@mem/hardware";
 import { Kernel, type Process } from "@mem/os-vm";
-import { GlibcMalloc } from "../../src/index.js";
+import { GlibcMalloc, type GlibcMallocOptions } from "../../src/index.js";
 
 /** A fresh simulated process (256 MiB of RAM). */
 export function freshProcess(ramBytes = 256 * 1024 * 1024): Process {
@@ -12,8 +12,37 @@ export function freshProcess(ramBytes = 256 * 1024 * 1024): Process {
 }
 
 /** A GlibcMalloc over a fresh process, with a fixed tcache key. */
-export function freshGlibc(): GlibcMalloc {
-  return new GlibcMalloc(freshProcess(), { tcacheKey: 0x1234_5678_9abc });
+export function freshGlibc(options: GlibcMallocOptions = {}): GlibcMalloc {
+  return new GlibcMalloc(freshProcess(), { tcacheKey: 0x1234_5678_9abc, ...options });
+}
+
+const TUNABLES: Record<string, keyof GlibcMallocOptions> = {
+  tcache_count: "tcacheCount",
+  tcache_max: "tcacheMax",
+  tcache_unsorted_limit: "tcacheUnsortedLimit",
+  mxfast: "mxfast",
+  top_pad: "topPad",
+  mmap_threshold: "mmapThreshold",
+  trim_threshold: "trimThreshold",
+  mmap_max: "mmapMax",
+  perturb: "perturb",
+};
+
+/** The GLIBC_TUNABLES string of a script's `# tunables: ...` line ("" when none). */
+export function scriptTunables(script: string): string {
+  return /^# tunables: (.*)$/m.exec(script)?.[1] ?? "";
+}
+
+/** GlibcMalloc options equivalent to a GLIBC_TUNABLES string (`glibc.malloc.NAME=VALUE:...`). */
+export function tunablesToOptions(tunables: string): GlibcMallocOptions {
+  const options: Record<string, number> = {};
+  for (const item of tunables.split(":").filter(Boolean)) {
+    const [name = "", value = "0"] = item.replace(/^glibc\.malloc\./, "").split("=");
+    const key = TUNABLES[name];
+    if (key === undefined) throw new Error(`unknown tunable ${name}`);
+    options[key] = Number(value);
+  }
+  return options;
 }
 
 function num(token: string | undefined): number {
