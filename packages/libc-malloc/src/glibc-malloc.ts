@@ -83,7 +83,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     mem = pointerArgument("free", mem);
     if (mem === 0) return;
     const p = mem - CHUNK_HDR_SZ;
-    const field = this.sizeField(p);
+    let field = this.sizeField(p);
     if ((field & IS_MMAPPED) !== 0) {
       if (!this.noDynThreshold && field > this.mmapThreshold && field <= DEFAULT_MMAP_THRESHOLD_MAX) {
         this.mmapThreshold = chunkSize(field);
@@ -93,7 +93,11 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
       return;
     }
     if (!this.initialised) this.ptmallocInit();
-    if (this.tcache === 0) this.tcacheInit();
+    if (this.tcache === 0) {
+      // creating the tcache may consolidate fastbins next to p: _int_free reads p's size afresh
+      this.tcacheInit();
+      field = this.sizeField(p);
+    }
     this.checkMainArena(p, field, "free");
     this.intFree(p, field, false);
   }

@@ -135,8 +135,11 @@ export abstract class SystemMemory extends BinAllocator {
   protected systrim(pad: number): number {
     const top = this.top;
     const topSize = chunkSize(this.sizeField(top));
+    // glibc computes top_area as a long and compares it with the size_t pad: a top of 32 bytes
+    // gives top_area = -1, which as unsigned is huge, so extra = ALIGN_DOWN(-1 - pad) = -4096
+    // and "trimming" grows the break by a page (observed: malloc_trim(0) returns 1).
     const topArea = topSize - MINSIZE - 1;
-    if (topArea <= pad) return 0;
+    if (topArea >= 0 && topArea <= pad) return 0;
     const extra = pageDown(topArea - pad);
     if (extra === 0) return 0;
     const currentBrk = this.process.brk(0);

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { replay } from "./support/replay.js";
+import { freshGlibc, replay, tunablesToOptions } from "./support/replay.js";
 
 function compileDriver(): string | undefined {
   try {
@@ -25,9 +25,10 @@ function compileDriver(): string | undefined {
 
 const driver = compileDriver();
 
-function runGlibc(script: string): string {
+function runGlibc(script: string, tunables: string): string {
   try {
-    return `${execFileSync(driver!, [], { input: script, encoding: "utf8" })}exit 0\n`;
+    const env = { ...process.env, GLIBC_TUNABLES: tunables };
+    return `${execFileSync(driver!, [], { input: script, encoding: "utf8", env })}exit 0\n`;
   } catch (error) {
     const e = error as { stdout: string; status: number | null; signal: string | null };
     const code = e.status ?? (e.signal === "SIGABRT" ? 134 : e.signal === "SIGSEGV" ? 139 : 1);
@@ -58,6 +59,27 @@ const op = fc.oneof(
   },
 );
 
+/** Start-up tunables: mostly none, sometimes a mix of glibc.malloc.* settings. */
+const tunables = fc.oneof(
+  { weight: 3, arbitrary: fc.constant("") },
+  {
+    weight: 2,
+    arbitrary: fc
+      .subarray([
+        "glibc.malloc.tcache_count=0",
+        "glibc.malloc.tcache_count=2",
+        "glibc.malloc.mxfast=0",
+        "glibc.malloc.mxfast=160",
+        "glibc.malloc.tcache_max=100",
+        "glibc.malloc.top_pad=0",
+        "glibc.malloc.mmap_threshold=32768",
+        "glibc.malloc.trim_threshold=0",
+        "glibc.malloc.tcache_unsorted_limit=2",
+      ])
+      .map((items) => items.filter((item, i) => items.findIndex((x) => x.split("=")[0] === item.split("=")[0]) === i).join(":")),
+  },
+);
+
 /** Turns generated operations into a driver script over live slots (no double frees). */
 function toScript(ops: (readonly [string, number, number?])[]): string {
   const live: number[] = [];
@@ -85,9 +107,10 @@ function toScript(ops: (readonly [string, number, number?])[]): string {
 describe.skipIf(driver === undefined)("random call sequences: the simulator against the real glibc", () => {
   it("prints exactly what glibc prints, call after call (property)", () => {
     fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 120 }), (ops) => {
+      fc.property(fc.array(op, { minLength: 1, maxLength: 120 }), tunables, (ops, tuning) => {
         const script = toScript(ops);
-        expect(replay(script, undefined, { check: true })).toBe(runGlibc(script));
+        const libc = freshGlibc(tunablesToOptions(tuning));
+        expect(replay(script, libc, { check: true })).toBe(runGlibc(script, tuning));
       }),
       { numRuns: Number(process.env.DIFF_RUNS ?? 40) },
     );

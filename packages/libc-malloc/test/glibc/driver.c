@@ -17,6 +17,7 @@
  *   w ID OFFSET VALUE    store the 64-bit VALUE at slot+OFFSET (OFFSET may be negative)
  *   F OFFSET             free(heap start + OFFSET)  (bad-pointer experiments)
  *   W ID OFFSET SRC SOFF store the pointer slot[SRC]+SOFF at slot[ID]+OFFSET
+ *   X ID OFFSET VALUE    store VALUE safe-linked at slot+OFFSET: ((slot+OFFSET) >> 12) ^ VALUE
  *   d ID OFFSET N        dump N bytes (hex) at slot+OFFSET, also of freed blocks
  *   q                    toggle the state suffix (mallinfo2 walks fastbins: a cycle hangs it)
  *   # ...                comment (echoed)
@@ -130,6 +131,16 @@ int main(void) {
       long src = strtol(q, &q, 0);
       long soff = strtol(q, &q, 0);
       *(uint64_t *)((char *)slot[id] + off) = (uint64_t)((char *)slot[src] + soff);
+      put("ok");
+      break;
+    }
+    case 'X': {
+      char *q = line + 1;
+      long id = strtol(q, &q, 0);
+      long off = strtol(q, &q, 0);
+      uint64_t v = strtoull(q, &q, 0);
+      uint64_t *at = (uint64_t *)((char *)slot[id] + off);
+      *at = ((uint64_t)at >> 12) ^ v;
       put("ok");
       break;
     }

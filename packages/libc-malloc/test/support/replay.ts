@@ -142,6 +142,12 @@ export function replay(script: string, libc: GlibcMalloc = freshGlibc(), options
           mem.store64(slot(a) + b, slot(c) + num(rest[3]));
           result = "ok";
           break;
+        case "X": {
+          const at = slot(a) + b;
+          mem.store64Big(at, BigInt(Math.floor(at / 4096)) ^ BigInt(rest[2] ?? "0"));
+          result = "ok";
+          break;
+        }
         case "d": {
           const bytes = mem.read(slot(a) + b, Math.min(c, 32));
           result = Array.from(bytes, (x) => x.toString(16).padStart(2, "0")).join("");
