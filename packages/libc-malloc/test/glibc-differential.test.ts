@@ -107,7 +107,7 @@ function toScript(ops: (readonly [string, number, number?])[]): string {
 describe.skipIf(driver === undefined)("random call sequences: the simulator against the real glibc", () => {
   it("prints exactly what glibc prints, call after call (property)", () => {
     fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 120 }), tunables, (ops, tuning) => {
+      fc.property(fc.array(op, { minLength: 1, maxLength: Number(process.env.DIFF_LEN ?? 120) }), tunables, (ops, tuning) => {
         const script = toScript(ops);
         const libc = freshGlibc(tunablesToOptions(tuning));
         expect(replay(script, libc, { check: true })).toBe(runGlibc(script, tuning));
