@@ -33,11 +33,11 @@ import {
   pageUp,
 } from "./constants.js";
 import { checkGlibcHeap, walkGlibcHeap } from "./heap-check.js";
-import { formatMallocStats } from "./stats.js";
+import { formatMallocInfo, formatMallocStats, type InfoSizes } from "./stats.js";
 import { chunkSize, isPowerOfTwo, wrap64, wrapsAround } from "./arena-state.js";
 import { SystemMemory } from "./system-memory.js";
 
-import { MADV_DONTNEED, pointerArgument, sizeArgument } from "./constants.js";
+import { MADV_DONTNEED, MALLOC_ALIGN_MASK, pointerArgument, sizeArgument } from "./constants.js";
 
 /**
  * glibc 2.36's malloc (ptmalloc2), single-threaded main arena, over a simulated process.
@@ -329,6 +329,49 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
   mallocStats(): string {
     const info = this.mallinfo2();
     return formatMallocStats([{ system: info.arena, inUse: info.uordblks }], this.mmappedMem, this.maxNMmaps, this.maxMmappedMem);
+  }
+
+  /** The exact XML `malloc_info(0, fp)` writes (main arena; bins walked as glibc walks them). */
+  mallocInfo(): string {
+    if (!this.initialised) this.ptmallocInit();
+    const sizes: InfoSizes[] = [];
+    let fastCount = 0;
+    let fastBytes = 0;
+    for (let i = 0; i < NFASTBINS; i++) {
+      let p = this.rd(this.arena + AV_FASTBINS + 8 * i);
+      if (p === 0) {
+        sizes.push({ from: 0, to: 0, total: 0, count: 0 });
+        continue;
+      }
+      const size = chunkSize(this.sizeField(p));
+      let count = 0;
+      for (; p !== 0; p = this.reveal(p + FD)) {
+        if ((p & 15) !== 0) this.abort("__malloc_info(): unaligned fastbin chunk detected", "malloc_info", p);
+        count++;
+      }
+      fastCount += count;
+      fastBytes += count * size;
+      sizes.push({ from: size - MALLOC_ALIGN_MASK, to: size, total: count * size, count });
+    }
+    let restCount = 1;
+    let restBytes = chunkSize(this.sizeField(this.top));
+    for (let i = 1; i < NBINS; i++) {
+      const bin = this.binAt(i);
+      const line = { from: Infinity, to: 0, total: 0, count: 0 };
+      for (let r = this.rd(bin + FD); r !== bin; r = this.rd(r + FD)) {
+        const raw = this.sizeField(r);
+        line.count++;
+        line.total += raw;
+        line.from = Math.min(line.from, raw);
+        line.to = Math.max(line.to, raw);
+      }
+      if (line.count === 0) line.from = 0;
+      restCount += line.count;
+      restBytes += line.total;
+      sizes.push(line);
+    }
+    const arena = { sizes, fastCount, fastBytes, restCount, restBytes, system: this.systemMem, maxSystem: this.maxSystemMem };
+    return formatMallocInfo(arena, this.nMmaps, this.mmappedMem);
   }
 
   /** Walks the main heap chunk by chunk (tcache and bins are consulted to name each free chunk's list). */

@@ -47,3 +47,65 @@ function u32(value: number): number {
 function pad(value: number): string {
   return String(value).padStart(10, " ");
 }
+
+/** One `<size>` line of `malloc_info`: a fastbin or a bin that holds chunks. */
+export interface InfoSizes {
+  /** Smallest size (fastbins: chunk size - 15; bins: raw size field, flag bits included). */
+  from: number;
+  /** Largest size. */
+  to: number;
+  /** Sum of the sizes. */
+  total: number;
+  /** Number of chunks. */
+  count: number;
+}
+
+/** What `malloc_info` reports about one arena. */
+export interface InfoArena {
+  /** Lines for fastbins 0..9 then bins 1..127 (index 10 is the unsorted bin). */
+  sizes: InfoSizes[];
+  /** Chunks in fastbins. */
+  fastCount: number;
+  /** Bytes in fastbins. */
+  fastBytes: number;
+  /** Chunks in bins plus the top chunk. */
+  restCount: number;
+  /** Bytes in bins plus the top chunk (bins counted by raw size field, as glibc does). */
+  restBytes: number;
+  /** system_mem. */
+  system: number;
+  /** max_system_mem. */
+  maxSystem: number;
+}
+
+/**
+ * The exact XML glibc 2.36's `malloc_info(0, fp)` writes, for the main arena:
+ *
+ * ```
+ * <malloc version="1">
+ * <heap nr="0">
+ * <sizes>
+ *   <size from="17" to="32" total="64" count="2"/>          fastbin: from = size - 15
+ *   <unsorted from="1297" to="1297" total="1297" count="1"/>  bins: raw size fields
+ * </sizes>
+ * <total type="fast" count="2" size="64"/> ... </heap> <total ...> ... </malloc>
+ * ```
+ */
+export function formatMallocInfo(arena: InfoArena, nMmaps: number, mmappedMem: number): string {
+  let text = '<malloc version="1">\n<heap nr="0">\n<sizes>\n';
+  arena.sizes.forEach((s, i) => {
+    if (s.count !== 0 && i !== 10) text += `  <size from="${s.from}" to="${s.to}" total="${s.total}" count="${s.count}"/>\n`;
+  });
+  const unsorted = arena.sizes[10];
+  if (unsorted !== undefined && unsorted.count !== 0) {
+    text += `  <unsorted from="${unsorted.from}" to="${unsorted.to}" total="${unsorted.total}" count="${unsorted.count}"/>\n`;
+  }
+  const totals =
+    `<total type="fast" count="${arena.fastCount}" size="${arena.fastBytes}"/>\n` +
+    `<total type="rest" count="${arena.restCount}" size="${arena.restBytes}"/>\n`;
+  const system = `<system type="current" size="${arena.system}"/>\n<system type="max" size="${arena.maxSystem}"/>\n`;
+  const aspace = `<aspace type="total" size="${arena.system}"/>\n<aspace type="mprotect" size="${arena.system}"/>\n`;
+  text += `</sizes>\n${totals}${system}${aspace}</heap>\n`;
+  text += `${totals}<total type="mmap" count="${nMmaps}" size="${mmappedMem}"/>\n${system}${aspace}</malloc>\n`;
+  return text;
+}

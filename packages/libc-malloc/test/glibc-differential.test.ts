@@ -49,6 +49,7 @@ const op = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.constant("c"), fc.integer({ min: 1, max: 8 }), fc.nat(600)) },
   { weight: 1, arbitrary: fc.tuple(fc.constant("a"), fc.constantFrom(32, 64, 256, 4096), size) },
   { weight: 1, arbitrary: fc.tuple(fc.constant("t"), fc.constantFrom(0, 4096, 131072)) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom("s", "I"), fc.constant(0)) },
   {
     weight: 1,
     arbitrary: fc.oneof(
@@ -95,6 +96,7 @@ function toScript(ops: (readonly [string, number, number?])[]): string {
     else if (kind === "a") allocate(`a ${next} ${x} ${y}`);
     else if (kind === "t") lines.push(`t ${x}`);
     else if (kind === "o") lines.push(`o ${x} ${y}`);
+    else if (kind === "s" || kind === "I") lines.push(kind);
     else if (live.length > 0) {
       const slot = live.splice(x % live.length, 1)[0]!;
       if (kind === "f") lines.push(`f ${slot}`);

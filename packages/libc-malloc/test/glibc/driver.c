@@ -14,6 +14,7 @@
  *   a ID ALIGN SIZE      memalign            p ID ALIGN SIZE      posix_memalign
  *   u ID                 malloc_usable_size  o PARAM VALUE        mallopt
  *   t PAD                malloc_trim         s                    malloc_stats
+ *   I                    malloc_info(0, stderr) (stderr is unbuffered: no heap allocation)
  *   w ID OFFSET VALUE    store the 64-bit VALUE at slot+OFFSET (OFFSET may be negative)
  *   F OFFSET             free(heap start + OFFSET)  (bad-pointer experiments)
  *   W ID OFFSET SRC SOFF store the pointer slot[SRC]+SOFF at slot[ID]+OFFSET
@@ -25,6 +26,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,6 +116,7 @@ int main(void) {
     }
     case 't': put("ret="); dec((uint64_t)malloc_trim(a)); break;
     case 's': flush(); malloc_stats(); put("stats done"); break;
+    case 'I': flush(); malloc_info(0, stderr); put("info done"); break;
     case 'w': {
       char *q = line + 1;
       long id = strtol(q, &q, 0);

@@ -130,6 +130,12 @@ export function replay(script: string, libc: GlibcMalloc = freshGlibc(), options
           result = "stats done";
           out.push(`${result}${quiet ? "" : state()}`);
           continue;
+        case "I":
+          out.push(`${line} -> `);
+          out.push(...libc.mallocInfo().trimEnd().split("\n"));
+          result = "info done";
+          out.push(`${result}${quiet ? "" : state()}`);
+          continue;
         case "w":
           mem.store64Big(slot(a) + b, BigInt(rest[2] ?? "0"));
           result = "ok";
