@@ -431,7 +431,7 @@ export class TlsfMalloc implements CAllocator {
       this.wr(sentinel, block);
       this.wr(sentinel + 8, 0);
       last.sentinel = sentinel;
-      this.freeBytesAdjustForSentinel(block);
+      this.release(block); // merges with a free block before the old sentinel
       return true;
     }
     const aligned = Math.ceil(start / 16) * 16;
@@ -443,11 +443,6 @@ export class TlsfMalloc implements CAllocator {
     this.wr(sentinel + 8, 0);
     this.release(aligned);
     return true;
-  }
-
-  /** A grown block starts as "used" and is released (merging with a free predecessor). */
-  private freeBytesAdjustForSentinel(block: number): void {
-    this.release(block);
   }
 
   // ---- the two-level lists -------------------------------------------------------------
