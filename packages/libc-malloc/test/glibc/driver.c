@@ -17,6 +17,7 @@
  *   I                    malloc_info(0, stderr) (stderr is unbuffered: no heap allocation)
  *   w ID OFFSET VALUE    store the 64-bit VALUE at slot+OFFSET (OFFSET may be negative)
  *   F OFFSET             free(heap start + OFFSET)  (bad-pointer experiments)
+ *   B INCREMENT          sbrk(INCREMENT) behind malloc's back
  *   W ID OFFSET SRC SOFF store the pointer slot[SRC]+SOFF at slot[ID]+OFFSET
  *   X ID OFFSET VALUE    store VALUE safe-linked at slot+OFFSET: ((slot+OFFSET) >> 12) ^ VALUE
  *   d ID OFFSET N        dump N bytes (hex) at slot+OFFSET, also of freed blocks
@@ -126,6 +127,7 @@ int main(void) {
       put("ok");
       break;
     }
+    case 'B': sbrk((intptr_t)sb); put("ok"); break;
     case 'F': free((void *)(heap + (uintptr_t)sb)); put("ok"); break;
     case 'W': {
       char *q = line + 1;

@@ -140,6 +140,10 @@ export function replay(script: string, libc: GlibcMalloc = freshGlibc(), options
           mem.store64Big(slot(a) + b, BigInt(rest[2] ?? "0"));
           result = "ok";
           break;
+        case "B":
+          libc.process.sbrk(a);
+          result = "ok";
+          break;
         case "F":
           libc.free(heap + a);
           result = "ok";
