@@ -64,6 +64,10 @@ export class PhysicalMemory implements Memory {
   /** Offset of the frame last selected inside its chunk's view (0 for the zero frame). */
   private lastDelta = 0;
   private readonly frameShift: number;
+  /** `size - 2`, `size - 4`, `size - 8`: the last valid addresses of 2-, 4- and 8-byte accesses. */
+  private readonly limit2: number;
+  private readonly limit4: number;
+  private readonly limit8: number;
   private readonly frameMask: number;
 
   private cache: CpuCache | null = null;
@@ -94,6 +98,9 @@ export class PhysicalMemory implements Memory {
     this.inverseFrameSize = 1 / frameSize;
     this.framesPerChunk = CHUNK_BYTES / frameSize;
     this.frameShift = Math.log2(frameSize);
+    this.limit2 = size - 2;
+    this.limit4 = size - 4;
+    this.limit8 = size - 8;
     this.frameMask = frameSize - 1;
     const chunks = Math.ceil(size / CHUNK_BYTES);
     if (chunks <= 1 << 16) this.directory = new Array<Chunk | undefined>(chunks).fill(undefined);
@@ -139,13 +146,14 @@ export class PhysicalMemory implements Memory {
   // ---- loads -------------------------------------------------------------------------
   //
   // Fast path: an in-range access inside one 4 MiB chunk is one directory lookup and one
-  // DataView call. An unbacked chunk reads as zeros, and so do the unwritten frames of a
+  // DataView call. (`(address * 2^-22) | 0` is exact for every address below 2^52; an
+  // address out of range fails the range test before the index matters.) An unbacked chunk reads as zeros, and so do the unwritten frames of a
   // backed chunk (their bytes are kept zero). NaN and fractional addresses fail
   // `(offset | 0) === offset` and take the checked slow path.
 
   /** {@inheritDoc Memory.load8} */
   load8(address: number): number {
-    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     if (address >= 0 && address < this.size && (offset | 0) === offset) {
       this.loadCount++;
@@ -159,11 +167,11 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.load16} */
   load16(address: number): number {
-    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     if (
       address >= 0 &&
-      address <= this.size - 2 &&
+      address <= this.limit2 &&
       (offset | 0) === offset &&
       offset <= CHUNK_BYTES - 2 &&
       !(this.checkAlignment && (offset & 1) !== 0)
@@ -179,11 +187,11 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.load32} */
   load32(address: number): number {
-    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     if (
       address >= 0 &&
-      address <= this.size - 4 &&
+      address <= this.limit4 &&
       (offset | 0) === offset &&
       offset <= CHUNK_BYTES - 4 &&
       !(this.checkAlignment && (offset & 3) !== 0)
@@ -199,11 +207,11 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.load64} */
   load64(address: number): number {
-    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     if (
       address >= 0 &&
-      address <= this.size - 8 &&
+      address <= this.limit8 &&
       (offset | 0) === offset &&
       offset <= CHUNK_BYTES - 8 &&
       !(this.checkAlignment && (offset & 7) !== 0)
@@ -241,7 +249,7 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.store8} */
   store8(address: number, value: number): void {
-    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     const chunk = this.directory[index];
     if (
@@ -263,12 +271,12 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.store16} */
   store16(address: number, value: number): void {
-    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     const chunk = this.directory[index];
     if (
       address >= 0 &&
-      address <= this.size - 2 &&
+      address <= this.limit2 &&
       (offset | 0) === offset &&
       (offset & this.frameMask) <= this.frameSize - 2 &&
       (value & 0xffff) === value &&
@@ -287,12 +295,12 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.store32} */
   store32(address: number, value: number): void {
-    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     const chunk = this.directory[index];
     if (
       address >= 0 &&
-      address <= this.size - 4 &&
+      address <= this.limit4 &&
       (offset | 0) === offset &&
       (offset & this.frameMask) <= this.frameSize - 4 &&
       value >>> 0 === value &&
@@ -311,12 +319,12 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.store64} */
   store64(address: number, value: number): void {
-    const index = Math.floor(address * INVERSE_CHUNK_BYTES);
+    const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     const chunk = this.directory[index];
     if (
       address >= 0 &&
-      address <= this.size - 8 &&
+      address <= this.limit8 &&
       (offset | 0) === offset &&
       (offset & this.frameMask) <= this.frameSize - 8 &&
       value >= 0 &&
