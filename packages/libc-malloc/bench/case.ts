@@ -1,11 +1,12 @@
 /**
  * One benchmark case in its own process (so every allocator gets a clean, monomorphic JIT):
  *   node --import tsx bench/case.ts <glibc|tlsf|thing> <live blocks>
- * Prints one JSON line: { allocator, live, nsPerOp, fillMs }.
+ * Prints one JSON line: { allocator, live, nsPerOp, fillMs }, nsPerOp measured with tinybench.
  */
 import { PhysicalMemory } from "@mem/hardware";
 import { Kernel } from "@mem/os-vm";
 import { MemPool } from "@thi.ng/malloc";
+import { Bench } from "tinybench";
 import { GlibcMalloc, TlsfMalloc } from "../src/index.js";
 
 const STEPS = 1 << 14;
@@ -73,16 +74,20 @@ function steps(from: number, count: number): void {
 }
 const BATCH = kind === "thing" && live >= 100_000 ? 4 : 256;
 const budget = live >= 1_000_000 ? 3000 : 1500;
-steps(0, BATCH); // warm-up
 let done = 0;
-// CPU time of this process (user + system), not wall time: other processes on a shared
-// machine then disturb the figures much less.
-const cpu0 = process.cpuUsage();
-const t1 = performance.now();
-while (performance.now() - t1 < budget) {
-  steps(BATCH + done, BATCH);
+// tinybench on a CPU-time clock (user + system of this process): other processes on a shared
+// machine then disturb the figures much less than a wall clock would.
+const cpuNow = (): number => {
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1000;
+};
+const bench = new Bench({ time: budget, iterations: 4, warmupIterations: 2, now: cpuNow });
+bench.add(`${kind} ${live}`, () => {
+  steps(done, BATCH);
   done += BATCH;
-}
-const cpu = process.cpuUsage(cpu0);
-const nsPerOp = ((cpu.user + cpu.system) * 1e3) / (done * 2);
+});
+await bench.run();
+const result = bench.tasks[0]?.result;
+if (result === undefined || !("latency" in result)) throw new Error(`benchmark ${kind} ${live} did not complete`);
+const nsPerOp = (result.latency.mean * 1e6) / (BATCH * 2);
 console.log(JSON.stringify({ allocator: kind, live, nsPerOp, fillMs }));
