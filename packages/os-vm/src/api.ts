@@ -197,7 +197,7 @@ export const MAX_PAGE_ORDER = 10;
 export interface FaultCounters {
   /** Faults satisfied without I/O (`ru_minflt`, field 10 of /proc/PID/stat). */
   minor: number;
-  /** Faults that needed I/O (`ru_majflt`); always 0 here: there is no swap or file I/O. */
+  /** Faults that needed I/O (`ru_majflt`): swap-ins. */
   major: number;
 }
 
@@ -267,6 +267,11 @@ export interface KernelOptions {
    * @defaultValue 4096
    */
   mmapMinAddr?: number;
+  /**
+   * A simulated disk to swap anonymous pages to (any `Memory`; page 0 is the swap header).
+   * Without it there is no swap, as on this machine.
+   */
+  swap?: Memory;
   /**
    * Align anonymous mappings whose length is a multiple of 2 MiB to 2 MiB, as Linux 6.7+ with
    * transparent huge pages does (this machine runs 6.18). Linux 6.1 does not.

@@ -1,6 +1,6 @@
 import { PAGE_SIZE } from "./api.js";
 import type { Kernel } from "./kernel.js";
-import { PTE_PRESENT, PTE_PROTNONE, PTE_SPECIAL, entryFrame } from "./page-table.js";
+import { PTE_PRESENT, PTE_PROTNONE, PTE_SPECIAL, PTE_SWAP, entryFrame } from "./page-table.js";
 import type { Process } from "./process.js";
 
 /**
@@ -16,6 +16,7 @@ export function checkKernel(kernel: Kernel, processes: readonly Process[]): stri
   const ram = kernel.ram;
   let tables = 0;
   const userFrames = new Map<number, number>();
+  const swapRefs = new Map<number, number>();
   for (const proc of processes) {
     if (proc.hasExited) continue;
     const mm = proc.mm;
@@ -37,9 +38,17 @@ export function checkKernel(kernel: Kernel, processes: readonly Process[]): stri
       }
     }
     let resident = 0;
+    let swapped = 0;
     mm.pageTable.forEachEntry(0, 2 ** 35, (slot, vpn) => {
       const low = ram.load32(slot);
       if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0) {
+        if ((low & PTE_SWAP) !== 0 && kernel.swap !== undefined) {
+          swapped++;
+          const swapSlot = entryFrame(ram, slot, low);
+          swapRefs.set(swapSlot, (swapRefs.get(swapSlot) ?? 0) + 1);
+          if (mm.vmas.find(vpn * PAGE_SIZE) === undefined) problems.push(`pid ${proc.pid}: swap entry at ${(vpn * PAGE_SIZE).toString(16)} outside any VMA`);
+          return;
+        }
         problems.push(`pid ${proc.pid}: stray non-present entry for page ${(vpn * PAGE_SIZE).toString(16)}`);
         return;
       }
@@ -50,6 +59,16 @@ export function checkKernel(kernel: Kernel, processes: readonly Process[]): stri
       userFrames.set(pfn, (userFrames.get(pfn) ?? 0) + 1);
     });
     if (resident !== mm.rss) problems.push(`pid ${proc.pid}: RSS ${mm.rss} pages but ${resident} frames mapped`);
+    if (swapped !== mm.swapEntries) problems.push(`pid ${proc.pid}: VmSwap ${mm.swapEntries} pages but ${swapped} swap entries`);
+  }
+  if (kernel.swap !== undefined) {
+    let used = 0;
+    for (let slot = 1; slot <= kernel.swap.slots; slot++) {
+      const usage = kernel.swap.usage(slot);
+      if (usage > 0) used++;
+      if (usage !== (swapRefs.get(slot) ?? 0)) problems.push(`swap slot ${slot}: usage ${usage} but ${swapRefs.get(slot) ?? 0} entries`);
+    }
+    if (used !== kernel.swap.slots - kernel.swap.freeSlots) problems.push(`swap: ${kernel.swap.freeSlots} free slots but ${used} in use`);
   }
   // the page caches of shmem files hold one reference on each of their frames
   const cached = new Set<number>();
@@ -61,7 +80,7 @@ export function checkKernel(kernel: Kernel, processes: readonly Process[]): stri
   }
   if (kernel.counters.shmemPages !== cached.size) problems.push(`Shmem counts ${kernel.counters.shmemPages} pages but ${cached.size} are cached`);
   const used = kernel.pages.totalPages - kernel.pages.freePages;
-  const accounted = tables + userFrames.size + 1; // + the zero page
+  const accounted = tables + userFrames.size + 1 + (kernel.swap?.mapPages ?? 0); // + the zero page and the swap map
   if (used !== accounted) problems.push(`${used} frames in use but ${accounted} accounted for (tables ${tables}, user ${userFrames.size}, zero page 1)`);
   return problems;
 }

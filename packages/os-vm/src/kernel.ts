@@ -10,8 +10,9 @@ import {
 import { OutOfMemoryError, SyscallError } from "./errors.js";
 import { kbLine } from "./format.js";
 import { SMALL_C_PROGRAM, randomizeImage } from "./layout.js";
-import { PG_LAZYFREE, PG_RESERVED, PG_ZERO, PageAllocator } from "./page-allocator.js";
+import { PG_ANON, PG_LAZYFREE, PG_RESERVED, PG_ZERO, PageAllocator } from "./page-allocator.js";
 import { Process, type KernelContext } from "./process.js";
+import { SwapDevice } from "./swap.js";
 import { VM_ACCOUNT, VM_DONTCOPY, type FileRef } from "./vma.js";
 
 /**
@@ -36,6 +37,10 @@ export class Kernel {
   overcommitRatio: number;
   /** Pages charged to the commit limit (Committed_AS). */
   committedPages = 0;
+  /** The swap device, when the kernel was booted with a swap disk. */
+  readonly swap: SwapDevice | undefined;
+  /** Where the reclaim clock resumes its scan of the frames. */
+  private clockHand = 0;
   private readonly context: KernelContext;
   private readonly processes = new Map<number, Process>();
   private nextPid = 1;
@@ -58,8 +63,10 @@ export class Kernel {
     const mmapMinAddr = options.mmapMinAddr ?? DEFAULT_MMAP_MIN_ADDR;
     const thpAlignment = options.thpAlignment ?? true;
     const strict = (): boolean => this.overcommitMemory === 2;
+    this.swap = options.swap === undefined ? undefined : new SwapDevice(options.swap, this.pages);
     this.context = {
       pages: this.pages,
+      swap: this.swap,
       zeroPfn,
       counters,
       maxMapCount,
@@ -145,11 +152,18 @@ export class Kernel {
   private forkProcess(parent: Process): Process {
     let charge = 0;
     for (const vma of parent.mm.vmas.list) if ((vma.flags & VM_ACCOUNT) !== 0 && (vma.flags & VM_DONTCOPY) === 0) charge += (vma.end - vma.start) / PAGE_SIZE;
+    const committedBefore = this.committedPages;
     if (!this.charge(charge)) {
       throw new SyscallError("fork", "", "ENOMEM", `the overcommit policy refuses a commit charge of ${charge} pages for the child`);
     }
     const pid = this.nextPid++;
-    const child = new Process(this.context, pid, parent.image, parent);
+    let child: Process;
+    try {
+      child = new Process(this.context, pid, parent.image, parent);
+    } catch (error) {
+      this.committedPages = committedBefore; // (the half-built child already gave back part of it)
+      throw error;
+    }
     this.processes.set(pid, child);
     return child;
   }
@@ -167,9 +181,14 @@ export class Kernel {
     process.exit();
   }
 
-  /** CommitLimit in pages: RAM x overcommit_ratio / 100 (no swap). */
+  /** Swap slots (SwapTotal in pages; 0 without swap). */
+  get swapPages(): number {
+    return this.swap?.slots ?? 0;
+  }
+
+  /** CommitLimit in pages: RAM x overcommit_ratio / 100 + swap. */
   get commitLimit(): number {
-    return Math.floor((this.pages.totalPages * this.overcommitRatio) / 100);
+    return Math.floor((this.pages.totalPages * this.overcommitRatio) / 100) + this.swapPages;
   }
 
   /** Page-table pages of all processes, PGDs included (PageTables). */
@@ -204,8 +223,8 @@ export class Kernel {
       ["Inactive(file)", 0],
       ["Unevictable", 0],
       ["Mlocked", 0],
-      ["SwapTotal", 0],
-      ["SwapFree", 0],
+      ["SwapTotal", kb(this.swapPages)],
+      ["SwapFree", kb(this.swap?.freeSlots ?? 0)],
       ["Zswap", 0],
       ["Zswapped", 0],
       ["Dirty", 0],
@@ -252,23 +271,48 @@ export class Kernel {
 
   /** Takes a commit charge of `pages` under the overcommit policy (`__vm_enough_memory`). */
   private charge(pages: number): boolean {
-    if (this.overcommitMemory === 0 && pages > this.pages.totalPages) return false;
+    if (this.overcommitMemory === 0 && pages > this.pages.totalPages + this.swapPages) return false;
     if (this.overcommitMemory === 2 && this.committedPages + pages > this.commitLimit) return false;
     this.committedPages += pages;
     return true;
   }
 
-  /** One zeroed frame for a user page; lazily freed pages are reclaimed when RAM runs out. */
+  /**
+   * One zeroed frame for a user page. When RAM runs out, lazily freed pages are discarded
+   * first, then (with swap) anonymous pages are swapped out.
+   */
   private allocUserPage(purpose: () => string): number {
     let pfn: number;
     try {
       pfn = this.pages.alloc(0, purpose);
     } catch (error) {
-      if (!(error instanceof OutOfMemoryError) || this.reclaimLazyFree() === 0) throw error;
+      if (!(error instanceof OutOfMemoryError) || (this.reclaimLazyFree() === 0 && this.swapOutSome() === 0)) throw error;
       pfn = this.pages.alloc(0, purpose);
     }
     this.ram.fill(pfn * PAGE_SIZE, PAGE_SIZE, 0);
     return pfn;
+  }
+
+  /**
+   * Swaps out up to 32 (SWAP_CLUSTER_MAX) anonymous pages mapped by one process, chosen by a
+   * clock over the frames: a page whose accessed bit is set gets a second chance (the bit is
+   * cleared). Returns the pages swapped out.
+   */
+  private swapOutSome(): number {
+    if (this.swap === undefined) return 0;
+    const first = this.pages.reservedFrames;
+    const span = this.pages.frameCount - first;
+    let freed = 0;
+    for (let n = 0; n < 2 * span && freed < 32; n++) {
+      const pfn = first + ((this.clockHand + n) % span);
+      if ((this.pages.flags(pfn) & PG_ANON) === 0 || this.pages.count(pfn) !== 1) continue;
+      const owner = this.processes.get(this.pages.owner(pfn));
+      if (owner?.mm.swapOut(this.pages.index(pfn), pfn) === true) {
+        freed++;
+        this.clockHand = (this.clockHand + n + 1) % span;
+      }
+    }
+    return freed;
   }
 
   /** Memory pressure: discards every clean MADV_FREE page (shrink_folio_list). Returns pages freed. */

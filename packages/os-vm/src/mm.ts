@@ -9,11 +9,13 @@ import {
   PTE_PROTNONE,
   PTE_RW,
   PTE_SPECIAL,
+  PTE_SWAP,
   PTE_USER,
   PageTable,
   entryFrame,
   writeEntry,
 } from "./page-table.js";
+import type { SwapDevice } from "./swap.js";
 import { USER_SPACE, VirtualMemory, type FaultHandler } from "./virtual-memory.js";
 import {
   VM_ACCESS,
@@ -47,6 +49,8 @@ export interface KernelServices {
   readonly mmapMinAddr: number;
   /** A fresh anon_vma identity. */
   newAnonVma(): number;
+  /** The swap device, if swap is on. */
+  readonly swap: SwapDevice | undefined;
   /** Counts of mapped anonymous and shmem pages system-wide (AnonPages, Shmem). */
   readonly counters: { anonPages: number; shmemPages: number };
 }
@@ -80,6 +84,8 @@ export class MemoryDescriptor implements FaultHandler {
   rssAnon = 0;
   /** Resident shared anonymous pages (RssShmem). */
   rssShmem = 0;
+  /** Pages swapped out (VmSwap, MM_SWAPENTS). */
+  swapEntries = 0;
   /** Peak of RSS in pages (VmHWM). */
   hiwaterRss = 0;
   /** Peak of total_vm in pages (VmPeak). */
@@ -91,6 +97,11 @@ export class MemoryDescriptor implements FaultHandler {
   private readonly kernel: KernelServices;
   private readonly ram: Memory;
 
+  /** How many entries refer to swap slot `slot`. */
+  swapUsage(slot: number): number {
+    return this.kernel.swap?.usage(slot) ?? 0;
+  }
+
   /** The page allocator whose `struct page`s describe this address space's frames. */
   get kernelPages(): PageAllocator {
     return this.kernel.pages;
@@ -101,7 +112,7 @@ export class MemoryDescriptor implements FaultHandler {
     this.pid = pid;
     this.kernel = kernel;
     this.ram = kernel.pages.ram;
-    this.pageTable = new PageTable(kernel.pages);
+    this.pageTable = new PageTable(kernel.pages, () => kernel.allocUserPage(() => `a page table of pid ${pid}`));
     this.memory = new VirtualMemory(this.ram, this.pageTable, this);
   }
 
@@ -198,6 +209,10 @@ export class MemoryDescriptor implements FaultHandler {
     const slot = this.pageTable.pteAddress(vpn, true);
     const low = this.ram.load32(slot);
     const nx = (vma.flags & VM_EXEC) === 0;
+    if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0 && (low & PTE_SWAP) !== 0) {
+      this.swapIn(vma, vpn, slot, low, write, nx);
+      return;
+    }
     if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0) {
       // Demand paging: a new anonymous page, or the zero page for a read.
       if ((vma.flags & VM_SHARED) !== 0) {
@@ -248,6 +263,52 @@ export class MemoryDescriptor implements FaultHandler {
     }
   }
 
+  /**
+   * `do_swap_page`: reads the page back from its swap slot into a new frame (a major fault).
+   * The page is mapped writable if this was the slot's only reference, dirty on a write.
+   */
+  private swapIn(vma: Vma, vpn: number, slot: number, low: number, write: boolean, nx: boolean): void {
+    const swap = this.kernel.swap!;
+    const swapSlot = entryFrame(this.ram, slot, low);
+    const exclusive = swap.usage(swapSlot) === 1;
+    const pfn = this.newPage(vma, vpn, PG_ANON);
+    swap.readPage(swapSlot, pfn);
+    swap.release(swapSlot);
+    this.swapEntries--;
+    this.rssAnon++;
+    this.kernel.counters.anonPages++;
+    const writable = exclusive && (vma.flags & VM_WRITE) !== 0;
+    writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | (writable ? PTE_RW | (write ? PTE_DIRTY : 0) : 0), nx);
+    this.faults.major++;
+    this.updateHiwaterRss();
+  }
+
+  /**
+   * Memory pressure: swaps out frame `pfn` mapped (alone) at `vpn`, unless its accessed bit is
+   * set, which is cleared instead (the clock's second chance). Returns whether it went out.
+   */
+  swapOut(vpn: number, pfn: number): boolean {
+    const swap = this.kernel.swap;
+    if (swap === undefined) return false;
+    const slot = this.pageTable.pteAddress(vpn, false);
+    if (slot < 0) return false;
+    const low = this.ram.load32(slot);
+    if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0 || (low & PTE_SPECIAL) !== 0 || entryFrame(this.ram, slot, low) !== pfn) return false;
+    if ((low & PTE_ACCESSED) !== 0) {
+      this.ram.store32(slot, (low & ~PTE_ACCESSED) >>> 0);
+      this.memory.invalidate(vpn, vpn + 1);
+      return false;
+    }
+    const swapSlot = swap.allocate();
+    if (swapSlot < 0) return false;
+    swap.writePage(swapSlot, pfn);
+    writeEntry(this.ram, slot, swapSlot, PTE_SWAP, false);
+    this.memory.invalidate(vpn, vpn + 1);
+    this.swapEntries++;
+    this.dropFrame(pfn);
+    return true;
+  }
+
   /** Allocates a zeroed frame for page `vpn` of `vma`, with its struct page set up. */
   private newPage(vma: Vma, vpn: number, kind: number): number {
     const pfn = this.kernel.allocUserPage(() => `a page fault at ${hex(vpn * PAGE_SIZE)} in pid ${this.pid}`);
@@ -285,6 +346,10 @@ export class MemoryDescriptor implements FaultHandler {
     this.pageTable.forEachEntry(startVpn, endVpn, (slot) => {
       const low = this.ram.load32(slot);
       if ((low & (PTE_PRESENT | PTE_PROTNONE)) !== 0 && (low & PTE_SPECIAL) === 0) this.dropFrame(entryFrame(this.ram, slot, low));
+      else if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0 && (low & PTE_SWAP) !== 0) {
+        this.kernel.swap!.release(entryFrame(this.ram, slot, low));
+        this.swapEntries--;
+      }
       this.ram.store32(slot, 0);
       this.ram.store32(slot + 4, 0);
     });
@@ -300,13 +365,16 @@ export class MemoryDescriptor implements FaultHandler {
     const pages = this.kernel.pages;
     const fromVpn = from / PAGE_SIZE;
     const delta = (to - from) / PAGE_SIZE;
-    const moves: [number, number, number][] = [];
-    this.pageTable.forEachEntry(fromVpn, fromVpn + length / PAGE_SIZE, (slot, vpn) => {
-      moves.push([vpn, this.ram.load32(slot), this.ram.load32(slot + 4)]);
-      this.ram.store32(slot, 0);
-      this.ram.store32(slot + 4, 0);
-    });
-    for (const [vpn, low, high] of moves) {
+    const vpns: number[] = [];
+    this.pageTable.forEachEntry(fromVpn, fromVpn + length / PAGE_SIZE, (_slot, vpn) => vpns.push(vpn));
+    // the destination's tables first: running out of memory here leaves everything in place
+    for (const vpn of vpns) this.pageTable.pteAddress(vpn + delta, true);
+    for (const vpn of vpns) {
+      const source = this.pageTable.pteAddress(vpn, false);
+      const low = this.ram.load32(source);
+      const high = this.ram.load32(source + 4);
+      this.ram.store32(source, 0);
+      this.ram.store32(source + 4, 0);
       const slot = this.pageTable.pteAddress(vpn + delta, true);
       this.ram.store32(slot, low >>> 0);
       this.ram.store32(slot + 4, high);
@@ -412,17 +480,22 @@ export class MemoryDescriptor implements FaultHandler {
       // Shared mappings are not copied: the child faults their pages in from the shmem file.
       if ((vma.flags & VM_SHARED) !== 0) continue;
       parent.pageTable.forEachEntry(vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, (slot, vpn) => {
+        if ((this.ram.load32(slot) & (PTE_PRESENT | PTE_PROTNONE | PTE_SWAP)) === 0) return;
+        // The child's table first: running out of memory here leaves no reference half-taken.
+        // Allocating may reclaim (swap out) pages, the parent's too: read its entry afterwards.
+        const child = this.pageTable.pteAddress(vpn, true);
         let low = this.ram.load32(slot);
         const high = this.ram.load32(slot + 4);
-        if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
-        if ((low & PTE_SPECIAL) === 0) {
+        if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0) {
+          this.kernel.swap!.duplicate(entryFrame(this.ram, slot, low)); // both now refer to the slot
+          this.swapEntries++;
+        } else if ((low & PTE_SPECIAL) === 0) {
           const pfn = entryFrame(this.ram, slot, low);
           pages.setCount(pfn, pages.count(pfn) + 1);
           this.rssAnon++;
           low &= ~PTE_RW;
           this.ram.store32(slot, low >>> 0); // the parent's entry: copy-on-write from now on
         }
-        const child = this.pageTable.pteAddress(vpn, true);
         this.ram.store32(child, low >>> 0);
         this.ram.store32(child + 4, high);
       });

@@ -47,8 +47,8 @@ export class PageAllocator {
 
   /** Boots the allocator over `ram` (its size a multiple of 4 KiB): all frames past the metadata are free. */
   constructor(ram: Memory) {
-    if (!Number.isSafeInteger(ram.size) || ram.size % PAGE_SIZE !== 0 || ram.size < 64 * PAGE_SIZE) {
-      throw new RangeError(`os-vm: RAM size must be a multiple of 4096 bytes, at least 256 KiB, got ${String(ram.size)}`);
+    if (!Number.isSafeInteger(ram.size) || ram.size % PAGE_SIZE !== 0 || ram.size < 16 * PAGE_SIZE) {
+      throw new RangeError(`os-vm: RAM size must be a multiple of 4096 bytes, at least 64 KiB, got ${String(ram.size)}`);
     }
     this.ram = ram;
     this.frameCount = ram.size / PAGE_SIZE;

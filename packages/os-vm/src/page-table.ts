@@ -20,7 +20,8 @@ import { PG_PGTABLE, type PageAllocator } from "./page-allocator.js";
  *  │NX│   0   │ frame number │  │  │SPC│PNO│PS │ D │ A │PCD│PWT│U/S│R/W│ P │
  *  └──┴───────┴──────────────┴──┴──┴───┴───┴───┴───┴───┴───┴───┴───┴───┴───┘
  *  SPC (bit 9, _PAGE_SPECIAL): the shared zero page.  PNO (bit 8, _PAGE_PROTNONE):
- *  a PROT_NONE page that still holds its frame (P is clear).
+ *  a PROT_NONE page that still holds its frame (P is clear).  Bit 10 with P clear: a swap
+ *  entry whose "frame number" is the swap slot.
  * ```
  *
  * Table pages are counted as Linux's `mm->pgtables_bytes` counts them (PUD, PMD and PTE
@@ -34,10 +35,22 @@ export class PageTable {
   private readonly ram: Memory;
   private readonly pages: PageAllocator;
 
-  /** Allocates an empty PGD. */
-  constructor(pages: PageAllocator) {
+  private readonly allocZeroed: () => number;
+
+  /**
+   * Allocates an empty PGD. Table frames come from `allocZeroed` (a zeroed frame; the kernel
+   * passes its reclaiming allocator), or straight from `pages`.
+   */
+  constructor(pages: PageAllocator, allocZeroed?: () => number) {
     this.pages = pages;
     this.ram = pages.ram;
+    this.allocZeroed =
+      allocZeroed ??
+      (() => {
+        const pfn = pages.alloc(0, "a page table");
+        this.ram.fill(pfn * PAGE_SIZE, PAGE_SIZE, 0);
+        return pfn;
+      });
     this.root = this.newTable();
   }
 
@@ -193,8 +206,7 @@ export class PageTable {
   }
 
   private newTable(): number {
-    const pfn = this.pages.alloc(0, "a page table");
-    this.ram.fill(pfn * PAGE_SIZE, PAGE_SIZE, 0);
+    const pfn = this.allocZeroed();
     this.pages.setFlags(pfn, PG_PGTABLE);
     return pfn;
   }
@@ -222,6 +234,11 @@ export const PTE_DIRTY = 1 << 6;
 export const PTE_PROTNONE = 1 << 8;
 /** `_PAGE_SPECIAL` (bit 9): the zero page. */
 export const PTE_SPECIAL = 1 << 9;
+/**
+ * A swap entry (P and PROTNONE clear): bit 10 marks it, the slot number sits where a frame
+ * number would. (Linux encodes type and inverted offset differently; the meaning is the same.)
+ */
+export const PTE_SWAP = 1 << 10;
 /** `_PAGE_NX`, bit 63 = bit 31 of the high word. */
 export const PTE_NX_HIGH = 0x80000000;
 

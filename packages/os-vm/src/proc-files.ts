@@ -1,7 +1,7 @@
 import { HPAGE_PMD_SIZE, PAGE_SIZE } from "./api.js";
 import { hex8, kbLine, statusLine } from "./format.js";
 import { PG_ANON, PG_LAZYFREE, PG_SHMEM } from "./page-allocator.js";
-import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_PROTNONE, PTE_SPECIAL, entryFrame } from "./page-table.js";
+import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_PROTNONE, PTE_SPECIAL, PTE_SWAP, entryFrame } from "./page-table.js";
 import type { Process } from "./process.js";
 import { VM_EXEC, VM_GROWSDOWN, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED, VM_STACK, VM_WRITE, permsOf, type Vma } from "./vma.js";
 
@@ -99,7 +99,7 @@ export function formatStatus(process: Process): string {
     statusLine("VmExe", kb(execMain)) +
     statusLine("VmLib", kb(execAll - execMain)) +
     statusLine("VmPTE", kb(mm.pageTable.tablePages)) +
-    statusLine("VmSwap", 0) +
+    statusLine("VmSwap", kb(mm.swapEntries)) +
     statusLine("HugetlbPages", 0)
   );
 }
@@ -138,8 +138,15 @@ export function formatSmaps(process: Process): string {
     let referenced = 0;
     let anonymous = 0;
     let lazyFree = 0;
+    let swap = 0;
+    let swapPss = 0;
     if (vma !== VSYSCALL) pages.forEachEntry(vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, (slot) => {
       const low = ram.load32(slot);
+      if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0 && (low & PTE_SWAP) !== 0) {
+        swap += PAGE_SIZE;
+        swapPss += Math.floor((PAGE_SIZE * 4096) / Math.max(1, mm.swapUsage(entryFrame(ram, slot, low))));
+        return;
+      }
       if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0 || (low & PTE_SPECIAL) !== 0) return;
       const pfn = entryFrame(ram, slot, low);
       const flags = kernelPages.flags(pfn);
@@ -187,8 +194,8 @@ export function formatSmaps(process: Process): string {
       kbLine("FilePmdMapped", 0) +
       kbLine("Shared_Hugetlb", 0) +
       kbLine("Private_Hugetlb", 0) +
-      kbLine("Swap", 0) +
-      kbLine("SwapPss", 0) +
+      kbLine("Swap", kb(swap)) +
+      kbLine("SwapPss", kb(swapPss / 4096)) +
       kbLine("Locked", 0) +
       `${"THPeligible:".padEnd(16)}${String(eligible ? 1 : 0).padStart(8)}\n` +
       `VmFlags: ${flagsText}\n`;

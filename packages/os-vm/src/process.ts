@@ -150,7 +150,13 @@ export class Process implements ProcessSpace, MremapSyscall {
     this.mmapBase = image.mmapBase;
     this.startStack = image.stackTop - PAGE_SIZE;
     if (parent !== undefined) {
-      this.mm.copyFrom(parent.mm);
+      try {
+        this.mm.copyFrom(parent.mm);
+      } catch (error) {
+        // out of memory half-way: give back what the child got (its entries hold references)
+        this.mm.destroy();
+        throw error;
+      }
       return;
     }
     const files = new Map<string, FileRef>();
@@ -352,6 +358,8 @@ export class Process implements ProcessSpace, MremapSyscall {
     const moved = Math.min(oldLen, newLen);
     const copy: Vma = { ...source, start: target, end: target + newLen, pgoff: source.pgoff + (oldAddress - source.start) / PAGE_SIZE };
     this.mm.movePages(oldAddress, target, moved);
+    // the new VMA goes in first: a shmem file must not look unused while the old range goes
+    vmas.insert(copy);
     // the moved pages keep their commit charge: the old range goes without uncharging
     if ((flags & MREMAP_DONTUNMAP) === 0) this.unmapRange(oldAddress, oldAddress + oldLen, false);
     else if (accounted) {
@@ -359,7 +367,6 @@ export class Process implements ProcessSpace, MremapSyscall {
       this.kernel.charge(moved / PAGE_SIZE);
       this.mm.committedPages += moved / PAGE_SIZE;
     }
-    vmas.insert(copy);
     this.mm.updateHiwater();
     return target;
   }

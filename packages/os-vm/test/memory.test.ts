@@ -145,6 +145,17 @@ describe("layout options", () => {
 });
 
 describe("shared anonymous memory", () => {
+  it("keeps the shmem file alive when mremap moves its only mapping (regression)", () => {
+    const { kernel, proc } = boot();
+    const p = proc.mmap(0x300000000000, 4096, RW, 0x31);
+    proc.memory.store32(p, 77);
+    const q = proc.mremap(p, 4096, 2 * 4096, 1);
+    expect(q).not.toBe(p);
+    expect(proc.memory.load32(q)).toBe(77);
+    proc.memory.store32(q + 4096, 78);
+    expect(checkKernel(kernel, [proc])).toEqual([]);
+  });
+
   it("keeps a shmem page in its file after MADV_DONTNEED, until MADV_REMOVE or the last munmap", () => {
     const { kernel, proc } = boot();
     const shmem = (): number => Number(/^Shmem: +(\d+) kB$/m.exec(kernel.meminfo())![1]);

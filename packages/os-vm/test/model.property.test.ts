@@ -1,9 +1,11 @@
+import { PhysicalMemory } from "@mem/hardware";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   BARE_IMAGE,
   MADV_DONTNEED,
   MADV_FREE,
+  OutOfMemoryError,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -62,6 +64,7 @@ type Op =
   | { kind: "read"; page: number }
   | { kind: "brk"; pages: number }
   | { kind: "mremap"; page: number; pages: number; newPages: number }
+  | { kind: "touchAll"; value: number }
   | { kind: "fork" }
   | { kind: "switch"; to: number };
 
@@ -82,6 +85,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("read" as const), page: accessPage }),
   fc.record({ kind: fc.constant("brk" as const), pages: fc.integer({ min: -4, max: 8 }) }),
   fc.record({ kind: fc.constant("mremap" as const), page, pages: fc.integer({ min: 1, max: 4 }), newPages: fc.integer({ min: 1, max: 8 }) }),
+  fc.record({ kind: fc.constant("touchAll" as const), value: fc.integer({ min: 1, max: 255 }) }),
   fc.record({ kind: fc.constant("fork" as const) }),
   fc.record({ kind: fc.constant("switch" as const), to: fc.nat() }),
 );
@@ -90,6 +94,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 class Model {
   readonly pages = new Map<number, PageState>();
   readonly anyMaps: number[] = [];
+  /** The pages of the process image (left alone by touchAll). */
+  imagePages = new Set<number>();
   constructor(readonly proc: Process) {}
   /** The model of a forked child: private pages copied (resident where the parent's were), shared ones shared (not yet faulted in). */
   fork(child: Process): Model {
@@ -98,6 +104,7 @@ class Model {
       model.pages.set(vpn, state.shared ? { ...state, resident: false } : { ...state, data: { value: state.data.value } });
     }
     model.anyMaps.push(...this.anyMaps);
+    model.imagePages = this.imagePages;
     return model;
   }
   addressOf(p: number): number {
@@ -114,7 +121,7 @@ class Model {
   }
 }
 
-function run(proc: Process, model: Model, o: Op): void {
+function run(proc: Process, model: Model, o: Op, pressure: boolean): void {
   const mem = proc.memory;
   switch (o.kind) {
     case "mmapFixed": {
@@ -159,6 +166,8 @@ function run(proc: Process, model: Model, o: Op): void {
       const first = (WINDOW + o.page * PAGE) / PAGE;
       const sharedInRange = [...Array(o.pages).keys()].some((i) => model.pages.get(first + i)?.shared === true);
       if (o.advice === MADV_FREE && sharedInRange) return; // MADV_FREE on shmem: EINVAL, skip
+      // under memory pressure a MADV_FREE page may or may not be discarded: not for this model
+      if (o.advice === MADV_FREE && pressure) return;
       const apply = (): void => {
         for (let i = 0; i < o.pages; i++) {
           const state = model.pages.get(first + i);
@@ -240,6 +249,16 @@ function run(proc: Process, model: Model, o: Op): void {
       if (to !== first) model.anyMaps.push(to * PAGE);
       return;
     }
+    case "touchAll": {
+      // write every writable page mapped by the steps (not the image's): a bigger footprint
+      for (const [vpn, state] of model.pages) {
+        if ((state.prot & PROT_WRITE) === 0 || model.imagePages.has(vpn)) continue;
+        mem.store8(vpn * PAGE + 8, o.value);
+        state.data.value = o.value;
+        state.resident = true;
+      }
+      return;
+    }
     case "fork":
     case "switch":
       return; // handled by the driver
@@ -276,37 +295,59 @@ function compare(proc: Process, model: Model): void {
   }
   let resident = 0;
   for (const state of model.pages.values()) if (state.resident) resident++;
-  expect(statusKb(proc.status(), "VmRSS")).toBe(resident * 4);
+  // a page the kernel swapped out counts in VmSwap instead of VmRSS
+  expect(statusKb(proc.status(), "VmRSS") + statusKb(proc.status(), "VmSwap")).toBe(resident * 4);
 }
 
 const stats: Record<string, number> = {};
-describe("the address space against a reference model", () => {
+let swapIns = 0;
+describe.each([
+  ["with plenty of RAM", 16 * 1024, 0],
+  ["under memory pressure, with swap", 160, 4096],
+])("the address space against a reference model (%s)", (_name, ramKiB, swapKiB) => {
   it("agrees after every step of random mmap/munmap/mprotect/madvise/brk/access sequences", () => {
     fc.assert(
       fc.property(fc.array(op, { minLength: 20, maxLength: 50 }), (ops) => {
-        const { kernel, proc } = boot({}, { image: BARE_IMAGE }, 16 * 1024 * 1024);
+        const swap = swapKiB === 0 ? undefined : new PhysicalMemory({ size: swapKiB * 1024 });
+        const { kernel, proc } = boot({ swap, overcommitMemory: 1 }, { image: BARE_IMAGE }, ramKiB * 1024);
         const first = new Model(proc);
         for (const vma of proc.mm.vmas.list) {
-          for (let a = vma.start; a < vma.end; a += PAGE) first.pages.set(a / PAGE, fresh(vma.flags & 7, false));
+          for (let a = vma.start; a < vma.end; a += PAGE) {
+            first.pages.set(a / PAGE, fresh(vma.flags & 7, false));
+            first.imagePages.add(a / PAGE);
+          }
         }
         const models = [first];
         let current = first;
         for (const o of ops) {
           stats[o.kind] = (stats[o.kind] ?? 0) + 1;
-          if (o.kind === "fork") {
-            if (models.length < 3) models.push(current.fork(current.proc.fork()));
-          } else if (o.kind === "switch") current = models[o.to % models.length]!;
-          else run(current.proc, current, o);
-          for (const model of models) compare(model.proc, model);
+          try {
+            if (o.kind === "fork") {
+              if (models.length < 3) models.push(current.fork(current.proc.fork()));
+            } else if (o.kind === "switch") current = models[o.to % models.length]!;
+            else run(current.proc, current, o, swapKiB > 0);
+            // (reading every page back may need frames too: swap-ins, the zero page's tables)
+            for (const model of models) compare(model.proc, model);
+          } catch (error) {
+            // RAM and swap full: the failed step changed nothing; the kernel must still be sound
+            if (!(error instanceof OutOfMemoryError)) throw error;
+            expect(checkKernel(kernel, models.map((m) => m.proc))).toEqual([]);
+            break;
+          }
           expect(checkKernel(kernel, models.map((m) => m.proc))).toEqual([]);
         }
         for (const model of models) kernel.exit(model.proc.pid);
-        expect(kernel.pages.freePages).toBe(kernel.pages.totalPages - 1);
+        expect(kernel.pages.freePages).toBe(kernel.pages.totalPages - 1 - (kernel.swap?.mapPages ?? 0));
+        if (kernel.swap !== undefined) {
+          expect(kernel.swap.freeSlots).toBe(kernel.swap.slots);
+          swapIns += models.reduce((sum, m) => sum + m.proc.faults.major, 0);
+        }
         expect(kernel.pages.check()).toEqual([]);
       }),
       { numRuns: 20 },
     );
-    // every kind of step ran (the generator reaches them all)
-    for (const kind of ["mmapFixed", "mmapAny", "munmap", "mprotect", "madvise", "write", "read", "brk", "mremap", "fork", "switch"]) expect(stats[kind]).toBeGreaterThan(10);
+    // every kind of step ran (the generator reaches them all); under pressure, pages went to swap and came back
+    if (swapKiB > 0) expect(swapIns).toBeGreaterThan(0);
+    for (const kind of ["mmapFixed", "mmapAny", "munmap", "mprotect", "madvise", "write", "read", "brk", "mremap", "touchAll", "fork", "switch"]) expect(stats[kind]).toBeGreaterThan(10);
   }, 60_000);
 });
