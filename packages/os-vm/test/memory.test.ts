@@ -149,6 +149,7 @@ describe("shared anonymous memory", () => {
     const { kernel, proc } = boot();
     const p = proc.mmap(0x300000000000, 4096, RW, 0x31);
     proc.memory.store32(p, 77);
+    proc.mmap(p + 4096, 4096, RW, ANON | 0x10); // something right after it: mremap must move
     const q = proc.mremap(p, 4096, 2 * 4096, 1);
     expect(q).not.toBe(p);
     expect(proc.memory.load32(q)).toBe(77);
