@@ -20,6 +20,8 @@ export interface FaultHandler {
 export const USER_SPACE = 2 ** 47;
 const TLB_ENTRIES = 256;
 const TLB_MASK = TLB_ENTRIES - 1;
+/** 1/4096, exact: multiplying by it is a division by the page size. */
+const INVERSE_PAGE = 1 / PAGE_SIZE;
 
 /**
  * A process's memory at virtual addresses: translation through a software TLB backed by the
@@ -81,36 +83,65 @@ export class VirtualMemory implements Memory {
   }
 
   // ---- loads ---------------------------------------------------------------------------
+  //
+  // Each access first tries the last page of its kind (one subtraction, two comparisons),
+  // then the TLB slot of its page (inline, no call), and only then the slow path. A NaN or
+  // fractional address fails `(offset | 0) === offset` and ends up in the checked slow path.
 
   /** {@inheritDoc @mem/hardware#Memory.load8} */
   load8(address: number): number {
-    const offset = address - this.readBase;
-    if (offset >= 0 && offset < PAGE_SIZE && (offset | 0) === offset) return this.ram.load8(this.readPhys + offset);
-    return this.ram.load8(this.readAddress(address, 1));
+    let offset = address - this.readBase;
+    if (!(offset >= 0 && offset <= PAGE_SIZE - 1 && (offset | 0) === offset)) {
+      const vpn = Math.floor(address * INVERSE_PAGE);
+      const slot = vpn & TLB_MASK;
+      offset = address - vpn * PAGE_SIZE;
+      if (this.tlbTag[slot] !== vpn || !(offset <= PAGE_SIZE - 1) || (offset | 0) !== offset) return this.loadMiss(address, 1);
+      this.readBase = vpn * PAGE_SIZE;
+      this.readPhys = this.tlbPhys[slot]!;
+    }
+    return this.ram.load8(this.readPhys + offset);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load16} */
   load16(address: number): number {
-    const offset = address - this.readBase;
-    if (offset >= 0 && offset <= PAGE_SIZE - 2 && (offset | 0) === offset) return this.ram.load16(this.readPhys + offset);
-    const phys = this.readAddress(address, 2);
-    return phys >= 0 ? this.ram.load16(phys) : this.loadStraddling(address, 2);
+    let offset = address - this.readBase;
+    if (!(offset >= 0 && offset <= PAGE_SIZE - 2 && (offset | 0) === offset)) {
+      const vpn = Math.floor(address * INVERSE_PAGE);
+      const slot = vpn & TLB_MASK;
+      offset = address - vpn * PAGE_SIZE;
+      if (this.tlbTag[slot] !== vpn || !(offset <= PAGE_SIZE - 2) || (offset | 0) !== offset) return this.loadMiss(address, 2);
+      this.readBase = vpn * PAGE_SIZE;
+      this.readPhys = this.tlbPhys[slot]!;
+    }
+    return this.ram.load16(this.readPhys + offset);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load32} */
   load32(address: number): number {
-    const offset = address - this.readBase;
-    if (offset >= 0 && offset <= PAGE_SIZE - 4 && (offset | 0) === offset) return this.ram.load32(this.readPhys + offset);
-    const phys = this.readAddress(address, 4);
-    return phys >= 0 ? this.ram.load32(phys) : this.loadStraddling(address, 4);
+    let offset = address - this.readBase;
+    if (!(offset >= 0 && offset <= PAGE_SIZE - 4 && (offset | 0) === offset)) {
+      const vpn = Math.floor(address * INVERSE_PAGE);
+      const slot = vpn & TLB_MASK;
+      offset = address - vpn * PAGE_SIZE;
+      if (this.tlbTag[slot] !== vpn || !(offset <= PAGE_SIZE - 4) || (offset | 0) !== offset) return this.loadMiss(address, 4);
+      this.readBase = vpn * PAGE_SIZE;
+      this.readPhys = this.tlbPhys[slot]!;
+    }
+    return this.ram.load32(this.readPhys + offset);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load64} */
   load64(address: number): number {
-    const offset = address - this.readBase;
-    if (offset >= 0 && offset <= PAGE_SIZE - 8 && (offset | 0) === offset) return this.ram.load64(this.readPhys + offset);
-    const phys = this.readAddress(address, 8);
-    return phys >= 0 ? this.ram.load64(phys) : this.loadStraddling(address, 8);
+    let offset = address - this.readBase;
+    if (!(offset >= 0 && offset <= PAGE_SIZE - 8 && (offset | 0) === offset)) {
+      const vpn = Math.floor(address * INVERSE_PAGE);
+      const slot = vpn & TLB_MASK;
+      offset = address - vpn * PAGE_SIZE;
+      if (this.tlbTag[slot] !== vpn || !(offset <= PAGE_SIZE - 8) || (offset | 0) !== offset) return this.loadMiss(address, 8);
+      this.readBase = vpn * PAGE_SIZE;
+      this.readPhys = this.tlbPhys[slot]!;
+    }
+    return this.ram.load64(this.readPhys + offset);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load64Big} */
@@ -121,49 +152,76 @@ export class VirtualMemory implements Memory {
   }
 
   // ---- stores --------------------------------------------------------------------------
+  //
+  // The same two fast paths; the write entries only ever hold pages whose PTE is writable
+  // and dirty. RAM checks the value before it changes a byte.
 
   /** {@inheritDoc @mem/hardware#Memory.store8} */
   store8(address: number, value: number): void {
-    const offset = address - this.writeBase;
-    if (offset >= 0 && offset < PAGE_SIZE && (offset | 0) === offset) this.ram.store8(this.writePhys + offset, value);
-    else {
-      const phys = this.writeAddress(address, 1, value);
-      if (phys >= 0) this.ram.store8(phys, value);
-      else this.storeStraddling(address, 1, value);
+    let offset = address - this.writeBase;
+    if (!(offset >= 0 && offset <= PAGE_SIZE - 1 && (offset | 0) === offset)) {
+      const vpn = Math.floor(address * INVERSE_PAGE);
+      const slot = vpn & TLB_MASK;
+      offset = address - vpn * PAGE_SIZE;
+      if (this.tlbTag[slot] !== vpn || this.tlbWritable[slot] !== 1 || !(offset <= PAGE_SIZE - 1) || (offset | 0) !== offset) {
+        this.storeMiss(address, 1, value);
+        return;
+      }
+      this.writeBase = vpn * PAGE_SIZE;
+      this.writePhys = this.tlbPhys[slot]!;
     }
+    this.ram.store8(this.writePhys + offset, value);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store16} */
   store16(address: number, value: number): void {
-    const offset = address - this.writeBase;
-    if (offset >= 0 && offset <= PAGE_SIZE - 2 && (offset | 0) === offset) this.ram.store16(this.writePhys + offset, value);
-    else {
-      const phys = this.writeAddress(address, 2, value);
-      if (phys >= 0) this.ram.store16(phys, value);
-      else this.storeStraddling(address, 2, value);
+    let offset = address - this.writeBase;
+    if (!(offset >= 0 && offset <= PAGE_SIZE - 2 && (offset | 0) === offset)) {
+      const vpn = Math.floor(address * INVERSE_PAGE);
+      const slot = vpn & TLB_MASK;
+      offset = address - vpn * PAGE_SIZE;
+      if (this.tlbTag[slot] !== vpn || this.tlbWritable[slot] !== 1 || !(offset <= PAGE_SIZE - 2) || (offset | 0) !== offset) {
+        this.storeMiss(address, 2, value);
+        return;
+      }
+      this.writeBase = vpn * PAGE_SIZE;
+      this.writePhys = this.tlbPhys[slot]!;
     }
+    this.ram.store16(this.writePhys + offset, value);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store32} */
   store32(address: number, value: number): void {
-    const offset = address - this.writeBase;
-    if (offset >= 0 && offset <= PAGE_SIZE - 4 && (offset | 0) === offset) this.ram.store32(this.writePhys + offset, value);
-    else {
-      const phys = this.writeAddress(address, 4, value);
-      if (phys >= 0) this.ram.store32(phys, value);
-      else this.storeStraddling(address, 4, value);
+    let offset = address - this.writeBase;
+    if (!(offset >= 0 && offset <= PAGE_SIZE - 4 && (offset | 0) === offset)) {
+      const vpn = Math.floor(address * INVERSE_PAGE);
+      const slot = vpn & TLB_MASK;
+      offset = address - vpn * PAGE_SIZE;
+      if (this.tlbTag[slot] !== vpn || this.tlbWritable[slot] !== 1 || !(offset <= PAGE_SIZE - 4) || (offset | 0) !== offset) {
+        this.storeMiss(address, 4, value);
+        return;
+      }
+      this.writeBase = vpn * PAGE_SIZE;
+      this.writePhys = this.tlbPhys[slot]!;
     }
+    this.ram.store32(this.writePhys + offset, value);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store64} */
   store64(address: number, value: number): void {
-    const offset = address - this.writeBase;
-    if (offset >= 0 && offset <= PAGE_SIZE - 8 && (offset | 0) === offset) this.ram.store64(this.writePhys + offset, value);
-    else {
-      const phys = this.writeAddress(address, 8, value);
-      if (phys >= 0) this.ram.store64(phys, value);
-      else this.storeStraddling(address, 8, value);
+    let offset = address - this.writeBase;
+    if (!(offset >= 0 && offset <= PAGE_SIZE - 8 && (offset | 0) === offset)) {
+      const vpn = Math.floor(address * INVERSE_PAGE);
+      const slot = vpn & TLB_MASK;
+      offset = address - vpn * PAGE_SIZE;
+      if (this.tlbTag[slot] !== vpn || this.tlbWritable[slot] !== 1 || !(offset <= PAGE_SIZE - 8) || (offset | 0) !== offset) {
+        this.storeMiss(address, 8, value);
+        return;
+      }
+      this.writeBase = vpn * PAGE_SIZE;
+      this.writePhys = this.tlbPhys[slot]!;
     }
+    this.ram.store64(this.writePhys + offset, value);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store64Big} */
@@ -291,44 +349,28 @@ export class VirtualMemory implements Memory {
     throw new Error(`os-vm: internal error: the fault at 0x${address.toString(16)} did not install a usable entry`);
   }
 
-  /**
-   * The physical address for a `width`-byte read at `address` that missed the last page:
-   * a TLB lookup, else a walk (and fault). -1 when the access straddles two pages.
-   */
-  private readAddress(address: number, width: number): number {
-    const vpn = Math.floor(address / PAGE_SIZE);
-    const offset = address - vpn * PAGE_SIZE;
-    if (!(offset <= PAGE_SIZE - width)) return offset > PAGE_SIZE - width ? -1 : this.translate(address, false);
-    const slot = vpn & TLB_MASK;
-    if (this.tlbTag[slot] === vpn && (offset | 0) === offset) {
-      const phys = this.tlbPhys[slot]!;
-      this.readBase = vpn * PAGE_SIZE;
-      this.readPhys = phys;
-      return phys + offset;
-    }
-    return this.translate(address, false);
+  /** A load that missed the last page and the TLB (or straddles two pages, or is not an integer). */
+  private loadMiss(address: number, width: number): number {
+    if (pageOffset(address) > PAGE_SIZE - width) return this.loadStraddling(address, width);
+    const phys = this.translate(address, false);
+    return width === 1 ? this.ram.load8(phys) : width === 2 ? this.ram.load16(phys) : width === 4 ? this.ram.load32(phys) : this.ram.load64(phys);
   }
 
-  /**
-   * Like `readAddress` for a write of `value`. On a TLB hit RAM checks the value before it
-   * changes a byte; on a miss the value is checked here first, so a bad value faults nothing in.
-   */
-  private writeAddress(address: number, width: number, value: number): number {
-    const vpn = Math.floor(address / PAGE_SIZE);
-    const offset = address - vpn * PAGE_SIZE;
-    const slot = vpn & TLB_MASK;
-    if (this.tlbTag[slot] === vpn && this.tlbWritable[slot] === 1 && offset <= PAGE_SIZE - width && (offset | 0) === offset) {
-      const phys = this.tlbPhys[slot]!;
-      this.writeBase = vpn * PAGE_SIZE;
-      this.writePhys = phys;
-      return phys + offset;
-    }
+  /** A store that missed: the value is checked first, so a bad value faults nothing in. */
+  private storeMiss(address: number, width: number, value: number): void {
     const max = width === 8 ? Number.MAX_SAFE_INTEGER : width === 4 ? 0xffffffff : width === 2 ? 0xffff : 0xff;
     if (typeof value !== "number" || !(value >= 0 && value <= max) || Math.floor(value) !== value) {
       throw new RangeError(`os-vm: store${8 * width} value must be an integer in 0..${max}, got ${String(value)}`);
     }
-    if (offset > PAGE_SIZE - width) return -1;
-    return this.translate(address, true);
+    if (pageOffset(address) > PAGE_SIZE - width) {
+      this.storeStraddling(address, width, value);
+      return;
+    }
+    const phys = this.translate(address, true);
+    if (width === 1) this.ram.store8(phys, value);
+    else if (width === 2) this.ram.store16(phys, value);
+    else if (width === 4) this.ram.store32(phys, value);
+    else this.ram.store64(phys, value);
   }
 
   /** A load that straddles two pages: both are checked before any byte is read. */
