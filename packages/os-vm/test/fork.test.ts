@@ -68,3 +68,42 @@ describe("stack growth", () => {
     expect(statusKb(other.status(), "VmStk")).toBe(1020);
   });
 });
+
+describe("fork against the real kernel (test/live/forkcow.c, recorded in test/fixtures/forkcow.txt)", () => {
+  it("takes one fault per page on copy-on-write, keeps RSS, and reuses pages once alone", async () => {
+    const { readFileSync } = await import("node:fs");
+    const recorded = readFileSync(new URL("fixtures/forkcow.txt", import.meta.url), "utf8");
+    const real = (label: string, field: string): number => Number(new RegExp(`^${label}:.*${field} ([-+]\\d+)`, "m").exec(recorded)![1]);
+    const { kernel, proc } = boot();
+    const p = proc.mmap(0, 64 * 4096, RW, ANON);
+    const f0 = proc.faults.minor;
+    for (let i = 0; i < 64; i++) proc.memory.store8(p + i * 4096, 1);
+    expect(proc.faults.minor - f0).toBe(real("parent write 64", "minflt"));
+    expect(statusKb(proc.status(), "RssAnon")).toBe(real("parent write 64", "RssAnon"));
+    const before = statusKb(proc.status(), "RssAnon");
+    const child = proc.fork();
+    // the child starts with the parent's RssAnon (the real child has its own stdio page or two more)
+    const childDelta = statusKb(child.status(), "RssAnon") - before;
+    expect(real("child after fork", "RssAnon minus the parent's") - childDelta).toBeLessThanOrEqual(8);
+    let cf = child.faults.minor;
+    const cr = statusKb(child.status(), "RssAnon");
+    for (let i = 0; i < 32; i++) child.memory.store8(p + i * 4096, 2);
+    const cowFaults = child.faults.minor - cf;
+    expect(cowFaults).toBe(32);
+    expect(real("child write 32", "minflt") - cowFaults).toBeGreaterThanOrEqual(0); // the real child adds faults on its own stack and stdio
+    expect(real("child write 32", "minflt") - cowFaults).toBeLessThanOrEqual(4);
+    expect(statusKb(child.status(), "RssAnon") - cr).toBe(real("child write 32", "RssAnon"));
+    cf = child.faults.minor;
+    for (let i = 32; i < 64; i++) child.memory.load8(p + i * 4096);
+    expect(child.faults.minor - cf).toBe(real("child read 32", "minflt"));
+    kernel.exit(child.pid);
+    const pf = proc.faults.minor;
+    const pr = statusKb(proc.status(), "RssAnon");
+    for (let i = 0; i < 64; i++) proc.memory.store8(p + i * 4096, 3);
+    const reuse = proc.faults.minor - pf; // write-protect faults that reuse the page in place
+    expect(reuse).toBe(64);
+    expect(real("parent write 64 after child exit", "minflt") - reuse).toBeGreaterThanOrEqual(0);
+    expect(real("parent write 64 after child exit", "minflt") - reuse).toBeLessThanOrEqual(8);
+    expect(statusKb(proc.status(), "RssAnon") - pr).toBe(real("parent write 64 after child exit", "RssAnon"));
+  });
+});
