@@ -168,6 +168,11 @@ export class Kernel {
     return child;
   }
 
+  /** The live processes, by pid. */
+  get liveProcesses(): Process[] {
+    return [...this.processes.values()].filter((process) => !process.hasExited);
+  }
+
   /** The live process with id `pid`. */
   process(pid: number): Process | undefined {
     return this.processes.get(pid);

@@ -31,8 +31,10 @@ describe("fork", () => {
     child.memory.store32(shared, 8);
     expect(proc.memory.load32(shared)).toBe(8);
     expect(checkKernel(kernel, [proc, child])).toEqual([]);
+    expect(kernel.liveProcesses.map((p) => p.pid)).toEqual([1, 2]);
     kernel.exit(child.pid);
     expect(child.hasExited).toBe(true);
+    expect(kernel.liveProcesses.map((p) => p.pid)).toEqual([1]);
     proc.memory.store32(priv + 2 * 4096, 1); // now the only mapping: reused in place, no copy
     expect(checkKernel(kernel, [proc])).toEqual([]);
   });
