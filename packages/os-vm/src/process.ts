@@ -1,27 +1,11 @@
 import type { Memory } from "@mem/hardware";
 import {
-  MADV_COLD,
-  MADV_COLLAPSE,
-  MADV_DODUMP,
-  MADV_DOFORK,
-  MADV_DONTDUMP,
-  MADV_DONTFORK,
   MADV_DONTNEED,
   MADV_DONTNEED_LOCKED,
   MADV_FREE,
-  MADV_HUGEPAGE,
-  MADV_KEEPONFORK,
-  MADV_MERGEABLE,
-  MADV_NOHUGEPAGE,
-  MADV_NORMAL,
-  MADV_PAGEOUT,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
-  MADV_RANDOM,
   MADV_REMOVE,
-  MADV_SEQUENTIAL,
-  MADV_UNMERGEABLE,
-  MADV_WILLNEED,
   MADV_WIPEONFORK,
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
@@ -49,7 +33,6 @@ import {
   PROT_WRITE,
   TASK_SIZE,
   type FaultCounters,
-  type ImageMapping,
   type ProcessImage,
   type MremapSyscall,
   type ProcessSpace,
@@ -57,25 +40,22 @@ import {
 import { SyscallError, hex, type ErrnoCode } from "./errors.js";
 import { formatArg, formatMapFlags, formatProt } from "./format.js";
 import { MemoryDescriptor, type KernelServices } from "./mm.js";
+import { FLAG_ADVICE, KNOWN_ADVICE } from "./advice.js";
+import { imageVma } from "./image-vma.js";
 import { chooseAddress } from "./placement.js";
 import { formatMaps, formatSmaps, formatStatm, formatStatus } from "./proc-files.js";
 import {
   VM_ACCESS,
   VM_ACCOUNT,
-  VM_DONTCOPY,
-  VM_DONTDUMP,
   VM_GROWSDOWN,
-  VM_HUGEPAGE,
   VM_LOCKED,
   VM_MAYEXEC,
   VM_MAYREAD,
   VM_MAYSHARE,
   VM_MAYWRITE,
-  VM_NOHUGEPAGE,
   VM_NORESERVE,
   VM_SHARED,
   VM_READ,
-  VM_WIPEONFORK,
   VM_WRITE,
   protToVmFlags,
   startGap,
@@ -101,10 +81,6 @@ export interface KernelContext extends KernelServices {
   fork(parent: Process): Process;
 }
 
-/** `VM_SEQ_READ` (MADV_SEQUENTIAL). */
-const VM_SEQ_READ = 0x8000;
-/** `VM_RAND_READ` (MADV_RANDOM). */
-const VM_RAND_READ = 0x10000;
 /** Flags every anonymous or private mapping may gain (`VM_MAY*`). */
 const VM_MAY = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
 /** The flags of the brk heap (`VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT`). */
@@ -684,57 +660,3 @@ export class Process implements ProcessSpace, MremapSyscall {
     if (this.exited) throw new SyscallError(syscall, call(), "EINVAL", `process ${this.pid} has exited`);
   }
 }
-
-/** Advice values Linux 6.18 accepts. */
-const KNOWN_ADVICE = new Set([
-  MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_DONTFORK,
-  MADV_DOFORK, MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP,
-  MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_COLD, MADV_PAGEOUT, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
-  MADV_DONTNEED_LOCKED, MADV_COLLAPSE,
-]);
-
-/** Advice that changes `vm_flags` (and so can split and merge VMAs). */
-const FLAG_ADVICE = new Map<number, { set: number; clear: number }>([
-  [MADV_NORMAL, { set: 0, clear: VM_SEQ_READ | VM_RAND_READ }],
-  [MADV_RANDOM, { set: VM_RAND_READ, clear: VM_SEQ_READ }],
-  [MADV_SEQUENTIAL, { set: VM_SEQ_READ, clear: VM_RAND_READ }],
-  [MADV_DONTFORK, { set: VM_DONTCOPY, clear: 0 }],
-  [MADV_DOFORK, { set: 0, clear: VM_DONTCOPY }],
-  [MADV_HUGEPAGE, { set: VM_HUGEPAGE, clear: VM_NOHUGEPAGE }],
-  [MADV_NOHUGEPAGE, { set: VM_NOHUGEPAGE, clear: VM_HUGEPAGE }],
-  [MADV_DONTDUMP, { set: VM_DONTDUMP, clear: 0 }],
-  [MADV_DODUMP, { set: 0, clear: VM_DONTDUMP }],
-  [MADV_WIPEONFORK, { set: VM_WIPEONFORK, clear: 0 }],
-  [MADV_KEEPONFORK, { set: 0, clear: VM_WIPEONFORK }],
-]);
-
-/** The VMA of one image mapping. */
-function imageVma(mapping: ImageMapping, files: Map<string, FileRef>): Vma {
-  const perms = mapping.perms;
-  let flags = (perms[0] === "r" ? 0x1 : 0) | (perms[1] === "w" ? 0x2 : 0) | (perms[2] === "x" ? 0x4 : 0);
-  const shared = perms[3] === "s";
-  const special = mapping.name !== undefined && mapping.name.startsWith("[") ? mapping.name : undefined;
-  let file: FileRef | undefined;
-  if (mapping.name !== undefined && special === undefined) {
-    const key = `${mapping.device ?? "00:00"}/${mapping.inode ?? 0}/${mapping.name}`;
-    file = files.get(key);
-    if (file === undefined) {
-      file = { device: mapping.device ?? "00:00", inode: mapping.inode ?? 0, name: mapping.name, executable: mapping.executable ?? false };
-      files.set(key, file);
-    }
-  }
-  if (special !== undefined) flags |= VM_MAYREAD | (flags & 0x4 ? VM_MAYEXEC : 0);
-  else flags |= VM_MAY;
-  if (shared) flags |= VM_SHARED | VM_MAYSHARE;
-  if (!shared && (flags & VM_WRITE) !== 0 && special === undefined) flags |= VM_ACCOUNT;
-  return {
-    start: mapping.start,
-    end: mapping.end,
-    flags,
-    pgoff: file === undefined ? mapping.start / PAGE_SIZE : (mapping.offset ?? 0) / PAGE_SIZE,
-    file,
-    special,
-    anonVma: 0,
-  };
-}
-
