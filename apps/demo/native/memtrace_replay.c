@@ -207,6 +207,8 @@ int main(int argc, char **argv) {
     int has_libc = 0;
     for (size_t i = 0; i < T.n_events; i++) if (T.events[i].dom == D_LIBC) { has_libc = 1; break; }
     if (has_libc && repeat > 1) repeat = 1; /* libc blocks cannot be released through PyObject_Free */
+    /* under the debug hooks, PyObject_Free of a PyMem_Malloc block is an API violation: one round only */
+    if (strstr(T.pythonmalloc, "debug") && repeat > 1) repeat = 1;
 
     double best = 1e300;
     for (int round = 0; round < repeat; round++) {
