@@ -69,7 +69,10 @@ export function runWalkthrough(options: Omit<StackOptions, "wrapProcess" | "wrap
           "so pymalloc carves a 16 KiB pool out of an arena — and as there is no arena yet, it asks PyMem's",
           "arena allocator for 1 MiB, which mmaps it from the kernel. The kernel only creates a mapping: no",
           "physical memory yet. Writing the pool header touches the first page: a page fault, and the",
-          "buddy allocator hands out one physical frame, zeroed.",
+          "buddy allocator hands out one physical frame, zeroed. pymalloc's own first requests show up",
+          "too: the arenas vector (PyMem_RawRealloc, glibc's first malloc, which sets up its heap with brk)",
+          "and the arena map's radix-tree nodes (PyMem_RawCalloc): glibc clears the 128 KiB node it carves",
+          "from its heap, which is where most of this step's page faults come from.",
         ]
       : [
           `With PYTHONMALLOC=${stack.options.pythonMalloc} there is no pymalloc: PyObject_Malloc goes to the C library's`,
