@@ -6,6 +6,7 @@
  */
 import { MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, VirtualMemory } from "@mem/os-vm";
 import { CallLog, observeArenas, observeLibc, observeSyscalls, ptr, type CallRecord, type Tier } from "./observe.js";
+import { GlibcMalloc } from "@mem/libc-malloc";
 import { createStack, libcStatsText, type CPythonStack, type StackOptions } from "./stack.js";
 
 /** One fact about a tier's state after a step. */
@@ -57,6 +58,8 @@ export function runWalkthrough(options: Omit<StackOptions, "wrapProcess" | "wrap
   const usesPymalloc = stack.pymalloc !== undefined;
 
   steps.push(naivePicture(stack, log));
+  // The C-library parts of the story are glibc's; another implementation is shown by its calls.
+  const libcCaveat = stack.libc instanceof GlibcMalloc ? [] : [`(The C library here is ${stack.options.libc}, not glibc: the calls below show what it really did.)`];
 
   const before = snapshot(stack);
   const person = stack.pymem.objectMalloc(PERSON_SIZE);
@@ -110,6 +113,7 @@ export function runWalkthrough(options: Omit<StackOptions, "wrapProcess" | "wrap
       grew
         ? "mapping, which it grows with brk (the program break moves up)."
         : "mapping above the program's data, set up with brk by an earlier malloc (pymalloc's own bookkeeping above), so no system call now.",
+      ...libcCaveat,
     ],
     calls: mediumCalls,
     facts: [...heapFacts(stack, medium), ...deltaFacts(stack, before3, medium)],
@@ -122,10 +126,13 @@ export function runWalkthrough(options: Omit<StackOptions, "wrapProcess" | "wrap
     story: [
       "Also raw → malloc, but at or above glibc's mmap threshold (128 KiB by default) malloc does not",
       "use the heap: it mmaps a mapping of its own for the chunk, and will munmap it on free.",
+      ...libcCaveat,
     ],
     calls: log.take(),
     facts: [
-      { tier: "libc", text: `chunk header at ${ptr(large - 16)}, user pointer ${ptr(large)} (16 bytes past a page boundary)` },
+      stack.libc instanceof GlibcMalloc
+        ? { tier: "libc", text: `chunk header at ${ptr(large - 16)}, user pointer ${ptr(large)} (${large % PAGE_SIZE} bytes past a page boundary)` }
+        : { tier: "libc", text: `block at ${ptr(large)} (${large % PAGE_SIZE} bytes past a page boundary)` },
       ...deltaFacts(stack, before4, large),
     ],
   });
@@ -243,12 +250,17 @@ function blockFacts(stack: CPythonStack, block: number, size: number): Fact[] {
   ];
 }
 
+/** Where the C library put a block; glibc's chunk header sits 16 bytes before the pointer. */
 function heapFacts(stack: CPythonStack, pointer: number): Fact[] {
   const heapStart = stack.process.startBrk;
+  const where =
+    stack.libc instanceof GlibcMalloc
+      ? `chunk at ${ptr(pointer - 16)} (heap start + ${pointer - 16 - heapStart})`
+      : `block at ${ptr(pointer)} (heap start + ${pointer - heapStart})`;
   return [
     {
       tier: "libc",
-      text: `chunk at ${ptr(pointer - 16)} (heap start + ${pointer - 16 - heapStart}), usable size ${stack.libc.usableSize(pointer)}; program break ${ptr(stack.process.programBreak)}`,
+      text: `${where}, usable size ${stack.libc.usableSize(pointer)}; program break ${ptr(stack.process.programBreak)}`,
     },
   ];
 }

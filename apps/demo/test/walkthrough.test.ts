@@ -71,5 +71,8 @@ describe("the walk-through with the second C library", () => {
     const libc = walk.summaries.find((s) => s.tier === "libc")!;
     expect(libc.title).toBe("tlsf: mallinfo2()");
     expect(libc.text).toMatch(/^arena {4}= +\d+$/m);
+    // glibc's chunk layout is not claimed for another allocator.
+    expect(walk.steps[3]!.facts[0]!.text).toMatch(/^block at 0x5555[0-9a-f]+ \(heap start \+ \d+\)/);
+    expect(walk.steps[3]!.story.at(-1)).toContain("not glibc");
   });
 });
