@@ -368,6 +368,7 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.readInto} */
   readInto(address: number, target: Uint8Array): void {
+    if (!(target instanceof Uint8Array)) throw new TypeError("hardware: readInto expects a Uint8Array");
     const length = target.length;
     this.checkRange(address, length, "load");
     this.loadCount++;

@@ -112,6 +112,9 @@ describe("PhysicalMemory: bus errors", () => {
     expect(() => ram.load32(1.5)).toThrow(/address must be an integer/);
     expect(() => ram.load8(Number.NaN)).toThrow(TypeError);
     expect(() => ram.read(0, -1)).toThrow(/length must be a non-negative integer/);
+    expect(() => ram.readInto(0, [0, 0] as unknown as Uint8Array)).toThrow(/readInto expects a Uint8Array/);
+    expect(() => ram.write(0, [1] as unknown as Uint8Array)).toThrow(/write expects a Uint8Array/);
+    expect(ram.counters.loads + ram.counters.stores).toBe(0);
   });
 
   it("rejects impossible configurations", () => {
