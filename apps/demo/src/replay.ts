@@ -171,17 +171,17 @@ export class Replayer {
 
   private sim(recorded: number, what: string): number {
     if (recorded === 0) return 0;
-    if (!this.pointers.has(recorded)) {
-      if (this.dangling.has(recorded)) return this.dangling.get(recorded);
-      throw new Error(`${what} of 0x${recorded.toString(16)}, which no earlier event of the trace returned`);
-    }
-    return this.pointers.get(recorded);
+    const live = this.pointers.get(recorded);
+    if (live !== -1) return live;
+    const freed = this.dangling.get(recorded);
+    if (freed !== -1) return freed;
+    throw new Error(`${what} of 0x${recorded.toString(16)}, which no earlier event of the trace returned`);
   }
 
   private result(recorded: number, simulated: number): void {
     if (recorded !== 0 && simulated !== 0) {
       this.pointers.set(recorded, simulated);
-      if (this.dangling.has(recorded)) this.dangling.delete(recorded);
+      this.dangling.delete(recorded);
     }
     if ((recorded === 0) !== (simulated === 0)) this.summary.divergences++;
   }
@@ -250,7 +250,7 @@ export class Replayer {
   }
 
   private retire(recorded: number, simulated: number): void {
-    if (this.pointers.has(recorded)) this.pointers.delete(recorded);
+    this.pointers.delete(recorded);
     this.dangling.set(recorded, simulated);
   }
 

@@ -80,6 +80,20 @@ export interface MemoryCounters {
   hostBytes: number;
 }
 
+/**
+ * Live load and store counters of a {@link PhysicalMemory}. A translator that reads and
+ * writes frames directly through {@link PhysicalMemory.frameView} adds its own accesses
+ * here, so the counters stay true whichever path an access took.
+ */
+export interface MemoryTraffic {
+  /** Load operations. */
+  loads: number;
+  /** Store operations. */
+  stores: number;
+  /** Bytes moved by loads and stores together. */
+  bytesMoved: number;
+}
+
 /** 4 KiB: the x86-64 base page and the default frame size. */
 export const DEFAULT_FRAME_SIZE = 4096;
 /** 1 GiB: the default installed RAM. */

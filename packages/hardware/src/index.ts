@@ -1,4 +1,4 @@
-export type { Memory, MemoryCounters, PhysicalMemoryOptions } from "./api.js";
+export type { Memory, MemoryCounters, MemoryTraffic, PhysicalMemoryOptions } from "./api.js";
 export { DEFAULT_FRAME_SIZE, DEFAULT_RAM_SIZE, MAX_RAM_SIZE } from "./api.js";
 export { AlignmentError, BusError, hex } from "./errors.js";
 export { PhysicalMemory } from "./physical-memory.js";

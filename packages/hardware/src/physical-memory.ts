@@ -4,6 +4,7 @@ import {
   MAX_RAM_SIZE,
   type Memory,
   type MemoryCounters,
+  type MemoryTraffic,
   type PhysicalMemoryOptions,
 } from "./api.js";
 import type { CpuCache } from "./cache.js";
@@ -24,6 +25,8 @@ interface Chunk {
   readonly marks: Uint8Array;
   /** Number of marked frames. */
   live: number;
+  /** Views of single frames handed out by `frameView`, made on first request. */
+  readonly frameViews: (DataView | undefined)[];
 }
 
 /**
@@ -70,11 +73,15 @@ export class PhysicalMemory implements Memory {
   private readonly limit8: number;
   private readonly frameMask: number;
 
+  /**
+   * The load, store and byte counters, live. Translators that access frames through
+   * {@link frameView} add their own accesses here (see there).
+   */
+  readonly traffic: MemoryTraffic = { loads: 0, stores: 0, bytesMoved: 0 };
+
   private cache: CpuCache | null = null;
-  private loadCount = 0;
-  private storeCount = 0;
-  private movedBytes = 0;
   private materialised = 0;
+  private generation = 0;
 
   /** Creates RAM of `options.size` bytes (default 1 GiB) in frames of `options.frameSize` (default 4 KiB). */
   constructor(options: PhysicalMemoryOptions = {}) {
@@ -110,9 +117,9 @@ export class PhysicalMemory implements Memory {
   /** A snapshot of the traffic and backing-storage counters. */
   get counters(): MemoryCounters {
     return {
-      loads: this.loadCount,
-      stores: this.storeCount,
-      bytesMoved: this.movedBytes,
+      loads: this.traffic.loads,
+      stores: this.traffic.stores,
+      bytesMoved: this.traffic.bytesMoved,
       framesMaterialised: this.materialised,
       hostBytes: this.materialised * this.frameSize,
     };
@@ -121,20 +128,22 @@ export class PhysicalMemory implements Memory {
   /** Attaches a CPU cache model: from now on every access is counted as a hit or miss per level. */
   attachCache(cache: CpuCache): void {
     this.cache = cache;
+    this.generation++;
   }
 
   /** Detaches the CPU cache model, if any, and returns it. */
   detachCache(): CpuCache | null {
     const cache = this.cache;
     this.cache = null;
+    this.generation++;
     return cache;
   }
 
   /** Resets the load, store and byte counters (the backing-storage counters stay true). */
   resetCounters(): void {
-    this.loadCount = 0;
-    this.storeCount = 0;
-    this.movedBytes = 0;
+    this.traffic.loads = 0;
+    this.traffic.stores = 0;
+    this.traffic.bytesMoved = 0;
   }
 
   /** Whether the frame holding `address` has backing storage. */
@@ -147,7 +156,9 @@ export class PhysicalMemory implements Memory {
   //
   // Fast path: an in-range access inside one 4 MiB chunk is one directory lookup and one
   // DataView call. (`(address * 2^-22) | 0` is exact for every address below 2^52; an
-  // address out of range fails the range test before the index matters.) An unbacked chunk reads as zeros, and so do the unwritten frames of a
+  // address out of range fails the range test before the index matters.) The DataView is
+  // indexed with `offset | 0`: the tests proved it an int32, and an int32 index keeps the
+  // engine's DataView access inline (a double index is several times slower). An unbacked chunk reads as zeros, and so do the unwritten frames of a
   // backed chunk (their bytes are kept zero). NaN and fractional addresses fail
   // `(offset | 0) === offset` and take the checked slow path.
 
@@ -156,11 +167,11 @@ export class PhysicalMemory implements Memory {
     const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     if (address >= 0 && address < this.size && (offset | 0) === offset) {
-      this.loadCount++;
-      this.movedBytes += 1;
+      this.traffic.loads++;
+      this.traffic.bytesMoved += 1;
       if (this.cache !== null) this.cache.access(address, 1);
       const chunk = this.directory[index];
-      return chunk === undefined ? 0 : chunk.view.getUint8(offset);
+      return chunk === undefined ? 0 : chunk.view.getUint8(offset | 0);
     }
     return this.loadSlow(address, 1);
   }
@@ -176,11 +187,11 @@ export class PhysicalMemory implements Memory {
       offset <= CHUNK_BYTES - 2 &&
       !(this.checkAlignment && (offset & 1) !== 0)
     ) {
-      this.loadCount++;
-      this.movedBytes += 2;
+      this.traffic.loads++;
+      this.traffic.bytesMoved += 2;
       if (this.cache !== null) this.cache.access(address, 2);
       const chunk = this.directory[index];
-      return chunk === undefined ? 0 : chunk.view.getUint16(offset, true);
+      return chunk === undefined ? 0 : chunk.view.getUint16((offset | 0), true);
     }
     return this.loadSlow(address, 2);
   }
@@ -196,11 +207,11 @@ export class PhysicalMemory implements Memory {
       offset <= CHUNK_BYTES - 4 &&
       !(this.checkAlignment && (offset & 3) !== 0)
     ) {
-      this.loadCount++;
-      this.movedBytes += 4;
+      this.traffic.loads++;
+      this.traffic.bytesMoved += 4;
       if (this.cache !== null) this.cache.access(address, 4);
       const chunk = this.directory[index];
-      return chunk === undefined ? 0 : chunk.view.getUint32(offset, true);
+      return chunk === undefined ? 0 : chunk.view.getUint32((offset | 0), true);
     }
     return this.loadSlow(address, 4);
   }
@@ -218,17 +229,17 @@ export class PhysicalMemory implements Memory {
     ) {
       const chunk = this.directory[index];
       if (chunk === undefined) {
-        this.loadCount++;
-        this.movedBytes += 8;
+        this.traffic.loads++;
+        this.traffic.bytesMoved += 8;
         if (this.cache !== null) this.cache.access(address, 8);
         return 0;
       }
-      const high = chunk.view.getUint32(offset + 4, true);
+      const high = chunk.view.getUint32((offset | 0) + 4, true);
       if (high <= MAX_SAFE_HIGH) {
-        this.loadCount++;
-        this.movedBytes += 8;
+        this.traffic.loads++;
+        this.traffic.bytesMoved += 8;
         if (this.cache !== null) this.cache.access(address, 8);
-        return high * TWO_32 + chunk.view.getUint32(offset, true);
+        return high * TWO_32 + chunk.view.getUint32((offset | 0), true);
       }
     }
     return this.loadSlow(address, 8);
@@ -260,10 +271,10 @@ export class PhysicalMemory implements Memory {
       chunk !== undefined &&
       chunk.marks[offset >>> this.frameShift] === 1
     ) {
-      this.storeCount++;
-      this.movedBytes += 1;
+      this.traffic.stores++;
+      this.traffic.bytesMoved += 1;
       if (this.cache !== null) this.cache.access(address, 1);
-      chunk.view.setUint8(offset, value);
+      chunk.view.setUint8((offset | 0), value);
       return;
     }
     this.storeSlow(address, 1, value);
@@ -284,10 +295,10 @@ export class PhysicalMemory implements Memory {
       chunk.marks[offset >>> this.frameShift] === 1 &&
       !(this.checkAlignment && (offset & 1) !== 0)
     ) {
-      this.storeCount++;
-      this.movedBytes += 2;
+      this.traffic.stores++;
+      this.traffic.bytesMoved += 2;
       if (this.cache !== null) this.cache.access(address, 2);
-      chunk.view.setUint16(offset, value, true);
+      chunk.view.setUint16((offset | 0), value, true);
       return;
     }
     this.storeSlow(address, 2, value);
@@ -308,10 +319,10 @@ export class PhysicalMemory implements Memory {
       chunk.marks[offset >>> this.frameShift] === 1 &&
       !(this.checkAlignment && (offset & 3) !== 0)
     ) {
-      this.storeCount++;
-      this.movedBytes += 4;
+      this.traffic.stores++;
+      this.traffic.bytesMoved += 4;
       if (this.cache !== null) this.cache.access(address, 4);
-      chunk.view.setUint32(offset, value, true);
+      chunk.view.setUint32((offset | 0), value, true);
       return;
     }
     this.storeSlow(address, 4, value);
@@ -334,12 +345,12 @@ export class PhysicalMemory implements Memory {
       chunk.marks[offset >>> this.frameShift] === 1 &&
       !(this.checkAlignment && (offset & 7) !== 0)
     ) {
-      this.storeCount++;
-      this.movedBytes += 8;
+      this.traffic.stores++;
+      this.traffic.bytesMoved += 8;
       if (this.cache !== null) this.cache.access(address, 8);
       const low = value >>> 0;
-      chunk.view.setUint32(offset, low, true);
-      chunk.view.setUint32(offset + 4, (value - low) / TWO_32, true);
+      chunk.view.setUint32((offset | 0), low, true);
+      chunk.view.setUint32((offset | 0) + 4, (value - low) / TWO_32, true);
       return;
     }
     this.storeSlow(address, 8, value);
@@ -371,8 +382,8 @@ export class PhysicalMemory implements Memory {
     if (!(target instanceof Uint8Array)) throw new TypeError("hardware: readInto expects a Uint8Array");
     const length = target.length;
     this.checkRange(address, length, "load");
-    this.loadCount++;
-    this.movedBytes += length;
+    this.traffic.loads++;
+    this.traffic.bytesMoved += length;
     if (this.cache !== null) this.cache.access(address, length);
     this.gather(address, target);
   }
@@ -382,8 +393,8 @@ export class PhysicalMemory implements Memory {
     if (!(bytes instanceof Uint8Array)) throw new TypeError("hardware: write expects a Uint8Array");
     const length = bytes.length;
     this.checkRange(address, length, "store");
-    this.storeCount++;
-    this.movedBytes += length;
+    this.traffic.stores++;
+    this.traffic.bytesMoved += length;
     if (this.cache !== null) this.cache.access(address, length);
     this.scatter(address, bytes);
   }
@@ -397,8 +408,8 @@ export class PhysicalMemory implements Memory {
     checkLength(length);
     if ((byte & 0xff) !== byte) throw new RangeError(`hardware: fill byte must be 0..255, got ${String(byte)}`);
     this.checkRange(address, length, "store");
-    this.storeCount++;
-    this.movedBytes += length;
+    this.traffic.stores++;
+    this.traffic.bytesMoved += length;
     if (this.cache !== null) this.cache.access(address, length);
     this.pieces(address, length, (frame, offset, _done, n) => {
       if (byte === 0 && n === this.frameSize) this.release(frame);
@@ -417,6 +428,49 @@ export class PhysicalMemory implements Memory {
     const temp = this.read(source, length);
     this.write(destination, temp);
     // read and write each counted one operation; a copy is one load and one store.
+  }
+
+  // ---- direct frame access ------------------------------------------------------------
+  //
+  // An MMU model translates far more often than the kernel changes a mapping, so it may
+  // cache, per TLB entry, a view of the frame's own bytes and read and write through it
+  // without a call into this class. The contract: (1) add every such access to `traffic`;
+  // (2) drop every cached view when `viewGeneration` changes; (3) store only through a view
+  // obtained with `forWrite`. No view is handed out while a cache model is attached, so that
+  // every access is then seen by the model.
+
+  /**
+   * A `DataView` over exactly the bytes of `frame`, for a translator that caches it (see
+   * the contract above), or null when the access must go through the load and store
+   * methods: a CPU cache model is attached, or (for reads) the frame has no backing yet.
+   * With `forWrite` the frame is materialised and marked first, as by a store.
+   * @throws RangeError when `frame` is not a frame number of this RAM.
+   */
+  frameView(frame: number, forWrite: boolean): DataView | null {
+    if (!Number.isSafeInteger(frame) || frame < 0 || frame >= this.frameCount) {
+      throw new RangeError(`hardware: frame must be an integer in 0..${this.frameCount - 1}, got ${String(frame)}`);
+    }
+    if (this.cache !== null) return null;
+    const chunkIndex = Math.floor(frame / this.framesPerChunk);
+    if (!forWrite && this.directory[chunkIndex] === undefined) return null;
+    this.select(frame, forWrite);
+    const chunk = this.directory[chunkIndex]!;
+    const slot = frame - chunkIndex * this.framesPerChunk;
+    let view = chunk.frameViews[slot];
+    if (view === undefined) {
+      view = new DataView(chunk.view.buffer, slot * this.frameSize, this.frameSize);
+      chunk.frameViews[slot] = view;
+    }
+    return view;
+  }
+
+  /**
+   * Changes whenever a view handed out by {@link frameView} may have gone stale: a written
+   * frame was zeroed whole (and unmarked), a chunk gave its buffer back, or a cache model was
+   * attached or detached.
+   */
+  get viewGeneration(): number {
+    return this.generation;
   }
 
   // ---- internals ---------------------------------------------------------------------
@@ -439,7 +493,13 @@ export class PhysicalMemory implements Memory {
     if (forWrite) {
       if (chunk === undefined) {
         const buffer = new ArrayBuffer(this.framesPerChunk * this.frameSize);
-        chunk = { view: new DataView(buffer), bytes: new Uint8Array(buffer), marks: new Uint8Array(this.framesPerChunk), live: 0 };
+        chunk = {
+          view: new DataView(buffer),
+          bytes: new Uint8Array(buffer),
+          marks: new Uint8Array(this.framesPerChunk),
+          live: 0,
+          frameViews: new Array<DataView | undefined>(this.framesPerChunk).fill(undefined),
+        };
         this.directory[chunkIndex] = chunk;
       }
       if (chunk.marks[slot] === 0) {
@@ -468,6 +528,8 @@ export class PhysicalMemory implements Memory {
     chunk.live--;
     this.materialised--;
     if (chunk.live === 0) this.directory[chunkIndex] = undefined;
+    // A write view of this frame would now skip the mark, and a dropped chunk's views are dead.
+    this.generation++;
   }
 
   private checkAccess(address: number, width: number, access: "load" | "store"): void {
@@ -514,8 +576,8 @@ export class PhysicalMemory implements Memory {
         throw new RangeError(`hardware: the 64-bit value at ${hex(address)} is above 2^53-1; read it with load64Big`);
       }
     }
-    this.loadCount++;
-    this.movedBytes += width;
+    this.traffic.loads++;
+    this.traffic.bytesMoved += width;
     if (this.cache !== null) this.cache.access(address, width);
     return value;
   }
@@ -554,8 +616,8 @@ export class PhysicalMemory implements Memory {
       }
       this.scatter(address, bytes);
     }
-    this.storeCount++;
-    this.movedBytes += width;
+    this.traffic.stores++;
+    this.traffic.bytesMoved += width;
     if (this.cache !== null) this.cache.access(address, width);
   }
 

@@ -1,4 +1,4 @@
-import type { Memory } from "@mem/hardware";
+import { PhysicalMemory, type Memory, type MemoryTraffic } from "@mem/hardware";
 import { PAGE_SIZE } from "./api.js";
 import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_RW, entryFrame, type PageTable } from "./page-table.js";
 
@@ -18,31 +18,54 @@ export interface FaultHandler {
 
 /** 2^47: the canonical user half of the address space (4-level paging). */
 export const USER_SPACE = 2 ** 47;
-const TLB_ENTRIES = 256;
-const TLB_MASK = TLB_ENTRIES - 1;
-/** 1/4096, exact: multiplying by it is a division by the page size. */
-const INVERSE_PAGE = 1 / PAGE_SIZE;
+/**
+ * Constants of the hit paths, as literals (a `const enum`) so that the accessors stay small.
+ * The TLB is direct-mapped: 4096 entries, 16 MiB of reach (a real STLB has 1536–2048).
+ */
+const enum Tlb {
+  Entries = 4096,
+  /** The low 12 bits: of an address its page offset, of a page number its TLB slot (4096 entries). */
+  Low12 = 4095,
+  InversePage = 0.000244140625,
+  TwoTo32 = 4294967296,
+  InverseTwoTo32 = 2.3283064365386963e-10,
+}
+const TLB_ENTRIES = Tlb.Entries as number;
+const TLB_MASK = Tlb.Low12 as number;
+
+/** What the direct path needs from RAM: frame views, their generation and the traffic counters. */
+interface FrameSource {
+  frameView(frame: number, forWrite: boolean): DataView | null;
+  readonly viewGeneration: number;
+  readonly traffic: MemoryTraffic;
+}
+
+/** The frame source of a RAM that offers no views: every access takes the call path. */
+const NO_FRAME_VIEWS: FrameSource = { frameView: () => null, viewGeneration: 0, traffic: { loads: 0, stores: 0, bytesMoved: 0 } };
 
 /**
  * A process's memory at virtual addresses: translation through a software TLB backed by the
  * process's page tables in RAM, and page faults on a miss that finds no usable entry.
  *
  * ```
- *  load32(va) ─► va in the last page read? ──yes──► ram.load32(pa)          (TLB hit)
+ *  load32(va) ─► TLB[vpn & 4095] tag == vpn and a frame view cached? ──yes──► view.getUint32  (hit)
  *                    │ no
  *                    ▼
- *               TLB[vpn & 255] tag == vpn ? ──yes──► remember as last page, load
+ *               tag == vpn ? ──yes──► ram.load32(pa), caching the frame's view for next time
  *                    │ no
  *                    ▼
- *               walk PGD→PUD→PMD→PTE in RAM; present and allowed? ─► set A (and D), fill TLB
+ *               walk PGD→PUD→PMD→PTE in RAM; present and allowed? ─► set A (and D), fill the entry
  *                    │ no
  *                    ▼
  *               handleFault (demand paging, COW, or SIGSEGV), then walk again
  * ```
  *
- * Reads and writes keep separate "last page" entries, and the write entry only ever holds a
- * page whose PTE is writable and dirty, so a write hit needs no permission check. The TLB is
- * invalidated (`invalidate`) whenever the kernel changes or removes entries.
+ * A hit reads or writes the frame's bytes through a `DataView` that `PhysicalMemory.frameView`
+ * handed out, and adds the access to RAM's traffic counters itself. A write view is only
+ * cached for an entry whose PTE is writable and dirty, so a write hit needs no permission
+ * check. The TLB is invalidated (`invalidate`) whenever the kernel changes or removes
+ * entries, and every cached view is dropped when RAM's `viewGeneration` moves (a frame was
+ * zeroed whole, a chunk given back, or a cache model attached).
  */
 export class VirtualMemory implements Memory {
   /** 2^47 bytes: the user half of the x86-64 address space. */
@@ -50,14 +73,24 @@ export class VirtualMemory implements Memory {
   private readonly ram: Memory;
   private readonly table: PageTable;
   private readonly handler: FaultHandler;
-  private readBase = Number.NaN;
-  private readPhys = 0;
-  private writeBase = Number.NaN;
-  private writePhys = 0;
+  /** RAM's frame views, or a stand-in that offers none. */
+  private readonly frames: FrameSource;
+  /** RAM's live traffic counters (those of `frames`). */
+  private readonly traffic: MemoryTraffic;
+  /** The `viewGeneration` the cached views belong to. */
+  private generation: number;
   /** Virtual page number cached in each slot; NaN (equal to nothing) when empty. */
   private readonly tlbTag = new Float64Array(TLB_ENTRIES).fill(Number.NaN);
   private readonly tlbPhys = new Float64Array(TLB_ENTRIES);
   private readonly tlbWritable = new Uint8Array(TLB_ENTRIES);
+  /** The frame view of each slot for loads, or null (not cached yet, or not allowed). */
+  private readonly readViews: (DataView | null)[] = new Array<DataView | null>(TLB_ENTRIES).fill(null);
+  /** The frame view of each slot for stores: only for writable, dirty entries. */
+  private readonly writeViews: (DataView | null)[] = new Array<DataView | null>(TLB_ENTRIES).fill(null);
+  /** Slots that may hold a view (each listed once), so that dropping them all is cheap. */
+  private readonly viewSlots = new Int32Array(TLB_ENTRIES);
+  private readonly viewListed = new Uint8Array(TLB_ENTRIES);
+  private viewCount = 0;
   /** TLB misses that walked the page tables. */
   tlbMisses = 0;
 
@@ -66,12 +99,13 @@ export class VirtualMemory implements Memory {
     this.ram = ram;
     this.table = table;
     this.handler = handler;
+    this.frames = ram instanceof PhysicalMemory && ram.frameSize === PAGE_SIZE ? ram : NO_FRAME_VIEWS;
+    this.traffic = this.frames.traffic;
+    this.generation = this.frames.viewGeneration;
   }
 
   /** Drops cached translations of pages `[startVpn, endVpn)` (INVLPG, or a full flush for big ranges). */
   invalidate(startVpn: number, endVpn: number): void {
-    this.readBase = Number.NaN;
-    this.writeBase = Number.NaN;
     if (endVpn - startVpn >= TLB_ENTRIES) {
       this.tlbTag.fill(Number.NaN);
       return;
@@ -84,64 +118,67 @@ export class VirtualMemory implements Memory {
 
   // ---- loads ---------------------------------------------------------------------------
   //
-  // Each access first tries the last page of its kind (one subtraction, two comparisons),
-  // then the TLB slot of its page (inline, no call), and only then the slow path. A NaN or
-  // fractional address fails `(offset | 0) === offset` and ends up in the checked slow path.
+  // A hit is the TLB slot of the page (tag and view, inline, no call) and one or two DataView
+  // reads; the bodies are kept small so that the engine inlines them into their callers.
+  // `address & 4095` is the page offset of an integer address below 2^53, and
+  // `(address - offset) / 4096` its page number; for any other address (fractional, negative,
+  // NaN) that quotient is not a page number in the TLB, so the access takes the miss path,
+  // which checks it. So does an access straddling two pages (the offset test).
 
   /** {@inheritDoc @mem/hardware#Memory.load8} */
   load8(address: number): number {
-    let offset = address - this.readBase;
-    if (!(offset >= 0 && offset <= PAGE_SIZE - 1 && (offset | 0) === offset)) {
-      const vpn = Math.floor(address * INVERSE_PAGE);
-      const slot = vpn & TLB_MASK;
-      offset = address - vpn * PAGE_SIZE;
-      if (this.tlbTag[slot] !== vpn || !(offset <= PAGE_SIZE - 1) || (offset | 0) !== offset) return this.loadMiss(address, 1);
-      this.readBase = vpn * PAGE_SIZE;
-      this.readPhys = this.tlbPhys[slot]!;
+    const offset = address & Tlb.Low12;
+    const vpn = (address - offset) * Tlb.InversePage;
+    const view = this.readViews[vpn & Tlb.Low12]!;
+    if (view !== null && this.tlbTag[vpn & Tlb.Low12] === vpn && this.generation === this.frames.viewGeneration) {
+      this.traffic.loads++;
+      this.traffic.bytesMoved += 1;
+      return view.getUint8(offset);
     }
-    return this.ram.load8(this.readPhys + offset);
+    return this.loadMiss(address, 1);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load16} */
   load16(address: number): number {
-    let offset = address - this.readBase;
-    if (!(offset >= 0 && offset <= PAGE_SIZE - 2 && (offset | 0) === offset)) {
-      const vpn = Math.floor(address * INVERSE_PAGE);
-      const slot = vpn & TLB_MASK;
-      offset = address - vpn * PAGE_SIZE;
-      if (this.tlbTag[slot] !== vpn || !(offset <= PAGE_SIZE - 2) || (offset | 0) !== offset) return this.loadMiss(address, 2);
-      this.readBase = vpn * PAGE_SIZE;
-      this.readPhys = this.tlbPhys[slot]!;
+    const offset = address & Tlb.Low12;
+    const vpn = (address - offset) * Tlb.InversePage;
+    const view = this.readViews[vpn & Tlb.Low12]!;
+    if (offset <= 4094 && view !== null && this.tlbTag[vpn & Tlb.Low12] === vpn && this.generation === this.frames.viewGeneration) {
+      this.traffic.loads++;
+      this.traffic.bytesMoved += 2;
+      return view.getUint16(offset, true);
     }
-    return this.ram.load16(this.readPhys + offset);
+    return this.loadMiss(address, 2);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load32} */
   load32(address: number): number {
-    let offset = address - this.readBase;
-    if (!(offset >= 0 && offset <= PAGE_SIZE - 4 && (offset | 0) === offset)) {
-      const vpn = Math.floor(address * INVERSE_PAGE);
-      const slot = vpn & TLB_MASK;
-      offset = address - vpn * PAGE_SIZE;
-      if (this.tlbTag[slot] !== vpn || !(offset <= PAGE_SIZE - 4) || (offset | 0) !== offset) return this.loadMiss(address, 4);
-      this.readBase = vpn * PAGE_SIZE;
-      this.readPhys = this.tlbPhys[slot]!;
+    const offset = address & Tlb.Low12;
+    const vpn = (address - offset) * Tlb.InversePage;
+    const view = this.readViews[vpn & Tlb.Low12]!;
+    if (offset <= 4092 && view !== null && this.tlbTag[vpn & Tlb.Low12] === vpn && this.generation === this.frames.viewGeneration) {
+      this.traffic.loads++;
+      this.traffic.bytesMoved += 4;
+      return view.getUint32(offset, true);
     }
-    return this.ram.load32(this.readPhys + offset);
+    return this.loadMiss(address, 4);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load64} */
   load64(address: number): number {
-    let offset = address - this.readBase;
-    if (!(offset >= 0 && offset <= PAGE_SIZE - 8 && (offset | 0) === offset)) {
-      const vpn = Math.floor(address * INVERSE_PAGE);
-      const slot = vpn & TLB_MASK;
-      offset = address - vpn * PAGE_SIZE;
-      if (this.tlbTag[slot] !== vpn || !(offset <= PAGE_SIZE - 8) || (offset | 0) !== offset) return this.loadMiss(address, 8);
-      this.readBase = vpn * PAGE_SIZE;
-      this.readPhys = this.tlbPhys[slot]!;
+    const offset = address & Tlb.Low12;
+    const vpn = (address - offset) * Tlb.InversePage;
+    const view = this.readViews[vpn & Tlb.Low12]!;
+    if (offset <= 4088 && view !== null && this.tlbTag[vpn & Tlb.Low12] === vpn && this.generation === this.frames.viewGeneration) {
+      const high = view.getUint32(offset + 4, true);
+      // above 0x1fffff the value is not a safe integer: the miss path throws the RangeError
+      if (high <= 0x1fffff) {
+        this.traffic.loads++;
+        this.traffic.bytesMoved += 8;
+        return high * Tlb.TwoTo32 + view.getUint32(offset, true);
+      }
     }
-    return this.ram.load64(this.readPhys + offset);
+    return this.loadMiss(address, 8);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.load64Big} */
@@ -153,75 +190,86 @@ export class VirtualMemory implements Memory {
 
   // ---- stores --------------------------------------------------------------------------
   //
-  // The same two fast paths; the write entries only ever hold pages whose PTE is writable
-  // and dirty. RAM checks the value before it changes a byte.
+  // The same hit test on the write views, which exist only for writable, dirty entries, plus
+  // a test of the value: a value out of range, fractional or NaN takes the miss path, which
+  // throws before anything is touched.
 
   /** {@inheritDoc @mem/hardware#Memory.store8} */
   store8(address: number, value: number): void {
-    let offset = address - this.writeBase;
-    if (!(offset >= 0 && offset <= PAGE_SIZE - 1 && (offset | 0) === offset)) {
-      const vpn = Math.floor(address * INVERSE_PAGE);
-      const slot = vpn & TLB_MASK;
-      offset = address - vpn * PAGE_SIZE;
-      if (this.tlbTag[slot] !== vpn || this.tlbWritable[slot] !== 1 || !(offset <= PAGE_SIZE - 1) || (offset | 0) !== offset) {
-        this.storeMiss(address, 1, value);
-        return;
-      }
-      this.writeBase = vpn * PAGE_SIZE;
-      this.writePhys = this.tlbPhys[slot]!;
+    const offset = address & Tlb.Low12;
+    const vpn = (address - offset) * Tlb.InversePage;
+    const view = this.writeViews[vpn & Tlb.Low12]!;
+    if ((value & 0xff) === value && view !== null && this.tlbTag[vpn & Tlb.Low12] === vpn && this.generation === this.frames.viewGeneration) {
+      this.traffic.stores++;
+      this.traffic.bytesMoved += 1;
+      view.setUint8(offset, value);
+      return;
     }
-    this.ram.store8(this.writePhys + offset, value);
+    this.storeMiss(address, 1, value);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store16} */
   store16(address: number, value: number): void {
-    let offset = address - this.writeBase;
-    if (!(offset >= 0 && offset <= PAGE_SIZE - 2 && (offset | 0) === offset)) {
-      const vpn = Math.floor(address * INVERSE_PAGE);
-      const slot = vpn & TLB_MASK;
-      offset = address - vpn * PAGE_SIZE;
-      if (this.tlbTag[slot] !== vpn || this.tlbWritable[slot] !== 1 || !(offset <= PAGE_SIZE - 2) || (offset | 0) !== offset) {
-        this.storeMiss(address, 2, value);
-        return;
-      }
-      this.writeBase = vpn * PAGE_SIZE;
-      this.writePhys = this.tlbPhys[slot]!;
+    const offset = address & Tlb.Low12;
+    const vpn = (address - offset) * Tlb.InversePage;
+    const view = this.writeViews[vpn & Tlb.Low12]!;
+    if (
+      offset <= 4094 &&
+      (value & 0xffff) === value &&
+      view !== null &&
+      this.tlbTag[vpn & Tlb.Low12] === vpn &&
+      this.generation === this.frames.viewGeneration
+    ) {
+      this.traffic.stores++;
+      this.traffic.bytesMoved += 2;
+      view.setUint16(offset, value, true);
+      return;
     }
-    this.ram.store16(this.writePhys + offset, value);
+    this.storeMiss(address, 2, value);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store32} */
   store32(address: number, value: number): void {
-    let offset = address - this.writeBase;
-    if (!(offset >= 0 && offset <= PAGE_SIZE - 4 && (offset | 0) === offset)) {
-      const vpn = Math.floor(address * INVERSE_PAGE);
-      const slot = vpn & TLB_MASK;
-      offset = address - vpn * PAGE_SIZE;
-      if (this.tlbTag[slot] !== vpn || this.tlbWritable[slot] !== 1 || !(offset <= PAGE_SIZE - 4) || (offset | 0) !== offset) {
-        this.storeMiss(address, 4, value);
-        return;
-      }
-      this.writeBase = vpn * PAGE_SIZE;
-      this.writePhys = this.tlbPhys[slot]!;
+    const offset = address & Tlb.Low12;
+    const vpn = (address - offset) * Tlb.InversePage;
+    const view = this.writeViews[vpn & Tlb.Low12]!;
+    if (
+      offset <= 4092 &&
+      value >>> 0 === value &&
+      view !== null &&
+      this.tlbTag[vpn & Tlb.Low12] === vpn &&
+      this.generation === this.frames.viewGeneration
+    ) {
+      this.traffic.stores++;
+      this.traffic.bytesMoved += 4;
+      view.setUint32(offset, value, true);
+      return;
     }
-    this.ram.store32(this.writePhys + offset, value);
+    this.storeMiss(address, 4, value);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store64} */
   store64(address: number, value: number): void {
-    let offset = address - this.writeBase;
-    if (!(offset >= 0 && offset <= PAGE_SIZE - 8 && (offset | 0) === offset)) {
-      const vpn = Math.floor(address * INVERSE_PAGE);
-      const slot = vpn & TLB_MASK;
-      offset = address - vpn * PAGE_SIZE;
-      if (this.tlbTag[slot] !== vpn || this.tlbWritable[slot] !== 1 || !(offset <= PAGE_SIZE - 8) || (offset | 0) !== offset) {
-        this.storeMiss(address, 8, value);
-        return;
-      }
-      this.writeBase = vpn * PAGE_SIZE;
-      this.writePhys = this.tlbPhys[slot]!;
+    const offset = address & Tlb.Low12;
+    const vpn = (address - offset) * Tlb.InversePage;
+    const view = this.writeViews[vpn & Tlb.Low12]!;
+    const low = value >>> 0;
+    const high = (value - low) * Tlb.InverseTwoTo32;
+    // a safe integer has an integer high half in 0..0x1fffff; anything else fails the mask test
+    if (
+      offset <= 4088 &&
+      (high & 0x1fffff) === high &&
+      view !== null &&
+      this.tlbTag[vpn & Tlb.Low12] === vpn &&
+      this.generation === this.frames.viewGeneration
+    ) {
+      this.traffic.stores++;
+      this.traffic.bytesMoved += 8;
+      view.setUint32(offset, low, true);
+      view.setUint32(offset + 4, high, true);
+      return;
     }
-    this.ram.store64(this.writePhys + offset, value);
+    this.storeMiss(address, 8, value);
   }
 
   /** {@inheritDoc @mem/hardware#Memory.store64Big} */
@@ -305,25 +353,44 @@ export class VirtualMemory implements Memory {
 
   /**
    * The physical address of virtual `address` for a read or a write, faulting the page in
-   * if needed. Also makes the page the "last page" of its kind.
+   * if needed. Also caches the frame's view for the access kind in the page's TLB entry.
    */
   translate(address: number, write: boolean): number {
     if (typeof address !== "number" || !Number.isInteger(address)) {
       throw new TypeError(`os-vm: address must be an integer, got ${String(address)}`);
     }
+    if (this.generation !== this.frames.viewGeneration) this.dropViews();
     const vpn = Math.floor(address / PAGE_SIZE);
-    const base = vpn * PAGE_SIZE;
     const slot = vpn & TLB_MASK;
     if (this.tlbTag[slot] !== vpn || (write && this.tlbWritable[slot] === 0)) this.fill_(vpn, address, write, slot);
     const phys = this.tlbPhys[slot]!;
-    if (write) {
-      this.writeBase = base;
-      this.writePhys = phys;
-    } else {
-      this.readBase = base;
-      this.readPhys = phys;
+    if (write ? this.writeViews[slot] === null : this.readViews[slot] === null) this.cacheView(slot, write);
+    return phys + (address - vpn * PAGE_SIZE);
+  }
+
+  /** Caches the view of `slot`'s frame for reads, or for writes when the entry allows them. */
+  private cacheView(slot: number, write: boolean): void {
+    if (write && this.tlbWritable[slot] !== 1) return;
+    const view = this.frames.frameView(this.tlbPhys[slot]! / PAGE_SIZE, write);
+    if (view === null) return;
+    if (write) this.writeViews[slot] = view;
+    else this.readViews[slot] = view;
+    if (this.viewListed[slot] === 0) {
+      this.viewListed[slot] = 1;
+      this.viewSlots[this.viewCount++] = slot;
     }
-    return phys + (address - base);
+  }
+
+  /** Forgets every cached view (RAM's view generation moved): only the listed slots are visited. */
+  private dropViews(): void {
+    for (let i = 0; i < this.viewCount; i++) {
+      const slot = this.viewSlots[i]!;
+      this.readViews[slot] = null;
+      this.writeViews[slot] = null;
+      this.viewListed[slot] = 0;
+    }
+    this.viewCount = 0;
+    this.generation = this.frames.viewGeneration;
   }
 
   /** TLB miss: walk the tables, faulting until the entry allows the access; fill the TLB slot. */
@@ -340,6 +407,8 @@ export class VirtualMemory implements Memory {
           if (wanted !== low) this.ram.store32(pte, wanted >>> 0);
           this.tlbTag[slot] = vpn;
           this.tlbPhys[slot] = entryFrame(this.ram, pte, low) * PAGE_SIZE;
+          this.readViews[slot] = null;
+          this.writeViews[slot] = null;
           this.tlbWritable[slot] = (wanted & (PTE_RW | PTE_DIRTY)) === (PTE_RW | PTE_DIRTY) ? 1 : 0;
           return;
         }

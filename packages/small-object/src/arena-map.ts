@@ -35,6 +35,10 @@ export class ArenaMap {
   private readonly addressSpan: number;
   private readonly botSpan: number;
   private readonly midSpan: number;
+  /** `arenaSize - 1`, `1 / arenaSize` and `1 / botSpan` (powers of two: the products are exact). */
+  private readonly arenaMask: number;
+  private readonly inverseArenaSize: number;
+  private readonly inverseBotSpan: number;
   /** A cache of what memory holds: the last bottom node looked up and its key. */
   private lastKey = -1;
   private lastBot = 0;
@@ -49,6 +53,9 @@ export class ArenaMap {
     this.addressSpan = 2 ** radix.addressBits;
     this.botSpan = radix.botEntries; // arena slots per bottom node
     this.midSpan = radix.midEntries;
+    this.arenaMask = arenaSize - 1;
+    this.inverseArenaSize = 1 / arenaSize;
+    this.inverseBotSpan = 1 / this.botSpan;
   }
 
   /**
@@ -128,15 +135,16 @@ export class ArenaMap {
    * (used to validate frees before touching the pool header).
    */
   arenaBase(p: number): number {
-    const t = p % this.arenaSize;
+    // p is an integer below 2^53 (the caller checked), so the mask and the products are exact.
+    const t = p & this.arenaMask;
     const slotBase = p - t;
-    const slot = (slotBase < this.addressSpan ? slotBase : slotBase % this.addressSpan) / this.arenaSize;
-    const key = Math.floor(slot / this.botSpan);
+    const slot = (slotBase < this.addressSpan ? slotBase : slotBase % this.addressSpan) * this.inverseArenaSize;
+    const key = Math.floor(slot * this.inverseBotSpan);
     const bot = key === this.lastKey ? this.lastBot : this.bottomNode(p, false);
     if (bot === 0) return -1;
     // one 8-byte load: tail_hi in the low half, tail_lo (0 .. ARENA_SIZE - 1) in the high half
     const both = this.memory.load64(bot + (slot - key * this.botSpan) * 8);
-    const lo = Math.floor(both / 4294967296);
+    const lo = Math.floor(both * 2 ** -32);
     const hi = (both - lo * 4294967296) | 0;
     if (hi !== 0 && t >= hi) return hi === -1 ? slotBase : slotBase + hi;
     if (t < lo) return slotBase - this.arenaSize + lo;

@@ -77,6 +77,8 @@ export class Pymalloc {
   private readonly shift: number;
   private readonly alignment: number;
   private readonly poolSize: number;
+  /** `poolSize - 1`: `p & poolMask` is p's offset in its pool (exact for addresses below 2^53). */
+  private readonly poolMask: number;
   private readonly arenaSize: number;
   private readonly overhead: number;
 
@@ -95,6 +97,7 @@ export class Pymalloc {
     this.shift = this.geometry.alignmentShift;
     this.alignment = this.params.alignment;
     this.poolSize = this.params.poolSize;
+    this.poolMask = this.poolSize - 1;
     this.arenaSize = this.params.arenaSize;
     this.overhead = this.geometry.poolOverhead;
     this.nfp2lasta = new Float64Array(this.geometry.maxPoolsInArena + 1);
@@ -144,7 +147,8 @@ export class Pymalloc {
   realloc(ptr: number, size: number): number {
     if (ptr === 0) return this.malloc(size);
     checkSize("realloc", size);
-    const pool = ptr - (ptr % this.poolSize);
+    if (!isAddress(ptr)) throw badPointer("realloc", ptr, size);
+    const pool = ptr - (ptr & this.poolMask);
     const base = this.arenaBase(ptr, pool);
     if (base < 0) return this.host.raw.realloc(ptr, size);
     const problem = this.validateFrees ? this.blockProblem(ptr, pool, base) : this.readHeader(pool);
@@ -165,7 +169,8 @@ export class Pymalloc {
   /** `_PyObject_Free`: returns a block to its pool, or a foreign pointer to the raw domain. */
   free(ptr: number): void {
     if (ptr === 0) return;
-    const pool = ptr - (ptr % this.poolSize);
+    if (!isAddress(ptr)) throw badPointer("free", ptr, 0);
+    const pool = ptr - (ptr & this.poolMask);
     const base = this.arenaBase(ptr, pool);
     if (base >= 0) {
       const problem = this.validateFrees ? this.blockProblem(ptr, pool, base) : this.readHeader(pool);
@@ -411,7 +416,7 @@ export class Pymalloc {
     const mem = this.memory;
     // arenaindex and szidx are one aligned 8-byte word, as are nextoffset and maxnextoffset.
     const indexAndClass = mem.load64(pool + Pool.ArenaIndex);
-    const idx = Math.floor(indexAndClass / TWO_32);
+    const idx = Math.floor(indexAndClass * INVERSE_TWO_32);
     const index = indexAndClass - idx * TWO_32;
     const ao = this.arenas + index * ARENA_OBJECT_SIZE;
     if (index >= this.maxarenas || mem.load64(ao + Arena.Address) !== base || pool >= mem.load64(ao + Arena.PoolAddress)) {
@@ -419,9 +424,10 @@ export class Pymalloc {
     }
     const count = mem.load32(pool + Pool.Count);
     if (count === 0) return FreeProblem.EmptyPool;
-    const offset = p - pool - this.overhead;
+    // p - pool is below poolSize (at most 2^30), so the offset is an int32 and % is an integer division.
+    const offset = ((p - pool) | 0) - this.overhead;
     if (offset < 0 || offset % this.indexToSize(idx) !== 0) return FreeProblem.NotBlockStart;
-    if (offset + this.overhead >= mem.load64(pool + Pool.NextOffset) % TWO_32) return FreeProblem.NeverHandedOut;
+    if (offset + this.overhead >= mem.load32(pool + Pool.NextOffset)) return FreeProblem.NeverHandedOut;
     let free = mem.load64(pool + Pool.FreeBlock);
     if (free === p) return FreeProblem.HeadOfFreeList;
     this.seenCount = count;
@@ -532,6 +538,16 @@ export class Pymalloc {
 }
 
 const TWO_32 = 2 ** 32;
+const INVERSE_TWO_32 = 2 ** -32;
+
+/** Whether `p` can be an address: an integer in 0..2^53-1 (so that masks and offsets are exact). */
+function isAddress(p: number): boolean {
+  return p >= 0 && p <= Number.MAX_SAFE_INTEGER && Math.floor(p) === p;
+}
+
+function badPointer(operation: string, p: number, size: number): PymallocError {
+  return new PymallocError(operation, 0, size, "bad-pointer", `the pointer ${String(p)} is not an address (an integer in 0..2^53-1)`);
+}
 
 
 function checkSize(operation: string, size: number): void {

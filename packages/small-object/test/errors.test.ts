@@ -83,6 +83,16 @@ describe("invalid frees", () => {
     expectRefused(pm, () => pm.calloc(-2, 3), "bad-size", /calloc\(-2\)/);
   });
 
+  it("pointers that are not addresses", () => {
+    const { pm } = setup();
+    const p = pm.malloc(32);
+    for (const bad of [p + 0.5, -16, Number.NaN, 2 ** 53]) {
+      expectRefused(pm, () => pm.free(bad), "bad-pointer", /is not an address/);
+      expectRefused(pm, () => pm.realloc(bad, 40), "bad-pointer", /is not an address/);
+    }
+    pm.free(p);
+  });
+
   it("parameters obmalloc.c would not compile", () => {
     const host = makeHost();
     expect(() => new Pymalloc(host, { params: { poolSize: 12288 } })).toThrow(PymallocConfigError);

@@ -1,0 +1,114 @@
+import { CpuCache, PhysicalMemory, TYPICAL_X86_64_CACHES, type Memory } from "@mem/hardware";
+import { describe, expect, it } from "vitest";
+import type { VirtualMemory } from "../src/index.js";
+import { MAP_SHARED } from "../src/index.js";
+import { ANON, RW, boot } from "./helpers.js";
+
+describe("the TLB's direct path to RAM", () => {
+  it("counts every access in RAM's counters, hits included", () => {
+    const { ram, proc } = boot();
+    const mem = proc.memory;
+    const p = proc.mmap(0, 4096, RW, ANON);
+    mem.store64(p, 1); // fault the page in, fill the TLB entry
+    mem.load64(p);
+    ram.resetCounters();
+    for (let i = 0; i < 100; i++) {
+      mem.store64(p + 8 * i, i);
+      mem.store32(p + 1000 + 4 * i, i);
+      mem.store16(p + 2000 + 2 * i, i);
+      mem.store8(p + 3000 + i, i);
+    }
+    let sum = 0;
+    for (let i = 0; i < 100; i++) sum += mem.load64(p + 8 * i) + mem.load32(p + 1000 + 4 * i) + mem.load16(p + 2000 + 2 * i) + mem.load8(p + 3000 + i);
+    expect(sum).toBe(4 * 4950);
+    expect(ram.counters).toMatchObject({ loads: 400, stores: 400, bytesMoved: 2 * 100 * (8 + 4 + 2 + 1) });
+  });
+
+  it("reaches 4096 pages: a second pass over 16 MiB misses the TLB nowhere", () => {
+    const { proc } = boot();
+    const mem = proc.memory as VirtualMemory;
+    const p = proc.mmap(0, 4096 * 4096, RW, ANON);
+    for (let page = 0; page < 4096; page++) mem.store32(p + page * 4096, page);
+    const misses = mem.tlbMisses;
+    for (let page = 0; page < 4096; page++) expect(mem.load32(p + page * 4096)).toBe(page);
+    expect(mem.tlbMisses).toBe(misses);
+  });
+
+  it("lets a cache model attached later see the accesses of cached translations", () => {
+    const { ram, proc } = boot();
+    const mem = proc.memory;
+    const p = proc.mmap(0, 4096, RW, ANON);
+    mem.store64(p, 5);
+    mem.load64(p);
+    const cache = new CpuCache(TYPICAL_X86_64_CACHES);
+    ram.attachCache(cache);
+    expect(mem.load64(p)).toBe(5);
+    mem.store64(p + 64, 6);
+    const l1 = cache.stats()[0]!;
+    expect(l1.hits + l1.misses).toBeGreaterThanOrEqual(2);
+  });
+
+  it("re-marks a frame written after it was zeroed whole, in this process and in a sharer", () => {
+    const { ram, proc } = boot();
+    const mem = proc.memory;
+    const p = proc.mmap(0, 4096, RW, MAP_SHARED | 0x20);
+    const child = proc.fork();
+    mem.store64(p, 1);
+    expect(child.memory.load64(p)).toBe(1);
+    child.memory.store64(p + 8, 2); // the child caches a write view of the shared frame
+    const before = ram.counters.framesMaterialised;
+    mem.fill(p, 4096, 0); // the parent zeroes the whole frame: RAM unmarks it
+    expect(ram.counters.framesMaterialised).toBe(before - 1);
+    child.memory.store64(p + 16, 3); // must not write through a stale view into an unmarked frame
+    expect(ram.counters.framesMaterialised).toBe(before);
+    expect(mem.load64(p + 16)).toBe(3);
+    expect(mem.load64(p + 8)).toBe(0);
+  });
+
+  it("takes the checked path for addresses that are not integers", () => {
+    const { proc } = boot();
+    const mem = proc.memory;
+    const p = proc.mmap(0, 4096, RW, ANON);
+    mem.store64(p, 9);
+    for (const bad of [p + 0.5, Number.NaN, -8]) {
+      expect(() => mem.load64(bad)).toThrow();
+      expect(() => mem.store64(bad, 1)).toThrow();
+    }
+    expect(() => mem.store64(p, 2 ** 53)).toThrow(RangeError);
+    expect(() => mem.store64(p, -1)).toThrow(RangeError);
+    expect(() => mem.store64(p, 1.5)).toThrow(RangeError);
+    expect(() => mem.store32(p, 2 ** 32)).toThrow(RangeError);
+    expect(() => mem.store8(p, 256)).toThrow(RangeError);
+    expect(mem.load64(p)).toBe(9);
+  });
+
+  it("works over a RAM that offers no frame views", () => {
+    const inner = new PhysicalMemory({ size: 256 * 1024 * 1024 });
+    // a Memory that is not a PhysicalMemory: every access takes the call path
+    const ram: Memory = {
+      size: inner.size,
+      load8: (a) => inner.load8(a),
+      load16: (a) => inner.load16(a),
+      load32: (a) => inner.load32(a),
+      load64: (a) => inner.load64(a),
+      load64Big: (a) => inner.load64Big(a),
+      store8: (a, v) => inner.store8(a, v),
+      store16: (a, v) => inner.store16(a, v),
+      store32: (a, v) => inner.store32(a, v),
+      store64: (a, v) => inner.store64(a, v),
+      store64Big: (a, v) => inner.store64Big(a, v),
+      read: (a, n) => inner.read(a, n),
+      readInto: (a, t) => inner.readInto(a, t),
+      write: (a, b) => inner.write(a, b),
+      fill: (a, n, b) => inner.fill(a, n, b),
+      copy: (d, s, n) => inner.copy(d, s, n),
+    };
+    const { proc } = boot({ ram });
+    const p = proc.mmap(0, 8192, RW, ANON);
+    proc.memory.store64(p + 4096, 77);
+    expect(proc.memory.load64(p + 4096)).toBe(77);
+    inner.resetCounters();
+    expect(proc.memory.load64(p + 4096)).toBe(77);
+    expect(inner.counters.loads).toBe(1); // the hit went through RAM's load64
+  });
+});
