@@ -104,13 +104,17 @@ function callFree(stack: CPythonStack, domain: Domain, ptr: number): void {
  */
 export class Replayer {
   private readonly stack: CPythonStack;
-  private readonly pointers = new PointerMap(1 << 16);
   /**
-   * Freed pointers, so that a scenario can write after free (`w`) or free twice and meet the
-   * real system's reaction. An entry goes when the recorded address is handed out again, so
-   * this stays proportional to the addresses the recorded program used, not to the trace.
+   * Recorded pointer → simulated pointer, for live pointers and freed ones alike, so that a
+   * scenario can write after free (`w`) or free twice and meet the real system's reaction.
+   * A freed pointer is stored as `-simulated - 2` (never -1, the map's "absent"); it is
+   * replaced when the recorded address is handed out again, so the table stays proportional
+   * to the addresses the recorded program used, not to the trace. One table and one probe
+   * per event, where two tables cost two or three.
    */
-  private readonly dangling = new PointerMap(1 << 16);
+  private readonly pointers = new PointerMap(1 << 17);
+  /** Recorded pointers live now. */
+  private live = 0;
   private readonly placed: PlacedArenaAllocator | undefined;
   private readonly out: ((line: string) => void) | undefined;
   private readonly summary: ReplaySummary = {
@@ -166,22 +170,20 @@ export class Replayer {
 
   /** The summary so far. */
   finish(): ReplaySummary {
-    return { ...this.summary, live: this.pointers.size };
+    return { ...this.summary, live: this.live };
   }
 
   private sim(recorded: number, what: string): number {
     if (recorded === 0) return 0;
-    const live = this.pointers.get(recorded);
-    if (live !== -1) return live;
-    const freed = this.dangling.get(recorded);
-    if (freed !== -1) return freed;
+    const value = this.pointers.get(recorded);
+    if (value >= 0) return value;
+    if (value !== -1) return -value - 2; // freed: a use after free or a double free
     throw new Error(`${what} of 0x${recorded.toString(16)}, which no earlier event of the trace returned`);
   }
 
   private result(recorded: number, simulated: number): void {
     if (recorded !== 0 && simulated !== 0) {
-      this.pointers.set(recorded, simulated);
-      this.dangling.delete(recorded);
+      if (this.pointers.set(recorded, simulated) < 0) this.live++;
     }
     if ((recorded === 0) !== (simulated === 0)) this.summary.divergences++;
   }
@@ -250,8 +252,7 @@ export class Replayer {
   }
 
   private retire(recorded: number, simulated: number): void {
-    this.pointers.delete(recorded);
-    this.dangling.set(recorded, simulated);
+    if (this.pointers.set(recorded, -simulated - 2) >= 0) this.live--;
   }
 
   private emit(event: MemtraceEvent): void {

@@ -1,3 +1,7 @@
+/** Scratch space for {@link PointerMap}'s hash: a double and its two 32-bit words. */
+const KEY_BITS = new Float64Array(1);
+const KEY_WORDS = new Uint32Array(KEY_BITS.buffer);
+
 /**
  * A hash map from a recorded pointer to a number (typically the pointer the replaying
  * allocator returned for it): what every replayer needs, and much faster than a `Map`
@@ -33,10 +37,11 @@ export class PointerMap {
   }
 
   private slot(key: number): number {
-    // mix the low and high 32 bits of the address (pointers are 16-byte aligned: low bits carry little)
-    const lo = key >>> 0;
-    const hi = (key / 4294967296) >>> 0;
-    return Math.imul(lo ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) >>> this.shift;
+    // Hash the key's IEEE-754 bits, read through a typed-array alias: equal numbers have equal
+    // bits, and no float-to-integer conversion of a value above 2^31 is needed (those are slow).
+    // The top bits of the multiplicative mix depend on every bit of both words.
+    KEY_BITS[0] = key;
+    return Math.imul(KEY_WORDS[0]! ^ Math.imul(KEY_WORDS[1]!, 0x27d4eb2d), 0x9e3779b1) >>> this.shift;
   }
 
   /** The value stored for `key`, or -1 if there is none. */
@@ -56,23 +61,30 @@ export class PointerMap {
     return this.get(key) !== -1;
   }
 
-  /** Stores `value` (a non-negative number) for `key` (not 0), replacing any previous value. */
-  set(key: number, value: number): void {
+  /**
+   * Stores `value` for `key` (not 0), replacing any previous value, and returns the previous
+   * value or -1 if there was none. Store any number but -1, which {@link get} uses for "absent".
+   */
+  set(key: number, value: number): number {
     if (key === 0) throw new RangeError("memtrace: PointerMap cannot store the NULL pointer");
     if ((this.count + 1) * 4 > this.keys.length * 3) this.grow();
     const keys = this.keys;
     let i = this.slot(key);
     for (;;) {
       const k = keys[i]!;
-      if (k === key) break;
+      if (k === key) {
+        const previous = this.values[i]!;
+        this.values[i] = value;
+        return previous;
+      }
       if (k === 0) {
         keys[i] = key;
         this.count++;
-        break;
+        this.values[i] = value;
+        return -1;
       }
       i = (i + 1) & this.mask;
     }
-    this.values[i] = value;
   }
 
   /** Removes `key` and returns its value, or -1 if it was not stored. */

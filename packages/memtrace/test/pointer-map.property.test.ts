@@ -7,7 +7,7 @@ const key = fc.oneof(
   fc.integer({ min: 0, max: 4000 }).map((i) => 0x7fee87ee8030 + i * 16), // dense, aligned, like real blocks
 );
 const op = fc.oneof(
-  fc.record({ op: fc.constant("set" as const), key, value: fc.nat() }),
+  fc.record({ op: fc.constant("set" as const), key, value: fc.oneof(fc.nat(), fc.integer({ min: -(2 ** 40), max: -2 })) }),
   fc.record({ op: fc.constant("delete" as const), key }),
 );
 
@@ -19,7 +19,7 @@ describe("PointerMap", () => {
         const model = new Map<number, number>();
         for (const o of ops) {
           if (o.op === "set") {
-            ours.set(o.key, o.value);
+            expect(ours.set(o.key, o.value)).toBe(model.get(o.key) ?? -1);
             model.set(o.key, o.value);
           } else {
             expect(ours.delete(o.key)).toBe(model.get(o.key) ?? -1);
