@@ -7,6 +7,8 @@
 import { DOMAINS, TraceRecord, type EventKind, type MemtraceEvent } from "@mem/memtrace";
 
 const KINDS: readonly EventKind[] = ["malloc", "calloc", "realloc", "free", "memalign", "arena-alloc", "arena-free", "write", "heap-start", "comment"];
+/** Kinds from this code on carry non-numeric fields and are kept as events in `others`. */
+const FIRST_OTHER = KINDS.indexOf("write");
 
 /** A trace packed into columns; {@link PackedTrace.load} fills a record with event `i`. */
 export class PackedTrace {
@@ -56,9 +58,9 @@ export class PackedTrace {
 
   /** Fills `record` with event `i` and returns it. */
   load(i: number, record: TraceRecord): TraceRecord {
-    const other = this.others.get(i);
-    if (other !== undefined) return record.assign(other);
-    record.kind = KINDS[this.kinds[i]!]!;
+    const kind = this.kinds[i]!;
+    if (kind >= FIRST_OTHER) return record.assign(this.others.get(i)!);
+    record.kind = KINDS[kind]!;
     record.domain = DOMAINS[this.domains[i]!]!;
     record.size = this.sizes[i]!;
     record.nelem = this.nelems[i]!;

@@ -300,6 +300,13 @@ export class VirtualMemory implements Memory {
   readInto(address: number, target: Uint8Array): void {
     const length = target.length;
     if (length === 0) return;
+    const view = target instanceof Uint8Array ? this.cachedView(address, length, false) : null;
+    if (view !== null) {
+      target.set(new Uint8Array(view.buffer, view.byteOffset + (address & Tlb.Low12), length));
+      this.traffic.loads++;
+      this.traffic.bytesMoved += length;
+      return;
+    }
     this.handler.checkAccess(address, length, false);
     let done = 0;
     while (done < length) {
@@ -315,6 +322,13 @@ export class VirtualMemory implements Memory {
     if (!(bytes instanceof Uint8Array)) throw new TypeError("os-vm: write expects a Uint8Array");
     const length = bytes.length;
     if (length === 0) return;
+    const view = this.cachedView(address, length, true);
+    if (view !== null) {
+      new Uint8Array(view.buffer, view.byteOffset + (address & Tlb.Low12), length).set(bytes);
+      this.traffic.stores++;
+      this.traffic.bytesMoved += length;
+      return;
+    }
     this.handler.checkAccess(address, length, true);
     let done = 0;
     while (done < length) {
@@ -330,6 +344,14 @@ export class VirtualMemory implements Memory {
     checkLength(length);
     if (typeof byte !== "number" || (byte & 0xff) !== byte) throw new RangeError(`os-vm: fill byte must be 0..255, got ${String(byte)}`);
     if (length === 0) return;
+    // A whole page takes RAM's path: zeroing a whole frame gives its backing storage back.
+    const view = length < PAGE_SIZE ? this.cachedView(address, length, true) : null;
+    if (view !== null) {
+      new Uint8Array(view.buffer, view.byteOffset + (address & Tlb.Low12), length).fill(byte);
+      this.traffic.stores++;
+      this.traffic.bytesMoved += length;
+      return;
+    }
     this.handler.checkAccess(address, length, true);
     let done = 0;
     while (done < length) {
@@ -344,9 +366,33 @@ export class VirtualMemory implements Memory {
   copy(destination: number, source: number, length: number): void {
     checkLength(length);
     if (length === 0) return;
+    const from = this.cachedView(source, length, false);
+    const to = from === null ? null : this.cachedView(destination, length, true);
+    if (to !== null) {
+      // TypedArray#set copies as if through a temporary when both views share a buffer: memmove.
+      new Uint8Array(to.buffer, to.byteOffset + (destination & Tlb.Low12), length).set(
+        new Uint8Array(from!.buffer, from!.byteOffset + (source & Tlb.Low12), length),
+      );
+      this.traffic.loads++;
+      this.traffic.stores++;
+      this.traffic.bytesMoved += 2 * length;
+      return;
+    }
     this.handler.checkAccess(source, length, false);
     this.handler.checkAccess(destination, length, true);
     this.write(destination, this.read(source, length));
+  }
+
+  /**
+   * The cached view of the page holding `[address, address + length)` for a read or a write,
+   * or null when the range leaves the page, the TLB has no view for it, or the views are stale.
+   * A range inside one page whose TLB entry holds a view is mapped and allowed: no check needed.
+   */
+  private cachedView(address: number, length: number, write: boolean): DataView | null {
+    const offset = address & Tlb.Low12;
+    const vpn = (address - offset) * Tlb.InversePage;
+    if (offset + length > PAGE_SIZE || this.tlbTag[vpn & Tlb.Low12] !== vpn || this.generation !== this.frames.viewGeneration) return null;
+    return write ? this.writeViews[vpn & Tlb.Low12]! : this.readViews[vpn & Tlb.Low12]!;
   }
 
   // ---- translation ---------------------------------------------------------------------

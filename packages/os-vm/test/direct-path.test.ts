@@ -1,7 +1,7 @@
 import { CpuCache, PhysicalMemory, TYPICAL_X86_64_CACHES, type Memory } from "@mem/hardware";
 import { describe, expect, it } from "vitest";
 import type { VirtualMemory } from "../src/index.js";
-import { MAP_SHARED } from "../src/index.js";
+import { MAP_SHARED, PROT_READ, SegmentationFault } from "../src/index.js";
 import { ANON, RW, boot } from "./helpers.js";
 
 describe("the TLB's direct path to RAM", () => {
@@ -63,6 +63,36 @@ describe("the TLB's direct path to RAM", () => {
     expect(ram.counters.framesMaterialised).toBe(before);
     expect(mem.load64(p + 16)).toBe(3);
     expect(mem.load64(p + 8)).toBe(0);
+  });
+
+  it("serves ranges inside one cached page directly, with memmove semantics and exact counts", () => {
+    const { ram, proc } = boot();
+    const mem = proc.memory;
+    const p = proc.mmap(0, 4096, RW, ANON);
+    mem.store64(p, 1);
+    mem.load64(p);
+    ram.resetCounters();
+    mem.write(p + 100, Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]));
+    mem.copy(p + 102, p + 100, 8); // overlapping, forwards
+    expect([...mem.read(p + 100, 10)]).toEqual([1, 2, 1, 2, 3, 4, 5, 6, 7, 8]);
+    mem.fill(p + 200, 300, 0xab);
+    const out = new Uint8Array(300);
+    mem.readInto(p + 200, out);
+    expect(out.every((b) => b === 0xab)).toBe(true);
+    // write 8 + copy (8 in, 8 out) + read 10 + fill 300 + readInto 300
+    expect(ram.counters).toMatchObject({ loads: 3, stores: 3, bytesMoved: 8 + 16 + 10 + 300 + 300 });
+  });
+
+  it("faults a range write to a page made read-only after its view was cached", () => {
+    const { proc } = boot();
+    const mem = proc.memory;
+    const p = proc.mmap(0, 4096, RW, ANON);
+    mem.fill(p, 64, 1); // caches the write view
+    proc.mprotect(p, 4096, PROT_READ);
+    for (const write of [() => mem.fill(p, 64, 2), () => mem.write(p, new Uint8Array(8)), () => mem.copy(p + 8, p, 8), () => mem.store8(p, 3)]) {
+      expect(write).toThrow(SegmentationFault);
+    }
+    expect(mem.load8(p)).toBe(1);
   });
 
   it("takes the checked path for addresses that are not integers", () => {
