@@ -20,18 +20,29 @@ export interface FaultHandler {
 export const USER_SPACE = 2 ** 47;
 /**
  * Constants of the hit paths, as literals (a `const enum`) so that the accessors stay small.
- * The TLB is direct-mapped: 4096 entries, 16 MiB of reach (a real STLB has 1536–2048).
+ * The TLB is direct-mapped: 8192 entries, 32 MiB of reach. (A real STLB has 1536–2048 entries
+ * but also 2 MiB pages and page-walk caches; a software walk costs far more than a hardware one.)
  */
 const enum Tlb {
-  Entries = 4096,
-  /** The low 12 bits: of an address its page offset, of a page number its TLB slot (4096 entries). */
-  Low12 = 4095,
+  Entries = 8192,
+  /** A page number's TLB slot: its low 13 bits. */
+  SlotMask = 8191,
+  /** An address's offset in its page: its low 12 bits. */
+  PageMask = 4095,
   InversePage = 0.000244140625,
   TwoTo32 = 4294967296,
   InverseTwoTo32 = 2.3283064365386963e-10,
 }
 const TLB_ENTRIES = Tlb.Entries as number;
-const TLB_MASK = Tlb.Low12 as number;
+
+/**
+ * The TLB slot of page number `vpn`: its low 13 bits folded with the next 13. Without the fold
+ * the brk heap (0x5555_5555_9000) and the mmap area (0x7fff_f755_9000) of a standard layout
+ * share slots page for page and evict each other, as in a direct-mapped TLB they would.
+ */
+function tlbSlot(vpn: number): number {
+  return (vpn ^ (vpn >>> 13)) & Tlb.SlotMask;
+}
 
 /** What the direct path needs from RAM: frame views, their generation and the traffic counters. */
 interface FrameSource {
@@ -48,7 +59,7 @@ const NO_FRAME_VIEWS: FrameSource = { frameView: () => null, viewGeneration: 0, 
  * process's page tables in RAM, and page faults on a miss that finds no usable entry.
  *
  * ```
- *  load32(va) ─► TLB[vpn & 4095] tag == vpn and a frame view cached? ──yes──► view.getUint32  (hit)
+ *  load32(va) ─► TLB[vpn & 8191] tag == vpn and a frame view cached? ──yes──► view.getUint32  (hit)
  *                    │ no
  *                    ▼
  *               tag == vpn ? ──yes──► ram.load32(pa), caching the frame's view for next time
@@ -111,7 +122,7 @@ export class VirtualMemory implements Memory {
       return;
     }
     for (let vpn = startVpn; vpn < endVpn; vpn++) {
-      const slot = vpn & TLB_MASK;
+      const slot = tlbSlot(vpn);
       if (this.tlbTag[slot] === vpn) this.tlbTag[slot] = Number.NaN;
     }
   }
@@ -127,10 +138,11 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.load8} */
   load8(address: number): number {
-    const offset = address & Tlb.Low12;
+    const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
-    const view = this.readViews[vpn & Tlb.Low12]!;
-    if (view !== null && this.tlbTag[vpn & Tlb.Low12] === vpn && this.generation === this.frames.viewGeneration) {
+    const slot = tlbSlot(vpn);
+    const view = this.readViews[slot]!;
+    if (view !== null && this.tlbTag[slot] === vpn && this.generation === this.frames.viewGeneration) {
       this.traffic.loads++;
       this.traffic.bytesMoved += 1;
       return view.getUint8(offset);
@@ -140,10 +152,11 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.load16} */
   load16(address: number): number {
-    const offset = address & Tlb.Low12;
+    const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
-    const view = this.readViews[vpn & Tlb.Low12]!;
-    if (offset <= 4094 && view !== null && this.tlbTag[vpn & Tlb.Low12] === vpn && this.generation === this.frames.viewGeneration) {
+    const slot = tlbSlot(vpn);
+    const view = this.readViews[slot]!;
+    if (offset <= 4094 && view !== null && this.tlbTag[slot] === vpn && this.generation === this.frames.viewGeneration) {
       this.traffic.loads++;
       this.traffic.bytesMoved += 2;
       return view.getUint16(offset, true);
@@ -153,10 +166,11 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.load32} */
   load32(address: number): number {
-    const offset = address & Tlb.Low12;
+    const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
-    const view = this.readViews[vpn & Tlb.Low12]!;
-    if (offset <= 4092 && view !== null && this.tlbTag[vpn & Tlb.Low12] === vpn && this.generation === this.frames.viewGeneration) {
+    const slot = tlbSlot(vpn);
+    const view = this.readViews[slot]!;
+    if (offset <= 4092 && view !== null && this.tlbTag[slot] === vpn && this.generation === this.frames.viewGeneration) {
       this.traffic.loads++;
       this.traffic.bytesMoved += 4;
       return view.getUint32(offset, true);
@@ -166,10 +180,11 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.load64} */
   load64(address: number): number {
-    const offset = address & Tlb.Low12;
+    const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
-    const view = this.readViews[vpn & Tlb.Low12]!;
-    if (offset <= 4088 && view !== null && this.tlbTag[vpn & Tlb.Low12] === vpn && this.generation === this.frames.viewGeneration) {
+    const slot = tlbSlot(vpn);
+    const view = this.readViews[slot]!;
+    if (offset <= 4088 && view !== null && this.tlbTag[slot] === vpn && this.generation === this.frames.viewGeneration) {
       const high = view.getUint32(offset + 4, true);
       // above 0x1fffff the value is not a safe integer: the miss path throws the RangeError
       if (high <= 0x1fffff) {
@@ -196,10 +211,11 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.store8} */
   store8(address: number, value: number): void {
-    const offset = address & Tlb.Low12;
+    const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
-    const view = this.writeViews[vpn & Tlb.Low12]!;
-    if ((value & 0xff) === value && view !== null && this.tlbTag[vpn & Tlb.Low12] === vpn && this.generation === this.frames.viewGeneration) {
+    const slot = tlbSlot(vpn);
+    const view = this.writeViews[slot]!;
+    if ((value & 0xff) === value && view !== null && this.tlbTag[slot] === vpn && this.generation === this.frames.viewGeneration) {
       this.traffic.stores++;
       this.traffic.bytesMoved += 1;
       view.setUint8(offset, value);
@@ -210,14 +226,15 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.store16} */
   store16(address: number, value: number): void {
-    const offset = address & Tlb.Low12;
+    const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
-    const view = this.writeViews[vpn & Tlb.Low12]!;
+    const slot = tlbSlot(vpn);
+    const view = this.writeViews[slot]!;
     if (
       offset <= 4094 &&
       (value & 0xffff) === value &&
       view !== null &&
-      this.tlbTag[vpn & Tlb.Low12] === vpn &&
+      this.tlbTag[slot] === vpn &&
       this.generation === this.frames.viewGeneration
     ) {
       this.traffic.stores++;
@@ -230,14 +247,15 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.store32} */
   store32(address: number, value: number): void {
-    const offset = address & Tlb.Low12;
+    const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
-    const view = this.writeViews[vpn & Tlb.Low12]!;
+    const slot = tlbSlot(vpn);
+    const view = this.writeViews[slot]!;
     if (
       offset <= 4092 &&
       value >>> 0 === value &&
       view !== null &&
-      this.tlbTag[vpn & Tlb.Low12] === vpn &&
+      this.tlbTag[slot] === vpn &&
       this.generation === this.frames.viewGeneration
     ) {
       this.traffic.stores++;
@@ -250,9 +268,10 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.store64} */
   store64(address: number, value: number): void {
-    const offset = address & Tlb.Low12;
+    const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
-    const view = this.writeViews[vpn & Tlb.Low12]!;
+    const slot = tlbSlot(vpn);
+    const view = this.writeViews[slot]!;
     const low = value >>> 0;
     const high = (value - low) * Tlb.InverseTwoTo32;
     // a safe integer has an integer high half in 0..0x1fffff; anything else fails the mask test
@@ -260,7 +279,7 @@ export class VirtualMemory implements Memory {
       offset <= 4088 &&
       (high & 0x1fffff) === high &&
       view !== null &&
-      this.tlbTag[vpn & Tlb.Low12] === vpn &&
+      this.tlbTag[slot] === vpn &&
       this.generation === this.frames.viewGeneration
     ) {
       this.traffic.stores++;
@@ -302,7 +321,7 @@ export class VirtualMemory implements Memory {
     if (length === 0) return;
     const view = target instanceof Uint8Array ? this.cachedView(address, length, false) : null;
     if (view !== null) {
-      target.set(new Uint8Array(view.buffer, view.byteOffset + (address & Tlb.Low12), length));
+      target.set(new Uint8Array(view.buffer, view.byteOffset + (address & Tlb.PageMask), length));
       this.traffic.loads++;
       this.traffic.bytesMoved += length;
       return;
@@ -324,7 +343,7 @@ export class VirtualMemory implements Memory {
     if (length === 0) return;
     const view = this.cachedView(address, length, true);
     if (view !== null) {
-      new Uint8Array(view.buffer, view.byteOffset + (address & Tlb.Low12), length).set(bytes);
+      new Uint8Array(view.buffer, view.byteOffset + (address & Tlb.PageMask), length).set(bytes);
       this.traffic.stores++;
       this.traffic.bytesMoved += length;
       return;
@@ -347,7 +366,7 @@ export class VirtualMemory implements Memory {
     // A whole page takes RAM's path: zeroing a whole frame gives its backing storage back.
     const view = length < PAGE_SIZE ? this.cachedView(address, length, true) : null;
     if (view !== null) {
-      new Uint8Array(view.buffer, view.byteOffset + (address & Tlb.Low12), length).fill(byte);
+      new Uint8Array(view.buffer, view.byteOffset + (address & Tlb.PageMask), length).fill(byte);
       this.traffic.stores++;
       this.traffic.bytesMoved += length;
       return;
@@ -370,8 +389,8 @@ export class VirtualMemory implements Memory {
     const to = from === null ? null : this.cachedView(destination, length, true);
     if (to !== null) {
       // TypedArray#set copies as if through a temporary when both views share a buffer: memmove.
-      new Uint8Array(to.buffer, to.byteOffset + (destination & Tlb.Low12), length).set(
-        new Uint8Array(from!.buffer, from!.byteOffset + (source & Tlb.Low12), length),
+      new Uint8Array(to.buffer, to.byteOffset + (destination & Tlb.PageMask), length).set(
+        new Uint8Array(from!.buffer, from!.byteOffset + (source & Tlb.PageMask), length),
       );
       this.traffic.loads++;
       this.traffic.stores++;
@@ -389,10 +408,11 @@ export class VirtualMemory implements Memory {
    * A range inside one page whose TLB entry holds a view is mapped and allowed: no check needed.
    */
   private cachedView(address: number, length: number, write: boolean): DataView | null {
-    const offset = address & Tlb.Low12;
+    const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
-    if (offset + length > PAGE_SIZE || this.tlbTag[vpn & Tlb.Low12] !== vpn || this.generation !== this.frames.viewGeneration) return null;
-    return write ? this.writeViews[vpn & Tlb.Low12]! : this.readViews[vpn & Tlb.Low12]!;
+    const slot = tlbSlot(vpn);
+    if (offset + length > PAGE_SIZE || this.tlbTag[slot] !== vpn || this.generation !== this.frames.viewGeneration) return null;
+    return write ? this.writeViews[slot]! : this.readViews[slot]!;
   }
 
   // ---- translation ---------------------------------------------------------------------
@@ -407,7 +427,7 @@ export class VirtualMemory implements Memory {
     }
     if (this.generation !== this.frames.viewGeneration) this.dropViews();
     const vpn = Math.floor(address / PAGE_SIZE);
-    const slot = vpn & TLB_MASK;
+    const slot = tlbSlot(vpn);
     if (this.tlbTag[slot] !== vpn || (write && this.tlbWritable[slot] === 0)) this.fill_(vpn, address, write, slot);
     const phys = this.tlbPhys[slot]!;
     if (write ? this.writeViews[slot] === null : this.readViews[slot] === null) this.cacheView(slot, write);

@@ -34,6 +34,23 @@ describe("the TLB's direct path to RAM", () => {
     expect(mem.tlbMisses).toBe(misses);
   });
 
+  it("keeps the brk heap and the mmap area apart in the TLB although their page numbers share their low bits", () => {
+    const { proc } = boot();
+    const mem = proc.memory as VirtualMemory;
+    const heap = proc.startBrk;
+    proc.brk(heap + 4096);
+    const area = proc.mmap(0, 32 * 1024 * 1024, RW, ANON);
+    // a page of the area whose page number has the heap page's low 13 bits
+    const low = (heap / 4096) % 8192;
+    let page = area / 4096;
+    while (page % 8192 !== low) page++;
+    mem.store64(heap, 1);
+    mem.store64(page * 4096, 2);
+    const misses = mem.tlbMisses;
+    for (let i = 0; i < 100; i++) expect(mem.load64(heap) + mem.load64(page * 4096)).toBe(3);
+    expect(mem.tlbMisses).toBe(misses);
+  });
+
   it("lets a cache model attached later see the accesses of cached translations", () => {
     const { ram, proc } = boot();
     const mem = proc.memory;
