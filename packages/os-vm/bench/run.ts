@@ -18,7 +18,7 @@ const kernel = new Kernel({ ram });
 const proc = kernel.createProcess();
 const mem = proc.memory;
 
-/** A 1 MiB working set (256 pages: all fit the 256-entry TLB), every page touched. */
+/** A 1 MiB working set (256 pages: all fit the TLB), every page touched. */
 const SPAN = 1 << 20;
 const base = proc.mmap(0, SPAN, RW, ANON);
 for (let a = 0; a < SPAN; a += 8) mem.store64(base + a, a);
