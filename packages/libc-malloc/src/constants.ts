@@ -130,6 +130,8 @@ export function hex(value: number): string {
 export const PROT_RW = 0x1 | 0x2;
 /** `MAP_PRIVATE | MAP_ANONYMOUS`. */
 export const MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
+/** `MREMAP_MAYMOVE`: mremap may move the mapping (glibc's realloc of an mmapped chunk). */
+export const MREMAP_MAYMOVE = 1;
 /** `MAP_FIXED_NOREPLACE`: used to grow a mapping in place (mremap emulation). */
 export const MAP_FIXED_NOREPLACE = 0x100000;
 /** `MADV_DONTNEED`. */

@@ -15,7 +15,8 @@ import { isSyscallError } from "./errors.js";
 import { chunkSize, isPowerOfTwo } from "./arena-state.js";
 import { BinAllocator } from "./bin-allocator.js";
 
-import { MAP_FIXED_NOREPLACE, MAP_PRIVATE_ANONYMOUS, PROT_RW, SYSMALLOC_ASSERT } from "./constants.js";
+import { MAP_FIXED_NOREPLACE, MAP_PRIVATE_ANONYMOUS, MREMAP_MAYMOVE, PROT_RW, SYSMALLOC_ASSERT } from "./constants.js";
+import type { MremapSyscall, ProcessSpace } from "@mem/os-vm";
 
 /**
  * Getting memory from the kernel and giving it back: `sysmalloc` (brk growth, foreign sbrk,
@@ -171,7 +172,11 @@ export abstract class SystemMemory extends BinAllocator {
     }
   }
 
-  /** `mremap_chunk`, with mremap(MREMAP_MAYMOVE) done as the kernel would: shrink in place, grow in place when the pages after are free, else move. */
+  /**
+   * `mremap_chunk`: mremap(MREMAP_MAYMOVE) through the process when it offers mremap, else
+   * done as the kernel would with mmap/munmap (shrink in place, grow in place when the pages
+   * after are free, else map anew, copy and unmap).
+   */
   protected mremapChunk(p: number, nb: number): number {
     const offset = this.rd(p);
     const size = chunkSize(this.sizeField(p));
@@ -185,7 +190,10 @@ export abstract class SystemMemory extends BinAllocator {
     if (newSize === total) return p;
     let cp = block;
     try {
-      if (newSize < total) {
+      if (hasMremap(this.process)) {
+        // The kernel's mremap moves the page-table entries: no copy, no new page faults.
+        cp = this.process.mremap(block, total, newSize, MREMAP_MAYMOVE);
+      } else if (newSize < total) {
         this.process.munmap(block + newSize, total - newSize);
       } else {
         let grown = false;
@@ -233,4 +241,9 @@ export abstract class SystemMemory extends BinAllocator {
       throw error;
     }
   }
+}
+
+/** Whether the process offers `mremap` (optional in the kernel tier's interface). */
+function hasMremap(process: ProcessSpace): process is ProcessSpace & MremapSyscall {
+  return "mremap" in process && typeof (process as Partial<MremapSyscall>).mremap === "function";
 }

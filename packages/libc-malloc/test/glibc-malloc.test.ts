@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { GlibcMalloc, HeapCheckError, MallocAbort, M_MXFAST } from "../src/index.js";
 import { freshGlibc, freshProcess } from "./support/replay.js";
@@ -188,5 +189,37 @@ describe("wild pointers fault like the real process", () => {
     g.checkHeap();
     g.free(p);
     expect(g.malloc(100)).toBe(p);
+  });
+});
+
+describe("realloc of an mmapped chunk (test/fixtures/mremap-realloc.c, recorded in mremap-realloc.txt)", () => {
+  const recorded = readFileSync(new URL("fixtures/mremap-realloc.txt", import.meta.url), "utf8");
+  const mmapLine = /^mmap\(NULL, (\d+), .*\) = (0x[0-9a-f]+)$/m.exec(recorded)!;
+  const mremapLine = /^mremap\((0x[0-9a-f]+), (\d+), (\d+), MREMAP_MAYMOVE\) = (0x[0-9a-f]+)$/m.exec(recorded)!;
+  const realloFaults = Number(/^moved 1 faults (\d+)/m.exec(recorded)![1]);
+  const touchFaults = Number(/^touching the new part: (\d+) faults$/m.exec(recorded)![1]);
+
+  it("moves the pages with mremap like glibc on Linux: no copy, no fault, the new mapping just below the old", () => {
+    const process = freshProcess();
+    const libc = new GlibcMalloc(process);
+    const mem = process.memory;
+    const p = libc.malloc(256 * 1024);
+    const block = p - 16;
+    expect(block % 4096).toBe(0);
+    expect(Number(mmapLine[1])).toBe(266240); // the recorded mapping: 256 KiB + header, page-rounded
+    mem.fill(p, 256 * 1024, 1);
+    const before = process.faults.minor;
+    const q = libc.realloc(p, 1024 * 1024);
+    expect(process.faults.minor - before).toBe(realloFaults);
+    expect(q).not.toBe(p);
+    // recorded: the new 1052672-byte mapping ends where the old one began
+    expect(Number(mremapLine[4]) + Number(mremapLine[3])).toBe(Number(mremapLine[1]));
+    expect(q - 16 + Number(mremapLine[3])).toBe(block);
+    expect([mem.load8(q), mem.load8(q + 256 * 1024 - 1)]).toEqual([1, 1]);
+    const beforeTouch = process.faults.minor;
+    mem.fill(q + 256 * 1024, 768 * 1024, 2);
+    expect(process.faults.minor - beforeTouch).toBe(touchFaults);
+    libc.checkHeap();
+    libc.free(q);
   });
 });
