@@ -14,7 +14,11 @@ import {
   MAP_SHARED,
   PROT_EXEC,
   PROT_READ,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   PROT_WRITE,
+  type MremapSyscall,
   type ProcessSpace,
 } from "@mem/os-vm";
 import type { PyObjectArenaAllocator } from "@mem/pymem";
@@ -96,7 +100,7 @@ export function observeSyscalls(process: ProcessSpace, log: CallLog): ProcessSpa
     }
   };
   const zero = () => "0";
-  return {
+  const traced_: ProcessSpace = {
     get pid() {
       return process.pid;
     },
@@ -123,6 +127,31 @@ export function observeSyscalls(process: ProcessSpace, log: CallLog): ProcessSpa
       return result;
     },
   };
+  // mremap is optional in the kernel tier: forward it only when the process has it, so that
+  // glibc's realloc of an mmapped chunk still finds (and logs) it through the wrapper.
+  if ("mremap" in process) {
+    const remapping = process as ProcessSpace & MremapSyscall;
+    (traced_ as ProcessSpace & MremapSyscall).mremap = (oldAddress, oldLength, newLength, flags, newAddress) =>
+      traced(
+        `mremap(${ptr(oldAddress)}, ${oldLength}, ${newLength}, ${remapNames(flags)}${newAddress === undefined ? "" : `, ${ptr(newAddress)}`})`,
+        () => remapping.mremap(oldAddress, oldLength, newLength, flags, newAddress),
+        ptr,
+      );
+  }
+  return traced_;
+}
+
+/** mremap flags as strace prints them. */
+function remapNames(flags: number): string {
+  const names = [
+    [MREMAP_MAYMOVE, "MREMAP_MAYMOVE"],
+    [MREMAP_FIXED, "MREMAP_FIXED"],
+    [MREMAP_DONTUNMAP, "MREMAP_DONTUNMAP"],
+  ] as const;
+  const parts: string[] = names.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name);
+  const rest = flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP);
+  if (rest !== 0) parts.push(`0x${rest.toString(16)}`);
+  return parts.length === 0 ? "0" : parts.join("|");
 }
 
 /** Wraps a C allocator so that every call is logged as ltrace prints it. */
