@@ -17,6 +17,8 @@ import { Pymalloc } from "../src/index.js";
 import { makeHost } from "../test/helpers/host.js";
 import { GlibcMalloc } from "@mem/libc-malloc";
 import { benchProbe, buildProbe } from "../test/native/probe.js";
+import { bareHost } from "./bare-memory.js";
+import { minimalAllocator } from "./js-floor.js";
 import { makePlan, runPlan, type Target } from "./workload.js";
 
 const quick = process.env.BENCH_QUICK === "1";
@@ -31,16 +33,20 @@ interface Case {
 
 const cases: Case[] = [
   {
-    name: "pymalloc (3.11) over flat physical memory, bump raw allocator",
+    name: "reference, not pymalloc: the smallest pymalloc-shaped allocator over one Uint32Array (bench/js-floor.ts)",
+    make: () => minimalAllocator(),
+  },
+  {
+    name: "pymalloc (3.11) alone: over bare DataView memory (bench/bare-memory.ts), bump raw allocator",
     make: () => {
-      const pm = new Pymalloc(makeHost());
+      const pm = new Pymalloc(bareHost());
       return { malloc: (n) => pm.malloc(n), free: (p) => pm.free(p) };
     },
   },
   {
-    name: "pymalloc (3.11) over flat physical memory, validateFrees: false (CPython's own checks only)",
+    name: "pymalloc (3.11) alone, validateFrees: false (CPython's own checks only)",
     make: () => {
-      const pm = new Pymalloc(makeHost(), { validateFrees: false });
+      const pm = new Pymalloc(bareHost(), { validateFrees: false });
       return { malloc: (n) => pm.malloc(n), free: (p) => pm.free(p) };
     },
   },
@@ -53,9 +59,16 @@ const cases: Case[] = [
     },
   },
   {
-    name: "pymalloc (3.8 geometry) over flat physical memory",
+    name: "pymalloc over PhysicalMemory used as a flat address space (test/helpers/host.ts), no page tables",
     make: () => {
-      const pm = new Pymalloc(makeHost(), { version: "3.8" });
+      const pm = new Pymalloc(makeHost());
+      return { malloc: (n) => pm.malloc(n), free: (p) => pm.free(p) };
+    },
+  },
+  {
+    name: "pymalloc (3.8 geometry) alone, bare DataView memory",
+    make: () => {
+      const pm = new Pymalloc(bareHost(), { version: "3.8" });
       return { malloc: (n) => pm.malloc(n), free: (p) => pm.free(p) };
     },
   },
