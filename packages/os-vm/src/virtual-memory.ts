@@ -1,4 +1,4 @@
-import { PhysicalMemory, type Memory, type MemoryTraffic } from "@mem/hardware";
+import type { Memory, MemoryTraffic } from "@mem/hardware";
 import { PAGE_SIZE } from "./api.js";
 import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_RW, entryFrame, type PageTable } from "./page-table.js";
 
@@ -51,6 +51,22 @@ interface FrameSource {
   readonly traffic: MemoryTraffic;
 }
 
+/**
+ * Whether `ram` hands out frame views of page-sized frames (a `PhysicalMemory` with 4 KiB
+ * frames does). Tested by shape, not by class, so that a second copy of @mem/hardware (or
+ * another RAM with the same contract) works too.
+ */
+function offersFrameViews(ram: Memory): ram is Memory & FrameSource {
+  const candidate = ram as Partial<FrameSource> & { frameSize?: unknown };
+  return (
+    typeof candidate.frameView === "function" &&
+    typeof candidate.viewGeneration === "number" &&
+    typeof candidate.traffic === "object" &&
+    candidate.traffic !== null &&
+    candidate.frameSize === PAGE_SIZE
+  );
+}
+
 /** The frame source of a RAM that offers no views: every access takes the call path. */
 const NO_FRAME_VIEWS: FrameSource = { frameView: () => null, viewGeneration: 0, traffic: { loads: 0, stores: 0, bytesMoved: 0 } };
 
@@ -59,7 +75,7 @@ const NO_FRAME_VIEWS: FrameSource = { frameView: () => null, viewGeneration: 0, 
  * process's page tables in RAM, and page faults on a miss that finds no usable entry.
  *
  * ```
- *  load32(va) ─► TLB[vpn & 8191] tag == vpn and a frame view cached? ──yes──► view.getUint32  (hit)
+ *  load32(va) ─► TLB[slot(vpn)] tag == vpn and a frame view cached? ──yes──► view.getUint32  (hit)
  *                    │ no
  *                    ▼
  *               tag == vpn ? ──yes──► ram.load32(pa), caching the frame's view for next time
@@ -110,7 +126,7 @@ export class VirtualMemory implements Memory {
     this.ram = ram;
     this.table = table;
     this.handler = handler;
-    this.frames = ram instanceof PhysicalMemory && ram.frameSize === PAGE_SIZE ? ram : NO_FRAME_VIEWS;
+    this.frames = offersFrameViews(ram) ? ram : NO_FRAME_VIEWS;
     this.traffic = this.frames.traffic;
     this.generation = this.frames.viewGeneration;
   }
