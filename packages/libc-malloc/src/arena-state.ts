@@ -54,7 +54,7 @@ import { MAP_PRIVATE_ANONYMOUS, PROT_RW } from "./constants.js";
 
 /**
  * The state glibc keeps for the main arena and the `mp_` parameters, and the primitives
- * every part of the allocator shares: memory words, safe-linking, the tcache, write-through
+ * every part of the allocator shares: memory words, safe-linking, the tcache (read from memory), write-through
  * setters of `main_arena`'s fields. The algorithm builds on it in layers:
  * {@link BinAllocator} (`_int_malloc`, `_int_free`, consolidation), {@link SystemMemory}
  * (`sysmalloc`, `systrim`, mmapped chunks) and {@link GlibcMalloc} (the C API).
@@ -88,12 +88,6 @@ export abstract class ArenaState {
   protected readonly key: number;
   /** The tcache_perthread_struct (user address), 0 until created. */
   protected tcache = 0;
-  /**
-   * Read caches of `tcache->counts[]` and `tcache->entries[]` (every write goes to memory
-   * too): the tcache fast path then reads memory only for the entry's own link word.
-   */
-  protected readonly tcCounts = new Uint16Array(TCACHE_MAX_BINS);
-  protected readonly tcHeads = new Float64Array(TCACHE_MAX_BINS);
 
   // ---- write-through caches of main_arena fields ---------------------------------------
   protected top: number;
@@ -196,16 +190,22 @@ export abstract class ArenaState {
   // tcache
   // =====================================================================================
 
+  /** `tcache->counts[tidx]`, read from the struct in memory (a program may have written it). */
+  protected tcCount(tidx: number): number {
+    return this.m.load16(this.tcache + 2 * tidx);
+  }
+
+  /** `tcache->entries[tidx]`, read from the struct in memory. */
+  protected tcHead(tidx: number): number {
+    return this.rd(this.tcache + TCACHE_ENTRIES + 8 * tidx);
+  }
+
   protected tcacheGet(tidx: number): number {
     const m = this.m;
-    const e = this.tcHeads[tidx] ?? 0;
+    const e = this.tcHead(tidx);
     if ((e & 15) !== 0) this.abort("malloc(): unaligned tcache chunk detected", "malloc", e);
-    const next = this.reveal(e);
-    this.tcHeads[tidx] = next;
-    this.wr(this.tcache + TCACHE_ENTRIES + 8 * tidx, next);
-    const count = (this.tcCounts[tidx] ?? 0) - 1;
-    this.tcCounts[tidx] = count;
-    m.store16(this.tcache + 2 * tidx, count);
+    this.wr(this.tcache + TCACHE_ENTRIES + 8 * tidx, this.reveal(e));
+    m.store16(this.tcache + 2 * tidx, (this.tcCount(tidx) - 1) & 0xffff);
     m.store64(e + 8, 0);
     return e;
   }
@@ -214,12 +214,9 @@ export abstract class ArenaState {
     const m = this.m;
     const e = chunk + CHUNK_HDR_SZ;
     m.store64(e + 8, this.key);
-    this.wr(e, xor64(Math.floor(e / PAGE), this.tcHeads[tidx] ?? 0));
-    this.tcHeads[tidx] = e;
+    this.wr(e, xor64(Math.floor(e / PAGE), this.tcHead(tidx)));
     m.store64(this.tcache + TCACHE_ENTRIES + 8 * tidx, e);
-    const count = (this.tcCounts[tidx] ?? 0) + 1;
-    this.tcCounts[tidx] = count;
-    m.store16(this.tcache + 2 * tidx, count);
+    m.store16(this.tcache + 2 * tidx, (this.tcCount(tidx) + 1) & 0xffff);
   }
 
   // =====================================================================================

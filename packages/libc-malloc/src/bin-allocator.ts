@@ -49,7 +49,7 @@ export abstract class BinAllocator extends ArenaState {
         const tidx = csize2tidx(nb);
         if (this.tcache !== 0 && tidx < this.tcacheBins) {
           let tcVictim: number;
-          while ((this.tcCounts[tidx] ?? 0) < this.tcacheCount && (tcVictim = this.rd(fb)) !== 0) {
+          while (this.tcCount(tidx) < this.tcacheCount && (tcVictim = this.rd(fb)) !== 0) {
             if ((tcVictim & 15) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 3", "malloc", tcVictim);
             this.wr(fb, this.reveal(tcVictim + FD));
             this.tcachePut(tcVictim, tidx);
@@ -74,7 +74,7 @@ export abstract class BinAllocator extends ArenaState {
         const tidx = csize2tidx(nb);
         if (this.tcache !== 0 && tidx < this.tcacheBins) {
           let tcVictim: number;
-          while ((this.tcCounts[tidx] ?? 0) < this.tcacheCount && (tcVictim = this.rd(bin + BK)) !== bin) {
+          while (this.tcCount(tidx) < this.tcacheCount && (tcVictim = this.rd(bin + BK)) !== bin) {
             const b = this.rd(tcVictim + BK);
             this.setInuseBitAt(tcVictim + nb);
             m.store64(bin + BK, b);
@@ -135,7 +135,7 @@ export abstract class BinAllocator extends ArenaState {
 
         if (size === nb) {
           this.setInuseBitAt(next);
-          if (tcacheNb && (this.tcCounts[tidx] ?? 0) < this.tcacheCount) {
+          if (tcacheNb && this.tcCount(tidx) < this.tcacheCount) {
             this.tcachePut(victim, tidx);
             returnCached = true;
             continue;
@@ -333,13 +333,13 @@ export abstract class BinAllocator extends ArenaState {
       const e = p + CHUNK_HDR_SZ;
       if (this.rd(e + 8) === this.key) {
         let cnt = 0;
-        for (let tmp = this.tcHeads[tidx] ?? 0; tmp !== 0; tmp = this.reveal(tmp), cnt++) {
+        for (let tmp = this.tcHead(tidx); tmp !== 0; tmp = this.reveal(tmp), cnt++) {
           if (cnt >= this.tcacheCount) this.abort("free(): too many chunks detected in tcache", "free", p);
           if ((tmp & 15) !== 0) this.abort("free(): unaligned chunk detected in tcache 2", "free", tmp);
           if (tmp === e) this.abort("free(): double free detected in tcache 2", "free", p);
         }
       }
-      if ((this.tcCounts[tidx] ?? 0) < this.tcacheCount) {
+      if (this.tcCount(tidx) < this.tcacheCount) {
         this.tcachePut(p, tidx);
         return;
       }

@@ -72,7 +72,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     if (nb === 0) return this.fail(ENOMEM);
     const tidx = csize2tidx(nb);
     if (this.tcache === 0) this.tcacheInit();
-    if (tidx < this.tcacheBins && this.tcache !== 0 && (this.tcCounts[tidx] ?? 0) > 0) {
+    if (tidx < this.tcacheBins && this.tcache !== 0 && this.tcCount(tidx) > 0) {
       return this.tcacheGet(tidx);
     }
     return this.intMalloc(nb, bytes);

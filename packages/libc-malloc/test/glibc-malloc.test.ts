@@ -223,3 +223,29 @@ describe("realloc of an mmapped chunk (test/fixtures/mremap-realloc.c, recorded 
     libc.free(q);
   });
 });
+
+describe("a program writing into the tcache struct (test/fixtures/tcache-writes.c, recorded in tcache-writes.txt)", () => {
+  const recorded = readFileSync(new URL("fixtures/tcache-writes.txt", import.meta.url), "utf8");
+
+  it("sees the writes: glibc keeps no copy of counts[] and entries[]", () => {
+    const libc = freshGlibc();
+    const mem = libc.process.memory;
+    const p = libc.malloc(24);
+    const q = libc.malloc(24);
+    libc.free(p);
+    const tc = p - 0x290;
+    const count0 = mem.load16(tc);
+    const headIsP = mem.load64(tc + 128) === p;
+    mem.store16(tc, 0);
+    const r = libc.malloc(24);
+    mem.store16(tc, 1);
+    mem.store64(tc + 128, q);
+    const s = libc.malloc(24);
+    const printed = [
+      `count ${count0} head_is_p ${Number(headIsP)}`,
+      `count wiped: r == p ${Number(r === p)}, r == q + 32 ${Number(r === q + 32)}`,
+      `entries[0] = q: s == q ${Number(s === q)}, count now ${mem.load16(tc)}`,
+    ].join("\n");
+    expect(printed + "\n").toBe(recorded);
+  });
+});
