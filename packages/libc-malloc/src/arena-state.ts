@@ -89,14 +89,43 @@ export abstract class ArenaState {
   /** The tcache_perthread_struct (user address), 0 until created. */
   protected tcache = 0;
 
-  // ---- write-through caches of main_arena fields ---------------------------------------
-  protected top: number;
-  protected lastRemainder = 0;
-  protected systemMem = 0;
-  protected maxSystemMem = 0;
-  protected haveFastchunks = false;
-  protected noncontiguous = false;
-  protected readonly binmap = new Uint32Array(4);
+  // ---- main_arena's fields, read from main_arena in memory ----------------------------
+  // (A program, or a trace's `w` line, that writes into main_arena is seen, as with glibc.)
+
+  /** `av->top`. */
+  protected get top(): number {
+    return this.rd(this.arena + AV_TOP);
+  }
+
+  /** `av->last_remainder`. */
+  protected get lastRemainder(): number {
+    return this.rd(this.arena + AV_LAST_REMAINDER);
+  }
+
+  /** `av->system_mem`. */
+  protected get systemMem(): number {
+    return this.rd(this.arena + AV_SYSTEM_MEM);
+  }
+
+  /** `av->max_system_mem`. */
+  protected get maxSystemMem(): number {
+    return this.rd(this.arena + AV_MAX_SYSTEM_MEM);
+  }
+
+  /** `av->have_fastchunks`. */
+  protected get haveFastchunks(): boolean {
+    return this.m.load32(this.arena + AV_HAVE_FASTCHUNKS) !== 0;
+  }
+
+  /** `contiguous(av)` negated: the NONCONTIGUOUS_BIT of `av->flags`. */
+  protected get noncontiguous(): boolean {
+    return (this.m.load32(this.arena + AV_FLAGS) & NONCONTIGUOUS_BIT) !== 0;
+  }
+
+  /** `av->binmap[block]`. */
+  protected binmapWord(block: number): number {
+    return this.m.load32(this.arena + AV_BINMAP + 4 * block);
+  }
   /** Starts of the heap's regions (more than one only after brk failed); for the walker. */
   protected readonly regions: number[] = [];
 
@@ -112,7 +141,6 @@ export abstract class ArenaState {
     this.process = process;
     this.m = process.memory;
     this.arena = options.stateAddress ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
-    this.top = this.arena + AV_TOP;
     this.initialBrk = process.brk(0);
     this.key = options.tcacheKey ?? Math.floor(Math.random() * 2 ** 53);
     if (options.tcacheCount !== undefined && options.tcacheCount <= MAX_TCACHE_COUNT) this.tcacheCount = options.tcacheCount;
@@ -269,43 +297,35 @@ export abstract class ArenaState {
 
   protected markBin(i: number): void {
     const block = i >>> 5;
-    this.setBinmapWord(block, ((this.binmap[block] ?? 0) | (1 << (i & 31))) >>> 0);
+    this.setBinmapWord(block, (this.binmapWord(block) | (1 << (i & 31))) >>> 0);
   }
 
   protected setBinmapWord(block: number, value: number): void {
-    this.binmap[block] = value;
     this.m.store32(this.arena + AV_BINMAP + 4 * block, value);
   }
 
   protected setTop(value: number): void {
-    this.top = value;
     this.m.store64(this.arena + AV_TOP, value);
   }
 
   protected setLastRemainder(value: number): void {
-    this.lastRemainder = value;
     this.m.store64(this.arena + AV_LAST_REMAINDER, value);
   }
 
   protected setSystemMem(value: number): void {
-    this.systemMem = value;
     this.m.store64(this.arena + AV_SYSTEM_MEM, value);
   }
 
   protected setMaxSystemMem(value: number): void {
-    this.maxSystemMem = value;
     this.m.store64(this.arena + AV_MAX_SYSTEM_MEM, value);
   }
 
   protected setHaveFastchunks(value: boolean): void {
-    if (this.haveFastchunks === value) return;
-    this.haveFastchunks = value;
     this.m.store32(this.arena + AV_HAVE_FASTCHUNKS, value ? 1 : 0);
   }
 
   protected setNoncontiguous(): void {
-    this.noncontiguous = true;
-    this.m.store32(this.arena + AV_FLAGS, NONCONTIGUOUS_BIT);
+    this.m.store32(this.arena + AV_FLAGS, this.m.load32(this.arena + AV_FLAGS) | NONCONTIGUOUS_BIT);
   }
 
   protected allocPerturb(mem: number, bytes: number): number {
@@ -349,7 +369,7 @@ export abstract class ArenaState {
       brk: this.process.brk(0),
       noncontiguous: this.noncontiguous,
       systemMem: this.systemMem,
-      binmap: this.binmap,
+      binmap: Uint32Array.from({ length: 4 }, (_, block) => this.binmapWord(block)),
       tcache: this.tcache,
       tcacheCount: this.tcacheCount,
       tcacheKey: this.tcacheKey,

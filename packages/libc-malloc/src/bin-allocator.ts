@@ -260,14 +260,14 @@ export abstract class BinAllocator extends ArenaState {
     const m = this.m;
     let idx = start;
     let block = idx >>> 5;
-    let map = block < 4 ? this.binmap[block] ?? 0 : 0;
+    let map = block < 4 ? this.binmapWord(block) : 0;
     let bit = (1 << (idx & 31)) >>> 0;
     if (block >= 4) return 0;
     for (;;) {
       if (bit > map || bit === 0) {
         do {
           if (++block >= 4) return 0;
-        } while ((map = this.binmap[block] ?? 0) === 0);
+        } while ((map = this.binmapWord(block)) === 0);
         idx = block << 5;
         bit = 1;
       }
