@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { GlibcMalloc, HeapCheckError, MallocAbort, M_MXFAST } from "../src/index.js";
 import { freshGlibc, freshProcess } from "./support/replay.js";
+import { AV_SYSTEM_MEM, AV_TOP } from "../src/arena-layout.js";
 
 const KEY = 0x1234_5678_9abc;
 
@@ -247,5 +248,26 @@ describe("a program writing into the tcache struct (test/fixtures/tcache-writes.
       `entries[0] = q: s == q ${Number(s === q)}, count now ${mem.load16(tc)}`,
     ].join("\n");
     expect(printed + "\n").toBe(recorded);
+  });
+});
+
+describe("main_arena in memory", () => {
+  it("is what malloc reads: a write into av->system_mem shows in mallinfo2, one into av->top moves the next split", () => {
+    const process = freshProcess();
+    const state = process.mmap(0, 4096, 0x3, 0x22);
+    const libc = new GlibcMalloc(process, { stateAddress: state });
+    const p = libc.malloc(100);
+    const mem = process.memory;
+    expect(libc.mallinfo2().arena).toBe(mem.load64(state + AV_SYSTEM_MEM));
+    mem.store64(state + AV_SYSTEM_MEM, 0x42000);
+    expect(libc.mallinfo2().arena).toBe(0x42000);
+    mem.store64(state + AV_SYSTEM_MEM, 0x21000);
+    // av->top is the top chunk: make it start 0x1000 further on, with a size that fits
+    const top = mem.load64(state + AV_TOP);
+    const topSize = mem.load64(top + 8) & ~7;
+    mem.store64(top + 0x1000 + 8, (topSize - 0x1000) | 1);
+    mem.store64(state + AV_TOP, top + 0x1000);
+    expect(libc.malloc(100)).toBe(top + 0x1000 + 16);
+    expect(p).toBeGreaterThan(0);
   });
 });
