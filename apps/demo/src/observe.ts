@@ -127,6 +127,9 @@ export function observeSyscalls(process: ProcessSpace, log: CallLog): ProcessSpa
       return result;
     },
   };
+  // Not system calls, but what a C library reads at start-up: where the image mapped libc
+  // (glibc's main_arena lives in its data segment).
+  if ("image" in process) Object.defineProperty(traced_, "image", { get: () => (process as { image: unknown }).image, enumerable: true });
   // mremap is optional in the kernel tier: forward it only when the process has it, so that
   // glibc's realloc of an mmapped chunk still finds (and logs) it through the wrapper.
   if ("mremap" in process) {

@@ -106,8 +106,9 @@ export interface GlibcMallocOptions {
    */
   tcacheKey?: number;
   /**
-   * Where libc's static `main_arena` (0x898 bytes) lives. By default one anonymous page is
-   * mapped for it when the allocator is created (libc's data segment in a real process).
+   * Where libc's static `main_arena` (0x898 bytes) lives. By default it sits where glibc 2.36
+   * keeps it, in libc.so.6's data segment, when the process's image maps one (the default
+   * os-vm image does); otherwise one anonymous page is mapped for it when the allocator is created.
    */
   stateAddress?: number;
 }

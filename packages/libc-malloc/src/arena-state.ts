@@ -51,6 +51,7 @@ import { MallocAbort } from "./errors.js";
 import { type GlibcHeapView } from "./heap-check.js";
 
 import { MAP_PRIVATE_ANONYMOUS, PROT_RW } from "./constants.js";
+import { mainArenaOf } from "./main-arena.js";
 
 /**
  * The state glibc keeps for the main arena and the `mp_` parameters, and the primitives
@@ -140,7 +141,7 @@ export abstract class ArenaState {
   constructor(process: ProcessSpace, options: GlibcMallocOptions = {}) {
     this.process = process;
     this.m = process.memory;
-    this.arena = options.stateAddress ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
+    this.arena = options.stateAddress ?? mainArenaOf(process) ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
     this.initialBrk = process.brk(0);
     this.key = options.tcacheKey ?? Math.floor(Math.random() * 2 ** 53);
     if (options.tcacheCount !== undefined && options.tcacheCount <= MAX_TCACHE_COUNT) this.tcacheCount = options.tcacheCount;

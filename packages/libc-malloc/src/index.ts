@@ -16,4 +16,5 @@ export {
 export { EINVAL, ENOMEM } from "./constants.js";
 export { HeapCheckError, MallocAbort } from "./errors.js";
 export { GlibcMalloc } from "./glibc-malloc.js";
+export { MAIN_ARENA_LIBC_OFFSET, mainArenaAddress } from "./main-arena.js";
 export { TlsfMalloc } from "./tlsf-malloc.js";

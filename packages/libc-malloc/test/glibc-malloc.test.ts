@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { GlibcMalloc, HeapCheckError, MallocAbort, M_MXFAST } from "../src/index.js";
+import { PhysicalMemory } from "@mem/hardware";
+import { BARE_IMAGE, Kernel } from "@mem/os-vm";
+import { GlibcMalloc, HeapCheckError, MAIN_ARENA_LIBC_OFFSET, MallocAbort, M_MXFAST, mainArenaAddress } from "../src/index.js";
 import { freshGlibc, freshProcess } from "./support/replay.js";
 import { AV_SYSTEM_MEM, AV_TOP } from "../src/arena-layout.js";
 
@@ -269,5 +271,33 @@ describe("main_arena in memory", () => {
     mem.store64(state + AV_TOP, top + 0x1000);
     expect(libc.malloc(100)).toBe(top + 0x1000 + 16);
     expect(p).toBeGreaterThan(0);
+  });
+});
+
+describe("main_arena in libc's data segment (test/fixtures/main-arena.c, recorded in main-arena.txt)", () => {
+  const recorded = readFileSync(new URL("fixtures/main-arena.txt", import.meta.url), "utf8");
+  const header = Number(/^unsorted bin header (0x[0-9a-f]+)/m.exec(recorded)![1]);
+  const firstMmapped = Number(/^first mmapped chunk (0x[0-9a-f]+)$/m.exec(recorded)![1]);
+  const data = /^([0-9a-f]+)-([0-9a-f]+) rw-p ([0-9a-f]+) .*\/libc\.so\.6$/m.exec(recorded)!;
+
+  it("sits where glibc 2.36 keeps it, so the unsorted bin and the first mmap land at the recorded addresses", () => {
+    const process = freshProcess();
+    expect(mainArenaAddress(process.image.mappings)).toBe(parseInt(data[1]!, 16) + (MAIN_ARENA_LIBC_OFFSET - parseInt(data[3]!, 16)));
+    const libc = new GlibcMalloc(process);
+    const a = libc.malloc(0x500);
+    libc.malloc(24);
+    libc.free(a);
+    expect(process.memory.load64(a)).toBe(header); // fd of the unsorted chunk: &main_arena.bins[0] - 16
+    expect(libc.malloc(1 << 20)).toBe(firstMmapped);
+  });
+
+  it("falls back to a page of its own when the image maps no libc", () => {
+    const process = new Kernel({ ram: new PhysicalMemory({ size: 64 * 1024 * 1024 }) }).createProcess({ image: BARE_IMAGE });
+    expect(mainArenaAddress(process.image.mappings)).toBeUndefined();
+    const libc = new GlibcMalloc(process);
+    const a = libc.malloc(0x500);
+    libc.malloc(24);
+    libc.free(a);
+    expect(process.maps()).toContain(`${(process.memory.load64(a) - 0x60).toString(16)}-`);
   });
 });
