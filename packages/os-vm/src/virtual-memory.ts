@@ -500,7 +500,7 @@ export class VirtualMemory implements Memory {
     throw new Error(`os-vm: internal error: the fault at 0x${address.toString(16)} did not install a usable entry`);
   }
 
-  /** A load that missed the last page and the TLB (or straddles two pages, or is not an integer). */
+  /** A load the hit path did not serve: a TLB miss, no cached view, stale views, a straddle, or a bad address. */
   private loadMiss(address: number, width: number): number {
     if (pageOffset(address) > PAGE_SIZE - width) return this.loadStraddling(address, width);
     const phys = this.translate(address, false);
