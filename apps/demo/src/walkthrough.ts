@@ -6,7 +6,7 @@
  */
 import { MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, VirtualMemory } from "@mem/os-vm";
 import { CallLog, observeArenas, observeLibc, observeSyscalls, ptr, type CallRecord, type Tier } from "./observe.js";
-import { GlibcMalloc } from "@mem/libc-malloc";
+import { GlibcMalloc, mainArenaAddress } from "@mem/libc-malloc";
 import { createStack, libcStatsText, type CPythonStack, type StackOptions } from "./stack.js";
 
 /** One fact about a tier's state after a step. */
@@ -257,12 +257,21 @@ function heapFacts(stack: CPythonStack, pointer: number): Fact[] {
     stack.libc instanceof GlibcMalloc
       ? `chunk at ${ptr(pointer - 16)} (heap start + ${pointer - 16 - heapStart})`
       : `block at ${ptr(pointer)} (heap start + ${pointer - heapStart})`;
-  return [
+  const facts: Fact[] = [
     {
       tier: "libc",
       text: `${where}, usable size ${stack.libc.usableSize(pointer)}; program break ${ptr(stack.process.programBreak)}`,
     },
   ];
+  if (stack.libc instanceof GlibcMalloc) {
+    const arena = stack.libc.arena;
+    const inLibc = arena === mainArenaAddress(stack.process.image.mappings);
+    facts.push({
+      tier: "libc",
+      text: `glibc's own state (main_arena: bins, top, counters) is not on the heap: it sits at ${ptr(arena)}${inLibc ? ", in libc.so.6's data segment" : ""}`,
+    });
+  }
+  return facts;
 }
 
 function summaries(stack: CPythonStack): Walkthrough["summaries"] {
