@@ -100,7 +100,7 @@ export function observeSyscalls(process: ProcessSpace, log: CallLog): ProcessSpa
     }
   };
   const zero = () => "0";
-  const traced_: ProcessSpace = {
+  const wrapper: ProcessSpace = {
     get pid() {
       return process.pid;
     },
@@ -129,19 +129,19 @@ export function observeSyscalls(process: ProcessSpace, log: CallLog): ProcessSpa
   };
   // Not system calls, but what a C library reads at start-up: where the image mapped libc
   // (glibc's main_arena lives in its data segment).
-  if ("image" in process) Object.defineProperty(traced_, "image", { get: () => (process as { image: unknown }).image, enumerable: true });
+  if ("image" in process) Object.defineProperty(wrapper, "image", { get: () => (process as { image: unknown }).image, enumerable: true });
   // mremap is optional in the kernel tier: forward it only when the process has it, so that
   // glibc's realloc of an mmapped chunk still finds (and logs) it through the wrapper.
   if ("mremap" in process) {
     const remapping = process as ProcessSpace & MremapSyscall;
-    (traced_ as ProcessSpace & MremapSyscall).mremap = (oldAddress, oldLength, newLength, flags, newAddress) =>
+    (wrapper as ProcessSpace & MremapSyscall).mremap = (oldAddress, oldLength, newLength, flags, newAddress) =>
       traced(
         `mremap(${ptr(oldAddress)}, ${oldLength}, ${newLength}, ${remapNames(flags)}${newAddress === undefined ? "" : `, ${ptr(newAddress)}`})`,
         () => remapping.mremap(oldAddress, oldLength, newLength, flags, newAddress),
         ptr,
       );
   }
-  return traced_;
+  return wrapper;
 }
 
 /** mremap flags as strace prints them. */

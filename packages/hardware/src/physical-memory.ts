@@ -158,9 +158,9 @@ export class PhysicalMemory implements Memory {
   // DataView call. (`(address * 2^-22) | 0` is exact for every address below 2^52; an
   // address out of range fails the range test before the index matters.) The DataView is
   // indexed with `offset | 0`: the tests proved it an int32, and an int32 index keeps the
-  // engine's DataView access inline (a double index is several times slower). An unbacked chunk reads as zeros, and so do the unwritten frames of a
-  // backed chunk (their bytes are kept zero). NaN and fractional addresses fail
-  // `(offset | 0) === offset` and take the checked slow path.
+  // engine's DataView access inline. An unbacked chunk reads as zeros, and so do the
+  // unwritten frames of a backed chunk (their bytes are kept zero). NaN and fractional
+  // addresses fail `(offset | 0) === offset` and take the checked slow path.
 
   /** {@inheritDoc Memory.load8} */
   load8(address: number): number {
@@ -191,7 +191,7 @@ export class PhysicalMemory implements Memory {
       this.traffic.bytesMoved += 2;
       if (this.cache !== null) this.cache.access(address, 2);
       const chunk = this.directory[index];
-      return chunk === undefined ? 0 : chunk.view.getUint16((offset | 0), true);
+      return chunk === undefined ? 0 : chunk.view.getUint16(offset | 0, true);
     }
     return this.loadSlow(address, 2);
   }
@@ -211,7 +211,7 @@ export class PhysicalMemory implements Memory {
       this.traffic.bytesMoved += 4;
       if (this.cache !== null) this.cache.access(address, 4);
       const chunk = this.directory[index];
-      return chunk === undefined ? 0 : chunk.view.getUint32((offset | 0), true);
+      return chunk === undefined ? 0 : chunk.view.getUint32(offset | 0, true);
     }
     return this.loadSlow(address, 4);
   }
@@ -239,7 +239,7 @@ export class PhysicalMemory implements Memory {
         this.traffic.loads++;
         this.traffic.bytesMoved += 8;
         if (this.cache !== null) this.cache.access(address, 8);
-        return high * TWO_32 + chunk.view.getUint32((offset | 0), true);
+        return high * TWO_32 + chunk.view.getUint32(offset | 0, true);
       }
     }
     return this.loadSlow(address, 8);
@@ -274,7 +274,7 @@ export class PhysicalMemory implements Memory {
       this.traffic.stores++;
       this.traffic.bytesMoved += 1;
       if (this.cache !== null) this.cache.access(address, 1);
-      chunk.view.setUint8((offset | 0), value);
+      chunk.view.setUint8(offset | 0, value);
       return;
     }
     this.storeSlow(address, 1, value);
@@ -298,7 +298,7 @@ export class PhysicalMemory implements Memory {
       this.traffic.stores++;
       this.traffic.bytesMoved += 2;
       if (this.cache !== null) this.cache.access(address, 2);
-      chunk.view.setUint16((offset | 0), value, true);
+      chunk.view.setUint16(offset | 0, value, true);
       return;
     }
     this.storeSlow(address, 2, value);
@@ -322,7 +322,7 @@ export class PhysicalMemory implements Memory {
       this.traffic.stores++;
       this.traffic.bytesMoved += 4;
       if (this.cache !== null) this.cache.access(address, 4);
-      chunk.view.setUint32((offset | 0), value, true);
+      chunk.view.setUint32(offset | 0, value, true);
       return;
     }
     this.storeSlow(address, 4, value);
@@ -349,7 +349,7 @@ export class PhysicalMemory implements Memory {
       this.traffic.bytesMoved += 8;
       if (this.cache !== null) this.cache.access(address, 8);
       const low = value >>> 0;
-      chunk.view.setUint32((offset | 0), low, true);
+      chunk.view.setUint32(offset | 0, low, true);
       chunk.view.setUint32((offset | 0) + 4, (value - low) / TWO_32, true);
       return;
     }

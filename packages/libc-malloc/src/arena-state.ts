@@ -141,7 +141,11 @@ export abstract class ArenaState {
   constructor(process: ProcessSpace, options: GlibcMallocOptions = {}) {
     this.process = process;
     this.m = process.memory;
-    this.arena = options.stateAddress ?? mainArenaOf(process) ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
+    const given = options.stateAddress;
+    if (given !== undefined && !(Number.isSafeInteger(given) && given > 0 && given % 16 === 0)) {
+      throw new RangeError(`libc-malloc: stateAddress must be a 16-byte aligned address, got ${String(given)}`);
+    }
+    this.arena = given ?? mainArenaOf(process) ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
     this.initialBrk = process.brk(0);
     this.key = options.tcacheKey ?? Math.floor(Math.random() * 2 ** 53);
     if (options.tcacheCount !== undefined && options.tcacheCount <= MAX_TCACHE_COUNT) this.tcacheCount = options.tcacheCount;

@@ -291,6 +291,15 @@ describe("main_arena in libc's data segment (test/fixtures/main-arena.c, recorde
     expect(libc.malloc(1 << 20)).toBe(firstMmapped);
   });
 
+  it("refuses a stateAddress that is not an aligned address, mapping nothing", () => {
+    const process = freshProcess();
+    const maps = process.maps();
+    for (const bad of [1.5, -16, 0x1008, Number.NaN]) {
+      expect(() => new GlibcMalloc(process, { stateAddress: bad })).toThrow(/stateAddress must be a 16-byte aligned address/);
+    }
+    expect(process.maps()).toBe(maps);
+  });
+
   it("falls back to a page of its own when the image maps no libc", () => {
     const process = new Kernel({ ram: new PhysicalMemory({ size: 64 * 1024 * 1024 }) }).createProcess({ image: BARE_IMAGE });
     expect(mainArenaAddress(process.image.mappings)).toBeUndefined();

@@ -62,11 +62,17 @@ export class PointerMap {
   }
 
   /**
-   * Stores `value` for `key` (not 0), replacing any previous value, and returns the previous
-   * value or -1 if there was none. Store any number but -1, which {@link get} uses for "absent".
+   * Stores `value` for `key` (a pointer: an integer in 1..2^53-1), replacing any previous value,
+   * and returns the previous value or -1 if there was none. Store any number but -1, which
+   * {@link get} uses for "absent" (and NaN).
+   * @throws RangeError for another key or value; the map is then unchanged.
    */
   set(key: number, value: number): number {
     if (key === 0) throw new RangeError("memtrace: PointerMap cannot store the NULL pointer");
+    if (!(key > 0 && key <= Number.MAX_SAFE_INTEGER && Math.floor(key) === key)) {
+      throw new RangeError(`memtrace: a PointerMap key must be a pointer, an integer in 1..2^53-1, got ${String(key)}`);
+    }
+    if (value === -1 || Number.isNaN(value)) throw new RangeError(`memtrace: a PointerMap value may be any number but -1 and NaN, got ${String(value)}`);
     if ((this.count + 1) * 4 > this.keys.length * 3) this.grow();
     const keys = this.keys;
     let i = this.slot(key);

@@ -39,6 +39,9 @@ describe("PointerMap", () => {
   it("refuses NULL and reports missing keys as -1", () => {
     const m = new PointerMap();
     expect(() => m.set(0, 1)).toThrow("memtrace: PointerMap cannot store the NULL pointer");
+    for (const key of [-16, 1.5, Number.NaN, 2 ** 53]) expect(() => m.set(key, 1)).toThrow(/a PointerMap key must be a pointer/);
+    for (const value of [-1, Number.NaN]) expect(() => m.set(0x10, value)).toThrow(/any number but -1 and NaN/);
+    expect(m.size).toBe(0);
     expect(m.get(0x10)).toBe(-1);
     expect(m.has(0x10)).toBe(false);
     m.set(0x10, 0);

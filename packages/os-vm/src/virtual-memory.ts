@@ -333,9 +333,10 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.readInto} */
   readInto(address: number, target: Uint8Array): void {
+    if (!(target instanceof Uint8Array)) throw new TypeError("os-vm: readInto expects a Uint8Array");
     const length = target.length;
     if (length === 0) return;
-    const view = target instanceof Uint8Array ? this.cachedView(address, length, false) : null;
+    const view = this.cachedView(address, length, false);
     if (view !== null) {
       target.set(new Uint8Array(view.buffer, view.byteOffset + (address & Tlb.PageMask), length));
       this.traffic.loads++;

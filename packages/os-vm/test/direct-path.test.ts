@@ -126,6 +126,7 @@ describe("the TLB's direct path to RAM", () => {
     expect(() => mem.store64(p, 1.5)).toThrow(RangeError);
     expect(() => mem.store32(p, 2 ** 32)).toThrow(RangeError);
     expect(() => mem.store8(p, 256)).toThrow(RangeError);
+    expect(() => mem.readInto(p, [0, 0] as unknown as Uint8Array)).toThrow("os-vm: readInto expects a Uint8Array");
     expect(mem.load64(p)).toBe(9);
   });
 

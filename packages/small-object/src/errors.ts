@@ -9,10 +9,15 @@ export function hex(value: number): string {
   return `0x${value.toString(16)}`;
 }
 
+/** `hex` for an address, the value as written for anything else (1.5, -16, NaN). */
+function shown(value: number): string {
+  return Number.isSafeInteger(value) && value >= 0 ? hex(value) : String(value);
+}
+
 /** A bad call into pymalloc (an invalid free, an impossible size). State is unchanged. */
 export class PymallocError extends Error {
   override readonly name = "PymallocError";
-  /** The operation that was refused: `malloc`, `calloc`, `realloc` or `free`. */
+  /** The operation that was refused: `malloc`, `calloc`, `realloc`, `free` or `poolHeader`. */
   readonly operation: string;
   /** The pointer involved (0 when none). */
   readonly address: number;
@@ -23,7 +28,8 @@ export class PymallocError extends Error {
 
   /** Creates the error; `detail` explains the rule in words. */
   constructor(operation: string, address: number, size: number, rule: string, detail: string) {
-    super(`small-object: ${operation}(${operation === "free" ? hex(address) : address ? `${hex(address)}, ${size}` : size}): ${rule}: ${detail}`);
+    const args = operation === "free" || operation === "poolHeader" ? shown(address) : address !== 0 ? `${shown(address)}, ${size}` : String(size);
+    super(`small-object: ${operation}(${args}): ${rule}: ${detail}`);
     this.operation = operation;
     this.address = address;
     this.size = size;

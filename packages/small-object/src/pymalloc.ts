@@ -210,12 +210,13 @@ export class Pymalloc {
 
   /** The header of the pool holding `ptr` (any address inside the pool), as memory holds it. */
   poolHeader(ptr: number): PoolHeader {
-    return readPoolHeader(this.memory, ptr - (ptr % this.poolSize));
+    if (!isAddress(ptr)) throw badPointer("poolHeader", ptr, 0);
+    return readPoolHeader(this.memory, ptr - (ptr & this.poolMask));
   }
 
-  /** Whether pymalloc owns `ptr` (`address_in_range`). */
+  /** Whether pymalloc owns `ptr` (`address_in_range`); false for anything that is not an address. */
   owns(ptr: number): boolean {
-    return this.arenaBase(ptr, ptr - (ptr % this.poolSize)) >= 0;
+    return isAddress(ptr) && this.arenaBase(ptr, ptr - (ptr & this.poolMask)) >= 0;
   }
 
   /** The block size of the class a request of `size` bytes (1..threshold) is served from. */
@@ -546,7 +547,7 @@ function isAddress(p: number): boolean {
 }
 
 function badPointer(operation: string, p: number, size: number): PymallocError {
-  return new PymallocError(operation, 0, size, "bad-pointer", `the pointer ${String(p)} is not an address (an integer in 0..2^53-1)`);
+  return new PymallocError(operation, p, size, "bad-pointer", "not an address (an integer in 0..2^53-1)");
 }
 
 

@@ -87,9 +87,12 @@ describe("invalid frees", () => {
     const { pm } = setup();
     const p = pm.malloc(32);
     for (const bad of [p + 0.5, -16, Number.NaN, 2 ** 53]) {
-      expectRefused(pm, () => pm.free(bad), "bad-pointer", /is not an address/);
-      expectRefused(pm, () => pm.realloc(bad, 40), "bad-pointer", /is not an address/);
+      expectRefused(pm, () => pm.free(bad), "bad-pointer", new RegExp(`^small-object: free\\(${String(bad)}\\): bad-pointer: not an address`));
+      expectRefused(pm, () => pm.realloc(bad, 40), "bad-pointer", new RegExp(`^small-object: realloc\\(${String(bad)}, 40\\): bad-pointer`));
+      expectRefused(pm, () => pm.poolHeader(bad), "bad-pointer", /^small-object: poolHeader\(/);
+      expect(pm.owns(bad)).toBe(false);
     }
+    expect(pm.owns(p)).toBe(true);
     pm.free(p);
   });
 
