@@ -16,7 +16,7 @@ export interface Memory {
   load32(address: number): number;
   /**
    * Reads the little-endian unsigned 64-bit value at `address` as a number.
-   * @throws RangeError when the stored value is above `Number.MAX_SAFE_INTEGER` (use {@link Memory.load64Big}).
+   * @throws UnsafeIntegerError (a RangeError) when the stored value is above `Number.MAX_SAFE_INTEGER` (use {@link Memory.load64Big}).
    */
   load64(address: number): number;
   /** Reads the little-endian unsigned 64-bit value at `address` as a bigint. */

@@ -1,3 +1,5 @@
+import { ArgumentRangeError } from "./errors.js";
+
 /** The geometry of one cache level. */
 export interface CacheLevelConfig {
   /** A name to report it by, e.g. "L1d". */
@@ -52,14 +54,14 @@ class CacheLevel {
   constructor(config: CacheLevelConfig) {
     const lineSize = config.lineSize ?? 64;
     if (!Number.isInteger(lineSize) || lineSize < 8 || (lineSize & (lineSize - 1)) !== 0) {
-      throw new RangeError(`hardware: cache ${config.name}: lineSize must be a power of two >= 8, got ${String(lineSize)}`);
+      throw new ArgumentRangeError(`hardware: cache ${config.name}: lineSize must be a power of two >= 8, got ${String(lineSize)}`);
     }
     if (!Number.isInteger(config.ways) || config.ways < 1) {
-      throw new RangeError(`hardware: cache ${config.name}: ways must be a positive integer, got ${String(config.ways)}`);
+      throw new ArgumentRangeError(`hardware: cache ${config.name}: ways must be a positive integer, got ${String(config.ways)}`);
     }
     const sets = config.size / (lineSize * config.ways);
     if (!Number.isInteger(sets) || sets < 1) {
-      throw new RangeError(`hardware: cache ${config.name}: size ${config.size} is not a multiple of lineSize * ways (${lineSize * config.ways})`);
+      throw new ArgumentRangeError(`hardware: cache ${config.name}: size ${config.size} is not a multiple of lineSize * ways (${lineSize * config.ways})`);
     }
     this.name = config.name;
     this.lineShift = Math.log2(lineSize);
@@ -116,12 +118,12 @@ export class CpuCache {
 
   /** Creates the hierarchy, fastest level first; every level must use the same line size. */
   constructor(levels: readonly CacheLevelConfig[] = TYPICAL_X86_64_CACHES) {
-    if (levels.length === 0) throw new RangeError("hardware: a cache hierarchy needs at least one level");
+    if (levels.length === 0) throw new ArgumentRangeError("hardware: a cache hierarchy needs at least one level");
     this.levels = levels.map((l) => new CacheLevel(l));
     this.lineShift = this.levels[0]!.lineShift;
     for (const level of this.levels) {
       if (level.lineShift !== this.lineShift) {
-        throw new RangeError(`hardware: cache ${level.name}: every level must use the same line size`);
+        throw new ArgumentRangeError(`hardware: cache ${level.name}: every level must use the same line size`);
       }
     }
   }

@@ -43,3 +43,52 @@ export class AlignmentError extends Error {
 export function hex(value: number | bigint): string {
   return `0x${value.toString(16)}`;
 }
+
+/** How an argument of the wrong type is described in an error: its type and its value. */
+export function describeArgument(value: unknown): string {
+  if (typeof value === "string") return `string ${JSON.stringify(value)}`;
+  if (typeof value === "bigint") return `bigint ${value.toString()}`;
+  if (typeof value === "number") return String(value);
+  if (value === null) return "null";
+  if (typeof value === "boolean" || value === undefined) return String(value);
+  return typeof value;
+}
+
+/**
+ * Raised when a caller passes an argument of the wrong type (a string, a BigInt, NaN or a
+ * fraction where an integer address belongs). A `TypeError`, so existing `catch` clauses
+ * still match; its own class tells a caller's mistake from a fault inside the simulator.
+ * Nothing is changed by the call.
+ */
+export class InvalidArgumentError extends TypeError {
+  override readonly name = "InvalidArgumentError";
+}
+
+/**
+ * Raised when a numeric argument is outside the range its parameter allows (a store value
+ * wider than the access, a negative length, an impossible RAM configuration). A
+ * `RangeError`, so existing `catch` clauses still match. Nothing is changed by the call.
+ */
+export class ArgumentRangeError extends RangeError {
+  override readonly name = "ArgumentRangeError";
+}
+
+/**
+ * Raised by the `number` 64-bit loads when the stored value is 2^53 or more and cannot be
+ * returned exactly: read such words with `load64Big`. Software that follows a pointer it
+ * loaded from memory catches this to model what a real CPU does with a wild pointer.
+ */
+export class UnsafeIntegerError extends RangeError {
+  override readonly name = "UnsafeIntegerError";
+  /** The address of the 64-bit word. */
+  readonly address: number;
+  /** The stored value, exactly. */
+  readonly value: bigint;
+
+  /** Creates the error for the 64-bit `value` found at `address`. */
+  constructor(address: number, value: bigint) {
+    super(`hardware: the 64-bit value ${hex(value)} at ${hex(address)} is above 2^53-1; read it with load64Big`);
+    this.address = address;
+    this.value = value;
+  }
+}

@@ -8,7 +8,14 @@ import {
   type PhysicalMemoryOptions,
 } from "./api.js";
 import type { CpuCache } from "./cache.js";
-import { AlignmentError, BusError, hex } from "./errors.js";
+import {
+  AlignmentError,
+  ArgumentRangeError,
+  BusError,
+  InvalidArgumentError,
+  UnsafeIntegerError,
+  describeArgument,
+} from "./errors.js";
 
 /** Bytes of one backing chunk: host storage is reserved 4 MiB at a time (see the class comment). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -88,15 +95,15 @@ export class PhysicalMemory implements Memory {
     const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
     const size = options.size ?? DEFAULT_RAM_SIZE;
     if (!Number.isInteger(frameSize) || frameSize < 256 || frameSize > 1 << 20 || (frameSize & (frameSize - 1)) !== 0) {
-      throw new RangeError(`hardware: frameSize must be a power of two between 256 and 1048576, got ${String(frameSize)}`);
+      throw new ArgumentRangeError(`hardware: frameSize must be a power of two between 256 and 1048576, got ${String(frameSize)}`);
     }
     if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_RAM_SIZE || size % frameSize !== 0) {
-      throw new RangeError(
+      throw new ArgumentRangeError(
         `hardware: size must be a positive multiple of the frame size (${frameSize}) up to 2^52 bytes, got ${String(size)}`,
       );
     }
     if (size / frameSize > 2 ** 31) {
-      throw new RangeError(`hardware: at most 2^31 frames are supported, ${size / frameSize} asked for`);
+      throw new ArgumentRangeError(`hardware: at most 2^31 frames are supported, ${size / frameSize} asked for`);
     }
     this.size = size;
     this.frameSize = frameSize;
@@ -164,6 +171,7 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.load8} */
   load8(address: number): number {
+    if (typeof address !== "number") return this.loadSlow(address, 1);
     const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     if (address >= 0 && address < this.size && (offset | 0) === offset) {
@@ -178,6 +186,7 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.load16} */
   load16(address: number): number {
+    if (typeof address !== "number") return this.loadSlow(address, 2);
     const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     if (
@@ -198,6 +207,7 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.load32} */
   load32(address: number): number {
+    if (typeof address !== "number") return this.loadSlow(address, 4);
     const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     if (
@@ -218,6 +228,7 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.load64} */
   load64(address: number): number {
+    if (typeof address !== "number") return this.loadSlow(address, 8);
     const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     if (
@@ -260,6 +271,10 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.store8} */
   store8(address: number, value: number): void {
+    if (typeof address !== "number" || typeof value !== "number") {
+      this.storeSlow(address, 1, value);
+      return;
+    }
     const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     const chunk = this.directory[index];
@@ -282,6 +297,10 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.store16} */
   store16(address: number, value: number): void {
+    if (typeof address !== "number" || typeof value !== "number") {
+      this.storeSlow(address, 2, value);
+      return;
+    }
     const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     const chunk = this.directory[index];
@@ -306,6 +325,10 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.store32} */
   store32(address: number, value: number): void {
+    if (typeof address !== "number" || typeof value !== "number") {
+      this.storeSlow(address, 4, value);
+      return;
+    }
     const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     const chunk = this.directory[index];
@@ -330,6 +353,10 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.store64} */
   store64(address: number, value: number): void {
+    if (typeof address !== "number" || typeof value !== "number") {
+      this.storeSlow(address, 8, value);
+      return;
+    }
     const index = (address * INVERSE_CHUNK_BYTES) | 0;
     const offset = address - index * CHUNK_BYTES;
     const chunk = this.directory[index];
@@ -358,8 +385,11 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.store64Big} */
   store64Big(address: number, value: bigint): void {
-    if (typeof value !== "bigint" || value < 0n || value > 0xffff_ffff_ffff_ffffn) {
-      throw new RangeError(`hardware: store64Big value must be a bigint in 0..2^64-1, got ${String(value)}`);
+    if (typeof value !== "bigint") {
+      throw new InvalidArgumentError(`hardware: store64Big value must be a bigint, got ${describeArgument(value)}`);
+    }
+    if (value < 0n || value > 0xffff_ffff_ffff_ffffn) {
+      throw new ArgumentRangeError(`hardware: store64Big value must be in 0..2^64-1, got ${String(value)}`);
     }
     this.checkAccess(address, 8, "store");
     const bytes = new Uint8Array(8);
@@ -372,6 +402,8 @@ export class PhysicalMemory implements Memory {
   /** {@inheritDoc Memory.read} */
   read(address: number, length: number): Uint8Array {
     checkLength(length);
+    // The range first: read(0, 2 ** 40) must fail as a bus error, not allocate 1 TiB.
+    this.checkRange(address, length, "load");
     const out = new Uint8Array(length);
     this.readInto(address, out);
     return out;
@@ -379,7 +411,7 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.readInto} */
   readInto(address: number, target: Uint8Array): void {
-    if (!(target instanceof Uint8Array)) throw new TypeError("hardware: readInto expects a Uint8Array");
+    if (!(target instanceof Uint8Array)) throw new InvalidArgumentError("hardware: readInto expects a Uint8Array");
     const length = target.length;
     this.checkRange(address, length, "load");
     this.traffic.loads++;
@@ -390,7 +422,7 @@ export class PhysicalMemory implements Memory {
 
   /** {@inheritDoc Memory.write} */
   write(address: number, bytes: Uint8Array): void {
-    if (!(bytes instanceof Uint8Array)) throw new TypeError("hardware: write expects a Uint8Array");
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError("hardware: write expects a Uint8Array");
     const length = bytes.length;
     this.checkRange(address, length, "store");
     this.traffic.stores++;
@@ -406,7 +438,8 @@ export class PhysicalMemory implements Memory {
    */
   fill(address: number, length: number, byte: number): void {
     checkLength(length);
-    if ((byte & 0xff) !== byte) throw new RangeError(`hardware: fill byte must be 0..255, got ${String(byte)}`);
+    if (typeof byte !== "number") throw new InvalidArgumentError(`hardware: fill byte must be a number, got ${describeArgument(byte)}`);
+    if ((byte & 0xff) !== byte) throw new ArgumentRangeError(`hardware: fill byte must be 0..255, got ${String(byte)}`);
     this.checkRange(address, length, "store");
     this.traffic.stores++;
     this.traffic.bytesMoved += length;
@@ -448,7 +481,7 @@ export class PhysicalMemory implements Memory {
    */
   frameView(frame: number, forWrite: boolean): DataView | null {
     if (!Number.isSafeInteger(frame) || frame < 0 || frame >= this.frameCount) {
-      throw new RangeError(`hardware: frame must be an integer in 0..${this.frameCount - 1}, got ${String(frame)}`);
+      throw new ArgumentRangeError(`hardware: frame must be an integer in 0..${this.frameCount - 1}, got ${String(frame)}`);
     }
     if (this.cache !== null) return null;
     const chunkIndex = Math.floor(frame / this.framesPerChunk);
@@ -538,14 +571,16 @@ export class PhysicalMemory implements Memory {
   }
 
   private checkRange(address: number, length: number, access: "load" | "store"): void {
-    if (typeof address !== "number" || !Number.isInteger(address)) {
-      throw new TypeError(`hardware: address must be an integer, got ${String(address)}`);
+    if (typeof address !== "number") {
+      throw new InvalidArgumentError(`hardware: address must be a number, got ${describeArgument(address)}`);
     }
+    if (!Number.isInteger(address)) throw new InvalidArgumentError(`hardware: address must be an integer, got ${String(address)}`);
     if (address < 0 || address + length > this.size) throw new BusError(address, length, access, this.size);
   }
 
   /** Loads outside the cached frame, straddling frames, unsafe, or of a bad address. */
   private loadSlow(address: number, width: number): number {
+    if (typeof address !== "number") this.checkRange(address, width, "load");
     const frame = Math.floor(address * this.inverseFrameSize);
     const offset = address - frame * this.frameSize;
     const inFrame = offset <= this.frameSize - width;
@@ -573,7 +608,9 @@ export class PhysicalMemory implements Memory {
       value = 0;
       for (let i = width - 1; i >= 0; i--) value = value * 256 + bytes[i]!;
       if (value > Number.MAX_SAFE_INTEGER) {
-        throw new RangeError(`hardware: the 64-bit value at ${hex(address)} is above 2^53-1; read it with load64Big`);
+        let exact = 0n;
+        for (let i = width - 1; i >= 0; i--) exact = (exact << 8n) | BigInt(bytes[i]!);
+        throw new UnsafeIntegerError(address, exact);
       }
     }
     this.traffic.loads++;
@@ -585,8 +622,12 @@ export class PhysicalMemory implements Memory {
   /** Stores outside the cached frame, straddling frames, or of a bad address or value. */
   private storeSlow(address: number, width: number, value: number): void {
     const max = width === 1 ? 0xff : width === 2 ? 0xffff : width === 4 ? 0xffff_ffff : Number.MAX_SAFE_INTEGER;
-    if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
-      throw new RangeError(`hardware: store${8 * width} value must be an integer in 0..${max}, got ${String(value)}`);
+    if (typeof value !== "number") {
+      throw new InvalidArgumentError(`hardware: store${8 * width} value must be a number, got ${describeArgument(value)}`);
+    }
+    if (typeof address !== "number") this.checkRange(address, width, "store");
+    if (!Number.isInteger(value) || value < 0 || value > max) {
+      throw new ArgumentRangeError(`hardware: store${8 * width} value must be an integer in 0..${max}, got ${String(value)}`);
     }
     const frame = Math.floor(address * this.inverseFrameSize);
     const offset = address - frame * this.frameSize;
@@ -654,15 +695,15 @@ export class PhysicalMemory implements Memory {
   }
 }
 
-function unsafe64(address: number, high: number, low: number): RangeError {
-  const big = (BigInt(high) << 32n) | BigInt(low);
-  return new RangeError(
-    `hardware: the 64-bit value ${hex(big)} at ${hex(address)} is above 2^53-1; read it with load64Big`,
-  );
+function unsafe64(address: number, high: number, low: number): UnsafeIntegerError {
+  return new UnsafeIntegerError(address, (BigInt(high) << 32n) | BigInt(low));
 }
 
 function checkLength(length: number): void {
-  if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) {
-    throw new RangeError(`hardware: length must be a non-negative integer, got ${String(length)}`);
+  if (typeof length !== "number") {
+    throw new InvalidArgumentError(`hardware: length must be a number, got ${describeArgument(length)}`);
+  }
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new ArgumentRangeError(`hardware: length must be a non-negative integer, got ${String(length)}`);
   }
 }
