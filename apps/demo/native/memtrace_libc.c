@@ -18,6 +18,8 @@
  *   forked child drops its copy of the buffer (the writer checks the pid);
  * - the first line is "# memtrace v1", then "# heap-start 0x..": the initial
  *   program break (start_brk of /proc/self/stat), where glibc's main heap begins;
+ *   before it, "# env NAME=value" lines for GLIBC_TUNABLES and the MALLOC_*_
+ *   variables, the settings glibc's malloc read;
  * - calls made by the shim itself: none (it never allocates);
  * - calls from threads other than the first one are recorded, and each new
  *   thread is announced by a "# thread <n>" comment (glibc serves other threads
@@ -98,6 +100,37 @@ static void write_argv(void) {
     tw_line(&W, line);
 }
 
+/*
+ * "# env NAME=value" for each variable glibc 2.36's malloc reads (GLIBC_TUNABLES and the
+ * MALLOC_*_ aliases of its glibc.malloc tunables), so that a replay can use the same settings.
+ * Written in the order of the environment; a value with a newline or longer than 4000
+ * bytes is left out.
+ */
+static void write_env(void) {
+    static const char *const names[] = {
+        "GLIBC_TUNABLES", "MALLOC_CHECK_", "MALLOC_TOP_PAD_", "MALLOC_PERTURB_", "MALLOC_MMAP_THRESHOLD_",
+        "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX", "MALLOC_ARENA_TEST",
+    };
+    extern char **environ;
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq) continue;
+        size_t name_len = (size_t)(eq - *e);
+        int wanted = 0;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            if (strlen(names[i]) == name_len && memcmp(names[i], *e, name_len) == 0) wanted = 1;
+        }
+        size_t len = strlen(*e);
+        if (!wanted || len > 4000 || strchr(*e, '\n') || strchr(*e, '\r')) continue;
+        char *p = tw_reserve(&W, len + 8);
+        p = tw_str(p, "# env ");
+        memcpy(p, *e, len);
+        p += len;
+        *p++ = '\n';
+        tw_commit(&W, p);
+    }
+}
+
 /* "# pid <n>\n" for this process. */
 static size_t pid_line(char *out) {
     char *p = tw_str(out, "# pid ");
@@ -150,6 +183,7 @@ static void start(void) {
     p += pid_line(p);
     tw_commit(&W, p);
     write_argv();
+    write_env();
     p = tw_reserve(&W, 60);
     p = tw_str(p, "# heap-start ");
     p = tw_hex(p, read_start_brk());

@@ -258,10 +258,15 @@ static void write_header(int argc, char **argv) {
     }
     for (char *p = line; *p; p++) if (*p == '\n' || *p == '\r') *p = ' ';
     tw_line(&W, line);
-    static const char *const vars[] = { "PYTHONHASHSEED", "PYTHONMALLOC" };
+    /* The settings of the allocators: CPython's, then glibc's (GLIBC_TUNABLES and the
+       MALLOC_*_ aliases of its glibc.malloc tunables), so that a replay can use them. */
+    static const char *const vars[] = {
+        "PYTHONHASHSEED", "PYTHONMALLOC", "GLIBC_TUNABLES", "MALLOC_CHECK_", "MALLOC_TOP_PAD_", "MALLOC_PERTURB_",
+        "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX", "MALLOC_ARENA_TEST",
+    };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i]);
-        if (v && strlen(v) < 64 && !strchr(v, '\n')) {
+        if (v && strlen(v) < 4000 && !strchr(v, '\n') && !strchr(v, '\r')) {
             snprintf(line, sizeof line, "# env %s=%s", vars[i], v);
             tw_line(&W, line);
         }
