@@ -126,4 +126,14 @@ export interface ReadOptions {
    * @defaultValue true
    */
   readonly requireHeader?: boolean;
+  /**
+   * The longest line accepted, in characters (UTF-16 code units, without the newline); a
+   * longer line raises `MemtraceLineTooLongError` as soon as the bound is passed, so
+   * a reader fed something that is not a trace stays in constant memory.
+   * @defaultValue {@link MAX_LINE_LENGTH} (1 MiB)
+   */
+  readonly maxLineLength?: number;
 }
+
+/** The default bound on a trace line's length: 1 MiB (real lines are under 100 characters). */
+export const MAX_LINE_LENGTH = 1 << 20;

@@ -14,8 +14,8 @@ export type {
   ReallocEvent,
   WriteEvent,
 } from "./api.js";
-export { DOMAINS, MEMTRACE_HEADER } from "./api.js";
-export { MemtraceSyntaxError } from "./errors.js";
+export { DOMAINS, MAX_LINE_LENGTH, MEMTRACE_HEADER } from "./api.js";
+export { MemtraceLineTooLongError, MemtraceSyntaxError } from "./errors.js";
 export { formatBytes, formatEvent, formatPointer, formatTrace, formatTraceWithHeader } from "./format.js";
 export { parseLine, parseLineInto } from "./parse-line.js";
 export { TraceRecord } from "./record.js";

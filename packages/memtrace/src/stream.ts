@@ -1,5 +1,5 @@
-import { MEMTRACE_HEADER, type MemtraceEvent, type ReadOptions } from "./api.js";
-import { MemtraceSyntaxError } from "./errors.js";
+import { MAX_LINE_LENGTH, MEMTRACE_HEADER, type MemtraceEvent, type ReadOptions } from "./api.js";
+import { MemtraceLineTooLongError, MemtraceSyntaxError } from "./errors.js";
 import { parseLineInto } from "./parse-line.js";
 import { TraceRecord } from "./record.js";
 
@@ -9,7 +9,8 @@ export type RecordHandler = (record: TraceRecord, line: number) => void;
 /**
  * A streaming reader: feed it a trace as string chunks of any size (split anywhere,
  * even inside a line) and it calls the handler once per line, in constant memory
- * (only a partial last line is kept between chunks). The record passed to the
+ * (only a partial last line is kept between chunks, and no line may grow past
+ * `maxLineLength`: an input without newlines fails fast). The record passed to the
  * handler is reused for the next line: copy what you keep, or call `toEvent()`.
  *
  * ```
@@ -26,12 +27,14 @@ export class TraceStream {
   private lineNo = 0;
   private readonly record = new TraceRecord();
   private readonly requireHeader: boolean;
+  private readonly maxLineLength: number;
   private readonly onRecord: RecordHandler;
 
   /** Creates a reader that calls `onRecord` for every line. */
   constructor(onRecord: RecordHandler, options: ReadOptions = {}) {
     this.onRecord = onRecord;
     this.requireHeader = options.requireHeader ?? true;
+    this.maxLineLength = options.maxLineLength ?? MAX_LINE_LENGTH;
   }
 
   /** The number of lines read so far. */
@@ -39,12 +42,17 @@ export class TraceStream {
     return this.lineNo;
   }
 
-  /** Reads the complete lines of `chunk` (with what was left of the previous chunk). */
+  /**
+   * Reads the complete lines of `chunk` (with what was left of the previous chunk).
+   * @throws {@link MemtraceSyntaxError} for a malformed line, {@link MemtraceLineTooLongError}
+   *   as soon as a line is longer than `maxLineLength`
+   */
   push(chunk: string): void {
     let pos = 0;
     if (this.carry.length > 0) {
       const nl = chunk.indexOf("\n");
       if (nl < 0) {
+        this.checkLength(this.carry.length + chunk.length);
         this.carry += chunk;
         return;
       }
@@ -59,7 +67,15 @@ export class TraceStream {
       this.line(chunk, pos, nl);
       pos = nl + 1;
     }
-    if (pos < chunk.length) this.carry = chunk.slice(pos);
+    if (pos < chunk.length) {
+      this.checkLength(chunk.length - pos);
+      this.carry = chunk.slice(pos);
+    }
+  }
+
+  /** Throws when the line being read (the next one) would be `length` characters long or more than allowed. */
+  private checkLength(length: number): void {
+    if (length > this.maxLineLength) throw new MemtraceLineTooLongError(this.lineNo + 1, this.maxLineLength);
   }
 
   /** Reads the last line if it had no newline; checks that the trace was not empty. */
@@ -75,6 +91,7 @@ export class TraceStream {
   }
 
   private line(src: string, start: number, end: number): void {
+    if (end - start > this.maxLineLength) this.checkLength(end - start);
     const line = ++this.lineNo;
     if (line === 1 && this.requireHeader) checkHeader(src, start, end);
     parseLineInto(src, start, end, line, this.record);
