@@ -12,6 +12,7 @@ import type {
 import { mmapArenaAllocator } from "./arena-allocator.js";
 import type { DebugReporter } from "./debug-dump.js";
 import { debugAllocator, debugMalloc, debugRawMalloc, type DebugApi } from "./debug-hooks.js";
+import { readDebugBlock, type DebugBlockView } from "./debug-inspect.js";
 import { PyFatalError, PyMemUsageError } from "./errors.js";
 import { mallocAllocator } from "./malloc-allocator.js";
 import { callocOverflows, checkSizeArgument, exceedsSsizeMax } from "./size.js";
@@ -293,6 +294,18 @@ export class PyMem implements DebugReporter {
       this.debugApis.obj.alloc = copyRecord(this.obj);
       this.obj = debugAllocator(this.debugApis.obj, false);
     }
+  }
+
+  /**
+   * Inspection (read-only): the decoration the debug hooks of `domain` wrote around `pointer`
+   * (size word, API id, pad bytes, the pointer the allocator beneath returned), or `null` when
+   * that domain's slot does not hold the debug hooks. Nothing is checked or reported: see
+   * {@link DebugBlockView.intact}.
+   */
+  debugBlock(domain: PyMemDomain, pointer: number): DebugBlockView | null {
+    const slot = this.slot(domain);
+    if (slot.malloc !== debugRawMalloc && slot.malloc !== debugMalloc) return null;
+    return readDebugBlock(this.memory, domain, pointer);
   }
 
   /** `_PyMem_GetCurrentAllocatorName()`: which preset the slots hold, `null` for anything else. */
