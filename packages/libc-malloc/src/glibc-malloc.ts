@@ -9,7 +9,8 @@ import {
   M_TOP_PAD,
   M_TRIM_THRESHOLD,
 } from "./api.js";
-import { AV_FASTBINS, BK, FD } from "./arena-layout.js";
+import { AV_FASTBINS, BK, FD, MALLOC_STATE_SIZE } from "./arena-layout.js";
+import type { GlibcInspection } from "./inspect.js";
 import {
   CHUNK_HDR_SZ,
   DEFAULT_MMAP_THRESHOLD_MAX,
@@ -372,6 +373,43 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     }
     const arena = { sizes, fastCount, fastBytes, restCount, restBytes, system: this.systemMem, maxSystem: this.maxSystemMem };
     return formatMallocInfo(arena, this.nMmaps, this.mmappedMem);
+  }
+
+  /**
+   * Inspection (read-only): `mp_.mmap_threshold` now. A request whose chunk is at least this
+   * big, when no free chunk fits, gets a mapping of its own. 128 KiB at first; `mallopt` and the
+   * tunables set it, and freeing an mmapped chunk bigger than it (up to 32 MiB) raises it to that
+   * chunk's size (glibc's dynamic threshold).
+   */
+  currentMmapThreshold(): number {
+    return this.mmapThreshold;
+  }
+
+  /**
+   * Inspection (read-only): where main_arena, the heap regions, the top chunk and the tcache
+   * struct are, the `mp_` policy parameters and the mmapped-chunk counters. Before the first
+   * call initialised the allocator nothing is read from memory (top, topSize and systemMem are 0).
+   */
+  inspect(): GlibcInspection {
+    const ready = this.initialised;
+    const top = ready ? this.top : 0;
+    return {
+      initialised: ready,
+      arena: this.arena,
+      mainArenaSize: MALLOC_STATE_SIZE,
+      regions: [...this.regions],
+      top,
+      topSize: ready ? chunkSize(this.sizeField(top)) : 0,
+      brk: this.process.brk(0),
+      tcacheChunk: this.tcache === 0 ? 0 : this.tcache - CHUNK_HDR_SZ,
+      systemMem: ready ? this.systemMem : 0,
+      mmapThreshold: this.mmapThreshold,
+      trimThreshold: this.trimThreshold,
+      topPad: this.topPad,
+      dynamicThreshold: !this.noDynThreshold,
+      nMmaps: this.nMmaps,
+      mmappedMem: this.mmappedMem,
+    };
   }
 
   /** Walks the main heap chunk by chunk (tcache and bins are consulted to name each free chunk's list). */

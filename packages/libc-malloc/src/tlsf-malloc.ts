@@ -1,6 +1,7 @@
 import type { Memory } from "@mem/hardware";
 import type { ProcessSpace } from "@mem/os-vm";
 import type { CAllocator, Mallinfo2 } from "./api.js";
+import type { TlsfBlock, TlsfInspection } from "./inspect.js";
 import { EINVAL, ENOMEM, PAGE, hex, pageUp, pointerArgument, sizeArgument } from "./constants.js";
 import { HeapCheckError, MallocAbort, isSyscallError } from "./errors.js";
 
@@ -113,6 +114,14 @@ export class TlsfMalloc implements CAllocator {
     this.removeFree(block, this.sizeOf(block));
     this.use(block, size);
     return block + HEADER;
+  }
+
+  /**
+   * Inspection (read-only): the block size (header included) from which a request gets a
+   * mapping of its own instead of a block of the heap: 256 KiB, fixed.
+   */
+  currentMmapThreshold(): number {
+    return MMAP_MIN;
   }
 
   /** `free(p)`. Throws {@link MallocAbort} for a pointer this allocator did not hand out or already freed. */
@@ -260,6 +269,25 @@ export class TlsfMalloc implements CAllocator {
       fordblks: this.freeBytes,
       keepcost,
     };
+  }
+
+  /**
+   * Inspection (read-only): the control block, every block of every heap region with its
+   * state (read from the size fields in memory), and the counters of mapped blocks.
+   */
+  inspect(): TlsfInspection {
+    const blocks: TlsfBlock[] = [];
+    for (const region of this.regions) {
+      for (let b = region.start; b < region.sentinel; ) {
+        const field = this.rd(b + 8);
+        const size = field - (field & 7);
+        if (size < MIN_BLOCK) break; // a corrupt heap: checkHeap names the problem
+        blocks.push({ address: b, size, state: (field & FREE) !== 0 ? "free" : "in-use" });
+        b += size;
+      }
+      blocks.push({ address: region.sentinel, size: HEADER, state: "sentinel" });
+    }
+    return { control: this.control, controlSize: CB_SIZE, blocks, mapped: this.mapped, mappedBytes: this.mappedBytes };
   }
 
   /**
