@@ -18,3 +18,4 @@ export { HeapCheckError, MallocAbort } from "./errors.js";
 export { GlibcMalloc } from "./glibc-malloc.js";
 export { MAIN_ARENA_LIBC_OFFSET, mainArenaAddress } from "./main-arena.js";
 export { TlsfMalloc } from "./tlsf-malloc.js";
+export type { GlibcInspection, TlsfBlock, TlsfInspection } from "./inspect.js";
