@@ -11,3 +11,9 @@ const tiers = ["hardware", "os-vm", "libc-malloc", "pymem", "small-object", "mem
 export const workspaceAliases: Record<string, string> = Object.fromEntries(
   tiers.map((t) => [`@mem/${t}`, fileURLToPath(new URL(`./packages/${t}/src/index.ts`, import.meta.url))]),
 );
+
+/**
+ * The global setup every package's vitest run uses: a per-run TMPDIR removed at the end
+ * (tests leave nothing in the temp directory) and, under `npm run test:live`, the host facts.
+ */
+export const globalSetup: string[] = [fileURLToPath(new URL("./scripts/vitest-global-setup.ts", import.meta.url))];

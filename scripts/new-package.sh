@@ -59,10 +59,10 @@ export default defineConfig({
 TS
 cat > "$pkg/vitest.config.ts" <<'TS'
 import { defineConfig } from "vitest/config";
-import { workspaceAliases } from "../../vitest.shared.js";
+import { globalSetup, workspaceAliases } from "../../vitest.shared.js";
 
 export default defineConfig({
   resolve: { alias: workspaceAliases },
-  test: { include: ["test/**/*.test.ts"] },
+  test: { include: ["test/**/*.test.ts"], globalSetup },
 });
 TS

@@ -278,6 +278,13 @@ export interface KernelOptions {
    * @defaultValue true
    */
   thpAlignment?: boolean;
+  /**
+   * Map the shared zero page when a process reads fresh private anonymous memory (no RSS
+   * until the first write), as this machine's kernel does. With false, a read fault allocates
+   * a zeroed page instead, as reported from a Debian 13 machine (`RssAnon` grew by the bytes read).
+   * @defaultValue true
+   */
+  zeroPage?: boolean;
 }
 
 /** Options of {@link Kernel.createProcess}. */

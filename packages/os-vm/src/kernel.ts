@@ -72,6 +72,7 @@ export class Kernel {
       maxMapCount,
       mmapMinAddr,
       thpAlignment,
+      zeroPage: options.zeroPage ?? true,
       get strictOvercommit() {
         return strict();
       },

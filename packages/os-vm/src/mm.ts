@@ -37,6 +37,8 @@ export interface KernelServices {
   readonly pages: PageAllocator;
   /** Frame number of the shared zero page. */
   readonly zeroPfn: number;
+  /** Whether a read of fresh private anonymous memory maps the zero page (else a new page). */
+  readonly zeroPage: boolean;
   /** Allocates one zeroed user frame (reclaiming lazily freed pages if RAM is short). */
   allocUserPage(purpose: () => string): number;
   /** Gives back a user frame whose last mapping went away. */
@@ -227,13 +229,14 @@ export class MemoryDescriptor implements FaultHandler {
         } else this.kernel.pages.setCount(pfn, this.kernel.pages.count(pfn) + 1);
         this.rssShmem++;
         writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | (vma.flags & VM_WRITE ? PTE_RW | (write ? PTE_DIRTY : 0) : 0), nx);
-      } else if (!write) {
+      } else if (!write && this.kernel.zeroPage) {
         writeEntry(this.ram, slot, this.kernel.zeroPfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | PTE_SPECIAL, nx);
       } else {
+        // do_anonymous_page: a new page, writable and dirty if the mapping allows writing
         const pfn = this.newPage(vma, vpn, PG_ANON);
         this.rssAnon++;
         this.kernel.counters.anonPages++;
-        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY, nx);
+        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | ((vma.flags & VM_WRITE) !== 0 ? PTE_RW | PTE_DIRTY : 0), nx);
       }
       this.faults.minor++;
       this.updateHiwaterRss();

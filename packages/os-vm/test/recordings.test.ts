@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PhysicalMemory } from "@mem/hardware";
-import { describe, expect, it } from "vitest";
-import { Kernel, imageFromMaps } from "../src/index.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { hostFacts, liveSkip, liveTitle, type HostFacts } from "../../../scripts/host-facts.js";
+import { Kernel, imageFromMaps, type KernelOptions } from "../src/index.js";
 import { parseOutput, runScript, type Item } from "./vmscript.js";
 
 /**
@@ -85,20 +86,34 @@ describe("scripts against the recordings of the real kernel", () => {
   }
 });
 
-/** Re-runs the live experiment when gcc, setarch and setpriv are available (skips cleanly otherwise). */
-const canRunLive = (() => {
-  try {
-    execFileSync("gcc", ["--version"], { stdio: "ignore" });
-    execFileSync("setarch", ["-R", "true"], { stdio: "ignore" });
-    return existsSync("/proc/self/maps");
-  } catch {
-    return false;
-  }
-})();
+/**
+ * The live re-run (`npm run test:live`): the scripts run on this machine's kernel now, and on
+ * the model configured as this kernel is: the zero page on read of fresh anonymous memory or
+ * not (probed), 2 MiB alignment of anonymous mappings from Linux 6.7. Skipped, with the
+ * difference named, where the model has no counterpart (transparent huge pages "always").
+ */
+const liveReason = liveSkip({
+  tools: ["gcc", "setarch", "python3"],
+  check: (host) => {
+    if (!existsSync("/proc/self/maps")) return "no /proc on this host";
+    if (host.anonRead === null) return "could not probe how the kernel reads fresh anonymous memory";
+    if (host.thp === "always") return `host transparent huge pages are "always"; the model has no huge pages (THP "madvise" or "never")`;
+    return null;
+  },
+});
 
-describe.skipIf(!canRunLive)("scripts against the live kernel", () => {
-  it("placement.vm and paging.vm agree with a fresh run", () => {
-    const tmp = mkdtempSync(join(tmpdir(), "osvm-"));
+/** The kernel options that make the model behave as this host's kernel. */
+function hostKernelOptions(host: HostFacts): Pick<KernelOptions, "zeroPage" | "thpAlignment"> {
+  const [major = 0, minor = 0] = host.kernel.split(".").map(Number);
+  return { zeroPage: host.anonRead !== "allocates", thpAlignment: host.thp !== "never" && (major > 6 || (major === 6 && minor >= 7)) };
+}
+
+describe.skipIf(liveReason !== null)(liveTitle("scripts against the live kernel", liveReason), () => {
+  const tmp = mkdtempSync(join(tmpdir(), "osvm-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it("placement, paging, splitmerge, mremap, stack and smaps agree with a fresh run on the model of this kernel", () => {
+    const options = hostKernelOptions(hostFacts());
     const binary = join(tmp, "vmscript");
     execFileSync("gcc", ["-O1", "-o", binary, new URL("live/vmscript.c", import.meta.url).pathname]);
     const run = (input: string): string => execFileSync("setarch", ["-R", binary], { input, encoding: "utf8" });
@@ -106,8 +121,29 @@ describe.skipIf(!canRunLive)("scripts against the live kernel", () => {
     for (const name of ["placement", "paging", "splitmerge", "mremap", "stack", "smaps"]) {
       const script = read(`${name}.vm`);
       const ram = new PhysicalMemory({ size: 24 * 1024 * 1024 * 1024 });
-      const sim = runScript(new Kernel({ ram }).createProcess({ image: imageFromMaps(start.text) }), script);
+      const sim = runScript(new Kernel({ ram, ...options }).createProcess({ image: imageFromMaps(start.text) }), script);
       compare(parseOutput(run(script)), parseOutput(sim), start.text);
     }
   }, 30_000);
+});
+
+describe("the model of the live kernel", () => {
+  it("follows the probed zero-page behaviour and the kernel version's THP alignment", () => {
+    const host: HostFacts = { glibc: "2.41", python3: "3.13", python3TestCapi: false, kernel: "6.12", anonRead: "allocates", thp: "madvise", tools: { gcc: true, setarch: true, python3: true } };
+    expect(hostKernelOptions(host)).toEqual({ zeroPage: false, thpAlignment: true });
+    expect(hostKernelOptions({ ...host, kernel: "6.1", anonRead: "zero-page" })).toEqual({ zeroPage: true, thpAlignment: false });
+    expect(hostKernelOptions({ ...host, thp: "never" })).toEqual({ zeroPage: false, thpAlignment: false });
+  });
+
+  it("reading 32 MiB of fresh memory: +0 kB RssAnon with the zero page, +32768 kB without (the paging.vm step that differed)", () => {
+    const script = "mmap 0 0x4000000 3 0x22\nstatus\nread $0 0x2000000\nstatus\n";
+    const rssAfterRead = (zeroPage: boolean): number => {
+      const ram = new PhysicalMemory({ size: 24 * 1024 * 1024 * 1024 });
+      const out = parseOutput(runScript(new Kernel({ ram, zeroPage }).createProcess({ image: imageFromMaps(startMaps.text) }), script));
+      const status = out.filter((i) => i.kind === "status");
+      return status[1]!.fields.get("RssAnon")! - status[0]!.fields.get("RssAnon")!;
+    };
+    expect(rssAfterRead(true)).toBe(0);
+    expect(rssAfterRead(false)).toBe(32768);
+  });
 });
