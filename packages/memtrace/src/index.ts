@@ -21,4 +21,4 @@ export { parseLine, parseLineInto } from "./parse-line.js";
 export { TraceRecord } from "./record.js";
 export type { RecordHandler } from "./stream.js";
 export { TraceStream, forEachRecord, parseTrace, readEvents } from "./stream.js";
-export { PointerMap } from "./pointer-map.js";
+export { PointerMap, PointerMapError } from "./pointer-map.js";

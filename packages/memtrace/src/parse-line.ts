@@ -318,14 +318,14 @@ export function parseLineInto(src: string, start: number, end: number, line: num
     case 65: // A
       expectFields(n, 2, "arena-alloc (A)", line);
       rec.kind = "arena-alloc";
-      rec.size = dec(src, 1, line, "arena-alloc size");
-      rec.result = hex(src, 2, line, "arena-alloc result");
+      rec.size = arenaSize(dec(src, 1, line, "arena-alloc size"), line, "arena-alloc (A)");
+      rec.result = arenaAddress(hex(src, 2, line, "arena-alloc result"), line, "arena-alloc (A) result", "an A line records an arena that was obtained");
       return;
     case 68: // D
       expectFields(n, 2, "arena-free (D)", line);
       rec.kind = "arena-free";
-      rec.ptr = hex(src, 1, line, "arena-free ptr");
-      rec.size = dec(src, 2, line, "arena-free size");
+      rec.ptr = arenaAddress(hex(src, 1, line, "arena-free ptr"), line, "arena-free (D) ptr", "a D line records an arena that was released");
+      rec.size = arenaSize(dec(src, 2, line, "arena-free size"), line, "arena-free (D)");
       return;
     case 119: // w
       expectFields(n, 3, "write (w)", line);
@@ -337,6 +337,31 @@ export function parseLineInto(src: string, start: number, end: number, line: num
     default:
       throw unknownEvent(src, line);
   }
+}
+
+/**
+ * The page size arenas are aligned to: pymalloc's arenas come from `mmap` (CPython's
+ * `_PyObject_ArenaMmap`), which returns whole pages, and ARENA_SIZE is a multiple of the
+ * page size in every version (256 KiB up to 3.9, 1 MiB from 3.10). 4096 is the smallest
+ * page size of the platforms traces come from (x86-64 Linux).
+ */
+const ARENA_PAGE = 4096;
+
+/** An `A`/`D` address: not NULL and page-aligned, or the line is refused. */
+function arenaAddress(value: number, line: number, what: string, meaning: string): number {
+  if (value === 0) throw new MemtraceSyntaxError(line, `${what} is NULL: ${meaning}`);
+  if (value % ARENA_PAGE !== 0) {
+    throw new MemtraceSyntaxError(line, `${what} 0x${value.toString(16)} is not a multiple of the page size (${ARENA_PAGE}): arenas are mmapped`);
+  }
+  return value;
+}
+
+/** An `A`/`D` size: a positive multiple of the page size, or the line is refused. */
+function arenaSize(value: number, line: number, what: string): number {
+  if (value === 0 || value % ARENA_PAGE !== 0) {
+    throw new MemtraceSyntaxError(line, `${what} size ${value} is not a positive multiple of the page size (${ARENA_PAGE})`);
+  }
+  return value;
 }
 
 function unknownEvent(src: string, line: number): MemtraceSyntaxError {

@@ -1,3 +1,23 @@
+/**
+ * Raised for a key or value a {@link PointerMap} cannot hold (NULL, a non-integer, a
+ * BigInt or string, the reserved value -1). A `RangeError`, so existing `catch` clauses
+ * still match. The map is unchanged.
+ */
+export class PointerMapError extends RangeError {
+  override readonly name = "PointerMapError";
+}
+
+/** Describes a rejected argument by type and value. */
+function describe(value: unknown): string {
+  if (typeof value === "string") return `string ${JSON.stringify(value)}`;
+  if (typeof value === "bigint") return `bigint ${value.toString()}`;
+  return typeof value === "number" || typeof value === "boolean" || value == null ? String(value) : typeof value;
+}
+
+function notANumber(value: unknown): PointerMapError {
+  return new PointerMapError(`memtrace: a PointerMap key must be a number, got ${describe(value)}`);
+}
+
 /** Scratch space for {@link PointerMap}'s hash: a double and its two 32-bit words. */
 const KEY_BITS = new Float64Array(1);
 const KEY_WORDS = new Uint32Array(KEY_BITS.buffer);
@@ -44,19 +64,28 @@ export class PointerMap {
     return Math.imul(KEY_WORDS[0]! ^ Math.imul(KEY_WORDS[1]!, 0x27d4eb2d), 0x9e3779b1) >>> this.shift;
   }
 
-  /** The value stored for `key`, or -1 if there is none. */
+  /**
+   * The value stored for `key`, or -1 if there is none (always -1 for 0, NULL, which is
+   * never stored).
+   * @throws {@link PointerMapError} when `key` is not a number.
+   */
   get(key: number): number {
+    if (typeof key !== "number") throw notANumber(key);
     const keys = this.keys;
     let i = this.slot(key);
     for (;;) {
       const k = keys[i]!;
-      if (k === key) return this.values[i]!;
+      // The empty-slot test first: an empty slot holds 0, which must not match key 0.
       if (k === 0) return -1;
+      if (k === key) return this.values[i]!;
       i = (i + 1) & this.mask;
     }
   }
 
-  /** Whether `key` is stored. */
+  /**
+   * Whether `key` is stored.
+   * @throws {@link PointerMapError} when `key` is not a number.
+   */
   has(key: number): boolean {
     return this.get(key) !== -1;
   }
@@ -65,14 +94,17 @@ export class PointerMap {
    * Stores `value` for `key` (a pointer: an integer in 1..2^53-1), replacing any previous value,
    * and returns the previous value or -1 if there was none. Store any number but -1, which
    * {@link get} uses for "absent" (and NaN).
-   * @throws RangeError for another key or value; the map is then unchanged.
+   * @throws {@link PointerMapError} for another key or value; the map is then unchanged.
    */
   set(key: number, value: number): number {
-    if (key === 0) throw new RangeError("memtrace: PointerMap cannot store the NULL pointer");
+    if (typeof key !== "number") throw notANumber(key);
+    if (key === 0) throw new PointerMapError("memtrace: PointerMap cannot store the NULL pointer");
     if (!(key > 0 && key <= Number.MAX_SAFE_INTEGER && Math.floor(key) === key)) {
-      throw new RangeError(`memtrace: a PointerMap key must be a pointer, an integer in 1..2^53-1, got ${String(key)}`);
+      throw new PointerMapError(`memtrace: a PointerMap key must be a pointer, an integer in 1..2^53-1, got ${String(key)}`);
     }
-    if (value === -1 || Number.isNaN(value)) throw new RangeError(`memtrace: a PointerMap value may be any number but -1 and NaN, got ${String(value)}`);
+    if (typeof value !== "number" || value === -1 || Number.isNaN(value)) {
+      throw new PointerMapError(`memtrace: a PointerMap value may be any number but -1 and NaN, got ${describe(value)}`);
+    }
     if ((this.count + 1) * 4 > this.keys.length * 3) this.grow();
     const keys = this.keys;
     let i = this.slot(key);
@@ -93,16 +125,20 @@ export class PointerMap {
     }
   }
 
-  /** Removes `key` and returns its value, or -1 if it was not stored. */
+  /**
+   * Removes `key` and returns its value, or -1 if it was not stored.
+   * @throws {@link PointerMapError} when `key` is not a number.
+   */
   delete(key: number): number {
+    if (typeof key !== "number") throw notANumber(key);
     const keys = this.keys;
     const values = this.values;
     const mask = this.mask;
     let i = this.slot(key);
     for (;;) {
       const k = keys[i]!;
-      if (k === key) break;
       if (k === 0) return -1;
+      if (k === key) break;
       i = (i + 1) & mask;
     }
     const value = values[i]!;

@@ -4,6 +4,9 @@ import { DOMAINS, TraceStream, formatEvent, formatTrace, parseLine, parseTrace, 
 
 const size = fc.oneof(fc.nat({ max: 4096 }), fc.maxSafeNat());
 const ptr = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 47 - 1 }), fc.maxSafeNat());
+/** A and D lines describe mmapped arenas: page-aligned, non-NULL, whole pages. */
+const arenaPtr = fc.integer({ min: 1, max: 2 ** 35 - 1 }).map((page) => page * 4096);
+const arenaSize = fc.integer({ min: 1, max: 2 ** 20 }).map((pages) => pages * 4096);
 const domain = fc.constantFrom(...DOMAINS);
 const commentText = fc.string({ maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, "")).filter((s) => !s.startsWith(" heap-start "));
 
@@ -13,8 +16,8 @@ const event: fc.Arbitrary<MemtraceEvent> = fc.oneof(
   fc.record({ kind: fc.constant("realloc" as const), domain, ptr, size, result: ptr }),
   fc.record({ kind: fc.constant("free" as const), domain, ptr }),
   fc.record({ kind: fc.constant("memalign" as const), domain, alignment: size, size, result: ptr }),
-  fc.record({ kind: fc.constant("arena-alloc" as const), size, result: ptr }),
-  fc.record({ kind: fc.constant("arena-free" as const), ptr, size }),
+  fc.record({ kind: fc.constant("arena-alloc" as const), size: arenaSize, result: arenaPtr }),
+  fc.record({ kind: fc.constant("arena-free" as const), ptr: arenaPtr, size: arenaSize }),
   fc.record({ kind: fc.constant("write" as const), ptr, offset: size, bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }) }),
   fc.record({ kind: fc.constant("heap-start" as const), address: ptr }),
   fc.record({ kind: fc.constant("comment" as const), text: commentText }),
