@@ -3,27 +3,20 @@
  * call sequences, the compiled driver (test/glibc/driver.c) runs them under glibc, the
  * simulator replays them, and the two outputs — every placement offset, size field,
  * mallinfo2 field, program break and abort message — must be identical.
- * Skipped when gcc is not available.
+ * A live comparison: runs under `npm run test:live`, on a host with gcc and glibc 2.36 (the
+ * version the simulator reproduces); skipped elsewhere with the difference named.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { liveSkip, liveTitle } from "../../../scripts/host-facts.js";
+import { GLIBC_MODEL } from "./support/live.js";
 import { freshGlibc, replay, tunablesToOptions } from "./support/replay.js";
 
-function compileDriver(): string | undefined {
-  try {
-    const exe = join(mkdtempSync(join(tmpdir(), "glibc-diff-")), "driver");
-    execFileSync("gcc", ["-O1", "-o", exe, join(import.meta.dirname, "glibc", "driver.c")], { stdio: "ignore" });
-    return exe;
-  } catch {
-    return undefined;
-  }
-}
-
-const driver = compileDriver();
+let driver: string | undefined;
 
 function runGlibc(script: string, tunables: string): string {
   try {
@@ -106,7 +99,17 @@ function toScript(ops: (readonly [string, number, number?])[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-describe.skipIf(driver === undefined)("random call sequences: the simulator against the real glibc", () => {
+const skip = liveSkip({ tools: ["gcc"], glibc: GLIBC_MODEL });
+
+describe.skipIf(skip !== null)(liveTitle("random call sequences: the simulator against the real glibc", skip), () => {
+  let work = "";
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), "glibc-diff-"));
+    driver = join(work, "driver");
+    execFileSync("gcc", ["-O1", "-o", driver, join(import.meta.dirname, "glibc", "driver.c")], { stdio: "ignore" });
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
   it("prints exactly what glibc prints, call after call (property)", () => {
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: Number(process.env.DIFF_LEN ?? 120) }), tunables, (ops, tuning) => {

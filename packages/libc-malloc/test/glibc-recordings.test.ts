@@ -1,8 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { liveSkip, liveTitle } from "../../../scripts/host-facts.js";
+import { GLIBC_MODEL } from "./support/live.js";
 import { freshGlibc, replay, scriptTunables, tunablesToOptions } from "./support/replay.js";
 
 const dir = join(import.meta.dirname, "glibc");
@@ -19,18 +21,15 @@ describe("replays of scripts recorded from glibc 2.36 on this machine", () => {
   }
 });
 
-function hasGcc(): boolean {
-  try {
-    execFileSync("gcc", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** The live re-run (`npm run test:live`): only where glibc is the version the recordings are of. */
+const skip = liveSkip({ tools: ["gcc"], glibc: GLIBC_MODEL, check: () => (existsSync("/usr/include/malloc.h") ? null : "no /usr/include/malloc.h (libc6-dev)") });
 
-describe.skipIf(!hasGcc() || !existsSync("/usr/include/malloc.h"))("the live glibc still prints the recorded outputs", () => {
+describe.skipIf(skip !== null)(liveTitle("the live glibc still prints the recorded outputs", skip), () => {
+  let work = "";
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
   it("re-runs every script through the compiled driver", () => {
-    const work = mkdtempSync(join(tmpdir(), "glibc-driver-"));
+    work = mkdtempSync(join(tmpdir(), "glibc-driver-"));
     const exe = join(work, "driver");
     execFileSync("gcc", ["-O1", "-o", exe, join(dir, "driver.c")]);
     for (const file of scripts) {
