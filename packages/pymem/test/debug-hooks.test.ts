@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { PyFatalError, PYMEM_DEBUG_EXTRA_BYTES, type PyMem, type PythonThreadState } from "../src/index.js";
-import { fixture, livePython, probe } from "./fixtures.js";
+import { liveTitle } from "../../../scripts/host-facts.js";
+import { fixture, livePythonSkip, probe } from "./fixtures.js";
 import { SCENARIOS } from "./support/fatal-scenarios.js";
 import { hexAt, makeStack, type Stack } from "./support/stack.js";
 
@@ -86,10 +87,10 @@ describe("debug block layout, byte for byte against python3", () => {
     it(`${preset}: every recorded block`, () => compareBlocks(preset, blocks.presets[preset]!));
   }
 
-  const live = livePython();
-  it.skipIf(live === null)("the same comparison against python3 running now (skipped without python3 3.11)", () => {
+  const skip = livePythonSkip();
+  it.skipIf(skip !== null)(liveTitle("the same comparison against python3 running now", skip), () => {
     for (const preset of DEBUG_PRESETS) {
-      const out = execFileSync(live!, [probe("probe_debug.py")], { encoding: "utf8", env: { ...process.env, PYTHONMALLOC: preset } });
+      const out = execFileSync("python3", [probe("probe_debug.py")], { encoding: "utf8", env: { ...process.env, PYTHONMALLOC: preset } });
       compareBlocks(preset, JSON.parse(out) as PresetBlocks);
     }
   });

@@ -1,6 +1,6 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { liveSkip } from "../../../scripts/host-facts.js";
 
 /** Loads a recorded fixture from test/fixtures (recorded by test/live/record.py from python3 3.11). */
 export function fixture<T>(name: string): T {
@@ -12,15 +12,11 @@ export function probe(name: string): string {
   return fileURLToPath(new URL(`./live/${name}`, import.meta.url));
 }
 
-/** `python3` when it is CPython 3.11 with `_testcapi` (the probes need it), else null. */
-export function livePython(): string | null {
-  try {
-    const out = execFileSync("python3", ["-c", "import sys, _testcapi; print(sys.version_info[:2] == (3, 11))"], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-    return out.trim() === "True" ? "python3" : null;
-  } catch {
-    return null;
-  }
+/**
+ * Why the live re-run of the probes against `python3` is skipped here, or null to run it:
+ * only under `npm run test:live`, and only when python3 is CPython 3.11 (the version the
+ * model and the fixtures are of) with `_testcapi` (the probes need it).
+ */
+export function livePythonSkip(): string | null {
+  return liveSkip({ tools: ["python3"], python3: "3.11", python3TestCapi: true });
 }

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { createPyMem, PyFatalError, PyMemUsageError, type PythonMallocPreset } from "../src/index.js";
-import { fixture, livePython, probe } from "./fixtures.js";
+import { liveTitle } from "../../../scripts/host-facts.js";
+import { fixture, livePythonSkip, probe } from "./fixtures.js";
 import { makeStack, PRESETS } from "./support/stack.js";
 import { SimLibc } from "./support/sim-libc.js";
 import { SimProcess } from "./support/sim-process.js";
@@ -144,10 +145,10 @@ describe("§1.6 edge semantics, against python3 (ctypes) results", () => {
 
   it.each(PRESETS)("%s", (preset) => compareEdges(preset, edges.presets[preset]!.results));
 
-  const live = livePython();
-  it.skipIf(live === null)("the same calls against python3 running now, every preset (skipped without python3 3.11)", () => {
+  const skip = livePythonSkip();
+  it.skipIf(skip !== null)(liveTitle("the same calls against python3 running now, every preset", skip), () => {
     for (const preset of PRESETS) {
-      const out = execFileSync(live!, [probe("probe_edges.py")], { encoding: "utf8", env: { ...process.env, PYTHONMALLOC: preset } });
+      const out = execFileSync("python3", [probe("probe_edges.py")], { encoding: "utf8", env: { ...process.env, PYTHONMALLOC: preset } });
       const rec = JSON.parse(out) as EdgeFixture["presets"][string];
       const { py } = makeStack(preset);
       expect(py.allocatorName()).toBe(rec.allocator);
