@@ -1,10 +1,11 @@
 /**
- * The live experiment: builds pymalloc_probe.c against every installed CPython 3.8 .. 3.11
- * (skipped cleanly without gcc or Python headers), runs a freshly seeded random call
- * sequence through the real pymalloc, and replays the resulting trace here.
+ * The live experiment (`npm run test:live`): builds pymalloc_probe.c against every installed
+ * CPython 3.8 .. 3.11 (each version skipped, named, when it is not installed with its headers),
+ * runs a freshly seeded random call sequence through the real pymalloc, and replays the
+ * resulting trace here.
  */
-import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { liveSkip, liveTitle } from "../../../scripts/host-facts.js";
 import type { PymallocVersion } from "../src/index.js";
 import { makeHost } from "./helpers/host.js";
 import { replay } from "./helpers/replay.js";
@@ -12,17 +13,10 @@ import { runWorkload } from "../bench/workload.js";
 import { buildProbe, probeSizes, runProbe } from "./native/probe.js";
 import { PROBE_VERSIONS, churn } from "./native/scenarios.js";
 
-const hasGcc = (() => {
-  try {
-    execFileSync("gcc", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const skip = liveSkip({ tools: ["gcc"] });
 const seed = (Date.now() % 0x7fffffff) + 1;
 
-describe.skipIf(!hasGcc)(`live: real pymalloc vs the simulation on a fresh random sequence (seed ${seed})`, () => {
+describe.skipIf(skip !== null)(liveTitle(`real pymalloc vs the simulation on a fresh random sequence (seed ${seed})`, skip), () => {
   for (const version of PROBE_VERSIONS) {
     it(`CPython ${version}`, { timeout: 30_000 }, (ctx) => {
       const built = buildProbe(version);
@@ -39,7 +33,7 @@ describe.skipIf(!hasGcc)(`live: real pymalloc vs the simulation on a fresh rando
   }
 });
 
-describe.skipIf(!hasGcc)("the benchmark workload", () => {
+describe.skipIf(skip !== null)(liveTitle("the benchmark workload", skip), () => {
   it("bench/workload.ts requests the same sizes as the native probe", (ctx) => {
     const built = buildProbe("3.11");
     if ("skip" in built) {
