@@ -1,4 +1,5 @@
 import type { PyObjectArenaAllocator } from "@mem/pymem";
+import { PymallocError } from "./errors.js";
 
 /** Options of {@link PlacedArenaAllocator}. */
 export interface PlacedArenaAllocatorOptions {
@@ -16,6 +17,12 @@ export interface PlacedArenaAllocatorOptions {
    * @defaultValue false
    */
   trim?: boolean;
+  /**
+   * The page size: a recorded arena address must be a multiple of it (arenas are mmapped),
+   * or trimming would `munmap` a range that does not start on a page.
+   * @defaultValue 4096
+   */
+  pageSize?: number;
 }
 
 /**
@@ -40,6 +47,8 @@ export class PlacedArenaAllocator implements PyObjectArenaAllocator<PlacedArenaA
   readonly modulus: number;
   /** Whether slack is returned right away (see {@link PlacedArenaAllocatorOptions.trim}). */
   readonly trim: boolean;
+  /** The page size recorded addresses must be multiples of. */
+  readonly pageSize: number;
   private readonly inner: () => PyObjectArenaAllocator;
   private readonly pending: number[] = [];
   private readonly padded = new Map<number, { start: number; size: number }>();
@@ -49,10 +58,29 @@ export class PlacedArenaAllocator implements PyObjectArenaAllocator<PlacedArenaA
     this.inner = inner;
     this.modulus = options.modulus ?? 16384;
     this.trim = options.trim ?? false;
+    this.pageSize = options.pageSize ?? 4096;
   }
 
-  /** Queues the recorded address of the next arena: its residue modulo `modulus` is reproduced. */
+  /**
+   * Queues the recorded address of the next arena: its residue modulo `modulus` is reproduced.
+   * @throws {@link PymallocError} (rule `arena-alignment`) when the address is not a non-NULL
+   * multiple of the page size; nothing is queued.
+   */
   expect(recordedAddress: number): void {
+    if (
+      typeof recordedAddress !== "number" ||
+      !Number.isSafeInteger(recordedAddress) ||
+      recordedAddress <= 0 ||
+      recordedAddress % this.pageSize !== 0
+    ) {
+      throw new PymallocError(
+        "expectArena",
+        Number(recordedAddress),
+        0,
+        "arena-alignment",
+        `a recorded arena address must be a non-NULL multiple of the page size (${this.pageSize})`,
+      );
+    }
     this.pending.push(recordedAddress % this.modulus);
   }
 

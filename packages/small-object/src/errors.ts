@@ -28,7 +28,7 @@ export class PymallocError extends Error {
 
   /** Creates the error; `detail` explains the rule in words. */
   constructor(operation: string, address: number, size: number, rule: string, detail: string) {
-    const args = operation === "free" || operation === "poolHeader" ? shown(address) : address !== 0 ? `${shown(address)}, ${size}` : String(size);
+    const args = operation === "free" || operation === "poolHeader" || operation === "expectArena" ? shown(address) : address !== 0 ? `${shown(address)}, ${size}` : String(size);
     super(`small-object: ${operation}(${args}): ${rule}: ${detail}`);
     this.operation = operation;
     this.address = address;
