@@ -2,12 +2,13 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { findCompiler, pythonBuild } from "../../src/record/index.js";
 
-/** Compiled helpers are cached across test runs here. */
-export const cacheDir = join(tmpdir(), "mem-demo-test-cache");
+/** Compiled helpers are cached across test runs here (in the workspace, not the temp directory). */
+export const cacheDir = fileURLToPath(new URL("../../../../node_modules/.cache/mem-demo-test", import.meta.url));
 
-/** A fresh directory for one test's outputs. */
+/** A fresh directory for one test's outputs (inside the run's temporary folder, removed at the end). */
 export function scratch(): string {
   return mkdtempSync(join(tmpdir(), "mem-demo-record-"));
 }
