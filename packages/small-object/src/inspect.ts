@@ -78,12 +78,16 @@ export function readArenaObject(memory: Memory, arenas: number, index: number): 
   };
 }
 
-/** Every slot of the `arenas` vector that holds an arena, in index order. */
+/**
+ * Every slot of the `arenas` vector that holds an arena, in index order. Of an unused slot
+ * only `address` is read: `new_arena()` initialises nothing else there, so the other fields
+ * may hold anything (0xCD bytes under the debug hooks).
+ */
 export function liveArenaObjects(s: PymallocState): ArenaObject[] {
   const out: ArenaObject[] = [];
   for (let i = 0; i < s.maxarenas; i++) {
-    const ao = readArenaObject(s.memory, s.arenas, i);
-    if (ao.address !== 0) out.push(ao);
+    if (s.memory.load64(s.arenas + i * ARENA_OBJECT_SIZE + Arena.Address) === 0) continue;
+    out.push(readArenaObject(s.memory, s.arenas, i));
   }
   return out;
 }
