@@ -304,4 +304,19 @@ export interface ProcessOptions {
    * @defaultValue 8 MiB
    */
   stackLimit?: number;
+  /**
+   * The command name (`comm`, at most 15 characters: longer names are cut, as the kernel does).
+   * @defaultValue the base name of the image's executable (`a.out` for the default image)
+   */
+  comm?: string;
+  /**
+   * The real user id (the OOM killer's report prints it).
+   * @defaultValue 0 (root, as the recordings on this machine were made)
+   */
+  uid?: number;
+  /**
+   * `/proc/PID/oom_score_adj`: -1000 (never OOM-killed) .. 1000 (killed first).
+   * @defaultValue 0
+   */
+  oomScoreAdj?: number;
 }

@@ -105,3 +105,37 @@ export class OutOfMemoryError extends Error {
     this.freePages = freePages;
   }
 }
+
+/**
+ * The process was killed by a signal it cannot catch (SIGKILL from the OOM killer): it
+ * accepts no further system calls or memory accesses, and its memory has been given back
+ * to the page allocator. Deliberately carries no `errno`: it is not a failed system call
+ * that an allocator could turn into NULL, it ends the program.
+ *
+ * Message: `os-vm: pid 1 (python3) was killed by SIGKILL: Out of memory: Killed process 1 (python3) total-vm:…`.
+ */
+export class ProcessKilledError extends Error {
+  override readonly name = "ProcessKilledError";
+  /** The pid of the killed process. */
+  readonly pid: number;
+  /** The signal number (9, SIGKILL). */
+  readonly signal: number;
+  /** The signal's name (`"SIGKILL"`). */
+  readonly signalName: string;
+  /** The kernel's log line that reported the kill (as `dmesg` prints it, without the timestamp). */
+  readonly kernelMessage: string;
+
+  /** Creates the error of process `pid` (`comm`) killed by `signal` as `kernelMessage` reports. */
+  constructor(pid: number, comm: string, signal: number, signalName: string, kernelMessage: string) {
+    super(`os-vm: pid ${pid} (${comm}) was killed by ${signalName}: ${kernelMessage}`);
+    this.pid = pid;
+    this.signal = signal;
+    this.signalName = signalName;
+    this.kernelMessage = kernelMessage;
+  }
+
+  /** The exit status a shell reports for the killed process: 128 + the signal number (137). */
+  get exitStatus(): number {
+    return 128 + this.signal;
+  }
+}

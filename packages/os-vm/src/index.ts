@@ -1,5 +1,17 @@
 export * from "./api.js";
-export { ERRNO, OutOfMemoryError, SegmentationFault, SyscallError, hex, type ErrnoCode, type SegvCode } from "./errors.js";
+export { ERRNO, OutOfMemoryError, ProcessKilledError, SegmentationFault, SyscallError, hex, type ErrnoCode, type SegvCode } from "./errors.js";
+export {
+  OOM_SCORE_ADJ_MAX,
+  OOM_SCORE_ADJ_MIN,
+  SIGKILL,
+  formatOomInvoked,
+  formatOomKill,
+  formatOomSummary,
+  oomBadness,
+  selectBadProcess,
+  type OomAllocation,
+  type OomCandidate,
+} from "./oom-killer.js";
 export { Kernel } from "./kernel.js";
 export { Process } from "./process.js";
 export { BARE_IMAGE, SMALL_C_PROGRAM, imageFromMaps, randomizeImage } from "./layout.js";

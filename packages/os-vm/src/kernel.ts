@@ -7,9 +7,10 @@ import {
   type OvercommitPolicy,
   type ProcessOptions,
 } from "./api.js";
-import { OutOfMemoryError, SyscallError } from "./errors.js";
+import { OutOfMemoryError, ProcessKilledError, SyscallError } from "./errors.js";
 import { kbLine } from "./format.js";
 import { SMALL_C_PROGRAM, randomizeImage } from "./layout.js";
+import { SIGKILL, formatOomInvoked, formatOomKill, formatOomSummary, selectBadProcess, type OomAllocation } from "./oom-killer.js";
 import { PG_ANON, PG_LAZYFREE, PG_RESERVED, PG_ZERO, PageAllocator } from "./page-allocator.js";
 import { Process, type KernelContext } from "./process.js";
 import { SwapDevice } from "./swap.js";
@@ -46,6 +47,14 @@ export class Kernel {
   private nextPid = 1;
   private anonVmaIds = 0;
   private shmemInodes = 1024;
+  /** The parent of a fork in progress: the task on whose behalf the child's pages are allocated. */
+  private forkParent: Process | undefined;
+  /** Commit charge given back by OOM kills, so that a failed fork restores Committed_AS exactly. */
+  private oomUncharged = 0;
+  /** The kernel log (what `dmesg` prints, without timestamps), oldest first. */
+  readonly log: string[] = [];
+  /** OOM kills so far (`oom_kill` in /proc/vmstat). */
+  oomKills = 0;
 
   /** Boots a kernel on `options.ram`. */
   constructor(options: KernelOptions) {
@@ -76,7 +85,7 @@ export class Kernel {
       get strictOvercommit() {
         return strict();
       },
-      allocUserPage: (purpose) => this.allocUserPage(purpose),
+      allocUserPage: (purpose, pid, allocation) => this.allocUserPage(purpose, pid, allocation),
       freeUserPage: (pfn) => {
         this.pages.setFlags(pfn, 0);
         this.pages.release(pfn, 0);
@@ -112,7 +121,7 @@ export class Kernel {
     let image = options.image ?? SMALL_C_PROGRAM;
     if (options.aslrSeed !== undefined) image = randomizeImage(image, options.aslrSeed);
     const pid = this.nextPid++;
-    const process = new Process(this.context, pid, image, undefined, options.stackLimit);
+    const process = new Process(this.context, pid, image, undefined, options.stackLimit, { comm: options.comm, uid: options.uid, oomScoreAdj: options.oomScoreAdj });
     this.processes.set(pid, process);
     return process;
   }
@@ -159,11 +168,16 @@ export class Kernel {
     }
     const pid = this.nextPid++;
     let child: Process;
+    const uncharged = this.oomUncharged;
+    this.forkParent = parent;
     try {
       child = new Process(this.context, pid, parent.image, parent);
     } catch (error) {
-      this.committedPages = committedBefore; // (the half-built child already gave back part of it)
+      // (the half-built child already gave back part of it; a process the OOM killer ended meanwhile, its own)
+      this.committedPages = committedBefore - (this.oomUncharged - uncharged);
       throw error;
+    } finally {
+      this.forkParent = undefined;
     }
     this.processes.set(pid, child);
     return child;
@@ -284,19 +298,60 @@ export class Kernel {
   }
 
   /**
-   * One zeroed frame for a user page. When RAM runs out, lazily freed pages are discarded
-   * first, then (with swap) anonymous pages are swapped out.
+   * One zeroed frame for a user page or a page table of process `pid`. When RAM runs out,
+   * lazily freed pages are discarded first, then (with swap) anonymous pages are swapped out;
+   * when that frees nothing the OOM killer ends a process and the allocation is retried. So
+   * this either returns a frame, or throws `ProcessKilledError` because the process it
+   * allocates for was the victim (its memory is already freed), or throws `OutOfMemoryError`
+   * when no process is left to kill (where Linux panics: "System is deadlocked on memory").
    */
-  private allocUserPage(purpose: () => string): number {
-    let pfn: number;
-    try {
-      pfn = this.pages.alloc(0, purpose);
-    } catch (error) {
-      if (!(error instanceof OutOfMemoryError) || (this.reclaimLazyFree() === 0 && this.swapOutSome() === 0)) throw error;
-      pfn = this.pages.alloc(0, purpose);
+  private allocUserPage(purpose: () => string, pid: number, allocation: OomAllocation): number {
+    for (;;) {
+      let pfn: number;
+      try {
+        pfn = this.pages.alloc(0, purpose);
+      } catch (error) {
+        if (!(error instanceof OutOfMemoryError)) throw error;
+        if (this.reclaimLazyFree() > 0 || this.swapOutSome() > 0) continue;
+        this.outOfMemory(pid, allocation, error);
+        continue;
+      }
+      this.ram.fill(pfn * PAGE_SIZE, PAGE_SIZE, 0);
+      return pfn;
     }
-    this.ram.fill(pfn * PAGE_SIZE, PAGE_SIZE, 0);
-    return pfn;
+  }
+
+  /**
+   * `out_of_memory`: logs the header, chooses the process with the highest badness and kills
+   * it (SIGKILL; its memory is freed at once, as the OOM reaper and exit would). Returns when
+   * another process was killed; throws `ProcessKilledError` when the victim is the process
+   * the allocation was for (or, during a fork, its parent), and `error` when nothing is killable.
+   */
+  private outOfMemory(pid: number, allocation: OomAllocation, error: OutOfMemoryError): void {
+    const current = this.processes.get(pid) ?? this.forkParent;
+    this.log.push(formatOomInvoked(current?.comm ?? "kworker/0:0", allocation, current?.oomScoreAdj ?? 0));
+    const chosen = selectBadProcess(this.liveProcesses, this.pages.totalPages + this.swapPages);
+    if (chosen === undefined) {
+      this.log.push("Out of memory and no killable processes...");
+      this.log.push("Kernel panic - not syncing: System is deadlocked on memory");
+      throw error;
+    }
+    const victim = chosen.victim;
+    this.log.push(formatOomSummary(victim));
+    const line = formatOomKill(victim);
+    this.log.push(line);
+    this.oomKills++;
+    const killed = new ProcessKilledError(victim.pid, victim.comm, SIGKILL, "SIGKILL", line);
+    const committed = this.committedPages;
+    victim.deliverFatalSignal(killed);
+    this.processes.delete(victim.pid);
+    this.oomUncharged += committed - this.committedPages;
+    if (victim === current) throw killed;
+  }
+
+  /** The kernel log as `dmesg` prints it (one line each, without timestamps). */
+  dmesg(): string {
+    return this.log.map((line) => line + "\n").join("");
   }
 
   /**

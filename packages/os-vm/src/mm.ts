@@ -39,8 +39,12 @@ export interface KernelServices {
   readonly zeroPfn: number;
   /** Whether a read of fresh private anonymous memory maps the zero page (else a new page). */
   readonly zeroPage: boolean;
-  /** Allocates one zeroed user frame (reclaiming lazily freed pages if RAM is short). */
-  allocUserPage(purpose: () => string): number;
+  /**
+   * Allocates one zeroed frame for a user page or a page table of process `pid` (reclaiming,
+   * and at worst running the OOM killer, if RAM is short). Throws `ProcessKilledError` when
+   * `pid` itself was killed: its address space is gone by then.
+   */
+  allocUserPage(purpose: () => string, pid: number, allocation: "user page" | "page table"): number;
   /** Gives back a user frame whose last mapping went away. */
   freeUserPage(pfn: number): void;
   /** Releases `pages` of commit charge. */
@@ -94,6 +98,11 @@ export class MemoryDescriptor implements FaultHandler {
   hiwaterVm = 0;
   /** Pages charged to the commit limit by this process's VM_ACCOUNT mappings. */
   committedPages = 0;
+  /**
+   * The fatal signal that ended the process (set by the OOM killer): every later fault or
+   * access check throws it instead of touching the (freed) address space.
+   */
+  fatal: Error | undefined;
   /** `RLIMIT_STACK` in bytes: how far the stack may grow. */
   stackLimit = DEFAULT_RLIMIT_STACK;
   private readonly kernel: KernelServices;
@@ -114,7 +123,7 @@ export class MemoryDescriptor implements FaultHandler {
     this.pid = pid;
     this.kernel = kernel;
     this.ram = kernel.pages.ram;
-    this.pageTable = new PageTable(kernel.pages, () => kernel.allocUserPage(() => `a page table of pid ${pid}`));
+    this.pageTable = new PageTable(kernel.pages, () => kernel.allocUserPage(() => `a page table of pid ${pid}`, pid, "page table"));
     this.memory = new VirtualMemory(this.ram, this.pageTable, this);
   }
 
@@ -147,6 +156,7 @@ export class MemoryDescriptor implements FaultHandler {
 
   /** {@inheritDoc FaultHandler.checkAccess} */
   checkAccess(address: number, length: number, write: boolean): void {
+    if (this.fatal !== undefined) throw this.fatal;
     if (typeof address !== "number" || !Number.isInteger(address)) {
       throw new TypeError(`os-vm: address must be an integer, got ${String(address)}`);
     }
@@ -189,6 +199,7 @@ export class MemoryDescriptor implements FaultHandler {
 
   /** {@inheritDoc FaultHandler.handleFault} */
   handleFault(address: number, write: boolean): void {
+    if (this.fatal !== undefined) throw this.fatal;
     const access = write ? "write" : "read";
     if (address < 0 || address >= USER_SPACE) {
       throw new SegmentationFault(this.pid, address, "SI_KERNEL", access, "not a canonical user address (general protection fault, si_addr 0)");
@@ -253,7 +264,14 @@ export class MemoryDescriptor implements FaultHandler {
       } else if (this.kernel.pages.count(old) > 1) {
         const pfn = this.newPage(vma, vpn, PG_ANON);
         this.ram.copy(pfn * PAGE_SIZE, old * PAGE_SIZE, PAGE_SIZE);
-        this.kernel.pages.setCount(old, this.kernel.pages.count(old) - 1);
+        // Allocating may have run the OOM killer, which may have ended the other sharers of
+        // the old frame: this mapping's reference may be its last one now.
+        const count = this.kernel.pages.count(old) - 1;
+        this.kernel.pages.setCount(old, count);
+        if (count === 0) {
+          this.kernel.counters.anonPages--;
+          this.kernel.freeUserPage(old);
+        }
         writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY, nx);
       } else {
         // the last mapping of a copied page: reuse it in place
@@ -273,8 +291,9 @@ export class MemoryDescriptor implements FaultHandler {
   private swapIn(vma: Vma, vpn: number, slot: number, low: number, write: boolean, nx: boolean): void {
     const swap = this.kernel.swap!;
     const swapSlot = entryFrame(this.ram, slot, low);
-    const exclusive = swap.usage(swapSlot) === 1;
     const pfn = this.newPage(vma, vpn, PG_ANON);
+    // (read after allocating: the OOM killer may have ended another holder of the slot)
+    const exclusive = swap.usage(swapSlot) === 1;
     swap.readPage(swapSlot, pfn);
     swap.release(swapSlot);
     this.swapEntries--;
@@ -314,7 +333,7 @@ export class MemoryDescriptor implements FaultHandler {
 
   /** Allocates a zeroed frame for page `vpn` of `vma`, with its struct page set up. */
   private newPage(vma: Vma, vpn: number, kind: number): number {
-    const pfn = this.kernel.allocUserPage(() => `a page fault at ${hex(vpn * PAGE_SIZE)} in pid ${this.pid}`);
+    const pfn = this.kernel.allocUserPage(() => `a page fault at ${hex(vpn * PAGE_SIZE)} in pid ${this.pid}`, this.pid, "user page");
     const pages = this.kernel.pages;
     pages.setFlags(pfn, kind);
     pages.setCount(pfn, kind === PG_SHMEM ? 2 : 1); // a shmem page is also held by its file's cache

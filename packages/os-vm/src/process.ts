@@ -37,7 +37,8 @@ import {
   type MremapSyscall,
   type ProcessSpace,
 } from "./api.js";
-import { SyscallError, hex, type ErrnoCode } from "./errors.js";
+import { SyscallError, hex, type ErrnoCode, type ProcessKilledError } from "./errors.js";
+import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN } from "./oom-killer.js";
 import { formatArg, formatMapFlags, formatProt } from "./format.js";
 import { MemoryDescriptor, type KernelServices } from "./mm.js";
 import { FLAG_ADVICE, KNOWN_ADVICE } from "./advice.js";
@@ -111,12 +112,30 @@ export class Process implements ProcessSpace, MremapSyscall {
   /** glibc's cached break `__curbrk` (0 until the first sbrk reads it). */
   private libcBrk = 0;
   private exited = false;
+  /** `comm`: the command name, at most 15 characters. */
+  readonly comm: string;
+  /** The real user id. */
+  readonly uid: number;
+  private scoreAdj: number;
+  /** The fatal signal that ended the process, if one did. */
+  private fatal: ProcessKilledError | undefined;
 
   /** Creates process `pid` from `image` (use `Kernel.createProcess`). */
-  constructor(kernel: KernelContext, pid: number, image: ProcessImage, parent?: Process, stackLimit = DEFAULT_RLIMIT_STACK) {
+  constructor(
+    kernel: KernelContext,
+    pid: number,
+    image: ProcessImage,
+    parent?: Process,
+    stackLimit = DEFAULT_RLIMIT_STACK,
+    identity: { comm?: string | undefined; uid?: number | undefined; oomScoreAdj?: number | undefined } = {},
+  ) {
     this.kernel = kernel;
     this.pid = pid;
     this.image = image;
+    this.comm = (parent?.comm ?? identity.comm ?? executableName(image)).slice(0, 15);
+    this.uid = parent?.uid ?? identity.uid ?? 0;
+    this.scoreAdj = 0;
+    this.oomScoreAdj = parent?.oomScoreAdj ?? identity.oomScoreAdj ?? 0;
     this.mm = new MemoryDescriptor(pid, kernel);
     this.mm.stackLimit = parent?.mm.stackLimit ?? stackLimit;
     this.memory = this.mm.memory;
@@ -533,6 +552,7 @@ export class Process implements ProcessSpace, MremapSyscall {
 
   /** {@inheritDoc MemorySyscalls.brk} */
   brk(address: number): number {
+    if (this.fatal !== undefined) throw this.fatal;
     if (this.exited) return this.currentBrk;
     const old = this.currentBrk;
     if (typeof address !== "number" || !Number.isSafeInteger(address) || address < this.startBrk) return old;
@@ -585,6 +605,7 @@ export class Process implements ProcessSpace, MremapSyscall {
    * (so shrinking below start_brk "succeeds" and leaves the break where it was).
    */
   sbrk(increment: number): number {
+    if (this.fatal !== undefined) throw this.fatal;
     const call = formatArg(increment, false);
     if (typeof increment !== "number" || !Number.isSafeInteger(increment)) {
       throw new SyscallError("sbrk", call, "EINVAL", `increment must be an integer, got ${String(increment)}`);
@@ -656,7 +677,43 @@ export class Process implements ProcessSpace, MremapSyscall {
     return this.exited;
   }
 
+  /** `/proc/PID/oom_score_adj`: -1000 (never OOM-killed) .. 1000; other values throw RangeError. */
+  get oomScoreAdj(): number {
+    return this.scoreAdj;
+  }
+
+  set oomScoreAdj(value: number) {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < OOM_SCORE_ADJ_MIN || value > OOM_SCORE_ADJ_MAX) {
+      throw new RangeError(`os-vm: oom_score_adj of pid ${this.pid} must be an integer in -1000..1000, got ${String(value)}`);
+    }
+    this.scoreAdj = value;
+  }
+
+  /** The fatal signal that ended the process (a `ProcessKilledError`), or undefined while it lives or after a normal exit. */
+  get killedBy(): ProcessKilledError | undefined {
+    return this.fatal;
+  }
+
+  /**
+   * Delivers an uncatchable fatal signal (the OOM killer's SIGKILL): the process exits at once,
+   * its memory going back to the page allocator, and every later system call or memory
+   * access throws `signal`. Used by the kernel.
+   */
+  deliverFatalSignal(signal: ProcessKilledError): void {
+    if (this.exited) return;
+    this.fatal = signal;
+    this.mm.fatal = signal;
+    this.exit();
+  }
+
   private checkAlive(syscall: string, call: () => string): void {
+    if (this.fatal !== undefined) throw this.fatal;
     if (this.exited) throw new SyscallError(syscall, call(), "EINVAL", `process ${this.pid} has exited`);
   }
+}
+
+/** The base name of the image's executable (its first executable mapping's path), or `a.out`. */
+function executableName(image: ProcessImage): string {
+  const path = image.mappings.find((mapping) => mapping.executable === true && mapping.name !== undefined)?.name;
+  return path === undefined ? "a.out" : path.slice(path.lastIndexOf("/") + 1);
 }

@@ -1,6 +1,6 @@
 import { PhysicalMemory } from "@mem/hardware";
 import { describe, expect, it } from "vitest";
-import { BARE_IMAGE, Kernel, OutOfMemoryError, checkKernel } from "../src/index.js";
+import { BARE_IMAGE, Kernel, ProcessKilledError, checkKernel } from "../src/index.js";
 import { ANON, RW, statusKb } from "./helpers.js";
 
 const MiB = 1024 * 1024;
@@ -34,15 +34,18 @@ describe("swap to a simulated disk", () => {
     expect(checkKernel(kernel, [proc])).toEqual([]);
   });
 
-  it("runs out of memory when RAM and swap are full", () => {
+  it("runs the OOM killer only when RAM and swap are full", () => {
     const { kernel, proc } = machine(1, 1);
     kernel.overcommitMemory = 1;
     const p = proc.mmap(0, 1024 * 4096, RW, ANON);
     let touched = 0;
     expect(() => {
       for (; touched < 1024; touched++) proc.memory.store8(p + touched * 4096, 1);
-    }).toThrow(OutOfMemoryError);
+    }).toThrow(ProcessKilledError);
     expect(touched).toBeGreaterThan(255); // more than RAM alone could hold
+    expect(kernel.log.at(-1)).toMatch(/^Out of memory: Killed process 1 \(bare\) total-vm:\d+kB, anon-rss:\d+kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:\d+kB oom_score_adj:0$/);
     expect(checkKernel(kernel, [proc])).toEqual([]);
+    expect(kernel.pages.freePages).toBe(kernel.pages.totalPages - 1 - kernel.swap!.mapPages); // everything back but the zero page and the swap map
+    expect(kernel.swap!.freeSlots).toBe(kernel.swap!.slots);
   });
 });
