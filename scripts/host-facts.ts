@@ -123,6 +123,14 @@ export interface LiveNeeds {
  */
 export function liveSkip(needs: LiveNeeds): string | null {
   if (!LIVE) return "live comparison: run with npm run test:live";
+  return hostSkip(needs);
+}
+
+/**
+ * For tests of tools that run on the host (the recorders), in every run: null when this host
+ * has what the test needs, otherwise the one-line reason naming what differs.
+ */
+export function hostSkip(needs: LiveNeeds): string | null {
   const facts = hostFacts();
   for (const tool of needs.tools ?? []) if (!facts.tools[tool]) return `no ${tool} on this host`;
   if (needs.glibc !== undefined && facts.glibc !== needs.glibc) {
@@ -137,5 +145,10 @@ export function liveSkip(needs: LiveNeeds): string | null {
 
 /** A live test's title: the title, and the reason when it is skipped. */
 export function liveTitle(title: string, skip: string | null): string {
-  return skip === null ? `live: ${title}` : `live: ${title} (skipped: ${skip})`;
+  return skipTitle(`live: ${title}`, skip);
+}
+
+/** A host-dependent test's title: the title, and the reason when it is skipped. */
+export function skipTitle(title: string, skip: string | null): string {
+  return skip === null ? title : `${title} (skipped: ${skip})`;
 }

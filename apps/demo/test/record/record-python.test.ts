@@ -4,7 +4,8 @@ import { PointerMap, forEachRecord } from "@mem/memtrace";
 import { describe, expect, it } from "vitest";
 import { defaultStatsPath, recordPython, replayNative, splitPythonCommand } from "../../src/record/index.js";
 import { traceChunks } from "../../src/record/files.js";
-import { cacheDir, havePython, scratch } from "./support.js";
+import { skipTitle } from "../../../../scripts/host-facts.js";
+import { cacheDir, havePython, nativeReplaySkip, scratch } from "./support.js";
 
 const SCRIPT = `
 class Person:
@@ -33,7 +34,7 @@ describe("splitPythonCommand", () => {
 });
 
 describe.skipIf(!havePython)("recordPython (real CPython)", () => {
-  it("records a script: a valid trace, the real stats, and a native replay that ends with the same stats", { timeout: 120_000 }, async () => {
+  it.skipIf(nativeReplaySkip !== null)(skipTitle("records a script: a valid trace, the real stats, and a native replay that ends with the same stats", nativeReplaySkip), { timeout: 120_000 }, async () => {
     const dir = scratch();
     writeFileSync(join(dir, "people.py"), SCRIPT);
     const out = join(dir, "people.memtrace.gz");
@@ -105,7 +106,7 @@ describe.skipIf(!havePython)("recordPython (real CPython)", () => {
     expect(rec.events).toBeGreaterThan(1000);
   });
 
-  it("records only the parent of os.fork (the child's calls go nowhere) and still replays exactly", { timeout: 120_000 }, async () => {
+  it.skipIf(nativeReplaySkip !== null)(skipTitle("records only the parent of os.fork (the child's calls go nowhere) and still replays exactly", nativeReplaySkip), { timeout: 120_000 }, async () => {
     const dir = scratch();
     writeFileSync(
       join(dir, "fork.py"),
@@ -137,7 +138,7 @@ describe.skipIf(!havePython)("recordPython (real CPython)", () => {
   });
 });
 
-describe.skipIf(!havePython)("replayNative", () => {
+describe.skipIf(nativeReplaySkip !== null)(skipTitle("replayNative", nativeReplaySkip), () => {
   it("reports a malformed line with its number", { timeout: 120_000 }, async () => {
     const dir = scratch();
     const trace = join(dir, "bad.memtrace");
