@@ -1,0 +1,125 @@
+import type { GlibcInspection, GlibcMalloc, HeapChunk } from "@mem/libc-malloc";
+import type { ResidentVma } from "@mem/os-vm";
+import type { ResidentLedger } from "./ledger.js";
+import { findMappedChunks, type MappedChunk } from "./mapped-scan.js";
+import { addDecorated, isDecorated, DEBUG_PAD_BYTES, DEBUG_SIZE_BYTES } from "./pymalloc-source.js";
+
+/** glibc's IS_MMAPPED bit. */
+const IS_MMAPPED = 2;
+
+/** What the C-library part of the account found. */
+export interface LibcFindings {
+  /** Live blocks of the program (allocator and pymalloc structures excluded). */
+  liveBlocks: number;
+  /** Their usable bytes (debug decorations excluded). */
+  liveUsable: number;
+  /** The heap's chunks in address order (glibc), for the pins and the trim dry run. */
+  readonly chunks: readonly HeapChunk[];
+  /** Chunks with a mapping of their own. */
+  readonly mapped: readonly MappedChunk[];
+  /** glibc's layout and policy, when the allocator is glibc. */
+  readonly glibc: GlibcInspection | undefined;
+}
+
+/** The cause of a free chunk by the list glibc keeps it on. */
+function freeCause(chunk: HeapChunk): string {
+  switch (chunk.state) {
+    case "tcache":
+      return "glibc.tcache";
+    case "fastbin":
+      return "glibc.fastbins";
+    default:
+      return chunk.bin === 1 ? "glibc.unsorted" : (chunk.bin ?? 0) < 64 ? "glibc.small-bins" : "glibc.large-bins";
+  }
+}
+
+/**
+ * Gives each resident byte of glibc's memory its cause. A chunk owns `[p + 8, p + size + 8)`:
+ * its size word, and its data up to and including the next chunk's `prev_size` word (which an
+ * in-use chunk's data overlaps, as in glibc: usable size = size - 8).
+ *
+ * ```
+ *  main_arena (libc .data) ─ glibc.main-arena
+ *  heap: [prev_size][size|P][tcache_perthread_struct]...[size|P][data ......][size|P][top ... brk)
+ *        headers: glibc.chunk-headers; data: glibc.in-use / glibc.tcache-struct / pymalloc.*;
+ *        free chunks (header included): glibc.tcache, .fastbins, .unsorted, .small-bins, .large-bins
+ *  mmapped chunk: [0][size|M][data .................. page end]  glibc.mmapped-payload / -slack
+ * ```
+ * `requested` (user pointer → bytes asked for) splits an mmapped chunk into payload and slack.
+ */
+export function accountGlibc(
+  g: GlibcMalloc,
+  ledger: ResidentLedger,
+  vmas: readonly ResidentVma[],
+  structures: ReadonlyMap<number, string>,
+  skip: readonly (readonly [number, number])[],
+  debug: boolean,
+  requested: ReadonlyMap<number, number> | undefined,
+): LibcFindings {
+  const view = g.inspect();
+  const mem = g.process.memory;
+  const findings: LibcFindings = { liveBlocks: 0, liveUsable: 0, chunks: [], mapped: [], glibc: view };
+  if (!view.initialised) return findings;
+  ledger.add(view.arena, view.arena + view.mainArenaSize, "glibc.main-arena");
+  const chunks = g.walkHeap();
+  const starts = new Set(view.regions);
+  for (const c of chunks) {
+    const a = c.address;
+    if (starts.has(a)) ledger.add(a, a + 8, "glibc.chunk-headers");
+    if (c.state === "top") {
+      ledger.add(a + 8, a + c.size, "glibc.top");
+      continue;
+    }
+    if (c.state === "fencepost") {
+      ledger.add(a + 8, a + 16, "glibc.chunk-headers");
+      continue;
+    }
+    if (c.state !== "in-use") {
+      ledger.add(a + 8, a + c.size + 8, freeCause(c));
+      continue;
+    }
+    ledger.add(a + 8, a + 16, "glibc.chunk-headers");
+    const user = a + 16;
+    const end = a + c.size + 8;
+    if (a === view.tcacheChunk) {
+      ledger.add(user, end, "glibc.tcache-struct");
+      continue;
+    }
+    const structure = structures.get(user) ?? structures.get(user + 16);
+    if (structure !== undefined) {
+      ledger.add(user, end, structure);
+      continue;
+    }
+    findings.liveBlocks++;
+    if (debug && ledger.isResident(user) && ledger.isResident(user + 15) && isDecorated(mem, user, end - user)) {
+      addDecorated(ledger, mem, user, end, "glibc.in-use");
+      findings.liveUsable += end - user - DEBUG_SIZE_BYTES - DEBUG_PAD_BYTES;
+    } else {
+      ledger.add(user, end, "glibc.in-use");
+      findings.liveUsable += end - user;
+    }
+  }
+  const mapped = findMappedChunks(vmas, mem, ledger, IS_MMAPPED, skip);
+  for (const m of mapped) {
+    const user = m.address + 16;
+    const end = m.address + m.size;
+    ledger.add(m.address, user, "glibc.chunk-headers");
+    const structure = structures.get(user) ?? structures.get(user + 16);
+    if (structure !== undefined) {
+      ledger.add(user, end, structure);
+      continue;
+    }
+    findings.liveBlocks++;
+    if (debug && isDecorated(mem, user, end - user)) {
+      addDecorated(ledger, mem, user, end, "glibc.mmapped-payload");
+      findings.liveUsable += end - user - DEBUG_SIZE_BYTES - DEBUG_PAD_BYTES;
+      continue;
+    }
+    findings.liveUsable += end - user;
+    const asked = requested?.get(user);
+    const split = asked === undefined ? end : Math.min(end, user + asked);
+    ledger.add(user, split, "glibc.mmapped-payload");
+    ledger.add(split, end, "glibc.mmapped-slack");
+  }
+  return { ...findings, chunks, mapped };
+}

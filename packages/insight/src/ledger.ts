@@ -1,0 +1,136 @@
+import type { ResidentVma } from "@mem/os-vm";
+
+const PAGE = 4096;
+
+/**
+ * The resident pages of one process and the bytes of each already given a cause. Sources add
+ * byte ranges `[start, end)` with a cause; only the bytes that lie on resident pages count.
+ * {@link ResidentLedger.finish} gives every byte still unclaimed a cause of its own, so the
+ * causes always sum to exactly the resident bytes.
+ *
+ * ```
+ *   page p (4096 bytes)  [ glibc.chunk-headers | glibc.in-use ........ | glibc.top ... ]
+ *                        claimed[p] = bytes claimed so far; 4096 - claimed[p] is unclaimed
+ * ```
+ * Ranges must not overlap: a byte claimed twice is a bug of a source, reported by
+ * {@link ResidentLedger.finish} (a page claimed beyond 4096 bytes).
+ */
+export class ResidentLedger {
+  /** Page number → slot in {@link claimed}. */
+  private readonly slots = new Map<number, number>();
+  private readonly claimed: Float64Array;
+  private readonly vmaOf: Uint32Array;
+  private readonly vmas: readonly ResidentVma[];
+  /** Bytes by cause. */
+  readonly causes = new Map<string, number>();
+  /** Resident bytes in all. */
+  readonly residentBytes: number;
+
+  /** Indexes the resident pages of `vmas` (as os-vm's `residentAnonPages` lists them). */
+  constructor(vmas: readonly ResidentVma[]) {
+    this.vmas = vmas;
+    let n = 0;
+    for (const v of vmas) n += v.pages.length;
+    this.claimed = new Float64Array(n);
+    this.vmaOf = new Uint32Array(n);
+    let i = 0;
+    vmas.forEach((v, index) => {
+      for (const page of v.pages) {
+        this.slots.set(page, i);
+        this.vmaOf[i] = index;
+        i++;
+      }
+    });
+    this.residentBytes = n * PAGE;
+  }
+
+  /** Whether the page holding `address` is resident. */
+  isResident(address: number): boolean {
+    return this.slots.has(Math.floor(address / PAGE));
+  }
+
+  /** Whether every page of `[start, end)` is resident. */
+  allResident(start: number, end: number): boolean {
+    for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) if (!this.slots.has(page)) return false;
+    return true;
+  }
+
+  /** Bytes of `[start, end)` on resident pages (claimed or not). */
+  residentIn(start: number, end: number): number {
+    let total = 0;
+    for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) {
+      if (!this.slots.has(page)) continue;
+      total += Math.min(end, (page + 1) * PAGE) - Math.max(start, page * PAGE);
+    }
+    return total;
+  }
+
+  /** Gives the resident bytes of `[start, end)` the cause `cause`; returns how many there were. */
+  add(start: number, end: number, cause: string): number {
+    if (!(end > start)) return 0;
+    let total = 0;
+    const first = Math.floor(start / PAGE);
+    for (let page = first; page * PAGE < end; page++) {
+      const slot = this.slots.get(page);
+      if (slot === undefined) continue;
+      const bytes = Math.min(end, (page + 1) * PAGE) - Math.max(start, page * PAGE);
+      this.claimed[slot]! += bytes;
+      total += bytes;
+    }
+    if (total !== 0) this.causes.set(cause, (this.causes.get(cause) ?? 0) + total);
+    return total;
+  }
+
+  /**
+   * Adds bytes known to lie on resident pages of `[start, end)` without saying which (the
+   * caller checked {@link allResident}: e.g. the carved blocks of a pool, split by count into
+   * live and free). The pages' claims are spread in address order.
+   */
+  addSplit(start: number, end: number, parts: readonly (readonly [string, number])[]): void {
+    let page = Math.floor(start / PAGE);
+    let at = start;
+    for (const [cause, bytes] of parts) {
+      if (bytes <= 0) continue;
+      this.causes.set(cause, (this.causes.get(cause) ?? 0) + bytes);
+      let left = bytes;
+      while (left > 0 && at < end) {
+        const pageEnd = Math.min(end, (page + 1) * PAGE);
+        const take = Math.min(left, pageEnd - at);
+        const slot = this.slots.get(page);
+        if (slot !== undefined) this.claimed[slot]! += take;
+        left -= take;
+        at += take;
+        if (at === pageEnd) page++;
+      }
+    }
+  }
+
+  /**
+   * Gives every unclaimed resident byte a cause: on a page of an anonymous mapping partly
+   * claimed, `kernel.page-slack`; on a page nobody claimed, or in a file's data segment,
+   * `other.<mapping>` (`other.[stack]`, `other.libc.so.6`,
+   * `other.anon`). Throws when a page was claimed beyond its 4096 bytes (overlapping ranges).
+   */
+  finish(): Map<string, number> {
+    for (const [page, slot] of this.slots) {
+      const c = this.claimed[slot]!;
+      if (c > PAGE) throw new Error(`insight: page 0x${(page * PAGE).toString(16)} was given ${c} bytes of causes (more than 4096): two sources claimed the same bytes`);
+      if (c === PAGE) continue;
+      const name = this.vmas[this.vmaOf[slot]!]!.name;
+      // a partly claimed page of an anonymous mapping or the heap: slack; of a file's data
+      // segment (main_arena in libc's .data): the rest is that file's own data
+      const file = name !== undefined && !name.startsWith("[");
+      const cause = c > 0 && !file ? "kernel.page-slack" : `other.${mappingName(name)}`;
+      this.causes.set(cause, (this.causes.get(cause) ?? 0) + PAGE - c);
+      this.claimed[slot] = PAGE;
+    }
+    return this.causes;
+  }
+}
+
+/** `other.<name>` for a mapping: the file's base name, `[stack]`, `[heap]`, or `anon`. */
+function mappingName(name: string | undefined): string {
+  if (name === undefined) return "anon";
+  const slash = name.lastIndexOf("/");
+  return slash >= 0 ? name.slice(slash + 1) : name;
+}

@@ -1,0 +1,140 @@
+import type { HeapChunk } from "@mem/libc-malloc";
+import type { Pymalloc } from "@mem/small-object";
+import type { AccountDetail } from "./account.js";
+import type { ArenaPin, Pins, TopPin, TrimDryRun } from "./api.js";
+import { liveBlocksOfPool } from "./pymalloc-source.js";
+
+const PAGE = 4096;
+const MINSIZE = 32;
+/** `sizeof(struct malloc_chunk)`: mtrim leaves this much of a free chunk alone before the first page it drops. */
+const MALLOC_CHUNK_STRUCT = 48;
+
+/** Options of {@link pinsOf}. */
+export interface PinsOptions {
+  /** Arenas to list. @defaultValue 10 */
+  maxArenas?: number;
+  /** Live blocks to list per arena. @defaultValue 8 */
+  maxBlocks?: number;
+}
+
+/**
+ * What keeps memory from going back to the kernel, read from an account: the pymalloc arenas
+ * kept by their live blocks (the most wasteful first), the chunk that keeps glibc's top from
+ * being trimmed, and a dry run of `malloc_trim(0)`.
+ */
+export function pinsOf(stack: { readonly pymalloc?: Pymalloc | undefined }, detail: AccountDetail, options: PinsOptions = {}): Pins {
+  const maxArenas = options.maxArenas ?? 10;
+  const maxBlocks = options.maxBlocks ?? 8;
+  const arenas: ArenaPin[] = [];
+  let keptEmptyArenas = 0;
+  const py = stack.pymalloc;
+  if (py !== undefined && detail.pymalloc !== undefined) {
+    const { poolSize } = py.params;
+    const objects = new Map(py.arenaObjects().map((ao) => [ao.address, ao]));
+    const pinned = detail.pymalloc.arenas.filter((a) => {
+      if (a.liveBlocks === 0) keptEmptyArenas++;
+      return a.liveBlocks > 0;
+    });
+    pinned.sort((x, y) => y.residentBytes - y.liveBytes - (x.residentBytes - x.liveBytes) || x.base - y.base);
+    for (const a of pinned.slice(0, maxArenas)) {
+      const ao = objects.get(a.base);
+      const blocks: { address: number; size: number }[] = [];
+      const first = a.base % poolSize === 0 ? a.base : a.base + poolSize - (a.base % poolSize);
+      for (let pool = first; ao !== undefined && pool < ao.poolAddress && blocks.length < maxBlocks; pool += poolSize) {
+        blocks.push(...liveBlocksOfPool(py, pool, detail.ledger, maxBlocks - blocks.length));
+      }
+      arenas.push({ arena: a.base, liveBlocks: a.liveBlocks, liveBytes: a.liveBytes, residentBytes: a.residentBytes, blocks });
+    }
+  }
+  const glibc = detail.libc.glibc;
+  let top: TopPin | undefined;
+  let trim: TrimDryRun | undefined;
+  if (glibc !== undefined && glibc.initialised) {
+    top = topPin(detail.libc.chunks, glibc.trimThreshold, glibc.topPad);
+    trim = trimDryRun(detail);
+  }
+  return { arenas, keptEmptyArenas, top, trim };
+}
+
+/**
+ * The chunk that keeps the top from being trimmed: walking down from the top chunk, the free
+ * chunks in bins would merge with it; the first chunk that is not in a bin (held by the
+ * program, or cached in tcache or a fastbin, which glibc counts as in use) stops the merge.
+ * `wouldTrim` is what `_int_free` of that chunk would give back if it merged (systrim with
+ * `mp_.top_pad`, once the merged top reaches `mp_.trim_threshold`); a chunk small enough
+ * for tcache goes there instead, unless its bin is full.
+ */
+function topPin(chunks: readonly HeapChunk[], trimThreshold: number, topPad: number): TopPin | undefined {
+  let i = chunks.length - 1;
+  const top = chunks[i];
+  if (top === undefined || top.state !== "top") return undefined;
+  let freeAbove = top.size;
+  for (i--; i >= 0 && chunks[i]!.state === "bin"; i--) freeAbove += chunks[i]!.size;
+  const pin = chunks[i];
+  if (pin === undefined || pin.state === "fencepost") return undefined;
+  const merged = pin.size + freeAbove;
+  const wouldTrim = merged >= trimThreshold ? Math.max(0, Math.floor((merged - MINSIZE - 1 - topPad) / PAGE) * PAGE) : 0;
+  return { chunk: pin.address, size: pin.size, state: pin.state, freeAbove, trimThreshold, wouldTrim };
+}
+
+/**
+ * A dry run of glibc 2.36's `malloc_trim(0)` (`mtrim`): `malloc_consolidate` first merges
+ * fastbin chunks with their free neighbours (and into the top); then, for every free chunk in
+ * the bins larger than a page plus `sizeof(struct malloc_chunk)`, the whole pages from
+ * `ALIGN_UP(p + 48, 4096)` are dropped with `madvise(MADV_DONTNEED)`; then `systrim(0)` moves
+ * the break down by `ALIGN_DOWN(top_size - MINSIZE - 1, 4096)`.
+ *
+ * ```
+ *   free chunk p [ 48 bytes kept | page | page | page | partial page ]   madvise on the pages
+ *   top chunk    [ ............ | released by brk (ALIGN_DOWN(top - 33)) ]
+ * ```
+ */
+function trimDryRun(detail: AccountDetail): TrimDryRun {
+  const chunks = detail.libc.chunks;
+  const ledger = detail.ledger;
+  const ranges: { start: number; length: number; resident: number }[] = [];
+  let madviseBytes = 0;
+  let topSize = 0;
+  let topAddress = 0;
+  for (let i = 0; i < chunks.length; ) {
+    const c = chunks[i]!;
+    if (c.state === "top") {
+      topAddress = c.address;
+      topSize = c.size;
+      i++;
+      continue;
+    }
+    if (c.state !== "bin" && c.state !== "fastbin") {
+      i++;
+      continue;
+    }
+    let size = 0;
+    const start = c.address;
+    for (; i < chunks.length && (chunks[i]!.state === "bin" || chunks[i]!.state === "fastbin"); i++) size += chunks[i]!.size;
+    if (chunks[i]?.state === "top") {
+      topAddress = start;
+      topSize = chunks[i]!.size + size;
+      i++;
+      continue;
+    }
+    if (size <= PAGE - 1 + MALLOC_CHUNK_STRUCT) continue;
+    const paligned = Math.ceil((start + MALLOC_CHUNK_STRUCT) / PAGE) * PAGE;
+    const rest = size - (paligned - start);
+    if (rest <= PAGE - 1) continue;
+    const length = Math.floor(rest / PAGE) * PAGE;
+    const resident = ledger.residentIn(paligned, paligned + length);
+    ranges.push({ start: paligned, length, resident });
+    madviseBytes += resident;
+  }
+  let topTrimBytes = 0;
+  let topTrimResident = 0;
+  const area = topSize - MINSIZE - 1;
+  if (area > 0) {
+    topTrimBytes = Math.floor(area / PAGE) * PAGE;
+    const end = topAddress + topSize;
+    topTrimResident = ledger.residentIn(end - topTrimBytes, end);
+  }
+  let unreachablePymalloc = 0;
+  for (const a of detail.pymalloc?.arenas ?? []) unreachablePymalloc += a.freeResident;
+  return { madviseBytes, ranges, topTrimBytes, topTrimResident, rssDrop: madviseBytes + topTrimResident, unreachablePymalloc };
+}

@@ -1,0 +1,7 @@
+import { defineConfig } from "vitest/config";
+import { globalSetup, workspaceAliases } from "../../vitest.shared.js";
+
+export default defineConfig({
+  resolve: { alias: workspaceAliases },
+  test: { include: ["test/**/*.test.ts"], globalSetup },
+});
