@@ -19,6 +19,25 @@ function tierPaint(colors: ReturnType<typeof pc.createColors>): Record<Tier, Pai
   };
 }
 
+/** Width of the story's lines (the indent not counted). */
+const STORY_WIDTH = 100;
+
+/** Breaks `text` into lines of at most `width` characters at spaces (a longer word gets a line of its own). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
 /** Renders a walk-through as text; `color` decides whether ANSI colours are used. */
 export function renderWalkthrough(walk: Walkthrough, color: boolean): string {
   const colors = pc.createColors(color);
@@ -26,7 +45,7 @@ export function renderWalkthrough(walk: Walkthrough, color: boolean): string {
   const label = (tier: Tier) => paint[tier](tier.padEnd(9));
   const out: string[] = [];
   const c = walk.configuration;
-  out.push(colors.bold(`The CPython 3.11 allocation stack, tier by tier`));
+  out.push(colors.bold(`The CPython ${c.pymallocVersion} allocation stack, tier by tier`));
   out.push(
     colors.dim(
       `PYTHONMALLOC=${c.pythonMalloc}, libc ${c.libc}, pymalloc ${c.pymallocVersion} parameters, ${c.ramSize / 1024 / 1024} MiB of RAM`,
@@ -34,7 +53,7 @@ export function renderWalkthrough(walk: Walkthrough, color: boolean): string {
   );
   walk.steps.forEach((step, i) => {
     out.push("", colors.bold(`${i + 1}. ${step.title}`));
-    for (const line of step.story) out.push(`   ${line}`);
+    for (const line of wrap(step.story.join(" "), STORY_WIDTH)) out.push(`   ${line}`);
     if (step.calls.length) {
       out.push(colors.dim("   calls across the tiers:"));
       for (const call of step.calls) out.push(`     ${label(call.tier)} ${call.text}`);

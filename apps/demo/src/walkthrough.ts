@@ -5,9 +5,20 @@
  * the same steps print coloured, plain or as JSON.
  */
 import { MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, VirtualMemory } from "@mem/os-vm";
-import { CallLog, observeArenas, observeLibc, observeSyscalls, ptr, type CallRecord, type Tier } from "./observe.js";
 import { GlibcMalloc, mainArenaAddress } from "@mem/libc-malloc";
+import { PYMEM_CLEANBYTE, PYMEM_DEADBYTE } from "@mem/pymem";
+import { CallLog, observeArenas, observeLibc, observeSyscalls, ptr, type CallRecord, type Tier } from "./observe.js";
 import { createStack, libcStatsText, type CPythonStack, type StackOptions } from "./stack.js";
+import { layerOf, libcOf, routeOf, type BlockRoute, type LibcLayer, type Mapping } from "./walkthrough-route.js";
+import {
+  bytes,
+  freeStory,
+  libcRequestStory,
+  personStory,
+  secondPersonStory,
+  type FreeOutcome,
+  type StoryContext,
+} from "./walkthrough-story.js";
 
 /** One fact about a tier's state after a step. */
 export interface Fact {
@@ -27,6 +38,8 @@ export interface Step {
   readonly calls: readonly CallRecord[];
   /** The state of the tiers afterwards. */
   readonly facts: readonly Fact[];
+  /** The road each block allocated in the step took, as the tiers' inspection reports it (numbers). */
+  readonly routes: readonly BlockRoute[];
 }
 
 /** The walk-through's result: its steps and each tier's summary at the end. */
@@ -54,116 +67,140 @@ export function runWalkthrough(options: Omit<StackOptions, "wrapProcess" | "wrap
   });
   stack.pymem.setArenaAllocator(observeArenas(stack.pymem.getArenaAllocator(), log));
   log.enabled = true;
+  const ctx = storyContext(stack);
   const steps: Step[] = [];
-  const usesPymalloc = stack.pymalloc !== undefined;
 
   steps.push(naivePicture(stack, log));
-  // The C-library parts of the story are glibc's; another implementation is shown by its calls.
-  const libcCaveat = stack.libc instanceof GlibcMalloc ? [] : [`(The C library here is ${stack.options.libc}, not glibc: the calls below show what it really did.)`];
 
-  const before = snapshot(stack);
-  const person = stack.pymem.objectMalloc(PERSON_SIZE);
+  const person = allocate(stack, log, PERSON_SIZE);
   steps.push({
     title: `Python creates a Person object: PyObject_Malloc(${PERSON_SIZE})`,
-    story: usesPymalloc
-      ? [
-          `The object needs ${PERSON_SIZE} bytes. PyObject_Malloc goes through the OBJ domain to pymalloc,`,
-          `which rounds ${PERSON_SIZE} up to its ${sizeClass(PERSON_SIZE)}-byte size class. Nothing is free in that class,`,
-          "so pymalloc carves a 16 KiB pool out of an arena — and as there is no arena yet, it asks PyMem's",
-          "arena allocator for 1 MiB, which mmaps it from the kernel. The kernel only creates a mapping: no",
-          "physical memory yet. Writing the pool header touches the first page: a page fault, and the",
-          "buddy allocator hands out one physical frame, zeroed. pymalloc's own first requests show up",
-          "too: the arenas vector (PyMem_RawRealloc, glibc's first malloc, which sets up its heap with brk)",
-          "and the arena map's radix-tree nodes (PyMem_RawCalloc): glibc clears the 128 KiB node it carves",
-          "from its heap, which is where most of this step's page faults come from.",
-        ]
-      : [
-          `With PYTHONMALLOC=${stack.options.pythonMalloc} there is no pymalloc: PyObject_Malloc goes to the C library's`,
-          "malloc. glibc's first call sets up its heap with brk and carves the chunk from the top chunk.",
-        ],
-    calls: log.take(),
-    facts: [...blockFacts(stack, person, PERSON_SIZE), ...deltaFacts(stack, before, person)],
+    story: personStory(ctx, person.route, person.calls),
+    calls: person.calls,
+    facts: [...routeFacts(stack, person.route), ...deltaFacts(person.before, person.after, stack, person.pointer)],
+    routes: [person.route],
   });
 
-  const before2 = snapshot(stack);
-  const person2 = stack.pymem.objectMalloc(PERSON_SIZE);
+  const person2 = allocate(stack, log, PERSON_SIZE);
   steps.push({
     title: `A second Person: PyObject_Malloc(${PERSON_SIZE}) again`,
-    story: usesPymalloc
-      ? [
-          "Same size class, and the pool has free blocks: pymalloc takes the next block of the same pool.",
-          "No system call, no new page, no page fault — the common case, and why pymalloc exists.",
-        ]
-      : ["glibc serves it from the top chunk of its heap, right after the first one."],
-    calls: log.take(),
-    facts: [...blockFacts(stack, person2, PERSON_SIZE), ...deltaFacts(stack, before2, person2)],
+    story: secondPersonStory(ctx, person.route, person2.route, person2.calls, person2.after.faults - person2.before.faults),
+    calls: person2.calls,
+    facts: [...routeFacts(stack, person2.route), ...deltaFacts(person2.before, person2.after, stack, person2.pointer)],
+    routes: [person2.route],
   });
 
-  const before3 = snapshot(stack);
-  const medium = stack.pymem.objectMalloc(MEDIUM_SIZE);
-  const mediumCalls = log.take();
-  const grew = mediumCalls.some((c) => c.tier === "kernel" && c.text.startsWith("brk("));
+  const medium = allocate(stack, log, MEDIUM_SIZE);
   steps.push({
     title: `A ${MEDIUM_SIZE}-byte request: PyObject_Malloc(${MEDIUM_SIZE})`,
-    story: [
-      usesPymalloc
-        ? `${MEDIUM_SIZE} bytes is above pymalloc's 512-byte threshold: it passes the request to the RAW domain,`
-        : `${MEDIUM_SIZE} bytes go to the C library like everything else:`,
-      "PyMem_RawMalloc calls libc malloc, which serves small requests from its main heap: the [heap]",
-      grew
-        ? "mapping, which it grows with brk (the program break moves up)."
-        : "mapping above the program's data, set up with brk by an earlier malloc (pymalloc's own bookkeeping above), so no system call now.",
-      ...libcCaveat,
-    ],
-    calls: mediumCalls,
-    facts: [...heapFacts(stack, medium), ...deltaFacts(stack, before3, medium)],
+    story: libcRequestStory(ctx, medium.route, medium.calls, medium.threshold, medium.after.faults - medium.before.faults, PYMEM_CLEANBYTE),
+    calls: medium.calls,
+    facts: [...routeFacts(stack, medium.route), ...glibcStateFacts(stack), ...deltaFacts(medium.before, medium.after, stack, medium.pointer)],
+    routes: [medium.route],
   });
 
-  const before4 = snapshot(stack);
-  const large = stack.pymem.objectMalloc(LARGE_SIZE);
+  const large = allocate(stack, log, LARGE_SIZE);
   steps.push({
-    title: `A 1 MiB request: PyObject_Malloc(${LARGE_SIZE})`,
-    story: [
-      "Also raw → malloc, but at or above glibc's mmap threshold (128 KiB by default) malloc does not",
-      "use the heap: it mmaps a mapping of its own for the chunk, and will munmap it on free.",
-      ...libcCaveat,
-    ],
-    calls: log.take(),
-    facts: [
-      stack.libc instanceof GlibcMalloc
-        ? { tier: "libc", text: `chunk header at ${ptr(large - 16)}, user pointer ${ptr(large)} (${large % PAGE_SIZE} bytes past a page boundary)` }
-        : { tier: "libc", text: `block at ${ptr(large)} (${large % PAGE_SIZE} bytes past a page boundary)` },
-      ...deltaFacts(stack, before4, large),
-    ],
+    title: `A ${bytes(LARGE_SIZE)} request: PyObject_Malloc(${LARGE_SIZE})`,
+    story: libcRequestStory(ctx, large.route, large.calls, large.threshold, large.after.faults - large.before.faults, PYMEM_CLEANBYTE),
+    calls: large.calls,
+    facts: [...routeFacts(stack, large.route), ...deltaFacts(large.before, large.after, stack, large.pointer)],
+    routes: [large.route],
   });
 
   const before5 = snapshot(stack);
-  stack.pymem.objectFree(person);
-  stack.pymem.objectFree(person2);
-  const freedSmall = log.take();
-  stack.pymem.objectFree(medium);
-  stack.pymem.objectFree(large);
-  const calls = [...freedSmall, ...log.take()];
-  const arenaReleased = calls.some((c) => c.text.startsWith("arena allocator: free("));
+  const thresholdBefore = stack.libc.currentMmapThreshold();
+  stack.pymem.objectFree(person.pointer);
+  // Read while the second Person still keeps the pool (and its arena) alive.
+  const personByte = layerOf(person.route, "debug") ? stack.process.memory.load8(person.pointer) : undefined;
+  stack.pymem.objectFree(person2.pointer);
+  stack.pymem.objectFree(medium.pointer);
+  stack.pymem.objectFree(large.pointer);
+  const calls = log.take();
+  const after5 = snapshot(stack);
+  log.enabled = false; // what follows only inspects: keep it out of the log
+  const largeLibc = libcOf(large.route);
+  const outcome: FreeOutcome = {
+    arenaReleased: calls.some((c) => c.text.startsWith("arena allocator: free(")),
+    personByte,
+    deadByte: PYMEM_DEADBYTE,
+    glibcState: glibcStateOf(stack),
+    largeUnmapped:
+      largeLibc !== undefined && calls.some((c) => c.tier === "kernel" && c.text.startsWith(`munmap(${ptr(largeLibc.mapping.start)},`)),
+    rssFell: kilobytes(after5.rss) < kilobytes(before5.rss),
+    threshold: { before: thresholdBefore, after: stack.libc.currentMmapThreshold() },
+  };
   steps.push({
     title: "Freeing them all",
-    story: usesPymalloc
-      ? [
-          "The two Person blocks go back on their pool's free list: a pointer written into the block itself.",
-          arenaReleased
-            ? "Their pool is empty, and so is its arena: pymalloc gives the arena back, the kernel unmaps it and frees its frames."
-            : "Their pool is empty and so is the arena, but CPython 3.11 releases a fully free arena only when another usable arena follows it (ao->nextarena != NULL): the last one is kept, so the next object needs no new mmap.",
-          "The 600-byte chunk goes to glibc's tcache for reuse; the 1 MiB chunk is munmapped at once — RSS falls.",
-        ]
-      : ["glibc keeps the small chunks in its tcache for reuse; the 1 MiB chunk is munmapped at once — RSS falls."],
+    story: freeStory(ctx, person.route, medium.route, large.route, outcome),
     calls,
-    facts: deltaFacts(stack, before5, undefined),
+    facts: deltaFacts(before5, after5, stack, undefined),
+    routes: [],
   });
 
+  const { pythonMalloc, libc, pymallocVersion, ramSize } = stack.options;
   return {
-    configuration: { ...stack.options },
+    configuration: { pythonMalloc, libc, pymallocVersion, ramSize },
     steps,
     summaries: summaries(stack),
+  };
+}
+
+/** One `PyObject_Malloc` of the walk-through, observed: the calls it made and the tiers before and after. */
+interface Allocation {
+  /** What PyObject_Malloc returned. */
+  readonly pointer: number;
+  /** The calls it made across the tiers. */
+  readonly calls: CallRecord[];
+  /** The kernel's counters before and right after the call (before any inspection). */
+  readonly before: Snapshot;
+  readonly after: Snapshot;
+  /** The C library's mmap threshold when the call was made. */
+  readonly threshold: number;
+  /** The road the block took, read back from the tiers. */
+  readonly route: BlockRoute;
+}
+
+function allocate(stack: CPythonStack, log: CallLog, size: number): Allocation {
+  const before = snapshot(stack);
+  const threshold = stack.libc.currentMmapThreshold();
+  const pointer = stack.pymem.objectMalloc(size);
+  const calls = log.take();
+  const after = snapshot(stack);
+  const route = quietly(log, () => routeOf(stack, "obj", pointer, size, mmapsIn(calls)));
+  return { pointer, calls, before, after, threshold, route };
+}
+
+/** Runs an inspection with the call log off: what the walk-through reads is no call of the program's. */
+function quietly<T>(log: CallLog, inspect: () => T): T {
+  const was = log.enabled;
+  log.enabled = false;
+  try {
+    return inspect();
+  } finally {
+    log.enabled = was;
+  }
+}
+
+/** What the story needs to know about the configuration, from the tiers themselves. */
+function storyContext(stack: CPythonStack): StoryContext {
+  const pm = stack.pymalloc;
+  const radix = pm?.geometry.radix;
+  return {
+    preset: stack.options.pythonMalloc,
+    version: stack.options.pymallocVersion,
+    libc: stack.options.libc,
+    pageSize: PAGE_SIZE,
+    ...(pm === undefined
+      ? {}
+      : {
+          pymalloc: {
+            poolSize: pm.params.poolSize,
+            arenaSize: pm.params.arenaSize,
+            keepLastEmptyArena: pm.params.keepLastEmptyArena,
+            radix: radix ? { midBytes: radix.midBytes, botBytes: radix.botBytes } : null,
+          },
+        }),
   };
 }
 
@@ -185,10 +222,11 @@ function naivePicture(stack: CPythonStack, log: CallLog): Step {
     title: `The naive picture: ${PERSON_SIZE} bytes straight from the operating system`,
     story: [
       `If every object asked the kernel for memory, a ${PERSON_SIZE}-byte object would cost a system call,`,
-      "a whole 4 KiB page and a page fault. (Shown in a scratch process.) Here is what really happens instead.",
+      `a whole ${bytes(PAGE_SIZE)} page and a page fault. (Shown in a scratch process.) Here is what really happens instead.`,
     ],
     calls,
     facts,
+    routes: [],
   };
 }
 
@@ -209,8 +247,7 @@ function snapshot(stack: CPythonStack): Snapshot {
   };
 }
 
-function deltaFacts(stack: CPythonStack, before: Snapshot, address: number | undefined): Fact[] {
-  const now = snapshot(stack);
+function deltaFacts(before: Snapshot, now: Snapshot, stack: CPythonStack, address: number | undefined): Fact[] {
   const facts: Fact[] = [
     {
       tier: "kernel",
@@ -229,49 +266,77 @@ function deltaFacts(stack: CPythonStack, before: Snapshot, address: number | und
   return facts;
 }
 
-/** What pymalloc's own structures say about a block: its pool header, read from memory. */
-function blockFacts(stack: CPythonStack, block: number, size: number): Fact[] {
-  const pm = stack.pymalloc;
-  if (pm === undefined) return heapFacts(stack, block);
-  const poolSize = pm.params.poolSize;
-  const pool = block - (block % poolSize);
-  const memory = stack.process.memory;
-  // struct pool_header: ref.count (uint, offset 0), freeblock (8), nextpool (16), prevpool (24),
-  // arenaindex (uint, 32), szidx (uint, 36), nextoffset (uint, 40), maxnextoffset (uint, 44).
-  const count = memory.load32(pool);
-  const szidx = memory.load32(pool + 36);
-  const arenaIndex = memory.load32(pool + 32);
-  return [
-    { tier: "pymem", text: `PyObject_Malloc(${size}) → OBJ domain → ${stack.pymem.allocatorName() ?? "custom allocator"} → ${ptr(block)}` },
+/** What each tier's own structures say about a block on `route`, top down. */
+function routeFacts(stack: CPythonStack, route: BlockRoute): Fact[] {
+  const facts: Fact[] = [
     {
-      tier: "pymalloc",
-      text: `size class ${szidx} (${(szidx + 1) * 16}-byte blocks); block ${ptr(block)} = pool ${ptr(pool)} + ${block - pool}; pool header says ${count} block(s) in use, arena index ${arenaIndex}`,
+      tier: "pymem",
+      text: `PyObject_Malloc(${route.request}) → OBJ domain → ${stack.pymem.allocatorName() ?? "custom allocator"} → ${ptr(route.pointer)}`,
+    },
+  ];
+  for (const layer of route.layers) {
+    if (layer.kind === "debug") {
+      const v = layer.view;
+      const fd = `0x${v.forbiddenByte.toString(16)}`;
+      facts.push({
+        tier: "pymem",
+        text:
+          `debug hooks (${v.domain}): at ${ptr(v.base)} the size word says ${v.requestedSize}, API id '${v.apiId}', ${v.leadingPadBytes} × ${fd}; ` +
+          `${v.trailingPadBytes} × ${fd} at ${ptr(v.pointer + v.requestedSize)}; pads ${v.intact ? "intact" : "BROKEN"}; ${v.underlyingSize} bytes asked beneath`,
+      });
+    } else if (layer.kind === "pymalloc") {
+      facts.push({
+        tier: "pymalloc",
+        text:
+          `size class ${layer.sizeIndex} (${layer.blockSize}-byte blocks) for ${layer.request} bytes; block ${ptr(layer.pointer)} = pool ${ptr(layer.pool)} + ${layer.pointer - layer.pool}; ` +
+          `pool header says ${layer.blocksInUse} block(s) in use, arena index ${layer.arenaIndex} (arena ${ptr(layer.arena)}: ${bytes(layer.arenaSize)}, pools of ${bytes(layer.poolSize)})`,
+      });
+    } else if (layer.kind === "fallback") {
+      facts.push({ tier: "pymalloc", text: `not pymalloc's: ${layer.request} bytes > SMALL_REQUEST_THRESHOLD ${layer.threshold}, passed to PyMem_RawMalloc` });
+    } else {
+      facts.push({ tier: "libc", text: libcFact(stack, layer) });
+    }
+  }
+  return facts;
+}
+
+/** Where the C library put a block, in its own terms: a glibc chunk, or a block of another allocator. */
+function libcFact(stack: CPythonStack, l: LibcLayer): string {
+  const heapStart = stack.process.startBrk;
+  const glibc = l.implementation === "glibc";
+  const asked = `malloc(${l.request}) = ${ptr(l.pointer)}, usable size ${l.usableSize}`;
+  if (l.region === "mapping") {
+    const header = l.pointer - l.mapping.start;
+    return (
+      `${asked}; ${glibc ? "chunk" : "block"} header at ${ptr(l.mapping.start)} (${header} bytes), in a mapping of its own ` +
+      `of ${l.mapping.end - l.mapping.start} bytes (${l.pointer % PAGE_SIZE} bytes past a page boundary)`
+    );
+  }
+  const where =
+    glibc && l.chunk !== undefined
+      ? `chunk at ${ptr(l.chunk.address)} (heap start + ${l.chunk.address - heapStart}), ${l.chunk.size} bytes`
+      : `block at heap start + ${l.pointer - heapStart}`;
+  return `${asked}; ${where}; program break ${ptr(stack.process.programBreak)}`;
+}
+
+/** glibc's own state is not on the heap: where main_arena is. */
+function glibcStateFacts(stack: CPythonStack): Fact[] {
+  if (!(stack.libc instanceof GlibcMalloc)) return [];
+  const arena = stack.libc.arena;
+  const inLibc = arena === mainArenaAddress(stack.process.image.mappings);
+  return [
+    {
+      tier: "libc",
+      text: `glibc's own state (main_arena: bins, top, counters) is not on the heap: it sits at ${ptr(arena)}${inLibc ? ", in libc.so.6's data segment" : ""}`,
     },
   ];
 }
 
-/** Where the C library put a block; glibc's chunk header sits 16 bytes before the pointer. */
-function heapFacts(stack: CPythonStack, pointer: number): Fact[] {
-  const heapStart = stack.process.startBrk;
-  const where =
-    stack.libc instanceof GlibcMalloc
-      ? `chunk at ${ptr(pointer - 16)} (heap start + ${pointer - 16 - heapStart})`
-      : `block at ${ptr(pointer)} (heap start + ${pointer - heapStart})`;
-  const facts: Fact[] = [
-    {
-      tier: "libc",
-      text: `${where}, usable size ${stack.libc.usableSize(pointer)}; program break ${ptr(stack.process.programBreak)}`,
-    },
-  ];
-  if (stack.libc instanceof GlibcMalloc) {
-    const arena = stack.libc.arena;
-    const inLibc = arena === mainArenaAddress(stack.process.image.mappings);
-    facts.push({
-      tier: "libc",
-      text: `glibc's own state (main_arena: bins, top, counters) is not on the heap: it sits at ${ptr(arena)}${inLibc ? ", in libc.so.6's data segment" : ""}`,
-    });
-  }
-  return facts;
+/** Where glibc keeps the chunk of a freed pointer now (tcache, fastbin, bin, top); undefined for another C library. */
+function glibcStateOf(stack: CPythonStack): (pointer: number) => string | undefined {
+  if (!(stack.libc instanceof GlibcMalloc)) return () => undefined;
+  const chunks = stack.libc.walkHeap();
+  return (pointer) => chunks.find((c) => c.address < pointer && pointer < c.address + c.size)?.state;
 }
 
 function summaries(stack: CPythonStack): Walkthrough["summaries"] {
@@ -292,10 +357,6 @@ function summaries(stack: CPythonStack): Walkthrough["summaries"] {
   return out;
 }
 
-function sizeClass(size: number): number {
-  return Math.ceil(size / 16) * 16;
-}
-
 function physical(memory: unknown, address: number): number {
   if (memory instanceof VirtualMemory) return memory.translate(address, false);
   return Number.NaN;
@@ -304,6 +365,20 @@ function physical(memory: unknown, address: number): number {
 function vmLine(status: string, field: string): string {
   const match = new RegExp(`^${field}:\\s+(\\d+ kB)`, "m").exec(status);
   return match?.[1] ?? "?";
+}
+
+/** The mappings the calls created, from the logged `mmap(NULL, length, ...) = address` lines. */
+function mmapsIn(calls: readonly CallRecord[]): Mapping[] {
+  const out: Mapping[] = [];
+  for (const c of calls) {
+    const m = c.tier === "kernel" ? /^mmap\(NULL, (\d+), .* = (0x[0-9a-f]+)$/.exec(c.text) : null;
+    if (m !== null) out.push({ start: Number(m[2]), end: Number(m[2]) + Number(m[1]) });
+  }
+  return out;
+}
+
+function kilobytes(line: string): number {
+  return Number.parseInt(line, 10);
 }
 
 function meminfoLine(meminfo: string, field: string): string {
