@@ -8,6 +8,9 @@ import { MemtraceSyntaxError, TraceStream } from "@mem/memtrace";
 import { SingleBar } from "cli-progress";
 import { ReplayError, Replayer, type ReplaySummary } from "./replay.js";
 import type { CPythonStack } from "./stack.js";
+import { parseTraceHeader, type TraceHeader } from "./trace-header.js";
+
+export type { TraceHeader } from "./trace-header.js";
 
 /** Options of {@link replayFile}. */
 export interface ReplayFileOptions {
@@ -65,33 +68,21 @@ function pushChecked(stream: TraceStream, chunk: string | undefined): void {
   }
 }
 
-/** What a trace's leading comment lines say about the recorded run. */
-export interface TraceHeader {
-  /** `# env NAME=value` lines (the recorder writes PYTHONMALLOC among others). */
-  env: Record<string, string>;
-  /** `# heap-start 0x…`: the recorded process's initial program break. */
-  heapStart: number | undefined;
-}
-
-/** Reads the comment lines at the start of a trace file (plain or `.gz`). */
+/** Reads the comment lines at the start of a trace file (plain or `.gz`); see {@link parseTraceHeader}. */
 export async function readTraceHeader(path: string): Promise<TraceHeader> {
-  const header: TraceHeader = { env: {}, heapStart: undefined };
-  if (path === "-") return header;
-  const input = createReadStream(path, { end: 64 * 1024 });
+  if (path === "-") return parseTraceHeader([]);
+  const input = createReadStream(path, { end: 256 * 1024 });
   const source = path.endsWith(".gz") ? input.pipe(createGunzip()) : input;
   source.setEncoding("utf8");
   let text = "";
-  for await (const chunk of source as AsyncIterable<string>) {
-    text += chunk;
-    if (text.length > 8192) break;
+  try {
+    for await (const chunk of source as AsyncIterable<string>) {
+      text += chunk;
+      // Enough once a line that is not a comment has started (or the header is absurdly long).
+      if (/(^|\n)[^#\n]/.test(text) || text.length > 128 * 1024) break;
+    }
+  } finally {
+    input.destroy();
   }
-  input.destroy();
-  for (const line of text.split("\n").slice(0, 64)) {
-    if (!line.startsWith("#")) break;
-    const env = /^# env ([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (env) header.env[env[1]!] = env[2]!;
-    const heap = /^# heap-start (0x[0-9a-f]+)$/.exec(line);
-    if (heap) header.heapStart = Number.parseInt(heap[1]!, 16);
-  }
-  return header;
+  return parseTraceHeader(text.split("\n"));
 }

@@ -23,6 +23,30 @@ export interface ReplaySummary {
   divergences: number;
   /** Pointers still live at the end. */
   live: number;
+  /** The most pointers live at once. */
+  peakLive: number;
+  /** Allocation events per domain. */
+  domains: Record<Domain, number>;
+  /**
+   * Results that were still live in the recording's pointer table (the trace says an allocator
+   * returned P while P had not been freed: a missed free, or a corrupt trace). Each is also a
+   * divergence: the earlier simulated block stays allocated.
+   */
+  reusedLive: number;
+  /**
+   * `libc` results compared with the recording's placement (a trace with `# heap-start`):
+   * brk-heap results at the same offset from the heap start, mmapped ones at the same offset
+   * in their page.
+   */
+  placements: { compared: number; moved: number; firstMovedLine: number | undefined };
+  /** Warnings (each also went to the `warn` callback, the first 20 of them). */
+  warnings: number;
+}
+
+/** Options of a {@link Replayer}. */
+export interface ReplayerOptions {
+  /** Receives one line per warning (a reused live pointer, arenas of another size); at most 20 are sent. */
+  warn?: (message: string) => void;
 }
 
 /** A replay stopped by a malformed line or by a fault of the simulated program. */
@@ -125,15 +149,25 @@ export class Replayer {
     writes: 0,
     divergences: 0,
     live: 0,
+    peakLive: 0,
+    domains: { raw: 0, mem: 0, obj: 0, libc: 0 },
+    reusedLive: 0,
+    placements: { compared: 0, moved: 0, firstMovedLine: undefined },
+    warnings: 0,
   };
+  private readonly warnFn: ((message: string) => void) | undefined;
+  /** The recorded process's initial break (`# heap-start`), once seen. */
+  private recordedHeapStart: number | undefined;
+  private arenaSizeWarned = false;
 
   /**
    * Prepares `stack` for replay. With `out`, every event is also written back as memtrace
    * v1 with the simulated pointers (after a `# heap-start` line for the simulated heap).
    */
-  constructor(stack: CPythonStack, out?: (line: string) => void) {
+  constructor(stack: CPythonStack, out?: (line: string) => void, options: ReplayerOptions = {}) {
     this.stack = stack;
     this.out = out;
+    this.warnFn = options.warn;
     if (stack.pymalloc !== undefined) {
       const inner = stack.pymem.getArenaAllocator();
       const placed = new PlacedArenaAllocator(() => inner, { modulus: stack.pymalloc.params.poolSize, trim: true });
@@ -170,7 +204,12 @@ export class Replayer {
 
   /** The summary so far. */
   finish(): ReplaySummary {
-    return { ...this.summary, live: this.live };
+    const s = this.summary;
+    return { ...s, live: this.live, domains: { ...s.domains }, placements: { ...s.placements } };
+  }
+
+  private warn(message: string): void {
+    if (this.summary.warnings++ < 20) this.warnFn?.(`line ${this.summary.lines}: ${message}`);
   }
 
   private sim(recorded: number, what: string): number {
@@ -183,9 +222,45 @@ export class Replayer {
 
   private result(recorded: number, simulated: number): void {
     if (recorded !== 0 && simulated !== 0) {
-      if (this.pointers.set(recorded, simulated) < 0) this.live++;
+      const previous = this.pointers.set(recorded, simulated);
+      if (previous < 0) {
+        if (++this.live > this.summary.peakLive) this.summary.peakLive = this.live;
+      } else this.reusedLive(recorded, previous);
     }
     if ((recorded === 0) !== (simulated === 0)) this.summary.divergences++;
+  }
+
+  /** The trace says an allocator returned `recorded` while it was still live. */
+  private reusedLive(recorded: number, previous: number): void {
+    this.summary.reusedLive++;
+    this.summary.divergences++;
+    this.warn(
+      `0x${recorded.toString(16)} returned again while still live (no free in the trace): ` +
+        `the earlier block (simulated 0x${previous.toString(16)}) stays allocated`,
+    );
+  }
+
+  /** Compares a libc result's placement with the recording's (see {@link ReplaySummary.placements}). */
+  private place(recorded: number, simulated: number): void {
+    const start = this.recordedHeapStart;
+    if (start === undefined || recorded === 0 || simulated === 0) return;
+    const p = this.summary.placements;
+    p.compared++;
+    const offset = recorded - start;
+    const same =
+      offset >= 0 && offset < 2 ** 30 ? simulated - this.stack.process.startBrk === offset : simulated % 4096 === recorded % 4096;
+    if (!same && p.moved++ === 0) p.firstMovedLine = this.summary.lines;
+  }
+
+  /** An `A` line: warns once when the recorded arena size is not the preset's. */
+  private checkArenaSize(size: number): void {
+    const params = this.stack.pymalloc?.params;
+    if (params === undefined || this.arenaSizeWarned || size === params.arenaSize) return;
+    this.arenaSizeWarned = true;
+    this.warn(
+      `the recorded pymalloc arenas are ${size} bytes; pymalloc ${params.name} uses ${params.arenaSize} ` +
+        `(recorded by another CPython version? give --pymalloc-version)`,
+    );
   }
 
   private apply(r: TraceRecord): void {
@@ -193,30 +268,37 @@ export class Replayer {
     switch (r.kind) {
       case "malloc": {
         s.calls++;
+        s.domains[r.domain]++;
         const p = callMalloc(this.stack, r.domain, r.size);
         this.result(r.result, p);
+        if (r.domain === "libc") this.place(r.result, p);
         if (this.out) this.emit({ kind: "malloc", domain: r.domain, size: r.size, result: p });
         return;
       }
       case "calloc": {
         s.calls++;
+        s.domains[r.domain]++;
         const p = callCalloc(this.stack, r.domain, r.nelem, r.elsize);
         this.result(r.result, p);
+        if (r.domain === "libc") this.place(r.result, p);
         if (this.out) this.emit({ kind: "calloc", domain: r.domain, nelem: r.nelem, elsize: r.elsize, result: p });
         return;
       }
       case "realloc": {
         s.calls++;
+        s.domains[r.domain]++;
         const old = this.sim(r.ptr, "realloc");
         const p = callRealloc(this.stack, r.domain, old, r.size);
         // A successful realloc (or glibc's realloc(p, 0), which frees) ends the old pointer.
         if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) this.retire(r.ptr, old);
         this.result(r.result, p);
+        if (r.domain === "libc") this.place(r.result, p);
         if (this.out) this.emit({ kind: "realloc", domain: r.domain, ptr: old, size: r.size, result: p });
         return;
       }
       case "free": {
         s.calls++;
+        s.domains[r.domain]++;
         const p = this.sim(r.ptr, "free");
         if (r.ptr !== 0) this.retire(r.ptr, p);
         callFree(this.stack, r.domain, p);
@@ -226,13 +308,16 @@ export class Replayer {
       case "memalign": {
         s.calls++;
         if (r.domain !== "libc") throw new Error(`memalign is a C library call: domain must be libc, got ${r.domain}`);
+        s.domains.libc++;
         const p = this.stack.libc.memalign(r.alignment, r.size);
         this.result(r.result, p);
+        this.place(r.result, p);
         if (this.out) this.emit({ kind: "memalign", domain: "libc", alignment: r.alignment, size: r.size, result: p });
         return;
       }
       case "arena-alloc":
         s.arenasRecorded++;
+        this.checkArenaSize(r.size);
         this.placed?.expect(r.result);
         return;
       case "arena-free":
@@ -246,6 +331,8 @@ export class Replayer {
         return;
       }
       case "heap-start":
+        this.recordedHeapStart = r.address;
+        return;
       case "comment":
         return;
     }

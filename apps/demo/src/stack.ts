@@ -4,7 +4,7 @@
  * Every tier is chosen here, so swapping one is a change of option.
  */
 import { PhysicalMemory } from "@mem/hardware";
-import { GlibcMalloc, TlsfMalloc, type CAllocator } from "@mem/libc-malloc";
+import { GlibcMalloc, TlsfMalloc, type CAllocator, type GlibcMallocOptions } from "@mem/libc-malloc";
 import { Kernel, type Process, type ProcessSpace } from "@mem/os-vm";
 import { createPyMem, type PyMem, type PythonMallocPreset, type SmallObjectHost } from "@mem/pymem";
 import { Pymalloc, type PymallocVersion } from "@mem/small-object";
@@ -32,6 +32,16 @@ export interface StackOptions {
   /** The pymalloc parameter preset. @defaultValue "3.11" */
   pymallocVersion?: PymallocVersion;
   /**
+   * glibc's malloc settings (the `glibc.malloc.*` tunables; see glibc-tunables.ts for reading
+   * them from GLIBC_TUNABLES and MALLOC_*_). Ignored by `libc: "tlsf"`. @defaultValue glibc's defaults
+   */
+  glibc?: GlibcMallocOptions;
+  /**
+   * Makes everything random in the stack reproducible: glibc's `tcache_key` (8 random bytes
+   * in glibc) is derived from it unless `glibc.tcacheKey` is given. @defaultValue random
+   */
+  seed?: number;
+  /**
    * Lets the caller wrap the process before the allocators see it (the walk-through
    * wraps it to watch the system calls, like strace).
    */
@@ -55,7 +65,12 @@ export interface CPythonStack {
   /** The pymalloc instance, when the preset uses pymalloc. */
   readonly pymalloc: Pymalloc | undefined;
   /** The options in force, defaults filled in. */
-  readonly options: Required<Omit<StackOptions, "wrapProcess" | "wrapLibc">>;
+  readonly options: Required<Omit<StackOptions, "wrapProcess" | "wrapLibc" | "glibc" | "seed">> & {
+    /** glibc's malloc settings in force (the tcache key included). */
+    readonly glibc: GlibcMallocOptions;
+    /** The seed, if one was given. */
+    readonly seed: number | undefined;
+  };
 }
 
 /** Builds the default CPython 3.11 stack, with any tier replaced through `options`. */
@@ -65,7 +80,7 @@ export function createStack(options: StackOptions = {}): CPythonStack {
     libc: options.libc ?? "glibc",
     pythonMalloc: options.pythonMalloc ?? "default",
     pymallocVersion: options.pymallocVersion ?? "3.11",
-  } satisfies CPythonStack["options"];
+  } satisfies Omit<CPythonStack["options"], "glibc" | "seed">;
   if (!(LIBC_IMPLEMENTATIONS as readonly string[]).includes(settings.libc)) {
     throw new RangeError(`mem-demo: unknown libc implementation "${settings.libc}" (one of: ${LIBC_IMPLEMENTATIONS.join(", ")})`);
   }
@@ -73,7 +88,9 @@ export function createStack(options: StackOptions = {}): CPythonStack {
   const kernel = new Kernel({ ram });
   const process = kernel.createProcess();
   const seen = options.wrapProcess ? options.wrapProcess(process) : process;
-  const libc = settings.libc === "glibc" ? new GlibcMalloc(seen) : new TlsfMalloc(seen);
+  const glibc: GlibcMallocOptions = { ...options.glibc };
+  if (glibc.tcacheKey === undefined && options.seed !== undefined) glibc.tcacheKey = seededKey(options.seed);
+  const libc = settings.libc === "glibc" ? new GlibcMalloc(seen, glibc) : new TlsfMalloc(seen);
   let pymalloc: Pymalloc | undefined;
   const pymem = createPyMem({
     process: seen,
@@ -84,7 +101,22 @@ export function createStack(options: StackOptions = {}): CPythonStack {
       return pymalloc.allocator;
     },
   });
-  return { ram, kernel, process, libc, pymem, pymalloc, options: settings };
+  const used = { ...settings, glibc: libc instanceof GlibcMalloc ? { ...glibc, tcacheKey: libc.tcacheKey } : glibc, seed: options.seed };
+  return { ram, kernel, process, libc, pymem, pymalloc, options: used };
+}
+
+/**
+ * A 53-bit `tcache_key` from a seed (splitmix64's first output, top 53 bits): the same seed
+ * gives the same key, different seeds give unrelated keys.
+ */
+export function seededKey(seed: number): number {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`mem-demo: the seed must be a non-negative integer, got ${String(seed)}`);
+  const mask = (1n << 64n) - 1n;
+  let z = (BigInt(seed) + 0x9e3779b97f4a7c15n) & mask;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & mask;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & mask;
+  z ^= z >> 31n;
+  return Number(z >> 11n);
 }
 
 /**

@@ -60,6 +60,7 @@ export function pinsOf(stack: { readonly pymalloc?: Pymalloc | undefined }, deta
  * The chunk that keeps the top from being trimmed: walking down from the top chunk, the free
  * chunks in bins would merge with it; the first chunk that is not in a bin (held by the
  * program, or cached in tcache or a fastbin, which glibc counts as in use) stops the merge.
+ * Freed, it would merge with the free chunks above it, the top, and the free chunks just below it.
  * `wouldTrim` is what `_int_free` of that chunk would give back if it merged (systrim with
  * `mp_.top_pad`, once the merged top reaches `mp_.trim_threshold`); a chunk small enough
  * for tcache goes there instead, unless its bin is full.
@@ -72,7 +73,10 @@ function topPin(chunks: readonly HeapChunk[], trimThreshold: number, topPad: num
   for (i--; i >= 0 && chunks[i]!.state === "bin"; i--) freeAbove += chunks[i]!.size;
   const pin = chunks[i];
   if (pin === undefined || pin.state === "fencepost") return undefined;
-  const merged = pin.size + freeAbove;
+  // freeing it also merges the free chunks just below it
+  let freeBelow = 0;
+  for (let j = i - 1; j >= 0 && chunks[j]!.state === "bin"; j--) freeBelow += chunks[j]!.size;
+  const merged = freeBelow + pin.size + freeAbove;
   const wouldTrim = merged >= trimThreshold ? Math.max(0, Math.floor((merged - MINSIZE - 1 - topPad) / PAGE) * PAGE) : 0;
   return { chunk: pin.address, size: pin.size, state: pin.state, freeAbove, trimThreshold, wouldTrim };
 }

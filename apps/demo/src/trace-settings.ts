@@ -1,0 +1,119 @@
+/**
+ * The settings a replay takes from a trace's header: the CPython version (which pymalloc
+ * parameters), `PYTHONMALLOC`, and glibc's malloc tunables (`GLIBC_TUNABLES`, `MALLOC_*_`),
+ * with the command line winning over the header, setting by setting.
+ */
+import type { GlibcMallocOptions } from "@mem/libc-malloc";
+import type { PythonMallocPreset } from "@mem/pymem";
+import type { PymallocVersion } from "@mem/small-object";
+import { formatGlibcSettings, glibcSettingsFromEnv, layerGlibcSettings, type GlibcSettings } from "./glibc-tunables.js";
+import type { TraceHeader } from "./trace-header.js";
+import { PYMALLOC_VERSION_NAMES, PYTHONMALLOC_PRESETS } from "./stack.js";
+
+/** A trace whose recorded configuration the replay cannot reproduce (and the command line does not override). */
+export class TraceSettingsError extends Error {
+  override readonly name = "TraceSettingsError";
+}
+
+/** What the command line says; `undefined` means "not given" (the header may decide). */
+export interface GivenSettings {
+  /** `--pythonmalloc`. */
+  readonly pythonMalloc?: PythonMallocPreset;
+  /** `--pymalloc-version`. */
+  readonly pymallocVersion?: PymallocVersion;
+  /** `--glibc-tunables` (GLIBC_TUNABLES syntax). */
+  readonly glibcTunables?: string;
+  /** `false` (`--no-trace-settings`): take nothing from the header. @defaultValue true */
+  readonly fromHeader?: boolean;
+}
+
+/** The settings of one replay. */
+export interface ReplaySettings {
+  /** `PYTHONMALLOC` preset. */
+  readonly pythonMalloc: PythonMallocPreset;
+  /** The pymalloc parameter preset. */
+  readonly pymallocVersion: PymallocVersion;
+  /** Options of glibc's malloc. */
+  readonly glibc: GlibcMallocOptions;
+  /** The glibc settings in force (header and command line), for reports. */
+  readonly glibcSettings: GlibcSettings;
+  /** The settings taken from the header, e.g. `CPython 3.8`, `PYTHONMALLOC=debug`, `glibc.malloc.tcache_count=0`. */
+  readonly fromHeader: readonly string[];
+  /** Lines about settings that have no effect or were overridden. */
+  readonly warnings: readonly string[];
+}
+
+/** The pymalloc preset of a CPython version (`3.8.18` → `3.8`), or undefined when there is none. */
+export function pymallocVersionOf(python: string): PymallocVersion | undefined {
+  const m = /^(\d+)\.(\d+)/.exec(python);
+  if (!m) return undefined;
+  const short = `${Number(m[1])}.${Number(m[2])}`;
+  return (PYMALLOC_VERSION_NAMES as readonly string[]).includes(short) ? (short as PymallocVersion) : undefined;
+}
+
+/**
+ * Decides the settings of a replay from the trace's header and the command line.
+ * @throws {@link TraceSettingsError} when the header names a CPython version without a
+ *   pymalloc preset, or an unknown PYTHONMALLOC, and the command line does not decide
+ */
+export function replaySettings(header: TraceHeader, given: GivenSettings = {}): ReplaySettings {
+  const useHeader = given.fromHeader !== false;
+  const fromHeader: string[] = [];
+  const warnings: string[] = [];
+
+  let pymallocVersion: PymallocVersion = given.pymallocVersion ?? "3.11";
+  if (useHeader && header.python !== undefined) {
+    const recorded = pymallocVersionOf(header.python);
+    if (given.pymallocVersion !== undefined) {
+      if (recorded !== given.pymallocVersion) {
+        warnings.push(`the trace was recorded by CPython ${header.python}; --pymalloc-version ${given.pymallocVersion} wins`);
+      }
+    } else if (recorded === undefined) {
+      throw new TraceSettingsError(
+        `the trace was recorded by CPython ${header.python}, which has no pymalloc preset here ` +
+          `(${PYMALLOC_VERSION_NAMES.join(", ")}): give --pymalloc-version to replay it with one of them`,
+      );
+    } else {
+      pymallocVersion = recorded;
+      fromHeader.push(`CPython ${header.python.replace(/^(\d+\.\d+).*$/, "$1")}`);
+    }
+  }
+
+  let pythonMalloc: PythonMallocPreset = given.pythonMalloc ?? "default";
+  const recordedMalloc = useHeader ? header.env.PYTHONMALLOC : undefined;
+  // CPython treats an empty PYTHONMALLOC as unset.
+  if (recordedMalloc !== undefined && recordedMalloc !== "") {
+    const known = (PYTHONMALLOC_PRESETS as readonly string[]).includes(recordedMalloc);
+    if (given.pythonMalloc !== undefined) {
+      if (recordedMalloc !== given.pythonMalloc) warnings.push(`the trace was recorded under PYTHONMALLOC=${recordedMalloc}; --pythonmalloc ${given.pythonMalloc} wins`);
+    } else if (!known) {
+      throw new TraceSettingsError(
+        `the trace was recorded under PYTHONMALLOC=${recordedMalloc}, which is not modelled (${PYTHONMALLOC_PRESETS.join(", ")}): ` +
+          `give --pythonmalloc to replay it with one of them`,
+      );
+    } else {
+      pythonMalloc = recordedMalloc as PythonMallocPreset;
+      fromHeader.push(`PYTHONMALLOC=${recordedMalloc}`);
+    }
+  }
+
+  const recordedGlibc = glibcSettingsFromEnv(useHeader ? header.env : {});
+  const cli = glibcSettingsFromEnv(given.glibcTunables !== undefined ? { GLIBC_TUNABLES: given.glibcTunables } : {});
+  const glibc = layerGlibcSettings(recordedGlibc, cli);
+  const overridden = new Set(cli.settings.map((s) => s.tunable));
+  for (const s of recordedGlibc.settings) {
+    if (overridden.has(s.tunable)) {
+      const wins = cli.settings.find((c) => c.tunable === s.tunable)!;
+      if (wins.value !== s.value) warnings.push(`the trace was recorded with ${s.tunable}=${s.value}; --glibc-tunables ${s.tunable}=${wins.value} wins`);
+    } else {
+      fromHeader.push(formatGlibcSettings([s]) + (s.source === "GLIBC_TUNABLES" ? "" : ` (${s.source})`));
+    }
+  }
+  warnings.push(...glibc.warnings);
+  return { pythonMalloc, pymallocVersion, glibc: glibc.options, glibcSettings: glibc, fromHeader, warnings };
+}
+
+/** The one line naming what was taken from the header (empty when nothing was). */
+export function fromHeaderLine(settings: ReplaySettings): string {
+  return settings.fromHeader.length === 0 ? "" : `from the trace header: ${settings.fromHeader.join(", ")}`;
+}

@@ -1,0 +1,104 @@
+/**
+ * What a replay takes from a trace's header (CPython version, PYTHONMALLOC, glibc's
+ * settings), and that the command line wins.
+ */
+import { describe, expect, it } from "vitest";
+import { parseTraceHeader } from "../src/trace-header.js";
+import { fromHeaderLine, pymallocVersionOf, replaySettings, TraceSettingsError } from "../src/trace-settings.js";
+
+const python = (version: string, ...more: string[]) =>
+  parseTraceHeader([
+    "# memtrace v1",
+    `# recorder memtrace_python: CPython ${version}, pymalloc arena size 1048576`,
+    "# argv python3 -c pass",
+    ...more,
+    "# heap-start 0x55be5acd6000",
+    "m raw 2 0x55be5acd6300",
+    "# env PYTHONMALLOC=malloc",
+  ]);
+
+describe("reading the header", () => {
+  it("the CPython recorder's lines", () => {
+    const h = python("3.8.18", "# env PYTHONHASHSEED=0", "# env PYTHONMALLOC=debug");
+    expect(h).toEqual({ env: { PYTHONHASHSEED: "0", PYTHONMALLOC: "debug" }, heapStart: 0x55be5acd6000, python: "3.8.18" });
+  });
+
+  it("the C recorder's lines", () => {
+    const h = parseTraceHeader([
+      "# memtrace v1",
+      "# recorder memtrace_libc (LD_PRELOAD): glibc 2.36",
+      "# pid 15710",
+      "# argv ./heap_workout 1",
+      "# env GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=65536",
+      "# env MALLOC_PERTURB_=3",
+      "# heap-start 0x555a5ac33000",
+    ]);
+    expect(h.glibc).toBe("2.36");
+    expect(h.python).toBeUndefined();
+    expect(h.env).toEqual({ GLIBC_TUNABLES: "glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=65536", MALLOC_PERTURB_: "3" });
+  });
+
+  it("versions map to presets only where there is one", () => {
+    expect(pymallocVersionOf("3.8.18")).toBe("3.8");
+    expect(pymallocVersionOf("3.12.1")).toBe("3.12");
+    expect(pymallocVersionOf("3.13.0")).toBeUndefined();
+    expect(pymallocVersionOf("3.6.15")).toBeUndefined();
+  });
+});
+
+describe("deciding the settings", () => {
+  it("a CPython 3.8 trace replays with 3.8 parameters", () => {
+    const s = replaySettings(python("3.8.18"));
+    expect(s.pymallocVersion).toBe("3.8");
+    expect(fromHeaderLine(s)).toBe("from the trace header: CPython 3.8");
+  });
+
+  it("a version without a preset is refused unless --pymalloc-version is given", () => {
+    for (const version of ["3.13.0", "3.6.15", "3.7.16"]) {
+      expect(() => replaySettings(python(version))).toThrow(TraceSettingsError);
+      expect(() => replaySettings(python(version))).toThrow(
+        `the trace was recorded by CPython ${version}, which has no pymalloc preset here (3.8, 3.9, 3.10, 3.11, 3.12): give --pymalloc-version to replay it with one of them`,
+      );
+      const s = replaySettings(python(version), { pymallocVersion: "3.12" });
+      expect(s.pymallocVersion).toBe("3.12");
+      expect(s.warnings).toEqual([`the trace was recorded by CPython ${version}; --pymalloc-version 3.12 wins`]);
+    }
+  });
+
+  it("PYTHONMALLOC from the header, unless given; an unknown one is refused", () => {
+    const h = python("3.11.7", "# env PYTHONMALLOC=debug");
+    expect(replaySettings(h).pythonMalloc).toBe("debug");
+    expect(fromHeaderLine(replaySettings(h))).toBe("from the trace header: CPython 3.11, PYTHONMALLOC=debug");
+    expect(replaySettings(h, { pythonMalloc: "malloc" }).pythonMalloc).toBe("malloc");
+    expect(replaySettings(python("3.11.7", "# env PYTHONMALLOC=")).pythonMalloc).toBe("default");
+    expect(() => replaySettings(python("3.13.0", "# env PYTHONMALLOC=mimalloc"), { pymallocVersion: "3.12" })).toThrow(
+      "the trace was recorded under PYTHONMALLOC=mimalloc, which is not modelled",
+    );
+  });
+
+  it("glibc settings from the header, each overridable; the line names them all", () => {
+    const h = python(
+      "3.8.18",
+      "# env PYTHONMALLOC=debug",
+      "# env GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=65536",
+      "# env MALLOC_PERTURB_=3",
+      "# env MALLOC_ARENA_MAX=2",
+    );
+    const s = replaySettings(h);
+    expect(s.glibc).toEqual({ tcacheCount: 0, mmapThreshold: 65536, perturb: 3 });
+    expect(fromHeaderLine(s)).toBe(
+      "from the trace header: CPython 3.8, PYTHONMALLOC=debug, glibc.malloc.perturb=3 (MALLOC_PERTURB_), " +
+        "glibc.malloc.mmap_threshold=65536, glibc.malloc.arena_max=2 (MALLOC_ARENA_MAX), glibc.malloc.tcache_count=0",
+    );
+    expect(s.warnings).toEqual(["glibc.malloc.arena_max=2 (MALLOC_ARENA_MAX): not modelled (one arena is modelled (no threads)): ignored"]);
+    const cli = replaySettings(h, { glibcTunables: "glibc.malloc.tcache_count=7" });
+    expect(cli.glibc).toEqual({ tcacheCount: 7, mmapThreshold: 65536, perturb: 3 });
+    expect(cli.warnings[0]).toBe("the trace was recorded with glibc.malloc.tcache_count=0; --glibc-tunables glibc.malloc.tcache_count=7 wins");
+  });
+
+  it("--no-trace-settings takes nothing from the header", () => {
+    const h = python("3.13.0", "# env PYTHONMALLOC=debug", "# env GLIBC_TUNABLES=glibc.malloc.tcache_count=0");
+    const s = replaySettings(h, { fromHeader: false });
+    expect(s).toMatchObject({ pythonMalloc: "default", pymallocVersion: "3.11", glibc: {}, fromHeader: [] });
+  });
+});
