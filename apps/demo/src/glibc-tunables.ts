@@ -176,7 +176,7 @@ export function glibcSettingsFromEnv(env: Readonly<Record<string, string>>): Gli
 /** Turns chosen settings into GlibcMalloc options and warnings for the unmodelled ones. */
 function resolve(settings: GlibcSetting[], rejected: string[]): GlibcSettings {
   const warnings = [...rejected];
-  const options: Record<string, number> = {};
+  const options: Record<string, number> & GlibcMallocOptions = {};
   const ordered = Object.keys(GLIBC_MALLOC_TUNABLES).flatMap((name) => settings.filter((s) => s.tunable === `glibc.malloc.${name}`));
   for (const s of ordered) {
     const spec = GLIBC_MALLOC_TUNABLES[s.tunable.slice("glibc.malloc.".length)]!;
@@ -187,7 +187,7 @@ function resolve(settings: GlibcSetting[], rejected: string[]): GlibcSettings {
     const big = spec.type === "int32" ? BigInt.asIntN(64, s.value) : s.value;
     options[spec.option] = big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
   }
-  return { options: options as GlibcMallocOptions, settings: ordered, rejected, warnings };
+  return { options, settings: ordered, rejected, warnings };
 }
 
 /**
