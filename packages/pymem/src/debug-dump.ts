@@ -58,7 +58,7 @@ function hex2(byte: number): string {
   return byte.toString(16).padStart(2, "0");
 }
 
-/** `%c` of a byte, as the terminal shows it (bytes above 0x7f as their Latin-1 character). */
+/** `%c` of a byte: one character whose code is the byte (the reports are binary strings, see report-bytes.ts). */
 function char(byte: number): string {
   return String.fromCharCode(byte);
 }
@@ -69,6 +69,8 @@ function loadOrCrash(memory: Memory, address: bigint, written: string): number {
   try {
     return memory.load8(Number(address));
   } catch (error) {
+    // a process the OOM killer ended is not a segmentation fault: its SIGKILL goes on up
+    if (error instanceof Error && error.name === "ProcessKilledError") throw error;
     throw new PySegmentationFault(address, written, error);
   }
 }
@@ -111,7 +113,8 @@ function fail(func: string, reason: string, memory: Memory, p: number, reporter:
 
 /**
  * `_PyObject_DebugDumpAddress(p)` without its tracemalloc part: the text CPython prints about
- * the debug block at `p`. Throws {@link PySegmentationFault} (carrying the text printed so far)
+ * the debug block at `p`, as a binary string (one character per byte written: the API id is
+ * the raw byte, e.g. `'\xe9'`; turn it into bytes with {@link reportBytes}). Throws {@link PySegmentationFault} (carrying the text printed so far)
  * where the real dump reads a wild tail address.
  */
 export function dumpDebugBlock(memory: Memory, p: number): string {

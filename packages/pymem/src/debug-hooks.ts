@@ -61,13 +61,20 @@ function writeDecorations(memory: Memory, q: number, n: number, apiId: number): 
   memory.store32(tail + 4, FORBIDDEN_WORD);
 }
 
+/**
+ * The request the hooks pass beneath for `nbytes`: `nbytes + 24`. A total of 2^53 or more is
+ * not an exact number, and no allocator can satisfy it (user space is 47 bits): it is asked
+ * as 2^53 - 1, which the allocator beneath refuses the way it refuses the real request
+ * (NULL and ENOMEM), so that realloc then restores the block as CPython does.
+ */
+function underlyingRequest(nbytes: number): number {
+  return nbytes > Number.MAX_SAFE_INTEGER - PYMEM_DEBUG_EXTRA_BYTES ? Number.MAX_SAFE_INTEGER : nbytes + PYMEM_DEBUG_EXTRA_BYTES;
+}
+
 /** `_PyMem_DebugRawAlloc(use_calloc, ctx, nbytes)`. */
 function debugRawAlloc(useCalloc: boolean, api: DebugApi, nbytes: number): number {
-  if (nbytes > Number.MAX_SAFE_INTEGER - PYMEM_DEBUG_EXTRA_BYTES) {
-    if (exceedsSsizeMaxMinus(nbytes, PYMEM_DEBUG_EXTRA_BYTES)) return 0;
-    // Representable as a request but never satisfiable: let the allocator beneath refuse it.
-  }
-  const total = nbytes + PYMEM_DEBUG_EXTRA_BYTES;
+  if (nbytes > Number.MAX_SAFE_INTEGER - PYMEM_DEBUG_EXTRA_BYTES && exceedsSsizeMaxMinus(nbytes, PYMEM_DEBUG_EXTRA_BYTES)) return 0;
+  const total = underlyingRequest(nbytes);
   const alloc = api.alloc;
   const q = useCalloc ? alloc.calloc(alloc.ctx, 1, total) : alloc.malloc(alloc.ctx, total);
   if (q === 0) return 0;
@@ -108,7 +115,7 @@ export function debugRawRealloc(api: DebugApi, p: number, nbytes: number): numbe
   if (nbytes > Number.MAX_SAFE_INTEGER - PYMEM_DEBUG_EXTRA_BYTES && exceedsSsizeMaxMinus(nbytes, PYMEM_DEBUG_EXTRA_BYTES)) {
     return 0;
   }
-  const total = nbytes + PYMEM_DEBUG_EXTRA_BYTES;
+  const total = underlyingRequest(nbytes);
   const tail = p + original;
   // Mark the header, the trailer and ERASED_SIZE bytes at each end as dead, saving the data.
   // `save[2*ERASED_SIZE]`: one per call, since realloc nests (OBJ debug -> pymalloc -> RAW debug).
@@ -124,12 +131,29 @@ export function debugRawRealloc(api: DebugApi, p: number, nbytes: number): numbe
     memory.fill(tail - ERASED_SIZE, ERASED_SIZE + PYMEM_DEBUG_EXTRA_BYTES - 2 * SST, PYMEM_DEADBYTE);
   }
   const alloc = api.alloc;
-  const r = alloc.realloc(alloc.ctx, head, total);
-  const newHead = r === 0 ? head : r;
+  let r: number;
+  try {
+    r = alloc.realloc(alloc.ctx, head, total);
+  } catch (error) {
+    // A typed fault beneath (not a C outcome): leave the block as a NULL return would.
+    restoreBlock(memory, head, original, original, save, api.apiId);
+    throw error;
+  }
   const size = r === 0 ? original : nbytes;
-  const data = newHead + 2 * SST;
-  writeDecorations(memory, newHead, size, api.apiId);
-  // Restore the saved bytes (as many as fit).
+  const data = (r === 0 ? head : r) + 2 * SST;
+  restoreBlock(memory, r === 0 ? head : r, original, size, save, api.apiId);
+  if (r === 0) return 0;
+  if (size > original) memory.fill(data + original, size - original, PYMEM_CLEANBYTE);
+  return data;
+}
+
+/**
+ * The second half of the realloc dance: rewrites the header and trailer of a block of `size`
+ * bytes at `head` and puts back the bytes saved from the `original`-byte block (as many as fit).
+ */
+function restoreBlock(memory: Memory, head: number, original: number, size: number, save: Uint8Array, apiId: number): void {
+  const data = head + 2 * SST;
+  writeDecorations(memory, head, size, apiId);
   if (original <= 2 * ERASED_SIZE) {
     memory.write(data, size >= original ? save : save.subarray(0, size));
   } else {
@@ -137,9 +161,6 @@ export function debugRawRealloc(api: DebugApi, p: number, nbytes: number): numbe
     memory.write(data, save.subarray(0, Math.min(size, ERASED_SIZE)));
     if (size > i) memory.write(data + i, save.subarray(ERASED_SIZE, ERASED_SIZE + Math.min(size - i, ERASED_SIZE)));
   }
-  if (r === 0) return 0;
-  if (size > original) memory.fill(data + original, size - original, PYMEM_CLEANBYTE);
-  return data;
 }
 
 /** `_PyMem_DebugCheckGIL(func)`: the MEM and OBJ hooks abort when the GIL is not held. */

@@ -1,3 +1,5 @@
+import { reportBytes } from "./report-bytes.js";
+
 /**
  * The typed errors of the PyMem tier. A fatal error of CPython (`Py_FatalError`, which prints
  * a report to stderr and calls `abort()`) becomes a {@link PyFatalError} carrying that exact
@@ -14,7 +16,10 @@ export class PyFatalError extends Error {
   readonly reason: string;
   /** The data pointer of the debug block the report is about (0 when none, e.g. a GIL violation). */
   readonly address: number;
-  /** Everything CPython writes to stderr before aborting, byte for byte (also the `message`). */
+  /**
+   * Everything CPython writes to stderr before aborting, byte for byte (also the `message`), as
+   * a binary string: one character per byte (see {@link reportBytes}).
+   */
   readonly report: string;
 
   /** Creates the error; `report` is the complete stderr text. */
@@ -24,6 +29,11 @@ export class PyFatalError extends Error {
     this.reason = reason;
     this.address = address;
     this.report = report;
+  }
+
+  /** The bytes CPython writes to stderr: {@link report} one byte per character (an API id of 0xe9 is the byte 0xe9). */
+  get reportBytes(): Uint8Array {
+    return reportBytes(this.report);
   }
 }
 
@@ -36,7 +46,7 @@ export class PySegmentationFault extends Error {
   override readonly name = "PySegmentationFault";
   /** The wild address that was read. */
   readonly address: bigint;
-  /** The stderr text written before the crash. */
+  /** The stderr text written before the crash, a binary string (see {@link reportBytes}). */
   readonly report: string;
 
   /** Creates the error for a read at `address`, after `report` had been printed. */
@@ -44,6 +54,11 @@ export class PySegmentationFault extends Error {
     super(`pymem: segmentation fault reading 0x${address.toString(16)} while checking a debug block\n${report}`, { cause });
     this.address = address;
     this.report = report;
+  }
+
+  /** The bytes written to stderr before the crash: {@link report} one byte per character. */
+  get reportBytes(): Uint8Array {
+    return reportBytes(this.report);
   }
 }
 

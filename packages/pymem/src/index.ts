@@ -4,6 +4,7 @@ export { PyFatalError, PySegmentationFault, PyMemUsageError } from "./errors.js"
 export { mallocAllocator } from "./malloc-allocator.js";
 export { mmapArenaAllocator } from "./arena-allocator.js";
 export { dumpDebugBlock, formatPointer } from "./debug-dump.js";
+export { reportBytes } from "./report-bytes.js";
 export type { DebugBlockView } from "./debug-inspect.js";
 export { PyException } from "./errors.js";
 export { Tracemalloc, MAX_NFRAME, DEFAULT_DOMAIN, type FrameInput, type TracemallocOptions } from "./tracemalloc/tracemalloc.js";
