@@ -9,6 +9,7 @@
  */
 import { Command, Option } from "commander";
 import { renderWalkthrough } from "./render.js";
+import { killedExitStatus, parseSwapMiB } from "./out-of-memory.js";
 import { ReplayError } from "./replay.js";
 import { readTraceHeader, replayFile } from "./replay-file.js";
 import { createStack, LIBC_IMPLEMENTATIONS, PYMALLOC_VERSION_NAMES, PYTHONMALLOC_PRESETS, type StackOptions } from "./stack.js";
@@ -20,17 +21,32 @@ const stackOptions = (cmd: Command) =>
     .addOption(new Option("--pythonmalloc <preset>", "PYTHONMALLOC preset").choices(PYTHONMALLOC_PRESETS).default("default"))
     .addOption(new Option("--libc <implementation>", "C library allocator").choices(LIBC_IMPLEMENTATIONS).default("glibc"))
     .addOption(new Option("--pymalloc-version <version>", "pymalloc parameter preset").choices(PYMALLOC_VERSION_NAMES).default("3.11"))
-    .addOption(new Option("--ram <MiB>", "installed RAM in MiB").argParser(positiveInt).default(1024));
+    .addOption(new Option("--ram <MiB>", "installed RAM in MiB").argParser(positiveInt).default(1024))
+    .addOption(
+      new Option("--overcommit <mode>", "vm.overcommit_memory: 0 heuristic (out of frames: the OOM killer), 1 always, 2 never (ENOMEM, MemoryError)")
+        .choices(["0", "1", "2"])
+        .default("0"),
+    )
+    .addOption(new Option("--swap <MiB>", "swap space in MiB (0: none, as on this machine)").argParser(parseSwapMiB).default(0));
 
 interface StackFlags {
   pythonmalloc: StackOptions["pythonMalloc"];
   libc: StackOptions["libc"];
   pymallocVersion: StackOptions["pymallocVersion"];
   ram: number;
+  overcommit: "0" | "1" | "2";
+  swap: number;
 }
 
 function toStackOptions(flags: StackFlags): StackOptions {
-  return { pythonMalloc: flags.pythonmalloc, libc: flags.libc, pymallocVersion: flags.pymallocVersion, ramSize: flags.ram * 1024 * 1024 };
+  return {
+    pythonMalloc: flags.pythonmalloc,
+    libc: flags.libc,
+    pymallocVersion: flags.pymallocVersion,
+    ramSize: flags.ram * 1024 * 1024,
+    overcommit: Number(flags.overcommit) as 0 | 1 | 2,
+    swapSize: flags.swap * 1024 * 1024,
+  };
 }
 
 function positiveInt(value: string): number {
@@ -73,7 +89,8 @@ stackOptions(program.command("replay").description("replay a memtrace v1 trace (
     } catch (error) {
       if (error instanceof ReplayError) {
         process.stderr.write(`mem-demo replay: ${trace}: ${error.message}\n`);
-        process.exitCode = 1;
+        // killed by the OOM killer: 128 + SIGKILL, as a shell reports it
+        process.exitCode = killedExitStatus(error) ?? 1;
         return;
       }
       throw error;

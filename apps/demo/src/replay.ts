@@ -5,6 +5,7 @@
  */
 import { formatEvent, MEMTRACE_HEADER, PointerMap, type Domain, type MemtraceEvent, type TraceRecord } from "@mem/memtrace";
 import { PlacedArenaAllocator } from "@mem/small-object";
+import { memoryErrorFor, outOfMemoryText } from "./out-of-memory.js";
 import type { CPythonStack } from "./stack.js";
 
 /** What a replay did. */
@@ -61,7 +62,8 @@ export class ReplayError extends Error {
   constructor(line: number, cause: unknown) {
     const message = cause instanceof Error ? cause.message : String(cause);
     const kind = cause instanceof Error ? cause.name : "Error";
-    super(message.startsWith("memtrace: line") ? message : `line ${line}: ${kind}: ${message}`);
+    const outOfMemory = outOfMemoryText(cause); // MemoryError, or the OOM killer's SIGKILL
+    super(message.startsWith("memtrace: line") ? message : `line ${line}: ${outOfMemory ?? `${kind}: ${message}`}`);
     this.line = line;
     this.cause = cause;
   }
@@ -208,6 +210,15 @@ export class Replayer {
     return { ...s, live: this.live, domains: { ...s.domains }, placements: { ...s.placements } };
   }
 
+  /**
+   * A Python-domain call returned NULL where the recorded one got memory: CPython raises
+   * MemoryError here (thrown, ending the replay). A C program's NULL is only a divergence.
+   */
+  private noMemory(domain: Domain, kind: "Malloc" | "Calloc" | "Realloc", args: readonly (number | string)[]): void {
+    const error = memoryErrorFor(domain, kind, args);
+    if (error !== undefined) throw error;
+  }
+
   private warn(message: string): void {
     if (this.summary.warnings++ < 20) this.warnFn?.(`line ${this.summary.lines}: ${message}`);
   }
@@ -270,6 +281,7 @@ export class Replayer {
         s.calls++;
         s.domains[r.domain]++;
         const p = callMalloc(this.stack, r.domain, r.size);
+        if (p === 0 && r.result !== 0) this.noMemory(r.domain, "Malloc", [r.size]);
         this.result(r.result, p);
         if (r.domain === "libc") this.place(r.result, p);
         if (this.out) this.emit({ kind: "malloc", domain: r.domain, size: r.size, result: p });
@@ -279,6 +291,7 @@ export class Replayer {
         s.calls++;
         s.domains[r.domain]++;
         const p = callCalloc(this.stack, r.domain, r.nelem, r.elsize);
+        if (p === 0 && r.result !== 0) this.noMemory(r.domain, "Calloc", [r.nelem, r.elsize]);
         this.result(r.result, p);
         if (r.domain === "libc") this.place(r.result, p);
         if (this.out) this.emit({ kind: "calloc", domain: r.domain, nelem: r.nelem, elsize: r.elsize, result: p });
@@ -289,6 +302,7 @@ export class Replayer {
         s.domains[r.domain]++;
         const old = this.sim(r.ptr, "realloc");
         const p = callRealloc(this.stack, r.domain, old, r.size);
+        if (p === 0 && r.result !== 0) this.noMemory(r.domain, "Realloc", [`0x${old.toString(16)}`, r.size]);
         // A successful realloc (or glibc's realloc(p, 0), which frees) ends the old pointer.
         if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) this.retire(r.ptr, old);
         this.result(r.result, p);

@@ -5,7 +5,7 @@
  */
 import { PhysicalMemory } from "@mem/hardware";
 import { GlibcMalloc, TlsfMalloc, type CAllocator, type GlibcMallocOptions } from "@mem/libc-malloc";
-import { Kernel, type Process, type ProcessSpace } from "@mem/os-vm";
+import { Kernel, type OvercommitPolicy, type Process, type ProcessSpace } from "@mem/os-vm";
 import { createPyMem, type PyMem, type PythonMallocPreset, type SmallObjectHost } from "@mem/pymem";
 import { Pymalloc, type PymallocVersion } from "@mem/small-object";
 
@@ -31,6 +31,13 @@ export interface StackOptions {
   pythonMalloc?: PythonMallocPreset;
   /** The pymalloc parameter preset. @defaultValue "3.11" */
   pymallocVersion?: PymallocVersion;
+  /**
+   * `vm.overcommit_memory`: 0 heuristic (a page fault that finds no frame runs the OOM killer),
+   * 1 always, 2 never (mmap and brk fail with ENOMEM beyond the commit limit). @defaultValue 0
+   */
+  overcommit?: OvercommitPolicy;
+  /** Swap space in bytes (a multiple of 4096, at least 8192), or 0 for none, as on this machine. @defaultValue 0 */
+  swapSize?: number;
   /**
    * glibc's malloc settings (the `glibc.malloc.*` tunables; see glibc-tunables.ts for reading
    * them from GLIBC_TUNABLES and MALLOC_*_). Ignored by `libc: "tlsf"`. @defaultValue glibc's defaults
@@ -80,13 +87,20 @@ export function createStack(options: StackOptions = {}): CPythonStack {
     libc: options.libc ?? "glibc",
     pythonMalloc: options.pythonMalloc ?? "default",
     pymallocVersion: options.pymallocVersion ?? "3.11",
+    overcommit: options.overcommit ?? 0,
+    swapSize: options.swapSize ?? 0,
   } satisfies Omit<CPythonStack["options"], "glibc" | "seed">;
   if (!(LIBC_IMPLEMENTATIONS as readonly string[]).includes(settings.libc)) {
     throw new RangeError(`mem-demo: unknown libc implementation "${settings.libc}" (one of: ${LIBC_IMPLEMENTATIONS.join(", ")})`);
   }
   const ram = new PhysicalMemory({ size: settings.ramSize });
-  const kernel = new Kernel({ ram });
-  const process = kernel.createProcess();
+  if (![0, 1, 2].includes(settings.overcommit)) throw new RangeError(`mem-demo: overcommit must be 0, 1 or 2, got ${String(settings.overcommit)}`);
+  if (!Number.isSafeInteger(settings.swapSize) || settings.swapSize < 0 || settings.swapSize % 4096 !== 0 || settings.swapSize === 4096) {
+    throw new RangeError(`mem-demo: swap must be 0 or a multiple of 4096 bytes of at least 8192, got ${String(settings.swapSize)}`);
+  }
+  const swap = settings.swapSize > 0 ? new PhysicalMemory({ size: settings.swapSize }) : undefined;
+  const kernel = new Kernel({ ram, overcommitMemory: settings.overcommit, ...(swap ? { swap } : {}) });
+  const process = kernel.createProcess({ comm: "python3" });
   const seen = options.wrapProcess ? options.wrapProcess(process) : process;
   const glibc: GlibcMallocOptions = { ...options.glibc };
   if (glibc.tcacheKey === undefined && options.seed !== undefined) glibc.tcacheKey = seededKey(options.seed);
