@@ -18,8 +18,11 @@ export interface StoryContext {
   readonly libc: string;
   /** pymalloc's parameters, when the preset uses pymalloc. */
   readonly pymalloc?: {
+    /** `POOL_SIZE`. */
     readonly poolSize: number;
+    /** `ARENA_SIZE`. */
     readonly arenaSize: number;
+    /** Whether the last wholly free arena is kept (3.9+). */
     readonly keepLastEmptyArena: boolean;
     /** The arena map's node sizes, or null when `address_in_range` has no radix tree. */
     readonly radix: { readonly midBytes: number; readonly botBytes: number } | null;

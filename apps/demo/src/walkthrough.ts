@@ -152,8 +152,9 @@ interface Allocation {
   readonly pointer: number;
   /** The calls it made across the tiers. */
   readonly calls: CallRecord[];
-  /** The kernel's counters before and right after the call (before any inspection). */
+  /** The kernel's counters before the call. */
   readonly before: Snapshot;
+  /** The kernel's counters right after the call, before any inspection. */
   readonly after: Snapshot;
   /** The C library's mmap threshold when the call was made. */
   readonly threshold: number;
@@ -161,6 +162,7 @@ interface Allocation {
   readonly route: BlockRoute;
 }
 
+/** `PyObject_Malloc(size)`, with its calls, the counters around it and the block's road. */
 function allocate(stack: CPythonStack, log: CallLog, size: number): Allocation {
   const before = snapshot(stack);
   const threshold = stack.libc.currentMmapThreshold();
