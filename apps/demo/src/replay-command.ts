@@ -59,9 +59,6 @@ export async function prepareReplay(
   if (line) note(line);
   for (const warning of settings.warnings) note(warning);
   if (base.libc === "tlsf" && settings.glibcSettings.settings.length > 0) note("--libc tlsf: the glibc malloc settings do not apply");
-  if (trace === "-" && flags.traceSettings !== false) {
-    note("standard input: the header is not read ahead; settings come from the command line only");
-  }
   const stack = createStack({
     ...base,
     pythonMalloc: settings.pythonMalloc,

@@ -6,7 +6,7 @@ import { createReadStream, createWriteStream, statSync, type WriteStream } from 
 import { createGunzip } from "node:zlib";
 import { MemtraceSyntaxError, TraceStream } from "@mem/memtrace";
 import { SingleBar } from "cli-progress";
-import { ReplayError, Replayer, type ReplaySummary } from "./replay.js";
+import { ReplayError, Replayer, type ReplayerOptions, type ReplaySummary } from "./replay.js";
 import type { CPythonStack } from "./stack.js";
 import { parseTraceHeader, type TraceHeader } from "./trace-header.js";
 
@@ -18,6 +18,8 @@ export interface ReplayFileOptions {
   out?: string;
   /** Show a progress bar (only sensible on a terminal). */
   progress?: boolean;
+  /** Receives the replay's warnings (see {@link ReplayerOptions.warn}). */
+  warn?: (message: string) => void;
 }
 
 /** Replays the trace at `path` (`-` for standard input; `.gz` is decompressed) through `stack`. */
@@ -37,7 +39,7 @@ export async function replayFile(stack: CPythonStack, path: string, options: Rep
     }
   };
   if (options.out) writer = createWriteStream(options.out);
-  const replayer = new Replayer(stack, writer ? (line) => pending.push(line) : undefined);
+  const replayer = new Replayer(stack, writer ? (line) => pending.push(line) : undefined, { warn: options.warn });
   const stream = new TraceStream((record, line) => replayer.handle(record, line));
 
   const bar = options.progress && total > 0 ? new SingleBar({ format: "replay [{bar}] {percentage}% | {value}/{total} bytes | {events} lines", hideCursor: true }) : undefined;
@@ -70,7 +72,7 @@ function pushChecked(stream: TraceStream, chunk: string | undefined): void {
 
 /** Reads the comment lines at the start of a trace file (plain or `.gz`); see {@link parseTraceHeader}. */
 export async function readTraceHeader(path: string): Promise<TraceHeader> {
-  if (path === "-") return parseTraceHeader([]);
+  if (path === "-") return parseTraceHeader((await peekStdinHeader()).split("\n"));
   const input = createReadStream(path, { end: 256 * 1024 });
   const source = path.endsWith(".gz") ? input.pipe(createGunzip()) : input;
   source.setEncoding("utf8");
@@ -85,4 +87,44 @@ export async function readTraceHeader(path: string): Promise<TraceHeader> {
     input.destroy();
   }
   return parseTraceHeader(text.split("\n"));
+}
+
+/** Whether `text` holds the start of a line that is not a comment (the header is over). */
+const headerDone = (text: string) => /(^|\n)[^#\n]/.test(text) || text.length > 128 * 1024;
+
+/**
+ * Reads standard input up to the end of the trace's header and puts what it read back
+ * (`unshift`), so that {@link replayFile} reads the whole trace from the start.
+ */
+async function peekStdinHeader(): Promise<string> {
+  const stdin = process.stdin;
+  const chunks: Buffer[] = [];
+  let text = "";
+  while (!headerDone(text)) {
+    const chunk = stdin.read() as Buffer | string | null;
+    if (chunk !== null) {
+      const buffer = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
+      chunks.push(buffer);
+      text += buffer.toString("utf8");
+      continue;
+    }
+    if (stdin.readableEnded) break;
+    const more = await new Promise<boolean>((resolve) => {
+      const readable = () => done(true);
+      const end = () => done(false);
+      const done = (value: boolean) => {
+        stdin.off("readable", readable);
+        stdin.off("end", end);
+        stdin.off("error", end);
+        resolve(value);
+      };
+      stdin.once("readable", readable);
+      stdin.once("end", end);
+      stdin.once("error", end);
+    });
+    if (!more) break;
+  }
+  // A header-only input has ended: only comments were read, nothing to give back.
+  if (chunks.length > 0 && !stdin.readableEnded) stdin.unshift(Buffer.concat(chunks));
+  return text;
 }

@@ -39,7 +39,7 @@ export interface ReplaySummary {
    * brk-heap results at the same offset from the heap start, mmapped ones at the same offset
    * in their page.
    */
-  placements: { compared: number; moved: number; firstMovedLine: number | undefined };
+  placements: { compared: number; moved: number; firstMovedLine: number | null };
   /** Warnings (each also went to the `warn` callback, the first 20 of them). */
   warnings: number;
 }
@@ -154,7 +154,7 @@ export class Replayer {
     peakLive: 0,
     domains: { raw: 0, mem: 0, obj: 0, libc: 0 },
     reusedLive: 0,
-    placements: { compared: 0, moved: 0, firstMovedLine: undefined },
+    placements: { compared: 0, moved: 0, firstMovedLine: null },
     warnings: 0,
   };
   private readonly warnFn: ((message: string) => void) | undefined;

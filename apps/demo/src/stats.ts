@@ -227,7 +227,7 @@ export function summaryText(summary: ReplaySummary, stack: CPythonStack): string
   if (p.compared > 0) {
     lines.push(
       `placements       ${n(p.compared - p.moved)} of ${n(p.compared)} libc results where glibc put them` +
-        (p.firstMovedLine !== undefined ? `; first moved at line ${n(p.firstMovedLine)}` : ""),
+        (p.firstMovedLine !== null ? `; first moved at line ${n(p.firstMovedLine)}` : ""),
     );
   }
   const vm = vmStats(stack).status;
