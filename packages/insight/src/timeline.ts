@@ -1,0 +1,305 @@
+import { GlibcMalloc } from "@mem/libc-malloc";
+import { accountDetail, type AccountDetail } from "./account.js";
+import type { Account, Causes, InspectedStack, Pins } from "./api.js";
+import { pinsOf } from "./pins.js";
+import type { SyscallCounts } from "./syscall-counter.js";
+
+/** One sample of the timeline. */
+export interface Sample {
+  /** Call events (`m`, `c`, `r`, `f`, `a`) replayed so far. */
+  readonly event: number;
+  /** RssAnon in bytes (the sum of `causes`). */
+  readonly rssAnon: number;
+  /** VmRSS in bytes. */
+  readonly vmRss: number;
+  /** VmSize in bytes. */
+  readonly vmSize: number;
+  /** VmHWM in bytes (the RSS high-water mark). */
+  readonly vmHWM: number;
+  /** Bytes the program asked for in its live blocks. */
+  readonly liveRequested: number;
+  /** Usable bytes of the live blocks. */
+  readonly liveUsable: number;
+  /** RssAnon by cause. */
+  readonly causes: Causes;
+  /** pymalloc arenas allocated. */
+  readonly pymallocArenas: number;
+  /** pymalloc pools in use (carved and not empty). */
+  readonly pymallocPools: number;
+  /** The C library's heap bytes from the system (`mallinfo2().arena`). */
+  readonly libcSystem: number;
+  /** Its bytes in use (`mallinfo2().uordblks`). */
+  readonly libcInUse: number;
+  /** Bytes in chunks with a mapping of their own (`mallinfo2().hblkhd`). */
+  readonly mmappedBytes: number;
+  /** Minor page faults so far. */
+  readonly minorFaults: number;
+  /** Memory system calls since the previous sample. */
+  readonly syscalls: Readonly<Pick<SyscallCounts, "brk" | "mmap" | "munmap" | "madvise">>;
+}
+
+/** A sample with the full account and the pins. */
+export interface Snapshot extends Sample {
+  /** The whole account. */
+  readonly account: Account;
+  /** What keeps memory from the kernel. */
+  readonly pins: Pins;
+}
+
+/** An event that changes the allocators' policy, narrated. */
+export interface PolicyEvent {
+  /** Call events replayed when it happened (it happened during call `event`). */
+  readonly event: number;
+  /** What happened. */
+  readonly kind: "mmap-threshold" | "trim" | "arena-released" | "arena-kept" | "malloc-trim";
+  /** One sentence. */
+  readonly text: string;
+}
+
+/** Options of {@link Timeline}. */
+export interface TimelineOptions {
+  /** Sample every this many call events. @defaultValue 10000 */
+  every?: number;
+  /**
+   * Keep at most this many samples: when full, every other one is dropped and the interval
+   * doubles, so memory stays constant however long the trace. @defaultValue 4096
+   */
+  maxSamples?: number;
+  /** The counters of a {@link countSyscalls} wrapper around the stack's process. */
+  syscalls?: SyscallCounts;
+  /** Take a full account at this call event too (`--at`). */
+  at?: number;
+  /** Narrated events kept (later ones are counted only). @defaultValue 200 */
+  maxEvents?: number;
+}
+
+/** The finished timeline. */
+export interface TimelineResult {
+  /** The interval between samples at the end (it doubles when the timeline is thinned). */
+  readonly every: number;
+  /** Samples in event order; the last is the end. */
+  readonly timeline: readonly Sample[];
+  /** The sample of the highest RssAnon, with its account and pins. */
+  readonly peak: Snapshot;
+  /** The sample of the most live requested bytes. */
+  readonly peakLive: Sample;
+  /** The end (or where a failing trace stopped), with its account and pins. */
+  readonly end: Snapshot;
+  /** The account at `at`, when asked for and reached. */
+  readonly at: Snapshot | undefined;
+  /** Policy events, narrated. */
+  readonly events: readonly PolicyEvent[];
+  /** Policy events not kept (beyond `maxEvents`). */
+  readonly eventsDropped: number;
+}
+
+/**
+ * The timeline of a replay: the driver calls {@link Timeline.allocated} / {@link Timeline.released}
+ * for the requested sizes and {@link Timeline.afterCall} after each call event; every K
+ * events a sample is taken (RSS, live bytes, each cause, allocator counters, system calls).
+ * The account at the running peak is kept: it is recomputed only when a sample reaches a new
+ * peak. Memory is constant in the trace's length (see {@link TimelineOptions.maxSamples}).
+ */
+export class Timeline {
+  private readonly stack: InspectedStack;
+  private every: number;
+  private readonly maxSamples: number;
+  private readonly maxEvents: number;
+  private readonly counts: SyscallCounts | undefined;
+  private readonly atEvent: number | undefined;
+  private readonly samples: Sample[] = [];
+  private readonly requested = new Map<number, number>();
+  private liveRequested = 0;
+  private calls = 0;
+  private lastCounts = { brk: 0, mmap: 0, munmap: 0, madvise: 0 };
+  private lastEvent = -1;
+  private peak: Snapshot | undefined;
+  private peakLive: Sample | undefined;
+  private atSnapshot: Snapshot | undefined;
+  private readonly events: PolicyEvent[] = [];
+  private eventsDropped = 0;
+  private arenas = 0;
+  private threshold = 0;
+  /** Maps a caller's key (a recorded pointer) to the simulated user pointer, for full accounts. */
+  private readonly simulated: ((key: number) => number) | undefined;
+
+  /** Watches `stack`; `simulated` maps the keys given to {@link allocated} to simulated pointers. */
+  constructor(stack: InspectedStack, options: TimelineOptions = {}, simulated?: (key: number) => number) {
+    const every = options.every ?? 10000;
+    if (!(Number.isSafeInteger(every) && every > 0)) throw new RangeError(`insight: the sampling interval must be a positive integer, got ${String(every)}`);
+    this.stack = stack;
+    this.every = every;
+    this.maxSamples = Math.max(2, options.maxSamples ?? 4096);
+    this.maxEvents = options.maxEvents ?? 200;
+    this.counts = options.syscalls;
+    this.atEvent = options.at;
+    this.simulated = simulated;
+    this.arenas = stack.pymalloc?.narenasCurrentlyAllocated ?? 0;
+    this.threshold = this.mmapThreshold();
+  }
+
+  /** Call events seen. */
+  get callsSeen(): number {
+    return this.calls;
+  }
+
+  /** A live block under `key` (the caller's pointer) was asked for with `size` bytes. */
+  allocated(key: number, size: number): void {
+    if (key === 0) return;
+    const old = this.requested.get(key);
+    if (old !== undefined) this.liveRequested -= old;
+    this.requested.set(key, size);
+    this.liveRequested += size;
+  }
+
+  /** The block under `key` was freed (or moved by realloc). */
+  released(key: number): void {
+    const old = this.requested.get(key);
+    if (old === undefined) return;
+    this.requested.delete(key);
+    this.liveRequested -= old;
+  }
+
+  /** Narrates a policy event (see {@link PolicyEvent}); called by the driver and by {@link afterCall}. */
+  narrate(kind: PolicyEvent["kind"], text: string): void {
+    if (this.events.length < this.maxEvents) this.events.push({ event: this.calls, kind, text });
+    else this.eventsDropped++;
+  }
+
+  /**
+   * A system call the stack made during the current call (from {@link countSyscalls}'s
+   * listener): a break moving down is a trim; a munmap may have raised glibc's dynamic mmap
+   * threshold.
+   */
+  onSyscall(call: string, args: readonly number[]): void {
+    if (call === "brk" && (args[0] ?? 0) < 0) this.narrate("trim", `glibc trimmed the top of the heap: the break moved down ${mib(-(args[0] ?? 0))}`);
+    if (call === "munmap") {
+      const now = this.mmapThreshold();
+      if (now !== this.threshold) {
+        this.narrate(
+          "mmap-threshold",
+          `glibc's mmap threshold rose from ${mib(this.threshold)} to ${mib(now)} after an mmapped chunk was freed (later requests of that size stay in the heap; trim threshold now ${mib(2 * now)})`,
+        );
+        this.threshold = now;
+      }
+    }
+  }
+
+  /** To be called after each call event; samples every K events. */
+  afterCall(): void {
+    this.calls++;
+    const py = this.stack.pymalloc;
+    if (py !== undefined && py.narenasCurrentlyAllocated !== this.arenas) {
+      const now = py.narenasCurrentlyAllocated;
+      if (now < this.arenas) this.narrate("arena-released", `pymalloc released an arena (${now} left): all its blocks were freed`);
+      this.arenas = now;
+    }
+    if (this.calls === this.atEvent) this.atSnapshot = this.snapshot();
+    if (this.calls % this.every === 0) this.sample();
+  }
+
+  /** Ends the timeline (at the end of the trace, or where a failing trace stopped). */
+  finish(): TimelineResult {
+    const last = this.samples[this.samples.length - 1];
+    const end = this.snapshot();
+    const { account: _account, pins: _pins, ...endSample } = end;
+    if (last === undefined || last.event !== this.calls) this.push(endSample);
+    this.considerPeak(end, () => end);
+    const kept = this.stack.pymalloc?.arenaObjects().filter((ao) => ao.nfreepools === ao.ntotalpools).length ?? 0;
+    if (kept > 0) this.narrate("arena-kept", `pymalloc keeps ${kept} wholly free arena${kept > 1 ? "s" : ""} (it keeps the last empty one of usable_arenas instead of unmapping it)`);
+    return {
+      every: this.every,
+      timeline: this.samples,
+      peak: this.peak ?? end,
+      peakLive: this.peakLive ?? end,
+      end,
+      at: this.atSnapshot,
+      events: this.events,
+      eventsDropped: this.eventsDropped,
+    };
+  }
+
+  private sample(): void {
+    const { sample, detail } = this.measure(false);
+    this.push(sample);
+    this.considerPeak(sample, () => ({ ...sample, account: detail.account, pins: pinsOf(this.stack, detail) }));
+  }
+
+  /** Keeps the peak's snapshot, built (pins included) only when the sample is a new peak. */
+  private considerPeak(s: Sample, snapshot: () => Snapshot): void {
+    if (this.peak === undefined || s.rssAnon > this.peak.rssAnon) this.peak = snapshot();
+    if (this.peakLive === undefined || s.liveRequested > this.peakLive.liveRequested) this.peakLive = s;
+  }
+
+  private push(s: Sample): void {
+    if (this.samples.length >= this.maxSamples) {
+      // thin: keep the samples at multiples of the doubled interval
+      this.every *= 2;
+      const keep = this.samples.filter((x) => x.event % this.every === 0);
+      this.samples.length = 0;
+      this.samples.push(...keep);
+      if (s.event % this.every !== 0 && s.event !== this.calls) return;
+    }
+    this.samples.push(s);
+  }
+
+  private snapshot(): Snapshot {
+    const { sample, detail } = this.measure(true);
+    return { ...sample, account: detail.account, pins: pinsOf(this.stack, detail) };
+  }
+
+  private measure(full: boolean): { sample: Sample; detail: AccountDetail } {
+    let requested: Map<number, number> | undefined;
+    if (full && this.simulated !== undefined) {
+      requested = new Map();
+      for (const [key, size] of this.requested) requested.set(this.simulated(key), size);
+    }
+    const detail = accountDetail(this.stack, { liveRequested: this.liveRequested, requested });
+    const a = detail.account;
+    const mm = this.stack.process.mm;
+    const c = this.counts ?? { brk: 0, mmap: 0, munmap: 0, madvise: 0 };
+    const syscalls = { brk: c.brk - this.lastCounts.brk, mmap: c.mmap - this.lastCounts.mmap, munmap: c.munmap - this.lastCounts.munmap, madvise: c.madvise - this.lastCounts.madvise };
+    if (this.lastEvent !== this.calls) this.lastCounts = { brk: c.brk, mmap: c.mmap, munmap: c.munmap, madvise: c.madvise };
+    this.lastEvent = this.calls;
+    let pools = 0;
+    for (const ao of this.stack.pymalloc?.arenaObjects() ?? []) pools += ao.ntotalpools - ao.nfreepools;
+    const info = this.libcInfo();
+    const sample: Sample = {
+      event: this.calls,
+      rssAnon: a.rssAnon,
+      vmRss: a.vmRss,
+      vmSize: mm.totalVm * 4096,
+      vmHWM: Math.max(mm.hiwaterRss, mm.rss) * 4096,
+      liveRequested: this.liveRequested,
+      liveUsable: a.liveUsable,
+      causes: a.causes,
+      pymallocArenas: this.stack.pymalloc?.narenasCurrentlyAllocated ?? 0,
+      pymallocPools: pools,
+      libcSystem: info.arena,
+      libcInUse: info.uordblks,
+      mmappedBytes: info.hblkhd,
+      minorFaults: this.stack.process.faults.minor,
+      syscalls,
+    };
+    return { sample, detail };
+  }
+
+  /** mallinfo2 without initialising an untouched glibc (which would change its state). */
+  private libcInfo(): { arena: number; uordblks: number; hblkhd: number } {
+    const libc = this.stack.libc;
+    if (libc instanceof GlibcMalloc && !libc.inspect().initialised) return { arena: 0, uordblks: 0, hblkhd: 0 };
+    return libc.mallinfo2();
+  }
+
+  private mmapThreshold(): number {
+    const libc = this.stack.libc;
+    return libc instanceof GlibcMalloc ? libc.inspect().mmapThreshold : 0;
+  }
+}
+
+/** Bytes as MiB or KiB with one decimal. */
+export function mib(bytes: number): string {
+  if (Math.abs(bytes) >= 1024 * 1024) return `${(bytes / 1048576).toFixed(1)} MiB`;
+  if (Math.abs(bytes) >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${bytes} B`;
+}

@@ -1,0 +1,91 @@
+import Ajv2020 from "ajv/dist/2020.js";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { countSyscalls, explainJson, renderReport, Timeline, type SyscallCounts } from "../src/index.js";
+import { makeStack } from "./support.js";
+
+const schema = JSON.parse(readFileSync(new URL("../schema/explain.schema.json", import.meta.url), "utf8")) as object;
+
+function run(every: number, maxSamples?: number) {
+  const s = makeStack();
+  const t = new Timeline(s, { every, maxSamples, at: 1500 });
+  const live: number[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const size = i % 50 === 0 ? 200_000 : 24 + (i % 13) * 8;
+    const p = s.pymem.objectMalloc(size);
+    live.push(p);
+    t.allocated(p, size);
+    t.afterCall();
+  }
+  for (let i = 0; i < live.length; i++) {
+    if (i % 10 === 0) continue;
+    s.pymem.objectFree(live[i]!);
+    t.released(live[i]!);
+    t.afterCall();
+  }
+  return t.finish();
+}
+
+describe("Timeline", () => {
+  it("samples every K call events and at the end, each summing to RssAnon; keeps the peak's account", () => {
+    const r = run(500);
+    expect(r.timeline.map((x) => x.event)).toEqual([500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 5700]);
+    for (const x of r.timeline) expect(Object.values(x.causes).reduce((a, b) => a + b, 0)).toBe(x.rssAnon);
+    expect(r.peak.rssAnon).toBe(Math.max(...r.timeline.map((x) => x.rssAnon)));
+    expect(r.peak.account.rssAnon).toBe(r.peak.rssAnon);
+    expect(r.end.event).toBe(5700);
+    expect(r.at?.event).toBe(1500);
+    expect(r.peakLive.event).toBe(3000);
+    expect(r.end.liveRequested).toBe(r.timeline.at(-1)!.liveRequested);
+    expect(r.events.some((e) => e.kind === "mmap-threshold")).toBe(false); // no munmap listener wired here
+  });
+
+  it("thins itself to stay within maxSamples (memory constant in trace length)", () => {
+    const r = run(100, 8);
+    expect(r.timeline.length).toBeLessThanOrEqual(9);
+    expect(r.every).toBeGreaterThan(100);
+    expect(r.timeline.at(-1)!.event).toBe(5700);
+  });
+
+  it("refuses a sampling interval that is not a positive integer", () => {
+    expect(() => new Timeline(makeStack(), { every: 0 })).toThrow(/positive integer/);
+    expect(() => new Timeline(makeStack(), { every: -3 })).toThrow(/positive integer/);
+  });
+
+  it("counts system calls between samples and narrates glibc's mmap threshold rising", () => {
+    const watch: { timeline?: Timeline; counts?: SyscallCounts } = {};
+    const s = makeStack("default", "glibc", 256, (p) => {
+      const counted = countSyscalls(p, (call, args) => watch.timeline?.onSyscall(call, args));
+      watch.counts = counted.counts;
+      return counted.process;
+    });
+    const timeline = new Timeline(s, { every: 2, syscalls: watch.counts });
+    watch.timeline = timeline;
+    const big = s.libc.malloc(300_000);
+    timeline.afterCall();
+    s.libc.free(big);
+    timeline.afterCall();
+    const r = timeline.finish();
+    expect(r.timeline[0]!.syscalls.mmap).toBeGreaterThanOrEqual(1);
+    expect(r.timeline[0]!.syscalls.munmap).toBe(1);
+    expect(r.events.map((e) => e.kind)).toContain("mmap-threshold");
+  });
+
+  it("produces JSON that validates against the shipped schema, and a report that leads with a paragraph", () => {
+    const r = run(1000);
+    const json = explainJson(r);
+    const ajv = new Ajv2020({ allErrors: true });
+    const validate = ajv.compile(schema);
+    const ok = validate(JSON.parse(JSON.stringify(json)));
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+    const broken = JSON.parse(JSON.stringify(json)) as { timeline: { rssAnon: unknown }[] };
+    broken.timeline[0]!.rssAnon = "big";
+    expect(validate(broken)).toBe(false);
+    const text = renderReport(r);
+    expect(text).toMatch(/^RSS is [\d.]+ [KM]iB at the end although only/);
+    expect(text).toContain("= RssAnon");
+    expect(text).toMatch(/[▁▂▃▄▅▆▇█]{5,}/);
+  });
+});
+
