@@ -21,9 +21,33 @@ import type { PymallocState } from "./stats.js";
  *   that are neither empty nor full;
  * - `counters`: arena counters agree with the vector;
  * - `arena-map` (unless `options.scanArenaMap` is false): every non-zero entry of the
- *   radix tree belongs to a live arena, and the node counters match the nodes present.
+ *   radix tree belongs to a live arena, and the node counters match the nodes present;
+ * - `readable`: every pointer the walk follows leads to memory it can read (a link of 2^53
+ *   or more, or one into unmapped memory, is reported here instead of faulting).
+ *
+ * Corruption is always reported as a {@link PymallocInvariantError}: a fault of the memory
+ * beneath met during the walk (segfault, bus error, a value above 2^53-1) becomes one.
  */
 export function checkPymalloc(s: PymallocState, options: CheckOptions = {}): void {
+  try {
+    walk(s, options);
+  } catch (error) {
+    if (error instanceof PymallocInvariantError || !isMemoryFault(error)) throw error;
+    const where = (error as { address?: unknown }).address;
+    throw new PymallocInvariantError(
+      "readable",
+      typeof where === "number" ? where : 0,
+      `a structure points where the checker cannot read (${(error as Error).message.split("\n")[0]!})`,
+    );
+  }
+}
+
+/** Whether `error` is a fault of the memory beneath (a segfault, bus error, or an unrepresentable load). */
+function isMemoryFault(error: unknown): boolean {
+  return error instanceof RangeError || (error instanceof Error && (error.name === "SegmentationFault" || error.name === "BusError"));
+}
+
+function walk(s: PymallocState, options: CheckOptions): void {
   const g = s.geometry;
   const mem = s.memory;
   const { poolSize, arenaSize, keepLastEmptyArena } = g.params;
@@ -186,7 +210,17 @@ function checkPool(s: PymallocState, pool: number, arenaIndex: number, fail: Fai
   const carvedBlocks = Math.min((next - overhead) / size, numblocks);
   if (count > carvedBlocks) fail("pool-header", pool, `count ${count} exceeds the ${carvedBlocks} carved blocks`);
   const free = new Set<number>();
-  for (let b = mem.load64(pool + Pool.FreeBlock); b !== 0; b = mem.load64(b)) {
+  /** A free-list link: a value of 2^53 or more is reported, not loaded as a number. */
+  const link = (at: number, holder: string): number => {
+    try {
+      return mem.load64(at);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      const value = mem.load64Big(at);
+      return fail("pool-free-list", at, `${holder} holds 0x${value.toString(16)}, not an address (2^53 or more) (use after free?)`);
+    }
+  };
+  for (let b = link(pool + Pool.FreeBlock, `the freeblock of the pool at ${hex(pool)}`); b !== 0; b = link(b, `the free block at ${hex(b)}`)) {
     const offset = b - pool - overhead;
     if (offset < 0 || offset % size !== 0 || offset >= carvedBlocks * size) {
       fail("pool-free-list", b, `not a carved ${size}-byte block of the pool at ${hex(pool)}`);

@@ -256,11 +256,44 @@ export class Pymalloc {
     const pool = this.usedpools[idx]!;
     if (pool === 0) return this.allocateFromNewPool(idx);
     const mem = this.memory;
+    // Both loads before any store, so that a fault leaves the pool as it was.
+    let bp: number;
+    let next: number;
+    try {
+      bp = mem.load64(pool + Pool.FreeBlock);
+      next = mem.load64(bp);
+    } catch (error) {
+      return this.popWild(pool, error);
+    }
     mem.store32(pool + Pool.Count, (mem.load32(pool + Pool.Count) + 1) >>> 0);
-    const bp = mem.load64(pool + Pool.FreeBlock);
-    const next = mem.load64(bp);
     mem.store64(pool + Pool.FreeBlock, next);
     if (next === 0) this.extendPool(pool, idx);
+    return bp;
+  }
+
+  /**
+   * The cold path of the pop, when a pointer involved is 2^53 or more (written over a freed
+   * block: memory holds it, a number cannot). CPython does not look at the link it pops:
+   *
+   * ```
+   *   bp = pool->freeblock;                        wild: *bp faults (SIGSEGV), as the next pop would
+   *   pool->freeblock = *(block **)bp;             wild link: copied as it is, bp is handed out
+   * ```
+   *
+   * A wild head is dereferenced through the memory beneath, which raises its own fault (os-vm:
+   * SIGSEGV, SI_KERNEL for a non-canonical address); a wild link is copied byte for byte.
+   */
+  private popWild(pool: number, error: unknown): number {
+    const mem = this.memory;
+    const head = wildValue(mem, pool + Pool.FreeBlock, error);
+    if (head !== null) {
+      mem.load64(Number(head)); // the memory beneath faults on an address of 2^53 or more
+      throw new PymallocError("malloc", pool, 0, "wild-pointer", `the free list of the pool at ${hexBig(BigInt(pool))} points to ${hexBig(head)}`);
+    }
+    const bp = mem.load64(pool + Pool.FreeBlock);
+    if (wildValue(mem, bp, error) === null) throw error;
+    mem.store32(pool + Pool.Count, (mem.load32(pool + Pool.Count) + 1) >>> 0);
+    mem.copy(pool + Pool.FreeBlock, bp, 8);
     return bp;
   }
 
@@ -329,7 +362,12 @@ export class Pymalloc {
     if (mem.load32(pool + Pool.SizeIndex) === idx) {
       // A recycled pool of the same class: its free list and nextoffset are reused as they are.
       const bp = mem.load64(pool + Pool.FreeBlock);
-      mem.store64(pool + Pool.FreeBlock, mem.load64(bp));
+      try {
+        mem.store64(pool + Pool.FreeBlock, mem.load64(bp));
+      } catch (error) {
+        if (wildValue(mem, bp, error) === null) throw error;
+        mem.copy(pool + Pool.FreeBlock, bp, 8); // a wild link is copied, not followed (see popWild)
+      }
       return bp;
     }
     const size = this.indexToSize(idx);
@@ -429,15 +467,26 @@ export class Pymalloc {
     const offset = ((p - pool) | 0) - this.overhead;
     if (offset < 0 || offset % this.indexToSize(idx) !== 0) return FreeProblem.NotBlockStart;
     if (offset + this.overhead >= mem.load32(pool + Pool.NextOffset)) return FreeProblem.NeverHandedOut;
-    let free = mem.load64(pool + Pool.FreeBlock);
+    let free: number;
+    try {
+      free = mem.load64(pool + Pool.FreeBlock);
+    } catch (error) {
+      if (wildValue(mem, pool + Pool.FreeBlock, error) === null) throw error;
+      free = WILD; // free() copies the head without following it
+    }
     if (free === p) return FreeProblem.HeadOfFreeList;
     this.seenCount = count;
     this.seenFree = free;
     this.seenClass = idx;
     if (this.strictFree) {
-      for (let n = 0; free !== 0 && n <= this.geometry.blocksPerPool[idx]!; n++) {
-        if (free === p) return FreeProblem.OnFreeList;
-        free = mem.load64(free);
+      // The walk is this model's own check, not CPython's: a link it cannot follow ends it.
+      try {
+        for (let n = 0; free > 0 && n <= this.geometry.blocksPerPool[idx]!; n++) {
+          if (free === p) return FreeProblem.OnFreeList;
+          free = mem.load64(free);
+        }
+      } catch (error) {
+        if (!isMemoryFault(error)) throw error;
       }
     }
     return FreeProblem.None;
@@ -447,7 +496,12 @@ export class Pymalloc {
   private readHeader(pool: number): FreeProblem {
     const mem = this.memory;
     this.seenCount = mem.load32(pool + Pool.Count);
-    this.seenFree = mem.load64(pool + Pool.FreeBlock);
+    try {
+      this.seenFree = mem.load64(pool + Pool.FreeBlock);
+    } catch (error) {
+      if (wildValue(mem, pool + Pool.FreeBlock, error) === null) throw error;
+      this.seenFree = WILD;
+    }
     this.seenClass = mem.load32(pool + Pool.SizeIndex);
     return FreeProblem.None;
   }
@@ -463,7 +517,8 @@ export class Pymalloc {
   private pymallocFree(p: number, pool: number): void {
     const mem = this.memory;
     const lastfree = this.seenFree;
-    mem.store64(p, lastfree);
+    if (lastfree >= 0) mem.store64(p, lastfree);
+    else mem.copy(p, pool + Pool.FreeBlock, 8); // a wild head (2^53 or more) is copied as it is
     mem.store64(pool + Pool.FreeBlock, p);
     const count = (this.seenCount - 1) >>> 0; // a C uint: wraps below 0 after an unvalidated double free
     mem.store32(pool + Pool.Count, count);
@@ -539,6 +594,28 @@ export class Pymalloc {
 }
 
 const TWO_32 = 2 ** 32;
+/** `seenFree` when the pool's free-list head is 2^53 or more: the free path copies it byte for byte. */
+const WILD = -1;
+
+/**
+ * The exact value of the 64-bit word at `address` when `error` (thrown by a `load64` there or
+ * at a pointer read from there) is the memory's refusal to return a value of 2^53 or more;
+ * null when the word is an ordinary number (the error is something else).
+ */
+function wildValue(memory: Memory, address: number, error: unknown): bigint | null {
+  if (!(error instanceof RangeError)) return null;
+  const value = memory.load64Big(address);
+  return value > BigInt(Number.MAX_SAFE_INTEGER) ? value : null;
+}
+
+/** Whether `error` is a fault of the memory beneath (a segfault, bus error, or an unrepresentable load). */
+function isMemoryFault(error: unknown): boolean {
+  return error instanceof RangeError || (error instanceof Error && (error.name === "SegmentationFault" || error.name === "BusError"));
+}
+
+function hexBig(value: bigint): string {
+  return `0x${value.toString(16)}`;
+}
 const INVERSE_TWO_32 = 2 ** -32;
 
 /** Whether `p` can be an address: an integer in 0..2^53-1 (so that masks and offsets are exact). */
