@@ -9,7 +9,7 @@
  */
 import { Command, Option } from "commander";
 import { renderWalkthrough } from "./render.js";
-import { killedExitStatus, parseSwapMiB } from "./out-of-memory.js";
+import { killedExitStatus, outOfMemoryText, parseSwapMiB } from "./out-of-memory.js";
 import { ReplayError } from "./replay.js";
 import { readTraceHeader, replayFile } from "./replay-file.js";
 import { createStack, LIBC_IMPLEMENTATIONS, PYMALLOC_VERSION_NAMES, PYTHONMALLOC_PRESETS, type StackOptions } from "./stack.js";
@@ -65,7 +65,17 @@ const program = new Command()
 stackOptions(program)
   .option("--json", "print the walk-through as JSON")
   .action((flags: StackFlags & { json?: boolean }) => {
-    const walk = runWalkthrough(toStackOptions(flags));
+    let walk: ReturnType<typeof runWalkthrough>;
+    try {
+      walk = runWalkthrough(toStackOptions(flags));
+    } catch (error) {
+      // out of memory (--ram 1): CPython's MemoryError, or the OOM killer's SIGKILL (status 137)
+      const text = outOfMemoryText(error);
+      if (text === undefined) throw error;
+      process.stderr.write(`mem-demo: ${text}\n`);
+      process.exitCode = killedExitStatus(error) ?? 1;
+      return;
+    }
     if (flags.json) process.stdout.write(JSON.stringify(walk, null, 2) + "\n");
     else process.stdout.write(renderWalkthrough(walk, process.stdout.isTTY && !process.env.NO_COLOR));
   });

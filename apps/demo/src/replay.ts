@@ -160,6 +160,8 @@ export class Replayer {
   private readonly warnFn: ((message: string) => void) | undefined;
   /** The recorded process's initial break (`# heap-start`), once seen. */
   private recordedHeapStart: number | undefined;
+  /** The simulated process's initial break (read once, at the `# heap-start` line). */
+  private simulatedHeapStart = 0;
   private arenaSizeWarned = false;
 
   /**
@@ -259,7 +261,7 @@ export class Replayer {
     p.compared++;
     const offset = recorded - start;
     const same =
-      offset >= 0 && offset < 2 ** 30 ? simulated - this.stack.process.startBrk === offset : simulated % 4096 === recorded % 4096;
+      offset >= 0 && offset < 2 ** 30 ? simulated - this.simulatedHeapStart === offset : simulated % 4096 === recorded % 4096;
     if (!same && p.moved++ === 0) p.firstMovedLine = this.summary.lines;
   }
 
@@ -346,6 +348,7 @@ export class Replayer {
       }
       case "heap-start":
         this.recordedHeapStart = r.address;
+        this.simulatedHeapStart = this.stack.process.startBrk;
         return;
       case "comment":
         return;

@@ -8,6 +8,7 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, VirtualMe
 import { GlibcMalloc, mainArenaAddress } from "@mem/libc-malloc";
 import { PYMEM_CLEANBYTE, PYMEM_DEADBYTE } from "@mem/pymem";
 import { CallLog, observeArenas, observeLibc, observeSyscalls, ptr, type CallRecord, type Tier } from "./observe.js";
+import { PythonMemoryError } from "./out-of-memory.js";
 import { createStack, libcStatsText, type CPythonStack, type StackOptions } from "./stack.js";
 import { layerOf, libcOf, routeOf, type BlockRoute, type LibcLayer, type Mapping } from "./walkthrough-route.js";
 import {
@@ -167,6 +168,8 @@ function allocate(stack: CPythonStack, log: CallLog, size: number): Allocation {
   const before = snapshot(stack);
   const threshold = stack.libc.currentMmapThreshold();
   const pointer = stack.pymem.objectMalloc(size);
+  // NULL: out of memory (ENOMEM from mmap or brk); CPython raises MemoryError here
+  if (pointer === 0) throw new PythonMemoryError(`PyObject_Malloc(${size})`);
   const calls = log.take();
   const after = snapshot(stack);
   const route = quietly(log, () => routeOf(stack, "obj", pointer, size, mmapsIn(calls)));

@@ -12,6 +12,7 @@ import { killedExitStatus, memoryErrorFor, PythonMemoryError } from "../src/out-
 import { ReplayError } from "../src/replay.js";
 import { replayFile } from "../src/replay-file.js";
 import { createStack } from "../src/stack.js";
+import { runWalkthrough } from "../src/walkthrough.js";
 import { PYTHON_RECORDINGS } from "./support-fixtures.js";
 
 const TRACE = join(PYTHON_RECORDINGS, "arena-release.memtrace.gz");
@@ -68,6 +69,13 @@ describe("a replay that runs out of memory", () => {
   });
 });
 
+describe("the walk-through on too little memory", () => {
+  it("with 1 MiB of RAM, its 1 MiB request is refused (one request larger than RAM + swap: ENOMEM) and CPython raises MemoryError", () => {
+    expect(() => runWalkthrough({ ramSize: 1024 * 1024 })).toThrow(new PythonMemoryError("PyObject_Malloc(1048576)"));
+    expect(() => runWalkthrough({ ramSize: 1024 * 1024, overcommit: 2 })).toThrow(PythonMemoryError);
+  });
+});
+
 describe("mem-demo replay on too little memory", () => {
   const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
   const run = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", cli, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
@@ -81,6 +89,12 @@ describe("mem-demo replay on too little memory", () => {
   it("--ram 1 --overcommit 2: a MemoryError line and a non-zero status", () => {
     const r = run(["replay", TRACE, "--ram", "1", "--overcommit", "2"]);
     expect(r.stderr).toMatch(/: line \d+: MemoryError \(PyObject_Malloc\(\d+\) returned NULL\)\n$/);
+    expect(r.status).toBe(1);
+  }, 60_000);
+
+  it("the walk-through with --ram 1: a MemoryError line, not a NULL dereference", () => {
+    const r = run(["--ram", "1"]);
+    expect(r.stderr).toBe("mem-demo: MemoryError (PyObject_Malloc(1048576) returned NULL)\n");
     expect(r.status).toBe(1);
   }, 60_000);
 
