@@ -4,7 +4,7 @@
  * benchmark.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,7 +49,10 @@ export function buildProbe(version: string): { exe: string } | { skip: string } 
   }
   if (!existsSync(join(include, "Python.h"))) return { skip: `no Python.h under ${include}` };
   const dir = join(tmpdir(), `mem-small-object-probe-${process.pid}`); // per process: tests and benches may run at once
-  mkdirSync(dir, { recursive: true });
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true });
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true })); // the bench leaves nothing in the temp directory either
+  }
   const exe = join(dir, `probe-${version}`);
   try {
     execFileSync("gcc", ["-O2", "-o", exe, SOURCE, `-I${include}`, `-L${libdir}`, `-lpython${version}`, `-Wl,-rpath,${libdir}`, "-lm"], {
