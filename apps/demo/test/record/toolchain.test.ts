@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { OutputError } from "../../src/output-file.js";
 import { RecordError, defaultCacheDir, findCompiler, nativeDir, pythonBuild, recordLibc, recordPython } from "../../src/record/index.js";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,9 +36,9 @@ describe("toolchain", () => {
 
   it("refuses an output in a directory that does not exist, before running anything", async () => {
     await expect(recordPython(["python3", "x.py"], { out: "/nonexistent/dir/x.memtrace" })).rejects.toThrow(
-      "cannot write /nonexistent/dir/x.memtrace: ENOENT (no such directory: /nonexistent/dir)",
+      "mem-demo record: cannot write the trace to /nonexistent/dir/x.memtrace: /nonexistent/dir is not a directory",
     );
-    await expect(recordLibc(["true"], { out: "/nonexistent/dir/x.memtrace" })).rejects.toThrow(OutputError);
+    await expect(recordLibc(["true"], { out: "/nonexistent/dir/x.memtrace" })).rejects.toThrow(RecordError);
   });
 
   it("shows the compiler's command and messages when compilation fails", async () => {

@@ -1,0 +1,159 @@
+/**
+ * `mem-demo explain <trace>`: where did the memory go. Replays the trace with the insight
+ * layer watching: every K call events a sample of RssAnon by cause, the account at the peak
+ * and at the end, the pins, and the policy events; printed as a report that leads with a
+ * plain-language paragraph, or with `--json` as the contract of `@mem/insight`'s schema.
+ */
+import { countSyscalls, explainJson, renderReport, Timeline, type ExplainJson, type SyscallCounts } from "@mem/insight";
+import type { TraceRecord } from "@mem/memtrace";
+import { Option, type Command } from "commander";
+import { ReplayError } from "./replay.js";
+import { prepareReplay } from "./replay-command.js";
+import { replayFile } from "./replay-file.js";
+import type { StackOptions } from "./stack.js";
+
+/** `--at`: a call event (1-based count of m/c/r/f/a lines), `peak` or `end`. */
+export type ExplainAt = number | "peak" | "end";
+
+/** Parses `--at`: a positive integer, `peak` or `end`. */
+export function parseAt(value: string): ExplainAt {
+  if (value === "peak" || value === "end") return value;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0 || value.trim() === "") throw new Error(`expected a call event number (1 or more), "peak" or "end", got "${value}"`);
+  return n;
+}
+
+/** Parses `--every`: a positive integer. */
+export function parseEvery(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0 || value.trim() === "") throw new Error(`expected a positive number of call events, got "${value}"`);
+  return n;
+}
+
+const CALLS = new Set(["malloc", "calloc", "realloc", "free", "memalign"]);
+
+/** Options of {@link explainTrace}. */
+export interface ExplainOptions {
+  /** Sample every this many call events. @defaultValue 10000 */
+  every?: number;
+  /** The focus of the report. @defaultValue "end" */
+  at?: ExplainAt;
+  /** The replay flags that decide the stack (as `mem-demo replay`). */
+  pythonMalloc?: StackOptions["pythonMalloc"];
+  /** `--pymalloc-version`. */
+  pymallocVersion?: StackOptions["pymallocVersion"];
+}
+
+/** What {@link explainTrace} produced. */
+export interface ExplainOutcome {
+  /** The report text. */
+  readonly text: string;
+  /** The JSON contract. */
+  readonly json: ExplainJson;
+  /** The replay's error when the trace failed (the account is up to the failing event). */
+  readonly failure: ReplayError | undefined;
+}
+
+/**
+ * Replays `trace` with a {@link Timeline} watching and returns the report and the JSON.
+ * A trace that fails with a simulated fault is accounted up to the failing event; any other
+ * error (unreadable or truncated trace, bad settings) is thrown.
+ * @throws RangeError when `--at` lies beyond the end of the trace
+ */
+export async function explainTrace(trace: string, base: StackOptions, options: ExplainOptions = {}, note: (line: string) => void = () => undefined): Promise<ExplainOutcome> {
+  const watch: { timeline?: Timeline; counts?: SyscallCounts } = {};
+  const prepared = await prepareReplay(
+    trace,
+    { pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion },
+    {
+      ...base,
+      wrapProcess: (process) => {
+        const counted = countSyscalls(base.wrapProcess ? base.wrapProcess(process) : process, (call, args) => watch.timeline?.onSyscall(call, args));
+        watch.counts = counted.counts;
+        return counted.process;
+      },
+    },
+    note,
+  );
+  const at = options.at ?? "end";
+  let simulated: (key: number) => number = () => 0;
+  const timeline = new Timeline(prepared.stack, { every: options.every ?? 10000, syscalls: watch.counts, at: typeof at === "number" ? at : undefined }, (key) => simulated(key));
+  watch.timeline = timeline;
+  const onEvent = (r: TraceRecord): void => {
+    if (!CALLS.has(r.kind)) return;
+    switch (r.kind) {
+      case "malloc":
+        timeline.allocated(r.result, r.size);
+        break;
+      case "calloc":
+        timeline.allocated(r.result, r.nelem * r.elsize);
+        break;
+      case "memalign":
+        timeline.allocated(r.result, r.size);
+        break;
+      case "realloc":
+        if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) timeline.released(r.ptr);
+        timeline.allocated(r.result, r.size);
+        break;
+      case "free":
+        timeline.released(r.ptr);
+        break;
+      default:
+    }
+    timeline.afterCall();
+  };
+  let failure: ReplayError | undefined;
+  try {
+    await replayFile(prepared.stack, trace, { onEvent, replayer: (replayer) => (simulated = (key) => replayer.simulatedPointer(key)) });
+  } catch (error) {
+    if (!(error instanceof ReplayError)) throw error;
+    failure = error;
+  }
+  const result = timeline.finish();
+  if (typeof at === "number" && result.at === undefined) {
+    throw new RangeError(`--at ${at} is beyond the ${failure ? "failing event" : "end"} of the trace (${timeline.callsSeen} call events${failure ? ` before line ${failure.line}` : ""})`);
+  }
+  const stopped = failure ? { event: timeline.callsSeen, line: failure.line, error: failure.message } : undefined;
+  const stoppedText = failure ? `at line ${failure.line}, after ${timeline.callsSeen} call events: ${failure.message}` : undefined;
+  const text = renderReport(result, { focus: typeof at === "number" ? "at" : at, stopped: stoppedText });
+  return { text, json: explainJson(result, stopped), failure };
+}
+
+/**
+ * Declares `mem-demo explain` on `command` (already given the stack options by cli.ts);
+ * `toStackOptions` turns the parsed flags into stack options.
+ */
+export function explainCommand<Flags extends object>(command: Command, toStackOptions: (flags: Flags) => StackOptions): Command {
+  return command
+    .description("where did my memory go: the account of every resident byte by cause over a replay, its pins and a timeline")
+    .argument("<trace>", "a memtrace v1 trace (plain, .gz, or - for standard input)")
+    .addOption(new Option("--at <event>", "the moment the report explains: a call event number, peak or end").argParser(parseAt).default("end"))
+    .addOption(new Option("--every <K>", "take a sample every K call events").argParser(parseEvery).default(10000))
+    .option("--json", "print the timeline, peak and end as JSON (schema: @mem/insight/explain.schema.json)")
+    .action(async (trace: string, flags: Flags & { at: ExplainAt; every: number; json?: boolean; pythonmalloc?: StackOptions["pythonMalloc"]; pymallocVersion?: StackOptions["pymallocVersion"] }, cmd: Command) => {
+      const given = (name: string) => cmd.getOptionValueSource(name) !== "default";
+      try {
+        const outcome = await explainTrace(
+          trace,
+          toStackOptions(flags),
+          {
+            every: flags.every,
+            at: flags.at,
+            pythonMalloc: given("pythonmalloc") ? flags.pythonmalloc : undefined,
+            pymallocVersion: given("pymallocVersion") ? flags.pymallocVersion : undefined,
+          },
+          (line) => process.stderr.write(`mem-demo explain: ${line}\n`),
+        );
+        process.stdout.write(flags.json ? JSON.stringify(outcome.json) + "\n" : outcome.text);
+        if (outcome.failure) {
+          process.stderr.write(`mem-demo explain: ${trace}: stopped at line ${outcome.failure.line}: ${outcome.failure.message}\n`);
+          process.exitCode = 1;
+        }
+      } catch (error) {
+        // one clear line: an unreadable or truncated trace, bad settings, --at beyond the end
+        if (!(error instanceof Error)) throw error;
+        process.stderr.write(`mem-demo explain: ${trace}: ${error.message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}
