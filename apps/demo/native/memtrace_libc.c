@@ -24,15 +24,29 @@
  * - calls from threads other than the first one are recorded, and each new
  *   thread is announced by a "# thread <n>" comment (glibc serves other threads
  *   from other arenas).
- * - the buffer is flushed at exit (destructor) and written line by line after
- *   that; a process killed by a signal or ending with _exit loses the unflushed tail.
+ * - the buffer is flushed at exit (destructor, which writes "# exit: N events") and
+ *   written line by line after that. The other ways out flush too and end the trace
+ *   with an end marker: _exit/_Exit (interposed: "# end _exit(3): N events"), a fatal
+ *   or terminating signal whose action was the default (SIGABRT from abort(), SIGSEGV,
+ *   SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE,
+ *   SIGXCPU, SIGXFSZ: "# end SIGABRT: N events", then the signal is raised again with
+ *   its default action, so the exit status is the same), and the exec family
+ *   (interposed: "# exec <path>: N events" before the new image replaces this one; if
+ *   the exec fails, "# exec failed" and the recording goes on). Only SIGKILL (and a
+ *   crash of the shim itself) loses the unflushed tail: a trace without an end marker
+ *   is incomplete, and `mem-demo record` says so.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
+#include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +67,8 @@ extern void *__libc_pvalloc(size_t);
 
 static trace_writer W = { .fd = -1 };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int state = 0; /* 0: not started, 1: recording, 2: off */
+static volatile sig_atomic_t state = 0; /* 0: not started, 1: recording, 2: off */
+static volatile sig_atomic_t ended;  /* an end marker was written */
 static uint64_t n_events;
 static int n_threads;
 static TLS __thread int busy;      /* inside the shim on this thread */
@@ -300,6 +315,242 @@ static void fork_child(void) {
     W.len = 0;
 }
 
+/* ---- leaving without exit(): _exit, fatal signals, exec ---------------------------- */
+
+static const char *signal_name(int sig) {
+    switch (sig) {
+    case SIGABRT: return "SIGABRT";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGTRAP: return "SIGTRAP";
+    case SIGSYS: return "SIGSYS";
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGPIPE: return "SIGPIPE";
+    case SIGXCPU: return "SIGXCPU";
+    case SIGXFSZ: return "SIGXFSZ";
+    default: return "a signal";
+    }
+}
+
+static const int caught_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGINT,
+                                      SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU, SIGXFSZ };
+
+/*
+ * Takes the lock for an emergency write (async-signal context: no blocking forever).
+ * Returns 1 if taken. If this thread is inside the shim (busy), the buffer is consistent
+ * up to W.len (a line is committed only once complete), so writing after it is safe.
+ */
+static int emergency_lock(void) {
+    if (busy) return 0;
+    for (int i = 0; i < 200; i++) {
+        if (pthread_mutex_trylock(&lock) == 0) return 1;
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    return 0; /* another thread is stuck holding it: write anyway */
+}
+
+/* Writes "<prefix><what>: N events<suffix>" and flushes; only in the recording process. */
+static void emergency_line(const char *prefix, const char *what, long status, const char *suffix) {
+    if (state != 1 || W.fd < 0 || getpid() != W.owner) return;
+    int locked = emergency_lock();
+    if (state == 1) {
+        char *p = tw_reserve(&W, 600);
+        p = tw_str(p, prefix);
+        size_t n = 0;
+        while (what[n] && n < 400) {
+            *p++ = (what[n] == '\n' || what[n] == '\r') ? ' ' : what[n];
+            n++;
+        }
+        if (status >= 0) {
+            *p++ = '(';
+            p = tw_dec(p, (uint64_t)status);
+            *p++ = ')';
+        }
+        p = tw_str(p, ": ");
+        p = tw_dec(p, n_events);
+        p = tw_str(p, " events");
+        p = tw_str(p, suffix);
+        *p++ = '\n';
+        tw_commit(&W, p);
+        tw_flush(&W);
+    }
+    if (locked) pthread_mutex_unlock(&lock);
+}
+
+/* A signal that ends the process: flush, mark the end, then die of it as the default action would. */
+static void on_fatal_signal(int sig) {
+    int saved = errno;
+    if (!ended) {
+        emergency_line("# end ", signal_name(sig), -1, "");
+        if (state == 1 && getpid() == W.owner) ended = 1;
+    }
+    /* SA_RESETHAND put the default action back; SA_NODEFER lets it be delivered now. A
+       fault (SIGSEGV of a bad access) would also recur on return; raising ends it here. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+    errno = saved;
+}
+
+static char alt_stack[1 << 16]; /* so that a stack overflow's SIGSEGV can still be handled */
+
+static void install_signal_handlers(void) {
+    stack_t old_ss;
+    if (sigaltstack(NULL, &old_ss) == 0 && (old_ss.ss_flags & SS_DISABLE)) {
+        stack_t ss = { .ss_sp = alt_stack, .ss_size = sizeof alt_stack, .ss_flags = 0 };
+        sigaltstack(&ss, NULL);
+    }
+    for (size_t i = 0; i < sizeof caught_signals / sizeof caught_signals[0]; i++) {
+        struct sigaction old;
+        if (sigaction(caught_signals[i], NULL, &old) != 0) continue;
+        /* only where the default action applies: an ignored signal stays ignored */
+        if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_fatal_signal;
+            sigfillset(&sa.sa_mask);
+            sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
+            sigaction(caught_signals[i], &sa, NULL);
+        }
+    }
+}
+
+/* _exit and _Exit skip the destructor: flush and mark the end, then exit_group as glibc does. */
+static void __attribute__((noreturn)) exit_now(int status, const char *name) {
+    if (!ended) {
+        emergency_line("# end ", name, status & 0xff, "");
+        if (state == 1 && getpid() == W.owner) ended = 1;
+    }
+    for (;;) syscall(SYS_exit_group, status);
+}
+
+void _exit(int status) { exit_now(status, "_exit"); }
+void _Exit(int status) { exit_now(status, "_Exit"); }
+
+/*
+ * The exec family: the buffer is flushed with "# exec <path>: N events" before the new
+ * image replaces this one (which, if the shim is preloaded into it, takes the trace over;
+ * see claim()). If the exec fails, the recording goes on after "# exec failed".
+ */
+static void before_exec(const char *path) {
+    if (!ended) emergency_line("# exec ", path ? path : "?", -1, "");
+}
+
+static void exec_failed(void) {
+    if (ended || state != 1 || getpid() != W.owner) return;
+    int saved = errno;
+    pthread_mutex_lock(&lock);
+    tw_line(&W, "# exec failed");
+    pthread_mutex_unlock(&lock);
+    errno = saved;
+}
+
+/* The next definition of an exec function (glibc's). dlsym may allocate: busy passes that through. */
+static void *next_fn(const char *name) {
+    int was = busy;
+    busy = 1;
+    void *f = dlsym(RTLD_NEXT, name);
+    busy = was;
+    return f;
+}
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execv_fn)(const char *, char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int);
+
+int execve(const char *path, char *const argv[], char *const envp[]) {
+    static execve_fn next;
+    if (!next) next = (execve_fn)next_fn("execve");
+    before_exec(path);
+    int r = next ? next(path, argv, envp) : (int)syscall(SYS_execve, path, argv, envp);
+    exec_failed();
+    return r;
+}
+
+int execv(const char *path, char *const argv[]) {
+    static execv_fn next;
+    if (!next) next = (execv_fn)next_fn("execv");
+    before_exec(path);
+    int r = next ? next(path, argv) : (errno = ENOSYS, -1);
+    exec_failed();
+    return r;
+}
+
+int execvp(const char *file, char *const argv[]) {
+    static execv_fn next;
+    if (!next) next = (execv_fn)next_fn("execvp");
+    before_exec(file);
+    int r = next ? next(file, argv) : (errno = ENOSYS, -1);
+    exec_failed();
+    return r;
+}
+
+int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    static execve_fn next;
+    if (!next) next = (execve_fn)next_fn("execvpe");
+    before_exec(file);
+    int r = next ? next(file, argv, envp) : (errno = ENOSYS, -1);
+    exec_failed();
+    return r;
+}
+
+int fexecve(int fd, char *const argv[], char *const envp[]) {
+    static fexecve_fn next;
+    if (!next) next = (fexecve_fn)next_fn("fexecve");
+    before_exec("(file descriptor)");
+    int r = next ? next(fd, argv, envp) : (errno = ENOSYS, -1);
+    exec_failed();
+    return r;
+}
+
+int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) {
+    static execveat_fn next;
+    if (!next) next = (execveat_fn)next_fn("execveat");
+    before_exec(path);
+    int r = next ? next(dirfd, path, argv, envp, flags) : (errno = ENOSYS, -1);
+    exec_failed();
+    return r;
+}
+
+/* execl, execlp, execle: the arguments gathered on the stack (no malloc), then the v forms. */
+#define GATHER_ARGS(first, ap, argv)                     \
+    size_t argc_ = 1;                                    \
+    va_start(ap, first);                                 \
+    while (va_arg(ap, const char *) != NULL) argc_++;    \
+    va_end(ap);                                          \
+    const char *argv[argc_ + 1];                         \
+    argv[0] = first;                                     \
+    va_start(ap, first);                                 \
+    for (size_t i_ = 1; i_ <= argc_; i_++) argv[i_] = va_arg(ap, const char *);
+
+int execl(const char *path, const char *arg, ...) {
+    va_list ap;
+    GATHER_ARGS(arg, ap, argv)
+    va_end(ap);
+    return execv(path, (char *const *)argv);
+}
+
+int execlp(const char *file, const char *arg, ...) {
+    va_list ap;
+    GATHER_ARGS(arg, ap, argv)
+    va_end(ap);
+    return execvp(file, (char *const *)argv);
+}
+
+int execle(const char *path, const char *arg, ...) {
+    va_list ap;
+    GATHER_ARGS(arg, ap, argv)
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    return execve(path, (char *const *)argv, envp);
+}
+
 /* Start when the shim is loaded, so that a program making no call still leaves a trace. */
 __attribute__((constructor)) static void begin(void) {
     if (busy) return;
@@ -307,6 +558,7 @@ __attribute__((constructor)) static void begin(void) {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     enter();
     leave();
+    if (state == 1) install_signal_handlers();
 }
 
 __attribute__((destructor)) static void finish(void) {
@@ -319,6 +571,7 @@ __attribute__((destructor)) static void finish(void) {
         tw_commit(&W, p);
         tw_flush(&W);
         W.unbuffered = 1;
+        ended = 1;
     }
     pthread_mutex_unlock(&lock);
 }

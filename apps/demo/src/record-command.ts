@@ -1,39 +1,70 @@
 /**
  * `mem-demo record`: records a real program as memtrace v1 with the helpers of ./record.
+ * The recorder is chosen from the command (./record/mode.ts); the outputs default to
+ * `<program>.memtrace.gz` and `<program>.stats.txt` and are never overwritten without
+ * --force, nor ever a file the command reads.
  */
-import { recordLibc, recordPython, RecordError } from "./record/index.js";
+import { reportFailure } from "./cli-errors.js";
+import { checkOutput, OutputError } from "./output-file.js";
+import { chooseMode, defaultStatsPath, recordLibc, recordPython, RecordError } from "./record/index.js";
 
 /** Options of the record command. */
 export interface RecordFlags {
   /** Record a C program's malloc calls instead of a CPython program. */
   libc?: boolean;
-  /** The trace to write (`.gz` compresses). */
-  out: string;
-  /** Where the real pymalloc statistics go (CPython; default: the trace name with `.stats.txt`). */
+  /** The trace to write (`.gz` compresses, `-` is standard output). @defaultValue `<program>.memtrace.gz` */
+  out?: string;
+  /** Where the real pymalloc statistics go (CPython). @defaultValue `<program>.stats.txt`, or the trace's name with `.stats.txt` */
   statsOut?: string;
+  /** Replace existing outputs. */
+  force?: boolean;
 }
 
 /** Runs the recording and reports it on standard error; returns the exit status. */
 export async function record(command: string[], flags: RecordFlags): Promise<number> {
   try {
-    if (flags.libc) {
-      const r = await recordLibc(command, { out: flags.out });
+    const mode = chooseMode(command, flags.libc ?? false);
+    const out = flags.out ?? `${mode.name}.memtrace.gz`;
+    const force = flags.force ?? false;
+    // the default names are checked here, to say how to choose another one
+    if (flags.out === undefined) checkDefault(out, mode.inputs, force, "--out");
+    if (mode.kind === "libc") {
+      const r = await recordLibc(mode.command, { out, force, inputs: mode.inputs, interruptible: true });
+      const how = r.ending === "exit" ? "" : `; it ended by ${r.ending}`;
       process.stderr.write(
-        `mem-demo record: ${r.events} calls of ${command[0] ?? "?"} written to ${r.out} (heap start 0x${r.heapStart.toString(16)}, exit status ${r.exitCode})\n`,
+        `mem-demo record: ${r.events} calls of ${command[0] ?? "?"} written to ${where(r.out)} (heap start 0x${r.heapStart.toString(16)}, exit status ${r.exitCode}${how})\n`,
       );
       return r.exitCode;
     }
-    const statsOut = flags.statsOut ?? flags.out.replace(/(\.memtrace)?(\.gz)?$/, "") + ".stats.txt";
-    const r = await recordPython(command, { out: flags.out, statsOut });
+    const statsOut = flags.statsOut ?? (flags.out === undefined || flags.out === "-" ? `${mode.name}.stats.txt` : defaultStatsPath(flags.out));
+    if (flags.statsOut === undefined) checkDefault(statsOut, mode.inputs, force, "--stats-out");
+    const r = await recordPython(mode.command, { out, statsOut, force, inputs: mode.inputs, interruptible: true });
     process.stderr.write(
-      `mem-demo record: ${r.events} calls (${r.arenasAllocated} arenas obtained, ${r.arenasReleased} released) of ${r.python} ${r.version} written to ${r.out}; pymalloc statistics in ${r.statsOut}\n`,
+      `mem-demo record: ${r.events} calls (${r.arenasAllocated} arenas obtained, ${r.arenasReleased} released) of ${r.python} ${r.version} written to ${where(r.out)}; pymalloc statistics in ${r.statsOut}\n`,
     );
     return r.exitCode;
   } catch (error) {
     if (error instanceof RecordError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
+      // its message already starts with "mem-demo record: "
+      const status = reportFailure("mem-demo record", undefined, Object.assign(error, { message: error.message.replace(/^mem-demo record: /, "") }), () => true);
+      return status ?? 1;
     }
+    const status = reportFailure("mem-demo record", undefined, error);
+    if (status === undefined) throw error;
+    return status;
+  }
+}
+
+function where(out: string): string {
+  return out === "-" ? "standard output" : out;
+}
+
+/** {@link checkOutput} for a default name: the message also says how to choose another. */
+function checkDefault(path: string, inputs: Parameters<typeof checkOutput>[1], force: boolean, option: string): void {
+  try {
+    checkOutput(path, inputs, force);
+  } catch (error) {
+    if (error instanceof OutputError) throw new OutputError(`${error.message}, or ${option} <file> to choose another name`);
     throw error;
   }
 }

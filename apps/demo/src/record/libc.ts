@@ -3,19 +3,35 @@
  * command with the LD_PRELOAD shim (apps/demo/native/memtrace_libc.c, compiled on first use)
  * and leaves a memtrace v1 trace of `libc` lines with the addresses glibc returned and the
  * `# heap-start` line (the initial program break).
+ *
+ * Nothing is touched before the program is known to exist and the output may be written;
+ * the shim writes into a temporary file put in place at the end (../output-file.ts). The
+ * shim ends every trace with an end marker (`# exit: N events`, `# end SIGABRT: N events`,
+ * `# end _exit(3): N events`, `# exec <path>: N events`); a trace without one is
+ * incomplete (SIGKILL): it is kept, ending `# partial: ...`, and a RecordError says so.
  */
-import { randomUUID } from "node:crypto";
-import { existsSync, rmSync } from "node:fs";
+import { statSync } from "node:fs";
 import { PointerMap, forEachRecord } from "@mem/memtrace";
+import { addNote } from "../cli-errors.js";
+import { Interrupted } from "../interrupt.js";
+import { checkOutput, removeQuietly, type InputFile } from "../output-file.js";
 import { RecordError } from "./errors.js";
-import { checkWritable, gzipFile, isGzip, traceChunks } from "./files.js";
+import { traceChunks } from "./files.js";
 import { libcShim } from "./helpers.js";
+import { findProgram } from "./mode.js";
+import { finishOutput, forwardInterrupts, reserveRaw } from "./outputs.js";
 import { run } from "./run.js";
 
 /** Options of {@link recordLibc}. */
 export interface RecordLibcOptions {
-  /** Where the trace goes (`.gz`: compressed). */
+  /** Where the trace goes (`.gz`: compressed; `-`: standard output). */
   readonly out: string;
+  /** Replace an existing `out` (with a complete recording only). @defaultValue false */
+  readonly force?: boolean;
+  /** Files the command reads, which `out` may not be (the program itself is always one). */
+  readonly inputs?: readonly InputFile[];
+  /** Pass SIGINT/SIGTERM/SIGHUP on to the program and stop with {@link Interrupted} (command-line use). @defaultValue false */
+  readonly interruptible?: boolean;
   /** Working directory of the program. */
   readonly cwd?: string;
   /** Environment of the program (MEMTRACE_OUT and LD_PRELOAD are added). @defaultValue process.env */
@@ -38,34 +54,48 @@ export interface LibcRecording {
   readonly heapStart: number;
   /** Frees or reallocs of pointers no earlier event returned (0 in a complete recording). */
   readonly unknownPointers: number;
+  /** How the recorded program ended, from the trace's end marker: "exit", "SIGABRT", "_exit(3)", "exec /bin/sh". */
+  readonly ending: string;
   /** The program's output when `stdio` was "pipe". */
   readonly stdout: string;
   readonly stderr: string;
 }
 
+const EXIT = /^ exit: \d+ events/;
+const END = /^ end (\S+): \d+ events$/;
+const EXEC = /^ exec (.*): \d+ events$/;
+
 /**
  * Records `command` (program and arguments, looked up on PATH). Only the process started is
  * recorded (programs it runs are not); threads other than the first are announced by comments.
- * @throws {@link RecordError} when no compiler is found or the shim did not load
+ * @throws {@link RecordError} when the program is not found, no compiler is found, the shim did
+ *   not load, or the trace has no end marker; {@link OutputError} when `out` may not be written;
+ *   {@link Interrupted} after a signal (the partial trace is kept)
  */
 export async function recordLibc(command: readonly string[], options: RecordLibcOptions): Promise<LibcRecording> {
   const [program, ...args] = command;
   if (program === undefined) throw new RecordError("no command to record (usage: mem-demo record --libc -- <command> [args])");
-  checkWritable(options.out, "trace", (m) => new RecordError(m));
+  const found = findProgram(program, options.env?.PATH ?? process.env.PATH);
+  if (found === undefined) throw new RecordError(`command not found: ${program}`);
+  const force = options.force ?? false;
+  checkOutput(options.out, [{ path: found, what: "the program" }, ...(options.inputs ?? [])], force);
   const shim = await libcShim(options.cacheDir);
-  const raw = isGzip(options.out) ? `${options.out.slice(0, -3)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp` : options.out;
-  rmSync(raw, { force: true }); // the shim creates it exclusively
+  const raw = reserveRaw(options.out);
   const base = options.env ?? process.env;
   const preload = base.LD_PRELOAD ? `${shim}:${base.LD_PRELOAD}` : shim;
+  const signals = options.interruptible ? forwardInterrupts() : undefined;
+  let finished = false;
   try {
     const result = await run(program, args, {
       cwd: options.cwd,
       env: { ...base, MEMTRACE_OUT: raw, LD_PRELOAD: preload },
       stdio: options.stdio ?? "inherit",
+      stdoutToStderr: options.out === "-",
+      onSpawn: (child) => signals?.attach(child),
     }).catch((e: unknown) => {
       throw new RecordError(`cannot run ${program}: ${e instanceof Error ? e.message : String(e)}`);
     });
-    if (!existsSync(raw)) {
+    if (statSync(raw).size === 0) {
       throw new RecordError(
         `${program} left no trace: the shim was not loaded (statically linked and set-user-ID programs ignore LD_PRELOAD)`,
       );
@@ -73,13 +103,21 @@ export async function recordLibc(command: readonly string[], options: RecordLibc
     let events = 0;
     let heapStart = 0;
     let unknownPointers = 0;
+    let ending: string | undefined;
     const live = new PointerMap(1 << 12);
     await forEachRecord(traceChunks(raw), (r) => {
       switch (r.kind) {
         case "heap-start":
           heapStart = r.address;
           return;
-        case "comment":
+        case "comment": {
+          const text = r.text;
+          if (EXIT.test(text)) ending = "exit";
+          else if (END.test(text)) ending = END.exec(text)![1];
+          else if (EXEC.test(text)) ending = `exec ${EXEC.exec(text)![1]}`;
+          else if (text === " exec failed") ending = undefined;
+          return;
+        }
         case "arena-alloc":
         case "arena-free":
         case "write":
@@ -99,9 +137,33 @@ export async function recordLibc(command: readonly string[], options: RecordLibc
           if (r.result !== 0) live.set(r.result, 1);
       }
     });
-    if (raw !== options.out) await gzipFile(raw, options.out);
-    return { out: options.out, exitCode: result.exitCode, events, heapStart, unknownPointers, stdout: result.stdout, stderr: result.stderr };
+    const interrupted = signals?.signal();
+    const status = `exit status ${result.exitCode}${result.signal ? `, ${result.signal}` : ""}`;
+    const partial = interrupted
+      ? `interrupted by ${interrupted} after ${events} events`
+      : ending === undefined
+        ? `${program} ended (${status}) without the recorder's end marker: calls after the last flush are missing; ${events} events`
+        : undefined;
+    finished = true;
+    const outcome = await finishOutput(raw, options.out, { force, partial });
+    if (partial !== undefined) {
+      const error = interrupted ? new Interrupted(interrupted) : new RecordError(`the trace of ${program} is incomplete: ${partial}`);
+      const where = options.out === "-" ? "standard output" : options.out;
+      addNote(error, outcome === "kept-existing" ? `${where} is left as it was (a partial recording never replaces a file)` : `the partial trace is in ${where}`);
+      throw error;
+    }
+    return {
+      out: options.out,
+      exitCode: result.exitCode,
+      events,
+      heapStart,
+      unknownPointers,
+      ending: ending ?? "exit",
+      stdout: result.stdout,
+      stderr: result.stderr,
+    };
   } finally {
-    if (raw !== options.out) rmSync(raw, { force: true });
+    signals?.stop();
+    if (!finished) removeQuietly(raw);
   }
 }

@@ -7,20 +7,29 @@
  *   recording stopped (a Python atexit callback registered before the script runs), so
  *   that a faithful replay of the trace must print exactly the same statistics.
  */
-import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { basename } from "node:path";
+import { readFileSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import { addNote } from "../cli-errors.js";
+import { Interrupted } from "../interrupt.js";
+import { checkOutput, createTemporary, install, OutputError, removeQuietly, type InputFile } from "../output-file.js";
 import { RecordError } from "./errors.js";
-import { checkWritable, gzipFile, isGzip, readTail } from "./files.js";
+import { readTail } from "./files.js";
 import { pythonBuild, pythonRecorder } from "./helpers.js";
+import { finishOutput, forwardInterrupts, reserveRaw } from "./outputs.js";
 import { run } from "./run.js";
 
 /** Options of {@link recordPython}. */
 export interface RecordPythonOptions {
-  /** Where the trace goes (`.gz`: compressed). */
+  /** Where the trace goes (`.gz`: compressed; `-`: standard output). */
   readonly out: string;
   /** Where the pymalloc statistics go. @defaultValue `out` with `.memtrace[.gz]` (or `.gz`) replaced by `.stats.txt` */
   readonly statsOut?: string;
+  /** Replace existing outputs (with a complete recording only). @defaultValue false */
+  readonly force?: boolean;
+  /** Files the command reads (the script, its arguments), which no output may be. */
+  readonly inputs?: readonly InputFile[];
+  /** Pass SIGINT/SIGTERM/SIGHUP on to the program and stop with {@link Interrupted} (command-line use). @defaultValue false */
+  readonly interruptible?: boolean;
   /** Working directory of the program. */
   readonly cwd?: string;
   /** Environment of the program. @defaultValue process.env */
@@ -74,51 +83,80 @@ const END = /^# end (\S+): (\d+) events, (\d+) arenas allocated, (\d+) arenas re
 /**
  * Records `command` (`["python3", "script.py", ...args]`; the interpreter may be omitted, or
  * be another Python such as `/usr/bin/python3.11`).
+ * Nothing is touched before the interpreter is known to run and the outputs may be written;
+ * the recorder writes into temporary files put in place at the end (../output-file.ts).
  * @throws {@link RecordError} when no compiler or Python headers are found, or the program
- *   ended without reaching the end of the recording (os._exit, a signal)
+ *   ended without reaching the end of the recording (os._exit, a signal: the partial trace is
+ *   kept, ending `# partial: ...`); {@link OutputError} when an output may not be written;
+ *   {@link Interrupted} after a signal
  */
 export async function recordPython(command: readonly string[], options: RecordPythonOptions): Promise<PythonRecording> {
   const { python, args } = splitPythonCommand(command);
   const statsOut = options.statsOut ?? defaultStatsPath(options.out);
-  checkWritable(options.out, "trace", (m) => new RecordError(m));
-  checkWritable(statsOut, "statistics", (m) => new RecordError(m));
+  const force = options.force ?? false;
+  const inputs = options.inputs ?? [];
+  if (statsOut === "-") throw new OutputError("the statistics cannot go to standard output (--stats-out -): name a file");
+  if (options.out !== "-" && resolve(statsOut) === resolve(options.out)) throw new OutputError(`will not write the trace and the statistics to the same file ${statsOut}`);
+  checkOutput(options.out, inputs, force);
+  checkOutput(statsOut, inputs, force);
   const build = await pythonBuild(python);
   const recorder = await pythonRecorder(build, options.cacheDir);
-  const raw = isGzip(options.out) ? `${options.out.slice(0, -3)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp` : options.out;
-  rmSync(statsOut, { force: true });
+  const raw = reserveRaw(options.out);
+  let statsRaw: string | undefined;
+  const signals = options.interruptible ? forwardInterrupts() : undefined;
+  let finished = false;
   try {
-    const result = await run(recorder, [raw, statsOut, build.executable, ...args], {
+    statsRaw = createTemporary(statsOut);
+    const result = await run(recorder, [raw, statsRaw, build.executable, ...args], {
       cwd: options.cwd,
       env: options.env,
       stdio: options.stdio ?? "inherit",
+      stdoutToStderr: options.out === "-",
+      onSpawn: (child) => signals?.attach(child),
     });
-    if (!existsSync(raw)) throw new RecordError(`the recorder wrote no trace (exit status ${result.exitCode}): ${result.stderr.trim()}`);
     const end = END.exec(readTail(raw));
-    if (!end) {
-      throw new RecordError(
-        `${basename(args[0] ?? python)} ended (exit status ${result.exitCode}${result.signal ? `, ${result.signal}` : ""}) before the recording ` +
-          `reached its end (the atexit callbacks did not run: os._exit, a signal or a crash?); the trace is incomplete`,
-      );
+    const interrupted = signals?.signal();
+    const status = `exit status ${result.exitCode}${result.signal ? `, ${result.signal}` : ""}`;
+    const partial = interrupted
+      ? `interrupted by ${interrupted} after ${end ? end[2] : "the last flushed"} events`
+      : end
+        ? undefined
+        : `${basename(args[0] !== undefined && !args[0].startsWith("-") ? args[0] : python)} ended (${status}) before the recording reached its end (the atexit callbacks did not run: os._exit, a signal or a crash?)`;
+    const stats = readFileSync(statsRaw, "utf8");
+    finished = true;
+    const outcome = await finishOutput(raw, options.out, { force, partial });
+    if (stats.startsWith("Small block threshold = ")) {
+      try {
+        install(statsRaw, statsOut, partial === undefined && force);
+      } catch (error) {
+        if (partial === undefined) throw error;
+      }
     }
-    const stats = existsSync(statsOut) ? readFileSync(statsOut, "utf8") : "";
+    if (partial !== undefined) {
+      const where = options.out === "-" ? "standard output" : options.out;
+      const error = interrupted ? new Interrupted(interrupted) : new RecordError(`the trace is incomplete: ${partial}`);
+      addNote(error, outcome === "kept-existing" ? `${where} is left as it was (a partial recording never replaces a file)` : `the partial trace is in ${where}`);
+      throw error;
+    }
     if (!stats.startsWith("Small block threshold = ")) {
       throw new RecordError(`no pymalloc statistics were written to ${statsOut} (is pymalloc the object allocator? PYTHONMALLOC=malloc disables it)`);
     }
-    if (raw !== options.out) await gzipFile(raw, options.out);
     return {
       out: options.out,
       statsOut,
       python: build.executable,
       version: build.version,
       exitCode: result.exitCode,
-      events: Number(end[2]),
-      arenasAllocated: Number(end[3]),
-      arenasReleased: Number(end[4]),
-      untracked: Number(end[5]) + Number(end[6]),
+      events: Number(end![2]),
+      arenasAllocated: Number(end![3]),
+      arenasReleased: Number(end![4]),
+      untracked: Number(end![5]) + Number(end![6]),
       stdout: result.stdout,
       stderr: result.stderr,
     };
   } finally {
-    if (raw !== options.out) rmSync(raw, { force: true });
+    signals?.stop();
+    if (!finished) removeQuietly(raw);
+    if (statsRaw !== undefined) removeQuietly(statsRaw);
   }
 }

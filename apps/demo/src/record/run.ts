@@ -1,4 +1,5 @@
-import { spawn, type StdioOptions } from "node:child_process";
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { constants } from "node:os";
 
 /** What a finished child process left behind. */
 export interface RunResult {
@@ -20,16 +21,24 @@ export interface RunOptions {
   readonly stdio?: "pipe" | "inherit" | undefined;
   /** Text written to the child's standard input (then closed). */
   readonly input?: NodeJS.ReadableStream | undefined;
+  /** With "inherit": send the child's standard output to this process's standard error instead (when standard output carries a trace). */
+  readonly stdoutToStderr?: boolean | undefined;
+  /** Called with the child once it is started (to forward signals to it). */
+  readonly onSpawn?: ((child: ChildProcess) => void) | undefined;
 }
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
 
 /** Runs `file` with `args`; resolves when it exits (rejects only if it cannot be started). */
 export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const piped = (options.stdio ?? "pipe") === "pipe";
-    const stdio: StdioOptions = [options.input ? "pipe" : piped ? "ignore" : "inherit", piped ? "pipe" : "inherit", piped ? "pipe" : "inherit"];
+    const stdio: StdioOptions = [
+      options.input ? "pipe" : piped ? "ignore" : "inherit",
+      piped ? "pipe" : options.stdoutToStderr ? process.stderr : "inherit",
+      piped ? "pipe" : "inherit",
+    ];
     const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio });
+    options.onSpawn?.(child);
     let stdout = "";
     let stderr = "";
     child.stdout?.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -37,7 +46,7 @@ export function run(file: string, args: readonly string[], options: RunOptions =
     if (options.input && child.stdin) options.input.pipe(child.stdin);
     child.on("error", reject);
     child.on("close", (code, signal) => {
-      resolve({ exitCode: code ?? 128 + (signal ? (SIGNALS[signal] ?? 0) : 0), signal, stdout, stderr });
+      resolve({ exitCode: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0), signal, stdout, stderr });
     });
   });
 }

@@ -69,10 +69,10 @@ describe.skipIf(!haveCompiler)("recordLibc (real glibc)", () => {
     expect(readFileSync(out, "utf8")).toMatch(/^# thread 2 starts allocating after event \d+$/m);
   });
 
-  it("names the command it cannot run", { timeout: 60_000 }, async () => {
+  it("names the command it cannot find", { timeout: 60_000 }, async () => {
     const dir = scratch();
     await expect(recordLibc(["/nonexistent/program"], { out: join(dir, "t.memtrace"), stdio: "pipe", cacheDir })).rejects.toThrow(
-      "mem-demo record: cannot run /nonexistent/program",
+      "mem-demo record: command not found: /nonexistent/program",
     );
   });
 });

@@ -1,0 +1,47 @@
+/**
+ * The failures a mem-demo command reports in one line (no stack trace), and their exit
+ * statuses: 1 for a failure (a bad or corrupt trace, a simulated fault, a file that may
+ * not or cannot be written, a command not found), 128 + N after signal N; usage errors
+ * (unknown command or option, bad option value) exit with 2 (see cli.ts).
+ */
+import { Interrupted } from "./interrupt.js";
+import { OutputError } from "./output-file.js";
+
+/** A trace that could not be read to its end (corrupt gzip data, a read error): names how far it got. */
+export class TraceReadError extends Error {
+  override readonly name = "TraceReadError";
+}
+
+const notes = new WeakMap<object, string>();
+
+/** Attaches a second line to `error` (what happened to a partial output), shown after its message. */
+export function addNote(error: unknown, note: string): void {
+  if (typeof error === "object" && error !== null) notes.set(error, note);
+}
+
+/** The note attached by {@link addNote}, if any. */
+export function noteOf(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null ? notes.get(error) : undefined;
+}
+
+/**
+ * Writes `error` as `<prefix>: <message>` (and its note) to standard error and returns the
+ * exit status, for the failures above; returns undefined for any other error.
+ */
+export function reportFailure(prefix: string, subject: string | undefined, error: unknown, known: (e: unknown) => boolean = () => false): number | undefined {
+  const note = noteOf(error);
+  let status: number;
+  let line: string;
+  if (error instanceof Interrupted) {
+    status = error.exitStatus;
+    line = `${prefix}: ${error.message}${note ? `; ${note}` : ""}`;
+  } else if (error instanceof OutputError) {
+    status = 1;
+    line = `${prefix}: ${error.message}`;
+  } else if (error instanceof TraceReadError || known(error)) {
+    status = 1;
+    line = `${prefix}: ${subject ? `${subject}: ` : ""}${(error as Error).message}${note ? `\n${prefix}: ${note}` : ""}`;
+  } else return undefined;
+  process.stderr.write(`${line}\n`);
+  return status;
+}
