@@ -40,7 +40,12 @@ PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 #include "trace_writer.h"
 #include "ptr_map.h"
 
-#define ARENA_SIZE_3_11 ((size_t)1 << 20)
+/* pymalloc's arena size: 256 KiB before CPython 3.10, 1 MiB since (obmalloc.c's ARENA_BITS). */
+#if PY_VERSION_HEX < 0x030A0000
+#define ARENA_SIZE_PYMALLOC ((size_t)256 << 10)
+#else
+#define ARENA_SIZE_PYMALLOC ((size_t)1 << 20)
+#endif
 
 static trace_writer W = { .fd = -1 };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -172,7 +177,7 @@ static void *hook_arena_alloc(void *ctx, size_t size) {
     (void)ctx;
     void *r = orig_arena.alloc(orig_arena.ctx, size);
     if (!recording) return r;
-    if (depth > 0 && size == ARENA_SIZE_3_11) {
+    if (depth > 0 && size == ARENA_SIZE_PYMALLOC) {
         /* new_arena(), beneath a mem/obj call: this thread holds the lock */
         if (r) {
             tw_arena_alloc(&W, size, (uint64_t)(uintptr_t)r);
@@ -250,7 +255,7 @@ static uint64_t read_start_brk(void) {
 static void write_header(int argc, char **argv) {
     char line[8192];
     tw_line(&W, "# memtrace v1");
-    snprintf(line, sizeof line, "# recorder memtrace_python: CPython %s, pymalloc arena size %zu", PY_VERSION, ARENA_SIZE_3_11);
+    snprintf(line, sizeof line, "# recorder memtrace_python: CPython %s, pymalloc arena size %zu", PY_VERSION, ARENA_SIZE_PYMALLOC);
     tw_line(&W, line);
     size_t len = (size_t)snprintf(line, sizeof line, "# argv");
     for (int i = 0; i < argc && len < sizeof line - 2; i++) {

@@ -7,17 +7,15 @@
  *   mem-demo record -- python3 script.py     record a real CPython program
  *   mem-demo record --libc -- <command>      record a C program's malloc calls
  */
-import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { reportFailure } from "./cli-errors.js";
-import { RECORD_HELP } from "./record/mode.js";
 import { renderWalkthrough } from "./render.js";
-import { killedExitStatus, parseSwapMiB } from "./out-of-memory.js";
+import { killedExitStatus, outOfMemoryText, parseSwapMiB } from "./out-of-memory.js";
 import { ReplayError } from "./replay.js";
 import { readTraceHeader, replayFile } from "./replay-file.js";
 import { createStack, LIBC_IMPLEMENTATIONS, PYMALLOC_VERSION_NAMES, PYTHONMALLOC_PRESETS, type StackOptions } from "./stack.js";
 import { statsText, STATS_KINDS, type StatsKind } from "./stats.js";
 import { runWalkthrough } from "./walkthrough.js";
+import { explainCommand } from "./explain-command.js";
 import { explainCommand } from "./explain-command.js";
 
 const stackOptions = (cmd: Command) =>
@@ -62,30 +60,33 @@ function positiveInt(value: string): number {
 const program = new Command()
   .name("mem-demo")
   .description("The CPython 3.11 memory-allocation stack, tier by tier: RAM, kernel, libc malloc, PyMem, pymalloc.")
-  .version((JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version)
   .showHelpAfterError()
-  .showSuggestionAfterError()
-  .helpCommand(true)
-  // Exit statuses: 0 success (and --help, --version); 1 a failure; 2 a usage error (unknown
-  // command or option, bad option value); 128 + N interrupted by signal N. Inherited by the commands.
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
   // The walk-through's options belong to it: after a subcommand, options are the subcommand's.
   .enablePositionalOptions();
 
 stackOptions(program)
   .option("--json", "print the walk-through as JSON")
   .action((flags: StackFlags & { json?: boolean }) => {
-    const walk = runWalkthrough(toStackOptions(flags));
+    let walk: ReturnType<typeof runWalkthrough>;
+    try {
+      walk = runWalkthrough(toStackOptions(flags));
+    } catch (error) {
+      // out of memory (--ram 1): CPython's MemoryError, or the OOM killer's SIGKILL (status 137)
+      const text = outOfMemoryText(error);
+      if (text === undefined) throw error;
+      process.stderr.write(`mem-demo: ${text}\n`);
+      process.exitCode = killedExitStatus(error) ?? 1;
+      return;
+    }
     if (flags.json) process.stdout.write(JSON.stringify(walk, null, 2) + "\n");
     else process.stdout.write(renderWalkthrough(walk, process.stdout.isTTY && !process.env.NO_COLOR));
   });
 
 stackOptions(program.command("replay").description("replay a memtrace v1 trace (plain, .gz, or - for standard input)").argument("<trace>"))
   .addOption(new Option("--stats <kind>", "statistics to print at the end").choices(STATS_KINDS).default("pymalloc"))
-  .option("--out <file>", "write the replayed trace with the simulated pointers (.gz compresses; - is standard output, the statistics then go to standard error)")
-  .option("--force", "replace an existing --out file (never the trace being read)")
+  .option("--out <file>", "write the replayed trace with the simulated pointers")
   .option("--json", "print the summary and statistics as JSON")
-  .action(async (trace: string, flags: StackFlags & { stats: StatsKind; out?: string; force?: boolean; json?: boolean }, command: Command) => {
+  .action(async (trace: string, flags: StackFlags & { stats: StatsKind; out?: string; json?: boolean }, command: Command) => {
     // A recording made under PYTHONMALLOC=<preset> says so in its header; --pythonmalloc overrides it.
     if (command.getOptionValueSource("pythonmalloc") === "default") {
       const recorded = (await readTraceHeader(trace)).env.PYTHONMALLOC;
@@ -93,17 +94,18 @@ stackOptions(program.command("replay").description("replay a memtrace v1 trace (
     }
     const stack = createStack(toStackOptions(flags));
     try {
-      const summary = await replayFile(stack, trace, { out: flags.out, force: flags.force, interruptible: true, progress: process.stderr.isTTY && !flags.json });
+      const summary = await replayFile(stack, trace, { out: flags.out, progress: process.stderr.isTTY && !flags.json });
       const stats = statsText(stack, flags.stats);
-      // with --out -, standard output carries the replayed trace: the results go to standard error
-      const results = flags.out === "-" ? process.stderr : process.stdout;
-      if (flags.json) results.write(JSON.stringify({ summary, stats }, null, 2) + "\n");
-      else results.write(stats);
+      if (flags.json) process.stdout.write(JSON.stringify({ summary, stats }, null, 2) + "\n");
+      else process.stdout.write(stats);
     } catch (error) {
-      const status = reportFailure("mem-demo replay", trace, error, (e) => e instanceof ReplayError);
-      if (status === undefined) throw error;
-      // killed by the OOM killer: 128 + SIGKILL, as a shell reports it
-      process.exitCode = killedExitStatus(error) ?? status;
+      if (error instanceof ReplayError) {
+        process.stderr.write(`mem-demo replay: ${trace}: ${error.message}\n`);
+        // killed by the OOM killer: 128 + SIGKILL, as a shell reports it
+        process.exitCode = killedExitStatus(error) ?? 1;
+        return;
+      }
+      throw error;
     }
   });
 
@@ -111,26 +113,15 @@ explainCommand(stackOptions(program.command("explain")), toStackOptions);
 
 program
   .command("record")
-  .description("record a real program as memtrace v1: a CPython program, or with --libc a C program's malloc calls")
+  .description("record a real program as memtrace v1: a CPython script (default) or, with --libc, a C program")
   .argument("<command...>", "the command to run, after --")
   .option("--libc", "record a C program's malloc calls (LD_PRELOAD shim)")
-  .option("--out <file>", "the trace to write (.gz compresses; - is standard output) (default: <program>.memtrace.gz)")
-  .option("--stats-out <file>", "where to save the real pymalloc statistics (CPython only) (default: <program>.stats.txt)")
-  .option("--force", "replace existing output files (never a file the command reads)")
-  .addHelpText("after", RECORD_HELP)
-  .action(async (command: string[], flags: { libc?: boolean; out?: string; statsOut?: string; force?: boolean }) => {
+  .option("--out <file>", "the trace to write", "trace.memtrace")
+  .option("--stats-out <file>", "where to save the real pymalloc statistics (CPython only)")
+  .action(async (command: string[], flags: { libc?: boolean; out: string; statsOut?: string }) => {
     const { record } = await import("./record-command.js");
     process.exitCode = await record(command, flags);
   });
-
-// A mistyped command reaches the walk-through's action as an argument: say "unknown command".
-program.allowExcessArguments(true).hook("preAction", (_command, actionCommand) => {
-  if (actionCommand === program && program.args.length > 0) {
-    const commander = program as unknown as { unknownCommand?: () => void };
-    if (commander.unknownCommand) commander.unknownCommand();
-    else program.error(`error: unknown command '${program.args[0]}'`, { code: "commander.unknownCommand" });
-  }
-});
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`mem-demo: ${error instanceof Error ? error.message : String(error)}\n`);

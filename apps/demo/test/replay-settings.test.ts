@@ -13,7 +13,7 @@ import { Replayer } from "../src/replay.js";
 import { createStack, seededKey } from "../src/stack.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-/** `python3.8 -S -c "x = [str(i) for i in range(500)]"` recorded by memtrace_python built against CPython 3.8.18. */
+/** `python3.8 -S -c "x = [str(i) for i in range(500)]"` recorded by memtrace_python built against CPython 3.8.18 (with its statistics). */
 const PY38 = fixture("cpython-3.8/list-of-str.memtrace.gz");
 /** `heap_workout 1` (apps/demo/native) recorded under GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=65536. */
 const TUNED = fixture("glibc-env/heap-workout-tunables.memtrace.gz");
@@ -33,12 +33,15 @@ describe("a CPython 3.8 recording replays with 3.8's pymalloc", () => {
     expect(notes).toEqual(["from the trace header: CPython 3.8"]);
     expect(prepared.stack.options.pymallocVersion).toBe("3.8");
     expect(summary.divergences).toBe(0);
+    expect(summary.arenasRecorded).toBe(7); // the recorder's A lines, 256 KiB arenas under 3.8
     expect(prepared.stack.pymalloc!.debugMallocStats()).toBe(readFileSync(PY38.replace(/\.memtrace\.gz$/, ".stats.txt"), "utf8"));
   });
 
   it("ignoring the header (the old behaviour) replays it as 3.11, and the statistics differ", { timeout: 60_000 }, async () => {
-    const { prepared } = await replay(PY38, { traceSettings: false });
+    const { prepared, warnings } = await replay(PY38, { traceSettings: false });
     expect(prepared.stack.options.pymallocVersion).toBe("3.11");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^line \d+: the recorded pymalloc arenas are 262144 bytes; pymalloc 3\.11 uses 1048576 /);
     expect(prepared.stack.pymalloc!.debugMallocStats()).not.toBe(readFileSync(PY38.replace(/\.memtrace\.gz$/, ".stats.txt"), "utf8"));
   });
 
