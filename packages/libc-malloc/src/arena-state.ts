@@ -276,9 +276,26 @@ export abstract class ArenaState {
     }
   }
 
-  /** The raw size field of the chunk at `p`. */
+  /**
+   * The raw size field of the chunk at `p`. A field of 2^53 or more is approximate as a
+   * number and has lost its flag bits: test flags with {@link flagsOf}, never `field & bit`.
+   */
   protected sizeField(p: number): number {
     return this.rd(p + 8);
+  }
+
+  /**
+   * The flag bits (PREV_INUSE, IS_MMAPPED, NON_MAIN_ARENA) of `field`, the size field read at
+   * chunk `p`. Below 2^53 they are the number's low bits; above, the number lost them, and they
+   * are read from the field's low word, separately from its high word.
+   */
+  protected flagsOf(field: number, p: number): number {
+    return field <= Number.MAX_SAFE_INTEGER ? field & 7 : this.m.load32(p + 8) & 7;
+  }
+
+  /** The flag bits of the chunk at `p`'s size field, exact for any value (one 32-bit load). */
+  protected flagsAt(p: number): number {
+    return this.m.load32(p + 8) & 7;
   }
 
   /** REVEAL_PTR: the safe-linked pointer stored at `position`. */
@@ -353,7 +370,7 @@ export abstract class ArenaState {
 
   /** A chunk claiming the NON_MAIN_ARENA bit: glibc would read a heap_info this process never made. */
   protected checkMainArena(p: number, field: number, call: string): void {
-    if ((field & NON_MAIN_ARENA) === 0) return;
+    if ((this.flagsOf(field, p) & NON_MAIN_ARENA) === 0) return;
     const heapInfo = p - (p % (64 * 1024 * 1024));
     const arena = this.rd(heapInfo);
     if (arena !== this.arena) {

@@ -112,7 +112,7 @@ export abstract class BinAllocator extends ArenaState {
         if (this.rd(bck + FD) !== victim || this.rd(victim + FD) !== unsorted) {
           this.abort("malloc(): unsorted double linked list corrupted", "malloc", victim);
         }
-        if ((nextField & PREV_INUSE) !== 0) this.abort("malloc(): invalid next->prev_inuse (unsorted)", "malloc", victim);
+        if ((this.flagsOf(nextField, next) & PREV_INUSE) !== 0) this.abort("malloc(): invalid next->prev_inuse (unsorted)", "malloc", victim);
 
         if (nb < MIN_LARGE_SIZE && bck === unsorted && victim === this.lastRemainder && size > nb + MINSIZE) {
           const remainderSize = size - nb;
@@ -365,7 +365,7 @@ export abstract class BinAllocator extends ArenaState {
       return;
     }
 
-    if ((field & IS_MMAPPED) !== 0) {
+    if ((this.flagsOf(field, p) & IS_MMAPPED) !== 0) {
       this.munmapChunk(p, "free");
       return;
     }
@@ -377,12 +377,12 @@ export abstract class BinAllocator extends ArenaState {
     if (!this.noncontiguous && next >= top + chunkSize(this.sizeField(top)))
       this.abort("double free or corruption (out)", "free", p);
     const nextField = this.sizeField(next);
-    if ((nextField & PREV_INUSE) === 0) this.abort("double free or corruption (!prev)", "free", p);
+    if ((this.flagsOf(nextField, next) & PREV_INUSE) === 0) this.abort("double free or corruption (!prev)", "free", p);
     const nextsize = chunkSize(nextField);
     if (nextField <= CHUNK_HDR_SZ || nextsize >= this.systemMem) this.abort("free(): invalid next size (normal)", "free", p);
     this.freePerturb(p + CHUNK_HDR_SZ, size - CHUNK_HDR_SZ);
 
-    if ((field & PREV_INUSE) === 0) {
+    if ((this.flagsOf(field, p) & PREV_INUSE) === 0) {
       const prevsize = this.rd(p);
       size += prevsize;
       p -= prevsize;
@@ -390,7 +390,7 @@ export abstract class BinAllocator extends ArenaState {
       this.unlinkChunk(p, "free");
     }
     if (next !== top) {
-      if ((this.sizeField(next + nextsize) & PREV_INUSE) === 0) {
+      if ((this.flagsAt(next + nextsize) & PREV_INUSE) === 0) {
         this.unlinkChunk(next, "free");
         size += nextsize;
       } else {
@@ -436,7 +436,7 @@ export abstract class BinAllocator extends ArenaState {
         const next = p + size;
         const nextField = this.sizeField(next);
         const nextsize = chunkSize(nextField);
-        if ((field & PREV_INUSE) === 0) {
+        if ((this.flagsOf(field, p) & PREV_INUSE) === 0) {
           const prevsize = this.rd(p);
           size += prevsize;
           p -= prevsize;
@@ -444,7 +444,7 @@ export abstract class BinAllocator extends ArenaState {
           this.unlinkChunk(p, "malloc");
         }
         if (next !== this.top) {
-          if ((this.sizeField(next + nextsize) & PREV_INUSE) === 0) {
+          if ((this.flagsAt(next + nextsize) & PREV_INUSE) === 0) {
             size += nextsize;
             this.unlinkChunk(next, "malloc");
           } else {
@@ -518,11 +518,11 @@ export abstract class BinAllocator extends ArenaState {
       newsize = oldsize;
     } else if (next === this.top && oldsize + nextsize >= nb + MINSIZE) {
       newsize = oldsize + nextsize;
-      this.wr(oldp + 8, (oldField & 7) + nb);
+      this.wr(oldp + 8, this.flagsOf(oldField, oldp) + nb);
       this.setTop(oldp + nb);
       this.wr(oldp + nb + 8, newsize - nb + PREV_INUSE);
       return oldp + CHUNK_HDR_SZ;
-    } else if (next !== this.top && (this.sizeField(next + nextsize) & PREV_INUSE) === 0 && oldsize + nextsize >= nb) {
+    } else if (next !== this.top && (this.flagsAt(next + nextsize) & PREV_INUSE) === 0 && oldsize + nextsize >= nb) {
       newp = oldp;
       newsize = oldsize + nextsize;
       this.unlinkChunk(next, "realloc");
@@ -542,11 +542,11 @@ export abstract class BinAllocator extends ArenaState {
     }
     const remainderSize = newsize - nb;
     if (remainderSize < MINSIZE) {
-      this.wr(newp + 8, (this.sizeField(newp) & 7) + newsize);
+      this.wr(newp + 8, this.flagsAt(newp) + newsize);
       this.setInuseBitAt(newp + newsize);
     } else {
       const remainder = newp + nb;
-      this.wr(newp + 8, (this.sizeField(newp) & 7) + nb);
+      this.wr(newp + 8, this.flagsAt(newp) + nb);
       this.wr(remainder + 8, remainderSize + PREV_INUSE);
       this.setInuseBitAt(remainder + remainderSize);
       this.intFree(remainder, this.sizeField(remainder), true);

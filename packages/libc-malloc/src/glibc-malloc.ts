@@ -85,7 +85,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     if (mem === 0) return;
     const p = mem - CHUNK_HDR_SZ;
     let field = this.sizeField(p);
-    if ((field & IS_MMAPPED) !== 0) {
+    if ((this.flagsOf(field, p) & IS_MMAPPED) !== 0) {
       if (!this.noDynThreshold && field > this.mmapThreshold && field <= DEFAULT_MMAP_THRESHOLD_MAX) {
         this.mmapThreshold = chunkSize(field);
         this.trimThreshold = 2 * this.mmapThreshold;
@@ -146,7 +146,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     const oldp = oldmem - CHUNK_HDR_SZ;
     const field = this.sizeField(oldp);
     const oldsize = chunkSize(field);
-    const mmapped = (field & IS_MMAPPED) !== 0;
+    const mmapped = (this.flagsOf(field, oldp) & IS_MMAPPED) !== 0;
     if (!mmapped) {
       if (this.tcache === 0) this.tcacheInit();
       this.checkMainArena(oldp, field, "realloc");
@@ -174,8 +174,8 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     const p = mem - CHUNK_HDR_SZ;
     const field = this.sizeField(p);
     const size = chunkSize(field);
-    if ((field & IS_MMAPPED) !== 0) return size - CHUNK_HDR_SZ;
-    if ((this.sizeField(p + size) & PREV_INUSE) !== 0) return size - SIZE_SZ;
+    if ((this.flagsOf(field, p) & IS_MMAPPED) !== 0) return size - CHUNK_HDR_SZ;
+    if ((this.flagsAt(p + size) & PREV_INUSE) !== 0) return size - SIZE_SZ;
     return 0;
   }
 

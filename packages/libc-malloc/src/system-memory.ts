@@ -41,7 +41,7 @@ export abstract class SystemMemory extends BinAllocator {
     if (
       !(
         (oldTop === initialTop && oldSize === 0) ||
-        (oldSize >= MINSIZE && (oldField & PREV_INUSE) !== 0 && (oldEnd & 4095) === 0)
+        (oldSize >= MINSIZE && (this.flagsOf(oldField, oldTop) & PREV_INUSE) !== 0 && (oldEnd & 4095) === 0)
       )
     ) {
       this.abort(SYSMALLOC_ASSERT, "malloc", oldTop);
