@@ -48,6 +48,11 @@ export interface ReplaySummary {
 export interface ReplayerOptions {
   /** Receives one line per warning (a reused live pointer, arenas of another size); at most 20 are sent. */
   warn?: (message: string) => void;
+  /**
+   * Called after each line is replayed (not for the line that failed), with the record and
+   * its line number: tools that watch a replay (`mem-demo explain`) sample the stack here.
+   */
+  onEvent?: (record: TraceRecord, line: number) => void;
 }
 
 /** A replay stopped by a malformed line or by a fault of the simulated program. */
@@ -158,6 +163,7 @@ export class Replayer {
     warnings: 0,
   };
   private readonly warnFn: ((message: string) => void) | undefined;
+  private readonly onEvent: ((record: TraceRecord, line: number) => void) | undefined;
   /** The recorded process's initial break (`# heap-start`), once seen. */
   private recordedHeapStart: number | undefined;
   /** The simulated process's initial break (read once, at the `# heap-start` line). */
@@ -172,6 +178,7 @@ export class Replayer {
     this.stack = stack;
     this.out = out;
     this.warnFn = options.warn;
+    this.onEvent = options.onEvent;
     if (stack.pymalloc !== undefined) {
       const inner = stack.pymem.getArenaAllocator();
       const placed = new PlacedArenaAllocator(() => inner, { modulus: stack.pymalloc.params.poolSize, trim: true });
@@ -204,6 +211,17 @@ export class Replayer {
     } catch (error) {
       throw new ReplayError(line, error);
     }
+    if (this.onEvent !== undefined) this.onEvent(record, line);
+  }
+
+  /**
+   * The simulated pointer a recorded one maps to (for a freed pointer, the one it had), or 0
+   * when no event of the trace returned it. Read-only: for tools that watch a replay.
+   */
+  simulatedPointer(recorded: number): number {
+    if (recorded === 0) return 0;
+    const value = this.pointers.get(recorded);
+    return value >= 0 ? value : value === -1 ? 0 : -value - 2;
   }
 
   /** The summary so far. */
