@@ -16,7 +16,6 @@ import { createStack, LIBC_IMPLEMENTATIONS, PYMALLOC_VERSION_NAMES, PYTHONMALLOC
 import { statsText, STATS_KINDS, type StatsKind } from "./stats.js";
 import { runWalkthrough } from "./walkthrough.js";
 import { explainCommand } from "./explain-command.js";
-import { explainCommand } from "./explain-command.js";
 
 const stackOptions = (cmd: Command) =>
   cmd
