@@ -166,16 +166,24 @@ export class Process implements ProcessSpace, MremapSyscall {
       anonVma: 0,
     });
     for (const vma of this.mm.vmas.list) {
-      // The loader and the program's start-up touched every image mapping: the page tables
-      // covering them exist (a small C program starts with VmPTE 32 kB, as recorded).
-      for (let at = vma.start; at < vma.end; at = Math.floor(at / HPAGE_PMD_SIZE) * HPAGE_PMD_SIZE + HPAGE_PMD_SIZE) {
-        this.mm.pageTable.pteAddress(Math.floor(at / PAGE_SIZE), true);
-      }
       if (vma.flags & VM_ACCOUNT) {
         const pages = (vma.end - vma.start) / PAGE_SIZE;
         kernel.charge(pages);
         this.mm.committedPages += pages;
       }
+    }
+    try {
+      for (const vma of this.mm.vmas.list) {
+        // The loader and the program's start-up touched every image mapping: the page tables
+        // covering them exist (a small C program starts with VmPTE 32 kB, as recorded).
+        for (let at = vma.start; at < vma.end; at = Math.floor(at / HPAGE_PMD_SIZE) * HPAGE_PMD_SIZE + HPAGE_PMD_SIZE) {
+          this.mm.pageTable.pteAddress(Math.floor(at / PAGE_SIZE), true);
+        }
+      }
+    } catch (error) {
+      // out of memory with nothing left to kill: give back the tables and the charge
+      this.mm.destroy();
+      throw error;
     }
     this.mm.updateHiwater();
   }

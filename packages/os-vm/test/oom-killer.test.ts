@@ -214,3 +214,27 @@ describe("the OOM killer", () => {
     }
   });
 });
+
+describe("starting a process when memory is short", () => {
+  it("kills the worst process to build the new page tables; with nothing killable, fails and leaves nothing behind", () => {
+    const kernel = machine(2);
+    const hog = kernel.createProcess({ image: BARE_IMAGE, comm: "hog" });
+    touch(hog, hog.mmap(0, 300 * PAGE, RW, ANON), 300);
+    const taken = exhaust(kernel);
+    const fresh = kernel.createProcess({ comm: "fresh" }); // needs a PGD and the image's tables
+    expect(kernel.log[0]).toBe("kworker/0:0 invoked oom-killer: gfp_mask=0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO), order=0, oom_score_adj=0");
+    expect(kernel.log[2]).toMatch(/Killed process 1 \(hog\)/);
+    expect(fresh.hasExited).toBe(false);
+    fresh.exit();
+    kernel.exit(fresh.pid);
+    const rest = exhaust(kernel);
+    release(kernel, rest.splice(0, 2)); // room for the PGD and one table, not for all of them
+    const committed = kernel.committedPages;
+    expect(() => kernel.createProcess()).toThrow(/os-vm: out of memory/);
+    expect(kernel.committedPages).toBe(committed);
+    expect(kernel.pages.freePages).toBe(2);
+    release(kernel, [...taken, ...rest]);
+    expect(kernel.pages.freePages).toBe(kernel.pages.totalPages - 1);
+    expect(checkKernel(kernel, [])).toEqual([]);
+  });
+});
