@@ -96,3 +96,28 @@ describe("glibc's fallback when the break cannot move", () => {
     libc.checkHeap();
   });
 });
+
+describe("two processes, one OOM kill", () => {
+  it.each(LIBCS)("%s: the survivor's malloc gets its memory after the worse process is killed, and its heap stays sound", (_name, make) => {
+    const kernel = new Kernel({ ram: new PhysicalMemory({ size: 4 * MiB }), overcommitMemory: 1 });
+    const hogProcess = kernel.createProcess({ image: BARE_IMAGE, comm: "hog" });
+    const survivorProcess = kernel.createProcess({ image: BARE_IMAGE, comm: "survivor" });
+    const hog = make(hogProcess);
+    const survivor = make(survivorProcess);
+    for (let n = 0; n < 55; n++) hogProcess.memory.fill(hog.malloc(48 * 1024), 48 * 1024, 1); // ~2.6 MiB resident
+    const blocks: number[] = [];
+    for (let n = 0; n < 40; n++) {
+      const p = survivor.malloc(48 * 1024);
+      expect(p).not.toBe(0);
+      survivorProcess.memory.fill(p, 48 * 1024, 2); // the faults that run out are the survivor's
+      blocks.push(p);
+    }
+    expect(kernel.oomKills).toBe(1);
+    expect(kernel.log.at(-1)).toMatch(/^Out of memory: Killed process 1 \(hog\) /);
+    expect(() => hog.malloc(16)).toThrow(ProcessKilledError);
+    survivor.checkHeap();
+    for (const p of blocks) expect(survivorProcess.memory.load8(p + 100)).toBe(2);
+    for (const p of blocks) survivor.free(p);
+    survivor.checkHeap();
+  });
+});
