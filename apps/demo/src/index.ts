@@ -1,8 +1,12 @@
-export { createStack, LIBC_IMPLEMENTATIONS, PYTHONMALLOC_PRESETS, PYMALLOC_VERSION_NAMES } from "./stack.js";
+export { createStack, LIBC_IMPLEMENTATIONS, PYTHONMALLOC_PRESETS, PYMALLOC_VERSION_NAMES, seededKey } from "./stack.js";
 export type { CPythonStack, LibcImplementation, StackOptions } from "./stack.js";
 export { runWalkthrough, type Fact, type Step, type Walkthrough } from "./walkthrough.js";
 export { renderWalkthrough } from "./render.js";
-export { Replayer, ReplayError, type ReplaySummary } from "./replay.js";
-export { replayFile, type ReplayFileOptions } from "./replay-file.js";
-export { statsText, STATS_KINDS, type StatsKind } from "./stats.js";
+export { Replayer, ReplayError, type ReplayerOptions, type ReplaySummary } from "./replay.js";
+export { readTraceHeader, replayFile, type ReplayFileOptions } from "./replay-file.js";
+export { defaultStatsKind, statsJson, statsText, summaryText, STATS_KINDS, type StatsJson, type StatsKind } from "./stats.js";
+export { parseTraceHeader, type TraceHeader } from "./trace-header.js";
+export { fromHeaderLine, replaySettings, TraceSettingsError, type GivenSettings, type ReplaySettings } from "./trace-settings.js";
+export { dlStrtoul, GLIBC_MALLOC_ENV_NAMES, GLIBC_MALLOC_TUNABLES, glibcSettingsFromEnv, layerGlibcSettings, type GlibcSetting, type GlibcSettings } from "./glibc-tunables.js";
+export { prepareReplay, replayReport, type PreparedReplay, type ReplayStackFlags } from "./replay-command.js";
 export { CallLog, observeArenas, observeLibc, observeSyscalls, type CallRecord, type Tier } from "./observe.js";
