@@ -21,6 +21,7 @@ const size = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 1, max: 512 }) }, // pymalloc's size classes
   { weight: 3, arbitrary: fc.integer({ min: 513, max: 64 * 1024 }) }, // the brk heap
   { weight: 1, arbitrary: fc.integer({ min: 128 * 1024, max: 1536 * 1024 }) }, // mmapped chunks
+  { weight: 1, arbitrary: fc.integer({ min: 6 * MiB, max: 12 * MiB }) }, // more than RAM + swap
 );
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant("alloc" as const), domain: fc.constantFrom<Domain>("obj", "mem", "raw"), size, touch: fc.boolean() }) },
@@ -139,6 +140,7 @@ describe.each([0, 1, 2] as const)("filling RAM under vm.overcommit_memory=%i", (
           }
           // NULL: ENOMEM from mmap/brk (mode 2, or one request larger than RAM + swap in mode 0)
           expect(overcommit).not.toBe(1);
+          if (overcommit === 0) expect(outcome.size).toBeGreaterThan(RAM + swapMiB * MiB - 64 * 1024);
           expect(kernel.oomKills).toBe(0);
           expect(checks(stack)).toEqual([]);
           // the allocators are intact and usable: free everything, check, allocate again
@@ -150,7 +152,7 @@ describe.each([0, 1, 2] as const)("filling RAM under vm.overcommit_memory=%i", (
           stack.pymem.objectFree(p);
           expect(checks(stack)).toEqual([]);
         }),
-        { numRuns: 3 },
+        { numRuns: 4 },
       );
     },
   );
