@@ -95,8 +95,8 @@ export function checkOutput(out: string, inputs: readonly InputFile[], force: bo
   } catch {
     // absent: fine
   }
-  if (exists && !force) throw new OutputError(`${out} exists: pass --force to replace it`);
   if (exists && statOrUndefined(out)?.isDirectory()) throw new OutputError(`cannot write ${out}: EISDIR (is a directory)`);
+  if (exists && !force) throw new OutputError(`${out} exists: pass --force to replace it`);
   // the folder must take a new file (checked again, for real, when the temporary file is made)
   const dir = dirname(out);
   const dirStat = statOrUndefined(dir);
@@ -191,6 +191,8 @@ export class OutputFile {
   private readonly done: Promise<void>;
   private failure: Error | undefined;
   private closed = false;
+  /** Whether what was written so far ends a line (or nothing was written). */
+  private atLineStart = true;
 
   private constructor(path: string, tmp: string | undefined, force: boolean, sink: Writable, done: Promise<void>) {
     this.path = path;
@@ -228,6 +230,7 @@ export class OutputFile {
   /** Writes `text`; resolves when the stream can take more (back-pressure). */
   async write(text: string): Promise<void> {
     if (this.failure) throw cannotWrite(this.path, this.failure);
+    if (text.length > 0) this.atLineStart = text.endsWith("\n");
     if (!this.sink.write(text)) await new Promise<void>((resolve) => this.sink.once("drain", resolve).once("error", () => resolve()));
     if (this.failure) throw cannotWrite(this.path, this.failure);
   }
@@ -257,7 +260,8 @@ export class OutputFile {
    * otherwise (an existing file under --force) removes it and leaves the existing file.
    */
   async partial(reason: string): Promise<OutputOutcome> {
-    if (!this.closed && !this.failure) await this.write(`# partial: ${reason}\n`).catch(() => undefined);
+    const line = `${this.atLineStart ? "" : "\n"}# partial: ${reason}\n`;
+    if (!this.closed && !this.failure) await this.write(line).catch(() => undefined);
     try {
       await this.close();
     } catch {

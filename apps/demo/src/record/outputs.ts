@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import type { ChildProcess } from "node:child_process";
 import { onInterrupt, type InterruptSignal } from "../interrupt.js";
 import { createTemporary, install, OutputError, removeQuietly, type OutputOutcome } from "../output-file.js";
-import { gzipFile, isGzip } from "./files.js";
+import { gzipFile, isGzip, readTail } from "./files.js";
 
 /** A fresh, empty temporary file for the recorder to write the raw (uncompressed) output of `out` into. */
 export function reserveRaw(out: string): string {
@@ -33,7 +33,11 @@ export interface FinishOptions {
  */
 export async function finishOutput(raw: string, out: string, options: FinishOptions): Promise<OutputOutcome> {
   try {
-    if (options.partial !== undefined) appendFileSync(raw, `# partial: ${options.partial}\n`);
+    if (options.partial !== undefined) {
+      // on a line of its own, even after a line cut short
+      const tail = readTail(raw, 1);
+      appendFileSync(raw, `${tail === "" || tail === "\n" ? "" : "\n"}# partial: ${options.partial}\n`);
+    }
     if (out === "-") {
       await pipeline(createReadStream(raw), process.stdout, { end: false });
       return options.partial === undefined ? "complete" : "partial";
