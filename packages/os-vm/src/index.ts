@@ -8,6 +8,7 @@ export {
   formatOomKill,
   formatOomSummary,
   oomBadness,
+  oomScore,
   selectBadProcess,
   type OomAllocation,
   type OomCandidate,

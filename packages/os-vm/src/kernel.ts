@@ -10,7 +10,7 @@ import {
 import { OutOfMemoryError, ProcessKilledError, SyscallError } from "./errors.js";
 import { kbLine } from "./format.js";
 import { SMALL_C_PROGRAM, randomizeImage } from "./layout.js";
-import { SIGKILL, formatOomInvoked, formatOomKill, formatOomSummary, selectBadProcess, type OomAllocation } from "./oom-killer.js";
+import { SIGKILL, formatOomInvoked, formatOomKill, formatOomSummary, oomScore, selectBadProcess, type OomAllocation } from "./oom-killer.js";
 import { PG_ANON, PG_LAZYFREE, PG_RESERVED, PG_ZERO, PageAllocator } from "./page-allocator.js";
 import { Process, type KernelContext } from "./process.js";
 import { SwapDevice } from "./swap.js";
@@ -347,6 +347,11 @@ export class Kernel {
     this.processes.delete(victim.pid);
     this.oomUncharged += committed - this.committedPages;
     if (victim === current) throw killed;
+  }
+
+  /** `/proc/PID/oom_score` of `process`: its badness scaled into 0..2000 (0: never killed). */
+  oomScore(process: Process): number {
+    return oomScore(process, this.pages.totalPages + this.swapPages);
   }
 
   /** The kernel log as `dmesg` prints it (one line each, without timestamps). */

@@ -98,3 +98,14 @@ export function formatOomInvoked(comm: string, allocation: OomAllocation, oomSco
 export function formatOomSummary(p: OomCandidate): string {
   return `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=${p.comm},pid=${p.pid},uid=${p.uid}`;
 }
+
+/**
+ * `/proc/PID/oom_score` (`proc_oom_score`): the badness scaled into 0..2000 as Linux has exported
+ * it since 5.9: `(1000 + badness × 1000 / totalPages) × 2 / 3` in integer arithmetic; 0 for a
+ * process that is never killed. Checked on this machine (fixtures/oom-score.txt: 695).
+ */
+export function oomScore(p: OomCandidate, totalPages: number): number {
+  const badness = oomBadness(p, totalPages);
+  if (badness === undefined) return 0;
+  return Math.trunc(((1000 + Math.trunc((badness * 1000) / totalPages)) * 2) / 3);
+}

@@ -10,6 +10,7 @@ import {
   checkKernel,
   formatOomKill,
   oomBadness,
+  oomScore,
   selectBadProcess,
   type OomCandidate,
   type Process,
@@ -57,6 +58,23 @@ describe("oom_badness and select_bad_process", () => {
     expect(selectBadProcess([candidate(2, 10, 0, 0, 0), candidate(1, 10, 0, 0, 0)], 1000)?.victim.pid).toBe(2);
     expect(selectBadProcess([candidate(1, 900, 0, 0, -1000), candidate(2, 1, 0, 0, 0)], 1000)?.victim.pid).toBe(2);
     expect(selectBadProcess([candidate(1, 900, 0, 0, -1000)], 1000)).toBeUndefined();
+  });
+
+  it("scales the badness into /proc/PID/oom_score as this machine does (fixtures/oom-score.txt)", () => {
+    const fields = new Map<string, number>();
+    for (const line of readFileSync(new URL("./fixtures/oom-score.txt", import.meta.url), "utf8").split("\n")) {
+      const m = /^(\w+): (\d+)/.exec(line);
+      if (m) fields.set(m[1]!, Number(m[2]));
+    }
+    const totalPages = (fields.get("MemTotal")! + fields.get("SwapTotal")!) / 4;
+    const p = candidate(1, fields.get("VmRSS")! / 4, fields.get("VmSwap")! / 4, fields.get("VmPTE")! / 4, 0);
+    expect(oomScore(p, totalPages)).toBe(fields.get("oom_score"));
+    expect(oomScore(candidate(1, 0, 0, 0, 0), totalPages)).toBe(666);
+    expect(oomScore(candidate(1, 0, 0, 0, -1000), totalPages)).toBe(0);
+    const kernel = machine(4);
+    const proc = kernel.createProcess({ image: BARE_IMAGE });
+    touch(proc, proc.mmap(0, 100 * PAGE, RW, ANON), 100);
+    expect(kernel.oomScore(proc)).toBe(Math.trunc(((1000 + Math.trunc(((100 + proc.mm.pageTable.tablePages) * 1000) / kernel.pages.totalPages)) * 2) / 3));
   });
 
   it("prints the line in the format this machine's Linux 6.18 printed (fixtures/oom-memcg.txt)", () => {
