@@ -231,7 +231,15 @@ export class OutputFile {
   async write(text: string): Promise<void> {
     if (this.failure) throw cannotWrite(this.path, this.failure);
     if (text.length > 0) this.atLineStart = text.endsWith("\n");
-    if (!this.sink.write(text)) await new Promise<void>((resolve) => this.sink.once("drain", resolve).once("error", () => resolve()));
+    if (!this.sink.write(text)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.sink.off("drain", done).off("error", done);
+          resolve();
+        };
+        this.sink.on("drain", done).on("error", done);
+      });
+    }
     if (this.failure) throw cannotWrite(this.path, this.failure);
   }
 

@@ -89,6 +89,12 @@ describe.skipIf(!built)("mem-demo replay --out: the user's files are safe", () =
     expect(toStdout.stdout).toMatch(/^# memtrace v1\n[^]*f libc 0x5555555592a0\n$/);
     expect(toStdout.stderr).toMatch(/^Arena 0:\nsystem bytes/m);
     expect(readdirSync(dir).sort()).toEqual(["t.memtrace", "x.gz"]);
+    // a long one: back-pressure from gzip, without a listener leak warning
+    writeFileSync(join(dir, "long.memtrace"), "# memtrace v1\n" + events(100_000));
+    const long = mem(["replay", "long.memtrace", "--stats", "libc", "--out", "long.gz"], { cwd: dir });
+    expect(long.status).toBe(0);
+    expect(long.stderr).not.toContain("Warning");
+    expect(gunzipSync(readFileSync(join(dir, "long.gz"))).toString("utf8").split("\n").filter((l) => l.startsWith("m libc"))).toHaveLength(100_000);
   }, 60_000);
 
   it("stops reading /dev/zero at the line bound, quickly and in little memory", () => {
