@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { OutOfMemoryError } from "@mem/os-vm";
+import { ProcessKilledError } from "@mem/os-vm";
 import { createStack } from "../src/stack.js";
 
 describe("createStack: the default CPython 3.11 stack and its swaps", () => {
@@ -57,7 +57,7 @@ describe("createStack: the default CPython 3.11 stack and its swaps", () => {
     stack.pymem.objectFree(p);
   });
 
-  it("RAM size is an option: overcommitted memory runs out at a page fault, as a typed error, and the kernel stays usable", () => {
+  it("RAM size is an option: overcommitted memory runs out at a page fault, the OOM killer ends the process, and the kernel stays usable", () => {
     const stack = createStack({ ramSize: 8 << 20 });
     const blocks: number[] = [];
     let error: unknown;
@@ -71,11 +71,14 @@ describe("createStack: the default CPython 3.11 stack and its swaps", () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toBeInstanceOf(OutOfMemoryError);
+    expect(error).toBeInstanceOf(ProcessKilledError);
     expect(blocks.length).toBeLessThanOrEqual(8);
-    for (const b of blocks) stack.pymem.rawFree(b);
-    const again = stack.pymem.rawMalloc(1 << 20);
-    stack.process.memory.fill(again, 1 << 20, 2);
-    expect(stack.process.memory.load8(again + 12345)).toBe(2);
+    expect(stack.kernel.log.at(-1)).toMatch(/^Out of memory: Killed process 1 \(python3\) /);
+    expect(() => stack.pymem.rawFree(blocks[0]!)).toThrow(ProcessKilledError); // a killed process makes no more calls
+    // its memory is back: another process runs on the same kernel
+    const next = stack.kernel.createProcess();
+    const again = next.mmap(0, 1 << 20, 3, 0x22);
+    next.memory.fill(again, 1 << 20, 2);
+    expect(next.memory.load8(again + 12345)).toBe(2);
   });
 });
