@@ -1,7 +1,8 @@
 /**
  * The failures a mem-demo command reports in one line (no stack trace), and their exit
- * statuses: 1 for a failure (a bad or corrupt trace, a simulated fault, a file that may
- * not or cannot be written, a command not found), 128 + N after signal N; usage errors
+ * statuses: 1 for a failure (a bad or corrupt trace, a missing or unreadable input, a
+ * simulated fault, a file that may not or cannot be written, a command not found), 128 + N
+ * after signal N; usage errors
  * (unknown command or option, bad option value) exit with 2 (see cli.ts).
  */
 import { Interrupted } from "./interrupt.js";
@@ -10,6 +11,19 @@ import { OutputError } from "./output-file.js";
 /** A trace that could not be read to its end (corrupt gzip data, a read error): names how far it got. */
 export class TraceReadError extends Error {
   override readonly name = "TraceReadError";
+}
+
+/** `ENOENT (no such file or directory)`: a Node file-system error's code and what it means. */
+export function describeErrno(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  const text = (e.message ?? "").replace(/^\w+: /, "").replace(/, \w+ '.*'$/, "");
+  return `${e.code ?? "EIO"} (${text})`;
+}
+
+/** Whether `error` is a Node file-system error about a path (a missing or unreadable input). */
+function isFileError(error: unknown): error is NodeJS.ErrnoException & { path: string } {
+  const e = error as NodeJS.ErrnoException | undefined;
+  return e instanceof Error && typeof e.code === "string" && e.code.startsWith("E") && typeof e.path === "string";
 }
 
 const notes = new WeakMap<object, string>();
@@ -35,6 +49,9 @@ export function reportFailure(prefix: string, subject: string | undefined, error
   if (error instanceof Interrupted) {
     status = error.exitStatus;
     line = `${prefix}: ${error.message}${note ? `; ${note}` : ""}`;
+  } else if (isFileError(error)) {
+    status = 1;
+    line = `${prefix}: ${error.path}: ${describeErrno(error)}`;
   } else if (error instanceof OutputError) {
     status = 1;
     line = `${prefix}: ${error.message}`;

@@ -6,7 +6,7 @@ import { createReadStream, statSync } from "node:fs";
 import { createGunzip, type Gunzip } from "node:zlib";
 import { MemtraceSyntaxError, TraceStream } from "@mem/memtrace";
 import { SingleBar } from "cli-progress";
-import { addNote, TraceReadError } from "./cli-errors.js";
+import { addNote, describeErrno, TraceReadError } from "./cli-errors.js";
 import { Interrupted, onInterrupt } from "./interrupt.js";
 import { OutputError, OutputFile } from "./output-file.js";
 import { ReplayError, Replayer, type ReplayerOptions, type ReplaySummary } from "./replay.js";
@@ -128,7 +128,7 @@ function readFailure(error: unknown, path: string, gunzip: Gunzip | undefined, t
       `corrupt gzip data (${(error as Error).message}) after ${at.toLocaleString("en-US")}${of} compressed bytes (${lines.toLocaleString("en-US")} lines read)`,
     );
   }
-  if (typeof code === "string" && code.startsWith("E")) return new TraceReadError(`cannot read ${path === "-" ? "standard input" : path}: ${code} after ${lines} lines`);
+  if (typeof code === "string" && code.startsWith("E")) return new TraceReadError(`${describeErrno(error)} after ${lines.toLocaleString("en-US")} lines read`);
   return error;
 }
 

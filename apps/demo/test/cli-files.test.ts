@@ -97,6 +97,17 @@ describe.skipIf(!built)("mem-demo replay --out: the user's files are safe", () =
     expect(gunzipSync(readFileSync(join(dir, "long.gz"))).toString("utf8").split("\n").filter((l) => l.startsWith("m libc"))).toHaveLength(100_000);
   }, 60_000);
 
+  it("names a missing or unreadable input in one line", () => {
+    const dir = tempDir();
+    const missing = mem(["replay", "nonexistent.memtrace"], { cwd: dir });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toBe("mem-demo replay: nonexistent.memtrace: ENOENT (no such file or directory)\n");
+    const folder = mem(["replay", "."], { cwd: dir });
+    expect(folder.status).toBe(1);
+    expect(folder.stderr).toMatch(/^mem-demo replay: \.: EISDIR \([^)]+\)/);
+    expect(folder.stderr.split("\n")).toHaveLength(2);
+  }, 60_000);
+
   it("stops reading /dev/zero at the line bound, quickly and in little memory", () => {
     const dir = tempDir();
     const t0 = Date.now();
