@@ -30,7 +30,8 @@
  *   or terminating signal whose action was the default (SIGABRT from abort(), SIGSEGV,
  *   SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE,
  *   SIGXCPU, SIGXFSZ: "# end SIGABRT: N events", then the signal is raised again with
- *   its default action, so the exit status is the same), and the exec family
+ *   its default action, so the exit status is the same; sigaction() and signal() are
+ *   interposed so that the program sees SIG_DFL there, as without the shim), and the exec family
  *   (interposed: "# exec <path>: N events" before the new image replaces this one; if
  *   the exec fails, "# exec failed" and the recording goes on). Only SIGKILL (and a
  *   crash of the shim itself) loses the unflushed tail: a trace without an end marker
@@ -383,6 +384,14 @@ static void emergency_line(const char *prefix, const char *what, long status, co
     if (locked) pthread_mutex_unlock(&lock);
 }
 
+/*
+ * Signals whose handler is the shim's, while the program has not set its own. The program
+ * must not notice: sigaction() and signal() (interposed below) report SIG_DFL for them, as
+ * without the shim (CPython, for one, makes SIGINT raise KeyboardInterrupt only when it
+ * finds SIG_DFL there), and a handler the program sets simply replaces the shim's.
+ */
+static volatile sig_atomic_t shim_handles[65];
+
 /* A signal that ends the process: flush, mark the end, then die of it as the default action would. */
 static void on_fatal_signal(int sig) {
     int saved = errno;
@@ -390,9 +399,9 @@ static void on_fatal_signal(int sig) {
         emergency_line("# end ", signal_name(sig), -1, "");
         if (state == 1 && getpid() == W.owner) ended = 1;
     }
-    /* SA_RESETHAND put the default action back; SA_NODEFER lets it be delivered now. A
+    /* SA_RESETHAND put the default action back and SA_NODEFER lets it be delivered now. A
        fault (SIGSEGV of a bad access) would also recur on return; raising ends it here. */
-    signal(sig, SIG_DFL);
+    if (sig > 0 && sig < 65) shim_handles[sig] = 0;
     raise(sig);
     errno = saved;
 }
@@ -415,9 +424,47 @@ static void install_signal_handlers(void) {
             sa.sa_handler = on_fatal_signal;
             sigfillset(&sa.sa_mask);
             sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
-            sigaction(caught_signals[i], &sa, NULL);
+            if (sigaction(caught_signals[i], &sa, NULL) == 0) shim_handles[caught_signals[i]] = 1;
         }
     }
+}
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+typedef void (*signal_fn_t)(int);
+typedef signal_fn_t (*signal_fn)(int, signal_fn_t);
+static void *next_fn(const char *name);
+
+static sigaction_fn next_sigaction; /* glibc's, resolved by the constructor (or on first use) */
+static signal_fn next_signal;
+
+/* What the program sees of the shim's handlers: SIG_DFL, until it sets a handler of its own. */
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+    if (!next_sigaction) next_sigaction = (sigaction_fn)next_fn("sigaction");
+    sigaction_fn next = next_sigaction;
+    if (!next) { errno = ENOSYS; return -1; }
+    int mine = sig > 0 && sig < 65 && shim_handles[sig];
+    int r = next(sig, act, old);
+    if (r == 0 && mine) {
+        if (old) {
+            memset(old, 0, sizeof *old);
+            old->sa_handler = SIG_DFL;
+        }
+        if (act) shim_handles[sig] = 0;
+    }
+    return r;
+}
+
+signal_fn_t signal(int sig, signal_fn_t handler) {
+    if (!next_signal) next_signal = (signal_fn)next_fn("signal");
+    signal_fn next = next_signal;
+    if (!next) { errno = ENOSYS; return SIG_ERR; }
+    int mine = sig > 0 && sig < 65 && shim_handles[sig];
+    signal_fn_t r = next(sig, handler);
+    if (r != SIG_ERR && mine) {
+        shim_handles[sig] = 0;
+        return SIG_DFL;
+    }
+    return r;
 }
 
 /* _exit and _Exit skip the destructor: flush and mark the end, then exit_group as glibc does. */
@@ -558,7 +605,12 @@ __attribute__((constructor)) static void begin(void) {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     enter();
     leave();
-    if (state == 1) install_signal_handlers();
+    if (state == 1) {
+        /* resolve glibc's sigaction and signal now, not first inside a signal handler */
+        if (!next_sigaction) next_sigaction = (sigaction_fn)next_fn("sigaction");
+        if (!next_signal) next_signal = (signal_fn)next_fn("signal");
+        install_signal_handlers();
+    }
 }
 
 __attribute__((destructor)) static void finish(void) {

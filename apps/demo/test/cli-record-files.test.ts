@@ -177,6 +177,14 @@ describe.skipIf(!built || !haveCompiler)("mem-demo record --libc: no call lost, 
     }, 120_000);
   }
 
+  it("is invisible to the program's own signal handling (CPython still turns SIGINT into KeyboardInterrupt)", () => {
+    const dir = tempDir();
+    const code = "import signal; h = signal.getsignal; print(h(signal.SIGINT) is signal.default_int_handler, int(h(signal.SIGTERM)), int(h(signal.SIGSEGV)))";
+    const r = mem(["record", "--libc", "--out", "t.memtrace", "--", "python3", "-S", "-c", code], { cwd: dir, env });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("True 0 0\n"); // as without the shim
+  }, 120_000);
+
   it("defaults to <program>.memtrace.gz", () => {
     const dir = tempDir();
     compileProgram(dir);
