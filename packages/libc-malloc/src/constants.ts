@@ -141,19 +141,35 @@ export const SYSMALLOC_ASSERT =
   "Fatal glibc error: malloc assertion failure in sysmalloc: (old_top == initial_top (av) && old_size == 0) || ((unsigned long) (old_size) >= MINSIZE && prev_inuse (old_top) && ((unsigned long) old_end & (pagesize - 1)) == 0)";
 
 /**
+ * A call a C program could not have made (a size or pointer that is not an integer, such as
+ * a string, a BigInt or 1.5): a JavaScript mistake. A `TypeError`, so existing `catch`
+ * clauses still match. Nothing is changed by the call.
+ */
+export class MallocArgumentError extends TypeError {
+  override readonly name = "MallocArgumentError";
+}
+
+/** An argument as an error message shows it: strings quoted, BigInts marked. */
+function describe(value: unknown): string {
+  if (typeof value === "string") return `string ${JSON.stringify(value)}`;
+  if (typeof value === "bigint") return `bigint ${value.toString()}`;
+  return typeof value === "number" || typeof value === "boolean" || value == null ? String(value) : typeof value;
+}
+
+/**
  * A `size_t` argument as C sees it: an integer, negative values wrapping to 2^64 + value
  * (so `malloc(-1)` is `malloc(SIZE_MAX)`). A non-integer is a JavaScript mistake, not a C
  * call: it throws a TypeError naming the tier and the call.
  */
 export function sizeArgument(call: string, value: number): number {
-  if (!Number.isInteger(value)) throw new TypeError(`libc-malloc: ${call}: size must be an integer, got ${String(value)}`);
+  if (!Number.isInteger(value)) throw new MallocArgumentError(`libc-malloc: ${call}: size must be an integer, got ${describe(value)}`);
   return value < 0 ? TWO_64 + value : value;
 }
 
 /** A pointer argument: an integer address (0 = NULL); anything else throws a TypeError naming the call. */
 export function pointerArgument(call: string, value: number): number {
   if (!Number.isInteger(value) || value < 0 || value >= TWO_64) {
-    throw new TypeError(`libc-malloc: ${call}: pointer must be an address (a non-negative integer), got ${String(value)}`);
+    throw new MallocArgumentError(`libc-malloc: ${call}: pointer must be an address (a non-negative integer), got ${describe(value)}`);
   }
   return value;
 }

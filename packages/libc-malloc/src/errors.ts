@@ -46,3 +46,24 @@ export class HeapCheckError extends Error {
 export function isSyscallError(error: unknown): error is Error & { errno: number } {
   return error instanceof Error && (error.name === "SyscallError" || typeof (error as { errno?: unknown }).errno === "number");
 }
+
+/** Whether `error` is a fault of the memory beneath: a segfault, a bus error, or a load of a value above 2^53-1. */
+export function isMemoryFault(error: unknown): error is Error {
+  return error instanceof RangeError || (error instanceof Error && (error.name === "SegmentationFault" || error.name === "BusError"));
+}
+
+/**
+ * Runs a heap checker so that corruption is always reported as a {@link HeapCheckError}: a
+ * checker following a corrupted link or size into memory it cannot read (a segfault, a bus
+ * error, a 64-bit value above 2^53-1) reports that instead of crashing with it.
+ */
+export function guardChecker(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof HeapCheckError || !isMemoryFault(error)) throw error;
+    const where = (error as { address?: unknown }).address;
+    const address = typeof where === "number" && Number.isSafeInteger(where) ? where : 0;
+    throw new HeapCheckError(`a link or size leads where the checker cannot read (${error.message.split("\n")[0]!})`, address);
+  }
+}

@@ -34,6 +34,7 @@ import {
   pageUp,
 } from "./constants.js";
 import { checkGlibcHeap, walkGlibcHeap } from "./heap-check.js";
+import { guardChecker } from "./errors.js";
 import { formatMallocInfo, formatMallocStats, type InfoSizes } from "./stats.js";
 import { chunkSize, isPowerOfTwo, wrap64, wrapsAround } from "./arena-state.js";
 import { SystemMemory } from "./system-memory.js";
@@ -419,9 +420,10 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
 
   /**
    * Verifies every invariant of the heap, the bins, the binmap, the fastbins and the tcache;
-   * throws {@link HeapCheckError} naming the first broken one and its address.
+   * throws {@link HeapCheckError} naming the first broken one and its address, also when a
+   * link or size leads where memory cannot be read (never a segfault or RangeError).
    */
   checkHeap(): void {
-    checkGlibcHeap(this.view());
+    guardChecker(() => checkGlibcHeap(this.view()));
   }
 }

@@ -13,7 +13,7 @@ export {
   M_TOP_PAD,
   M_TRIM_THRESHOLD,
 } from "./api.js";
-export { EINVAL, ENOMEM } from "./constants.js";
+export { EINVAL, ENOMEM, MallocArgumentError } from "./constants.js";
 export { HeapCheckError, MallocAbort } from "./errors.js";
 export { GlibcMalloc } from "./glibc-malloc.js";
 export { MAIN_ARENA_LIBC_OFFSET, mainArenaAddress } from "./main-arena.js";

@@ -3,7 +3,7 @@ import type { ProcessSpace } from "@mem/os-vm";
 import type { CAllocator, Mallinfo2 } from "./api.js";
 import type { TlsfBlock, TlsfInspection } from "./inspect.js";
 import { EINVAL, ENOMEM, PAGE, hex, pageUp, pointerArgument, sizeArgument } from "./constants.js";
-import { HeapCheckError, MallocAbort, isSyscallError } from "./errors.js";
+import { HeapCheckError, MallocAbort, guardChecker, isSyscallError } from "./errors.js";
 
 /** Header bytes before every user pointer. */
 const HEADER = 16;
@@ -293,9 +293,14 @@ export class TlsfMalloc implements CAllocator {
   /**
    * Walks every heap region and checks: prev_phys links, FREE/PREV_FREE agreement, no two
    * free neighbours, every free block on the list its size maps to, bitmaps that match the
-   * lists, and the free counters. Throws {@link HeapCheckError} with the first broken rule.
+   * lists, and the free counters. Throws {@link HeapCheckError} with the first broken rule,
+   * also when a link or size leads where memory cannot be read (never a segfault or RangeError).
    */
   checkHeap(): void {
+    guardChecker(() => this.checkHeapUnguarded());
+  }
+
+  private checkHeapUnguarded(): void {
     const onLists = new Set<number>();
     let listed = 0;
     for (let fl = 0; fl < FL_COUNT; fl++) {
@@ -350,26 +355,49 @@ export class TlsfMalloc implements CAllocator {
 
   // ---- blocks ----------------------------------------------------------------------------
 
+  /**
+   * Checks, before anything changes, that `pointer` is a block this allocator handed out and
+   * that is still in use, reading only the headers around it (O(1)): free and realloc then
+   * cannot fault half way. A freed block that was merged into a neighbour keeps a stale header
+   * that can look in use; its links give it away:
+   *
+   * ```
+   *   [prev: FREE, size s]? [block: size n, PREV_FREE?] [next: prev_phys = block, PREV_FREE clear]
+   *    prev + s === block    when PREV_FREE is set          or next is the sentinel
+   * ```
+   */
   private validate(pointer: number, call: string): number {
     const block = pointer - HEADER;
     if ((pointer & 15) !== 0) this.invalid(call, block, "invalid pointer (misaligned)");
     const field = this.rd(block + 8);
     const size = field - (field & 7);
+    let region: { start: number; sentinel: number } | undefined;
+    for (let i = 0; i < this.regions.length; i++) {
+      const r = this.regions[i]!;
+      if (block >= r.start && block <= r.sentinel) region = r;
+    }
     if ((field & MAPPED) !== 0) {
       const lead = this.rd(block);
-      if (((block - lead) & 4095) !== 0 || ((size + lead) & 4095) !== 0) this.invalid(call, block, "invalid pointer (not a mapped block)");
+      if (region !== undefined || ((block - lead) & 4095) !== 0 || ((size + lead) & 4095) !== 0 || size < MIN_BLOCK) {
+        this.invalid(call, block, "invalid pointer (not a mapped block)");
+      }
       return block;
     }
     if ((field & FREE) !== 0) this.invalid(call, block, "double free");
-    let sentinel = 0;
-    for (let i = 0; i < this.regions.length; i++) {
-      const r = this.regions[i]!;
-      if (block >= r.start && block < r.sentinel) sentinel = r.sentinel;
-    }
-    if (sentinel === 0 || size < MIN_BLOCK || (size & 15) !== 0 || block + size > sentinel) {
+    if (region === undefined || block === region.sentinel || size < MIN_BLOCK || (size & 15) !== 0 || block + size > region.sentinel) {
       this.invalid(call, block, "invalid pointer (not a block of this heap)");
     }
-    if (this.rd(block + size) !== block) this.invalid(call, block, "invalid pointer (the next block does not point back)");
+    const next = block + size;
+    if (this.rd(next) !== block || (this.m.load32(next + 8) & PREV_FREE) !== 0) {
+      this.invalid(call, block, "invalid pointer (the next block does not point back: freed already?)");
+    }
+    if ((field & PREV_FREE) !== 0) {
+      const previous = this.rd(block);
+      const previousField = previous >= region.start && previous < block ? this.rd(previous + 8) : 0;
+      if ((previousField & FREE) === 0 || previous + (previousField - (previousField & 7)) !== block) {
+        this.invalid(call, block, "double free (the block was merged into the free block before it)");
+      }
+    }
     return block;
   }
 
