@@ -7,13 +7,18 @@
  *   mem-demo record -- python3 script.py     record a real CPython program
  *   mem-demo record --libc -- <command>      record a C program's malloc calls
  */
+import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { renderWalkthrough } from "./render.js";
+import { reportFailure } from "./cli-errors.js";
+import { RECORD_HELP } from "./record/mode.js";
 import { killedExitStatus, outOfMemoryText, parseSwapMiB } from "./out-of-memory.js";
+import { renderWalkthrough } from "./render.js";
 import { ReplayError } from "./replay.js";
-import { readTraceHeader, replayFile } from "./replay-file.js";
-import { createStack, LIBC_IMPLEMENTATIONS, PYMALLOC_VERSION_NAMES, PYTHONMALLOC_PRESETS, type StackOptions } from "./stack.js";
-import { statsText, STATS_KINDS, type StatsKind } from "./stats.js";
+import { prepareReplay, replayReport } from "./replay-command.js";
+import { replayFile } from "./replay-file.js";
+import { LIBC_IMPLEMENTATIONS, PYMALLOC_VERSION_NAMES, PYTHONMALLOC_PRESETS, type StackOptions } from "./stack.js";
+import { STATS_KINDS, type StatsKind } from "./stats.js";
+import { TraceSettingsError } from "./trace-settings.js";
 import { runWalkthrough } from "./walkthrough.js";
 import { explainCommand } from "./explain-command.js";
 
@@ -56,10 +61,22 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || value.trim() === "") throw new Error(`expected a non-negative integer, got "${value}"`);
+  return n;
+}
+
 const program = new Command()
   .name("mem-demo")
   .description("The CPython 3.11 memory-allocation stack, tier by tier: RAM, kernel, libc malloc, PyMem, pymalloc.")
+  .version((JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version)
   .showHelpAfterError()
+  .showSuggestionAfterError()
+  .helpCommand(true)
+  // Exit statuses: 0 success (and --help, --version); 1 a failure; 2 a usage error (unknown
+  // command or option, bad option value); 128 + N interrupted by signal N. Inherited by the commands.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
   // The walk-through's options belong to it: after a subcommand, options are the subcommand's.
   .enablePositionalOptions();
 
@@ -82,45 +99,77 @@ stackOptions(program)
   });
 
 stackOptions(program.command("replay").description("replay a memtrace v1 trace (plain, .gz, or - for standard input)").argument("<trace>"))
-  .addOption(new Option("--stats <kind>", "statistics to print at the end").choices(STATS_KINDS).default("pymalloc"))
-  .option("--out <file>", "write the replayed trace with the simulated pointers")
+  .addOption(new Option("--stats <kind>", "statistics to print at the end (default: libc for a C program's trace, else pymalloc)").choices(STATS_KINDS))
+  .option("--out <file>", "write the replayed trace with the simulated pointers (.gz compresses; - is standard output, the statistics then go to standard error)")
+  .option("--force", "replace an existing --out file (never the trace being read)")
   .option("--json", "print the summary and statistics as JSON")
-  .action(async (trace: string, flags: StackFlags & { stats: StatsKind; out?: string; json?: boolean }, command: Command) => {
-    // A recording made under PYTHONMALLOC=<preset> says so in its header; --pythonmalloc overrides it.
-    if (command.getOptionValueSource("pythonmalloc") === "default") {
-      const recorded = (await readTraceHeader(trace)).env.PYTHONMALLOC;
-      if (recorded && (PYTHONMALLOC_PRESETS as readonly string[]).includes(recorded)) flags.pythonmalloc = recorded as StackFlags["pythonmalloc"];
-    }
-    const stack = createStack(toStackOptions(flags));
-    try {
-      const summary = await replayFile(stack, trace, { out: flags.out, progress: process.stderr.isTTY && !flags.json });
-      const stats = statsText(stack, flags.stats);
-      if (flags.json) process.stdout.write(JSON.stringify({ summary, stats }, null, 2) + "\n");
-      else process.stdout.write(stats);
-    } catch (error) {
-      if (error instanceof ReplayError) {
-        process.stderr.write(`mem-demo replay: ${trace}: ${error.message}\n`);
+  .option("--glibc-tunables <tunables>", "glibc malloc settings, as GLIBC_TUNABLES (glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=65536); each wins over the trace header's")
+  .addOption(new Option("--seed <n>", "make glibc's tcache_key (everything random in the stack) reproducible").argParser(nonNegativeInt))
+  .option("--no-trace-settings", "ignore the settings the trace header records (CPython version, PYTHONMALLOC, GLIBC_TUNABLES, MALLOC_*_)")
+  .action(
+    async (
+      trace: string,
+      flags: StackFlags & { stats?: StatsKind; out?: string; force?: boolean; json?: boolean; glibcTunables?: string; seed?: number; traceSettings: boolean },
+      command: Command,
+    ) => {
+      // Settings recorded in the trace's header apply unless given here (see trace-settings.ts).
+      const given = (name: string) => command.getOptionValueSource(name) !== "default";
+      // with --out -, standard output carries the replayed trace: the results go to standard error
+      const results = flags.out === "-" ? process.stderr : process.stdout;
+      try {
+        const prepared = await prepareReplay(
+          trace,
+          {
+            pythonMalloc: given("pythonmalloc") ? flags.pythonmalloc : undefined,
+            pymallocVersion: given("pymallocVersion") ? flags.pymallocVersion : undefined,
+            glibcTunables: flags.glibcTunables,
+            traceSettings: flags.traceSettings,
+            seed: flags.seed,
+          },
+          toStackOptions(flags),
+          (line) => process.stderr.write(`mem-demo replay: ${line}\n`),
+        );
+        const summary = await replayFile(prepared.stack, trace, {
+          out: flags.out,
+          force: flags.force,
+          interruptible: true,
+          progress: process.stderr.isTTY && !flags.json,
+          warn: (line) => process.stderr.write(`mem-demo replay: ${trace}: ${line}\n`),
+        });
+        results.write(replayReport(prepared, summary, flags.stats, flags.json === true));
+      } catch (error) {
+        const status = reportFailure("mem-demo replay", trace, error, (e) => e instanceof ReplayError || e instanceof TraceSettingsError);
+        if (status === undefined) throw error;
         // killed by the OOM killer: 128 + SIGKILL, as a shell reports it
-        process.exitCode = killedExitStatus(error) ?? 1;
-        return;
+        process.exitCode = killedExitStatus(error) ?? status;
       }
-      throw error;
-    }
-  });
+    },
+  );
 
 explainCommand(stackOptions(program.command("explain")), toStackOptions);
 
 program
   .command("record")
-  .description("record a real program as memtrace v1: a CPython script (default) or, with --libc, a C program")
+  .description("record a real program as memtrace v1: a CPython program, or with --libc a C program's malloc calls")
   .argument("<command...>", "the command to run, after --")
   .option("--libc", "record a C program's malloc calls (LD_PRELOAD shim)")
-  .option("--out <file>", "the trace to write", "trace.memtrace")
-  .option("--stats-out <file>", "where to save the real pymalloc statistics (CPython only)")
-  .action(async (command: string[], flags: { libc?: boolean; out: string; statsOut?: string }) => {
+  .option("--out <file>", "the trace to write (.gz compresses; - is standard output) (default: <program>.memtrace.gz)")
+  .option("--stats-out <file>", "where to save the real pymalloc statistics (CPython only) (default: <program>.stats.txt)")
+  .option("--force", "replace existing output files (never a file the command reads)")
+  .addHelpText("after", RECORD_HELP)
+  .action(async (command: string[], flags: { libc?: boolean; out?: string; statsOut?: string; force?: boolean }) => {
     const { record } = await import("./record-command.js");
     process.exitCode = await record(command, flags);
   });
+
+// A mistyped command reaches the walk-through's action as an argument: say "unknown command".
+program.allowExcessArguments(true).hook("preAction", (_command, actionCommand) => {
+  if (actionCommand === program && program.args.length > 0) {
+    const commander = program as unknown as { unknownCommand?: () => void };
+    if (commander.unknownCommand) commander.unknownCommand();
+    else program.error(`error: unknown command '${program.args[0]}'`, { code: "commander.unknownCommand" });
+  }
+});
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`mem-demo: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -29,10 +29,14 @@ describe("mem-demo", () => {
     expect(walk.steps).toHaveLength(6);
   }, 60_000);
 
-  it("replay prints exactly the real pymalloc statistics of a recording", () => {
+  it("replay prints the summary, then exactly the real pymalloc statistics of a recording", () => {
     const r = run(["replay", join(PYTHON_RECORDINGS, "startup.memtrace.gz")]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe(readFileSync(join(PYTHON_RECORDINGS, "startup.stats.txt"), "utf8"));
+    expect(r.stdout).toMatch(/^calls {12}[\d,]+ \(obj [\d,]+, mem [\d,]+, raw [\d,]+\) in [\d,]+ lines\n/);
+    expect(r.stdout).toContain("\ndivergences      0\n");
+    const stats = readFileSync(join(PYTHON_RECORDINGS, "startup.stats.txt"), "utf8");
+    expect(r.stdout.endsWith(`\n\n${stats}`)).toBe(true);
+    expect(r.stderr).toBe("mem-demo replay: from the trace header: CPython 3.11\n");
   }, 60_000);
 
   it("replay reads standard input and writes the replayed trace with --out", () => {
@@ -40,7 +44,7 @@ describe("mem-demo", () => {
     const trace = "# memtrace v1\nm libc 100 0x5000\nm libc 200 0x5070\nf libc 0x5000\n";
     const r = run(["replay", "-", "--stats", "libc", "--out", out], trace);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^Arena 0:\nsystem bytes {5}= +\d+/);
+    expect(r.stdout).toMatch(/^calls {12}3 \(libc 3\) in 4 lines\n[^]*\n\nArena 0:\nsystem bytes {5}= +\d+/);
     const lines = readFileSync(out, "utf8").trim().split("\n");
     expect(lines[0]).toBe("# memtrace v1");
     expect(lines).toContain("# heap-start 0x555555559000");
