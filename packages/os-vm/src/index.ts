@@ -7,6 +7,7 @@ export {
   formatOomInvoked,
   formatOomKill,
   formatOomSummary,
+  formatOomTasks,
   oomBadness,
   oomScore,
   selectBadProcess,

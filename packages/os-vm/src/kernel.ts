@@ -10,7 +10,7 @@ import {
 import { OutOfMemoryError, ProcessKilledError, SyscallError } from "./errors.js";
 import { kbLine } from "./format.js";
 import { SMALL_C_PROGRAM, randomizeImage } from "./layout.js";
-import { SIGKILL, formatOomInvoked, formatOomKill, formatOomSummary, oomScore, selectBadProcess, type OomAllocation } from "./oom-killer.js";
+import { SIGKILL, formatOomInvoked, formatOomKill, formatOomSummary, formatOomTasks, oomScore, selectBadProcess, type OomAllocation } from "./oom-killer.js";
 import { PG_ANON, PG_LAZYFREE, PG_RESERVED, PG_ZERO, PageAllocator } from "./page-allocator.js";
 import { Process, type KernelContext } from "./process.js";
 import { SwapDevice } from "./swap.js";
@@ -332,11 +332,13 @@ export class Kernel {
     this.log.push(formatOomInvoked(current?.comm ?? "kworker/0:0", allocation, current?.oomScoreAdj ?? 0));
     const chosen = selectBadProcess(this.liveProcesses, this.pages.totalPages + this.swapPages);
     if (chosen === undefined) {
+      this.log.push(...formatOomTasks(this.liveProcesses));
       this.log.push("Out of memory and no killable processes...");
       this.log.push("Kernel panic - not syncing: System is deadlocked on memory");
       throw error;
     }
     const victim = chosen.victim;
+    this.log.push(...formatOomTasks(this.liveProcesses));
     this.log.push(formatOomSummary(victim));
     const line = formatOomKill(victim);
     this.log.push(line);

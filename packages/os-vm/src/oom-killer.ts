@@ -94,6 +94,33 @@ export function formatOomInvoked(comm: string, allocation: OomAllocation, oomSco
   return `${comm} invoked oom-killer: gfp_mask=${gfp}, order=0, oom_score_adj=${oomScoreAdj}`;
 }
 
+/**
+ * `dump_tasks` (vm.oom_dump_tasks is 1 by default): the candidates' memory in pages, in the
+ * columns Linux 6.18 prints (recorded in fixtures/oom-memcg.txt):
+ * ```
+ * Tasks state (memory values in pages):
+ * [  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name
+ * [  14520]     0 14520     8843     8413     8160      253         0   114688        0             0 oomtest
+ * ```
+ */
+export function formatOomTasks(candidates: Iterable<OomCandidate>): string[] {
+  const lines = [
+    "Tasks state (memory values in pages):",
+    "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name",
+  ];
+  const right = (value: number, width: number): string => String(value).padStart(width);
+  for (const p of [...candidates].sort((a, b) => a.pid - b.pid)) {
+    if (p.hasExited) continue;
+    const mm = p.mm;
+    lines.push(
+      `[${right(p.pid, 7)}] ${right(p.uid, 5)} ${right(p.pid, 5)} ${right(mm.totalVm, 8)} ${right(mm.rssAnon + mm.rssShmem, 8)} ` +
+        `${right(mm.rssAnon, 8)} ${right(0, 8)} ${right(mm.rssShmem, 9)} ${right(mm.pageTable.tablePages * 4096, 8)} ` +
+        `${right(mm.swapEntries, 8)}         ${right(p.oomScoreAdj, 5)} ${p.comm}`,
+    );
+  }
+  return lines;
+}
+
 /** The one-line summary `dump_oom_summary` prints before the kill (global OOM, no cgroups). */
 export function formatOomSummary(p: OomCandidate): string {
   return `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=${p.comm},pid=${p.pid},uid=${p.uid}`;
