@@ -7,7 +7,11 @@
  *   - `npm run docs` documents every tier package (typedoc.json lists each packages/* with a
  *     src/index.ts);
  *   - every workspace's vitest.config.ts uses the shared global setup (per-run TMPDIR,
- *     removed at the end, so that tests leave no folders in the temp directory).
+ *     removed at the end, so that tests leave no folders in the temp directory);
+ *   - every test file that starts a host tool (gcc, cc, setarch, strace, python3, ...)
+ *     first establishes what the host is (imports scripts/host-facts.ts, directly or through
+ *     the record tests' support.js), and `npm test` leaves the live comparisons to
+ *     `npm run test:live` (turbo's test task declares MEM_LIVE).
  * Prints one line per problem; exits 1 if there is any. Usage: node scripts/check-repo.mjs
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
@@ -67,6 +71,26 @@ for (const dir of workspaces) {
     problems.push(`${config}: no globalSetup from vitest.shared.ts (tests would leave folders in the temp directory)`);
   }
 }
+
+// live comparisons establish the host first, and run only under npm run test:live
+const HOST_TOOL = /\b(?:execFileSync|execSync|spawnSync|spawn|execFile)\(\s*["'`](?:gcc|cc|clang|setarch|strace|ltrace|python3?(?:\.\d+)?|ldd|getconf)["'`]/;
+function testFiles(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? testFiles(path) : entry.endsWith(".test.ts") ? [path] : [];
+  });
+}
+for (const dir of workspaces) {
+  for (const file of testFiles(join(root, dir, "test"))) {
+    const text = readFileSync(file, "utf8");
+    if (HOST_TOOL.test(text) && !/host-facts|\/support\.js"/.test(text)) {
+      problems.push(`${relative(root, file)}: starts a host tool without establishing the host first (scripts/host-facts.ts: liveSkip or hostSkip)`);
+    }
+  }
+}
+const turboTest = JSON.parse(read("turbo.json")).tasks?.test ?? {};
+if (!(turboTest.env ?? []).includes("MEM_LIVE")) problems.push("turbo.json: the test task does not declare MEM_LIVE (live comparisons would not reach vitest, or share cached results)");
 
 for (const p of problems) console.log(`  FAIL ${p}`);
 console.log(`repository checks: ${problems.length === 0 ? "all passed" : `${problems.length} problem${problems.length === 1 ? "" : "s"}`}`);
