@@ -1,0 +1,12 @@
+/**
+ * The renderers alone, with nothing that reads a stack: the entry the browser bundle
+ * (`dist/view.global.js`, global `MemView`) is built from, for pages that draw from data.
+ */
+export type * from "./api.js";
+export { aggregate, mixText, type Interval, type Segment } from "./aggregate.js";
+export { renderArenaMap } from "./arena-map.js";
+export { renderHeapMap } from "./heap-map.js";
+export { pageCodeName, renderPageMap } from "./page-map.js";
+export { downsample, renderTimeline, timelineGroups } from "./timeline.js";
+export { causeColour, CHUNK_COLOURS, GREY, OKABE_ITO, sizeClassColour, viridis } from "./palette.js";
+export { bytes, esc, hex } from "./svg.js";

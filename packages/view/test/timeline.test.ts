@@ -1,0 +1,64 @@
+import { Timeline } from "@mem/insight";
+import { describe, expect, it } from "vitest";
+import { bytes, causeColour, renderTimeline, timelineGroups } from "../src/index.js";
+import { makeStack } from "./support.js";
+import { textAlternative, titles } from "./svg-support.js";
+
+/** 1,000 objects of 24–120 bytes and every 50th of 200,000 bytes, then 90% freed. */
+function golden() {
+  const s = makeStack();
+  const t = new Timeline(s, { every: 100 });
+  const live: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const size = i % 50 === 0 ? 200_000 : 24 + (i % 13) * 8;
+    const p = s.pymem.objectMalloc(size);
+    live.push(p);
+    t.allocated(p, size);
+    t.afterCall();
+  }
+  live.forEach((p, i) => {
+    if (i % 10 === 0) return;
+    s.pymem.objectFree(p);
+    t.released(p);
+    t.afterCall();
+  });
+  t.narrate("malloc-trim", "the program called malloc_trim(0)");
+  return t.finish();
+}
+
+describe("timeline", () => {
+  const result = golden();
+  const svg = renderTimeline(result, { id: "timeline" });
+
+  it("stacks one area per cause group, in the causes' colours, with the live line and the peak", () => {
+    const groups = timelineGroups(result.timeline);
+    const areas = [...svg.matchAll(/<path [^>]*fill="([^"]+)"[^>]*class="area" data-cause="([^"]+)"/g)].map((m) => [m[2], m[1]]);
+    expect(areas.map((a) => a[0])).toEqual(groups);
+    expect(groups.length).toBeLessThanOrEqual(7);
+    for (const [cause, fill] of areas) if (cause !== "other causes") expect(fill).toBe(causeColour(cause!, groups.indexOf(cause!)));
+    expect((svg.match(/class="live"/g) ?? []).length).toBe(1);
+    expect(titles(svg)).toContain(`peak: RSS ${bytes(result.peak.rssAnon)} at event ${result.peak.event}`);
+  });
+
+  it("marks the policy events, each narrated in its title", () => {
+    const markers = svg.match(/class="event"/g) ?? [];
+    expect(markers.length).toBe(result.events.length);
+    expect(titles(svg)).toContain(`event ${result.events.at(-1)!.event}: the program called malloc_trim(0)`);
+  });
+
+  it("draws the slider's cursor when asked", () => {
+    expect(svg).not.toContain('class="cursor"');
+    expect(renderTimeline(result, { cursor: 500 })).toContain('class="cursor"');
+  });
+
+  it("has a text alternative and a legend", () => {
+    const alt = textAlternative(svg);
+    expect(alt.title).toBe("RSS over time by cause");
+    expect(alt.desc).toMatch(new RegExp(`^RSS over ${result.end.event} call events in ${result.timeline.length} samples: peak`));
+    expect(svg).toMatch(/class="legend"[^]*live requested[^]*peak[^]*policy event/);
+  });
+
+  it("matches the committed golden SVG", async () => {
+    await expect(svg).toMatchFileSnapshot("__snapshots__/timeline.svg");
+  });
+});
