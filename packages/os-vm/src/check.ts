@@ -12,6 +12,18 @@ import type { Process } from "./process.js";
  * is either free, reserved, a page table, a mapped user page or a cached shmem page.
  */
 export function checkKernel(kernel: Kernel, processes: readonly Process[]): string[] {
+  try {
+    return checkKernelUnguarded(kernel, processes);
+  } catch (error) {
+    // A corrupted structure led the walk where RAM cannot be read (an entry naming a frame
+    // beyond RAM, a value above 2^53-1): that is a problem found, not a crash of the checker.
+    const isFault = error instanceof RangeError || (error instanceof Error && (error.name === "BusError" || error.name === "SegmentationFault"));
+    if (!isFault) throw error;
+    return [`a kernel structure leads where RAM cannot be read: ${error.message.split("\n")[0]!}`];
+  }
+}
+
+function checkKernelUnguarded(kernel: Kernel, processes: readonly Process[]): string[] {
   const problems = kernel.pages.check();
   const ram = kernel.ram;
   let tables = 0;

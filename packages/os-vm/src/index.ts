@@ -21,4 +21,5 @@ export { PageAllocator, type Zone } from "./page-allocator.js";
 export { PageTable } from "./page-table.js";
 export { VirtualMemory } from "./virtual-memory.js";
 export { checkKernel } from "./check.js";
+export { KernelOptionError, validateKernelOptions, validateProcessOptions } from "./kernel-options.js";
 export { residentAnonPages, type ResidentVma } from "./resident.js";

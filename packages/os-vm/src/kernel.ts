@@ -9,6 +9,7 @@ import {
 } from "./api.js";
 import { OutOfMemoryError, ProcessKilledError, SyscallError } from "./errors.js";
 import { kbLine } from "./format.js";
+import { validateKernelOptions, validateProcessOptions } from "./kernel-options.js";
 import { SMALL_C_PROGRAM, randomizeImage } from "./layout.js";
 import { SIGKILL, formatOomInvoked, formatOomKill, formatOomSummary, formatOomTasks, oomScore, selectBadProcess, type OomAllocation } from "./oom-killer.js";
 import { PG_ANON, PG_LAZYFREE, PG_RESERVED, PG_ZERO, PageAllocator } from "./page-allocator.js";
@@ -58,6 +59,7 @@ export class Kernel {
 
   /** Boots a kernel on `options.ram`. */
   constructor(options: KernelOptions) {
+    validateKernelOptions(options);
     this.ram = options.ram;
     this.pages = new PageAllocator(options.ram);
     this.overcommitMemory = options.overcommitMemory ?? 0;
@@ -118,6 +120,7 @@ export class Kernel {
 
   /** Starts a process (pids count from 1). */
   createProcess(options: ProcessOptions = {}): Process {
+    validateProcessOptions(options);
     let image = options.image ?? SMALL_C_PROGRAM;
     if (options.aslrSeed !== undefined) image = randomizeImage(image, options.aslrSeed);
     const pid = this.nextPid++;
