@@ -10,7 +10,7 @@
  * caches these results: the host is what they measure).
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -50,6 +50,7 @@ export function turboFailures(output) {
   const path = /^\s*Summary:\s+(\S+\.json)\s*$/m.exec(plain)?.[1];
   if (path === undefined) return null;
   const summary = JSON.parse(readFileSync(path, "utf8"));
+  rmSync(path, { force: true }); // read once; .turbo/runs would otherwise grow by one file a run
   const failed = summary.tasks.filter((t) => t.execution !== undefined && t.execution.exitCode !== 0 && t.execution.exitCode !== undefined);
   return {
     total: summary.tasks.length,
