@@ -132,6 +132,12 @@ export class Process implements ProcessSpace, MremapSyscall {
     this.kernel = kernel;
     this.pid = pid;
     this.image = image;
+    if (identity.comm !== undefined && (typeof identity.comm !== "string" || identity.comm.length === 0)) {
+      throw new RangeError(`os-vm: comm must be a non-empty string, got ${String(identity.comm)}`);
+    }
+    if (identity.uid !== undefined && !(Number.isInteger(identity.uid) && identity.uid >= 0 && identity.uid < 2 ** 32 - 1)) {
+      throw new RangeError(`os-vm: uid must be an integer in 0..4294967294, got ${String(identity.uid)}`);
+    }
     this.comm = (parent?.comm ?? identity.comm ?? executableName(image)).slice(0, 15);
     this.uid = parent?.uid ?? identity.uid ?? 0;
     this.scoreAdj = 0;

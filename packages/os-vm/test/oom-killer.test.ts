@@ -276,3 +276,19 @@ describe("starting a process when memory is short", () => {
     expect(checkKernel(kernel, [])).toEqual([]);
   });
 });
+
+describe("the identity the OOM killer prints", () => {
+  it("comm is cut to 15 characters and inherited by fork, as uid and oom_score_adj are; bad values are refused before anything is built", () => {
+    const kernel = machine(4);
+    const proc = kernel.createProcess({ image: BARE_IMAGE, comm: "a-very-long-command-name", uid: 1000, oomScoreAdj: 300 });
+    expect(proc.comm).toBe("a-very-long-com");
+    const child = proc.fork();
+    expect([child.comm, child.uid, child.oomScoreAdj]).toEqual(["a-very-long-com", 1000, 300]);
+    expect(kernel.createProcess().comm).toBe("a.out"); // the default image's executable, /tmp/a.out
+    const free = kernel.pages.freePages;
+    expect(() => kernel.createProcess({ uid: -1 })).toThrow(RangeError);
+    expect(() => kernel.createProcess({ comm: "" })).toThrow(RangeError);
+    expect(() => kernel.createProcess({ oomScoreAdj: 1001 })).toThrow(RangeError);
+    expect(kernel.pages.freePages).toBe(free);
+  });
+});
