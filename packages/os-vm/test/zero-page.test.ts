@@ -5,8 +5,9 @@
  * the kernels that do not use the zero page there do (`RssAnon +32768 kB` after reading
  * 32 MiB, reported from a Debian 13 machine).
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PROT_READ } from "../src/index.js";
+import { PROT_READ, checkKernel } from "../src/index.js";
 import { ANON, RW, boot, statusKb } from "./helpers.js";
 
 const PAGES = 256;
@@ -39,5 +40,30 @@ describe("reading fresh anonymous memory", () => {
     expect(proc.memory.load8(p)).toBe(0);
     expect(statusKb(proc.status(), "RssAnon")).toBeGreaterThanOrEqual(4);
     expect(() => proc.memory.store8(p, 1)).toThrow(/does not allow writing/);
+  });
+
+  it("property: RssAnon counts the pages written (zero page) or every page touched (zeroPage: false), and the kernel stays consistent", () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(fc.tuple(fc.boolean(), fc.nat(63), fc.nat(4095)), { maxLength: 80 }), (zeroPage, accesses) => {
+        const { kernel, proc } = boot({ zeroPage });
+        const before = statusKb(proc.status(), "RssAnon");
+        const p = proc.mmap(0, 64 * 4096, RW, ANON);
+        const touched = new Set<number>();
+        const written = new Set<number>();
+        for (const [write, page, offset] of accesses) {
+          if (write) {
+            proc.memory.store8(p + page * 4096 + offset, 1);
+            written.add(page);
+          } else proc.memory.load8(p + page * 4096 + offset);
+          touched.add(page);
+        }
+        expect(statusKb(proc.status(), "RssAnon") - before).toBe(4 * (zeroPage ? written : touched).size);
+        expect(checkKernel(kernel, [proc])).toEqual([]);
+        proc.munmap(p, 64 * 4096);
+        expect(statusKb(proc.status(), "RssAnon")).toBe(before);
+        expect(checkKernel(kernel, [proc])).toEqual([]);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
