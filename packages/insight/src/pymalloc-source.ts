@@ -143,8 +143,21 @@ export function liveBlocksOfPool(pymalloc: Pymalloc, pool: number, ledger: Resid
   return out;
 }
 
+/** The nodes found last time, by pymalloc instance, with the node counts they were found at (nodes are never freed). */
+const nodeCache = new WeakMap<Pymalloc, { mid: number; bot: number; nodes: number[] }>();
+
 /** The user pointers of the arena map's mid and bottom nodes (raw-domain blocks). */
 function arenaMapNodes(pymalloc: Pymalloc, ledger: ResidentLedger): number[] {
+  const map = pymalloc.arenaMap;
+  if (map === null) return [];
+  const cached = nodeCache.get(pymalloc);
+  if (cached !== undefined && cached.mid === map.midCount && cached.bot === map.botCount) return cached.nodes;
+  const nodes = findArenaMapNodes(pymalloc, ledger);
+  nodeCache.set(pymalloc, { mid: map.midCount, bot: map.botCount, nodes });
+  return nodes;
+}
+
+function findArenaMapNodes(pymalloc: Pymalloc, ledger: ResidentLedger): number[] {
   const map = pymalloc.arenaMap;
   if (map === null) return [];
   const mem = pymalloc.state().memory;
