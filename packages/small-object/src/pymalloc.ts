@@ -251,7 +251,8 @@ export class Pymalloc {
 
   /** `pymalloc_alloc`: a block for 1..threshold bytes, or 0 (size not served, or no arena). */
   private pymallocAlloc(nbytes: number): number {
-    if (!(nbytes >= 1 && nbytes <= this.threshold) || (nbytes | 0) !== nbytes) return 0;
+    // typeof first: a BigInt would pass the comparisons and make `| 0` throw a raw TypeError.
+    if (typeof nbytes !== "number" || !(nbytes >= 1 && nbytes <= this.threshold) || (nbytes | 0) !== nbytes) return 0;
     const idx = (nbytes - 1) >>> this.shift;
     const pool = this.usedpools[idx]!;
     if (pool === 0) return this.allocateFromNewPool(idx);
@@ -620,7 +621,7 @@ const INVERSE_TWO_32 = 2 ** -32;
 
 /** Whether `p` can be an address: an integer in 0..2^53-1 (so that masks and offsets are exact). */
 function isAddress(p: number): boolean {
-  return p >= 0 && p <= Number.MAX_SAFE_INTEGER && Math.floor(p) === p;
+  return typeof p === "number" && p >= 0 && p <= Number.MAX_SAFE_INTEGER && Math.floor(p) === p;
 }
 
 function badPointer(operation: string, p: number, size: number): PymallocError {
