@@ -90,13 +90,16 @@ describe("scripts against the recordings of the real kernel", () => {
  * The live re-run (`npm run test:live`): the scripts run on this machine's kernel now, and on
  * the model configured as this kernel is: the zero page on read of fresh anonymous memory or
  * not (probed), 2 MiB alignment of anonymous mappings from Linux 6.7. Skipped, with the
- * difference named, where the model has no counterpart (transparent huge pages "always").
+ * difference named, where the model has no counterpart (transparent huge pages "always", a
+ * kernel older than 6.7 whose smaps and status lines differ).
  */
 const liveReason = liveSkip({
   tools: ["gcc", "setarch", "python3"],
   check: (host) => {
     if (!existsSync("/proc/self/maps")) return "no /proc on this host";
     if (host.anonRead === null) return "could not probe how the kernel reads fresh anonymous memory";
+    const [major = 0, minor = 0] = host.kernel.split(".").map(Number);
+    if (major < 6 || (major === 6 && minor < 7)) return `host kernel is ${host.kernel}; the model prints the /proc formats of Linux 6.7+ (recorded on 6.18)`;
     if (host.thp === "always") return `host transparent huge pages are "always"; the model has no huge pages (THP "madvise" or "never")`;
     return null;
   },
