@@ -21,6 +21,7 @@ import { STATS_KINDS, type StatsKind } from "./stats.js";
 import { TraceSettingsError } from "./trace-settings.js";
 import { runWalkthrough } from "./walkthrough.js";
 import { explainCommand } from "./explain-command.js";
+import { reportCommand } from "./report-command.js";
 
 const stackOptions = (cmd: Command) =>
   cmd
@@ -147,6 +148,7 @@ stackOptions(program.command("replay").description("replay a memtrace v1 trace (
   );
 
 explainCommand(stackOptions(program.command("explain")), toStackOptions);
+reportCommand(stackOptions(program.command("report")), toStackOptions);
 
 program
   .command("record")

@@ -10,3 +10,4 @@ export { pageCodeName, renderPageMap } from "./page-map.js";
 export { downsample, renderTimeline, timelineGroups } from "./timeline.js";
 export { causeColour, CHUNK_COLOURS, GREY, OKABE_ITO, sizeClassColour, viridis } from "./palette.js";
 export { bytes, esc, hex } from "./svg.js";
+export { CHUNK_STATES, packMaps, unpackMaps, type PackedMaps, type PackLimits } from "./codec.js";

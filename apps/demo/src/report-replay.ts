@@ -1,0 +1,126 @@
+/**
+ * The replay behind `mem-demo report`: the same watch as `mem-demo explain` (a Timeline every
+ * K call events, system calls counted, the trace header's settings), plus snapshots of the
+ * arena, heap and page maps for the report's time slider.
+ *
+ *   call events ──► Timeline (every K)             ─► timeline, peak, end, pins (explain --json)
+ *              └──► maps every S events (S = K·2^j) ─► ≤ MAX_SNAPSHOTS packed snapshots
+ *                   when full: keep every other one, S doubles (memory constant in trace length)
+ */
+import { countSyscalls, explainJson, narrate, Timeline, type ExplainJson, type SyscallCounts, type TimelineResult } from "@mem/insight";
+import type { TraceRecord } from "@mem/memtrace";
+import { collectMaps, packMaps, type PackedMaps } from "@mem/view";
+import { ReplayError } from "./replay.js";
+import { prepareReplay, type PreparedReplay } from "./replay-command.js";
+import { replayFile } from "./replay-file.js";
+import type { StackOptions } from "./stack.js";
+
+/** The most map snapshots a report carries (the slider's positions), the end included. */
+export const MAX_SNAPSHOTS = 200;
+
+const CALLS = new Set(["malloc", "calloc", "realloc", "free", "memalign"]);
+
+/** Options of {@link replayForReport}. */
+export interface ReportReplayOptions {
+  /** Timeline sample interval. @defaultValue 10000 (explain's default, so the figures are explain's) */
+  every?: number;
+  /** Map snapshots kept. @defaultValue {@link MAX_SNAPSHOTS} */
+  maxSnapshots?: number;
+  /** `--pythonmalloc` when given. */
+  pythonMalloc?: StackOptions["pythonMalloc"];
+  /** `--pymalloc-version` when given. */
+  pymallocVersion?: StackOptions["pymallocVersion"];
+}
+
+/** What the replay gathered for the report. */
+export interface ReportReplay {
+  /** The stack and its settings. */
+  readonly prepared: PreparedReplay;
+  /** The timeline (peak and end with their accounts and pins). */
+  readonly result: TimelineResult;
+  /** `mem-demo explain --json`'s object for the same replay. */
+  readonly json: ExplainJson;
+  /** The plain-language paragraph about the end (or where the replay stopped). */
+  readonly paragraph: string;
+  /** Map snapshots in event order, the last at the end (or at the failure). */
+  readonly snapshots: readonly PackedMaps[];
+  /** The replay's error when the trace failed part way. */
+  readonly failure: ReplayError | undefined;
+}
+
+/**
+ * Replays `trace` as `mem-demo explain` does and takes map snapshots along the way.
+ * A simulated fault or a malformed line stops the replay: everything up to it is returned
+ * with the error; any other error (unreadable trace, bad settings) is thrown.
+ */
+export async function replayForReport(trace: string, base: StackOptions, options: ReportReplayOptions = {}, note: (line: string) => void = () => undefined): Promise<ReportReplay> {
+  const watch: { timeline?: Timeline; counts?: SyscallCounts } = {};
+  const prepared = await prepareReplay(
+    trace,
+    { pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion },
+    {
+      ...base,
+      wrapProcess: (process) => {
+        const counted = countSyscalls(base.wrapProcess ? base.wrapProcess(process) : process, (call, args) => watch.timeline?.onSyscall(call, args));
+        watch.counts = counted.counts;
+        return counted.process;
+      },
+    },
+    note,
+  );
+  const every = options.every ?? 10000;
+  const max = Math.max(2, options.maxSnapshots ?? MAX_SNAPSHOTS);
+  let simulated: (key: number) => number = () => 0;
+  const timeline = new Timeline(prepared.stack, { every, syscalls: watch.counts }, (key) => simulated(key));
+  watch.timeline = timeline;
+  const snapshots: PackedMaps[] = [];
+  // map snapshots every `spacing` call events: a multiple of the timeline's interval at first
+  let spacing = Math.max(1, Math.min(every, 1000));
+  const snap = (event: number) => {
+    const maps = collectMaps(prepared.stack);
+    snapshots.push(packMaps(event, maps.arenas, maps.heap, maps.pages));
+  };
+  const onEvent = (r: TraceRecord): void => {
+    if (!CALLS.has(r.kind)) return;
+    switch (r.kind) {
+      case "malloc":
+      case "memalign":
+        timeline.allocated(r.result, r.size);
+        break;
+      case "calloc":
+        timeline.allocated(r.result, r.nelem * r.elsize);
+        break;
+      case "realloc":
+        if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) timeline.released(r.ptr);
+        timeline.allocated(r.result, r.size);
+        break;
+      case "free":
+        timeline.released(r.ptr);
+        break;
+      default:
+    }
+    timeline.afterCall();
+    const event = timeline.callsSeen;
+    if (event % spacing !== 0) return;
+    if (snapshots.length >= max - 1) {
+      spacing *= 2;
+      const keep = snapshots.filter((s) => s.event % spacing === 0);
+      snapshots.length = 0;
+      snapshots.push(...keep);
+      if (event % spacing !== 0) return;
+    }
+    snap(event);
+  };
+  let failure: ReplayError | undefined;
+  try {
+    await replayFile(prepared.stack, trace, { onEvent, replayer: (replayer) => (simulated = (key) => replayer.simulatedPointer(key)) });
+  } catch (error) {
+    if (!(error instanceof ReplayError)) throw error;
+    failure = error;
+  }
+  const result = timeline.finish();
+  if (snapshots[snapshots.length - 1]?.event !== timeline.callsSeen) snap(timeline.callsSeen);
+  const stopped = failure ? { event: timeline.callsSeen, line: failure.line, error: failure.message } : undefined;
+  const paragraph = narrate(result.end, failure ? `where the replay stopped (event ${result.end.event})` : "at the end");
+  return { prepared, result, json: explainJson(result, stopped), paragraph, snapshots, failure };
+}
