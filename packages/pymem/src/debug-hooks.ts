@@ -2,7 +2,7 @@ import type { Memory } from "@mem/hardware";
 import type { PyMemAllocatorEx } from "./api.js";
 import { PYMEM_CLEANBYTE, PYMEM_DEADBYTE, PYMEM_DEBUG_EXTRA_BYTES } from "./api.js";
 import { checkDebugBlock, readRequestedSize, type DebugReporter } from "./debug-dump.js";
-import { PyFatalError } from "./errors.js";
+import { PyFatalError, PyMemUsageError } from "./errors.js";
 import { exceedsSsizeMaxMinus } from "./size.js";
 
 /**
@@ -94,9 +94,17 @@ export function debugRawCalloc(api: DebugApi, nelem: number, elsize: number): nu
   return debugRawAlloc(true, api, nelem * elsize);
 }
 
+/** A pointer argument no C `void *` can hold (a BigInt, a string, a fraction) is a usage error, not a crash. */
+function checkPointer(func: string, p: number): void {
+  if (typeof p !== "number" || !Number.isSafeInteger(p) || p < 0) {
+    throw new PyMemUsageError(`pymem: ${func}: the pointer must be an address (an integer in 0..2^53-1), got ${typeof p === "bigint" ? `bigint ${String(p)}` : String(p)}`);
+  }
+}
+
 /** `_PyMem_DebugRawFree`: check, fill the whole block with 0xDD, free. */
 export function debugRawFree(api: DebugApi, p: number): void {
   if (p === 0) return;
+  checkPointer("_PyMem_DebugRawFree", p);
   checkDebugBlock("_PyMem_DebugRawFree", api.apiId, api.memory, p, api.reporter);
   const q = p - 2 * SST;
   const nbytes = readRequestedSize(api.memory, q) + PYMEM_DEBUG_EXTRA_BYTES;
@@ -108,6 +116,7 @@ export function debugRawFree(api: DebugApi, p: number): void {
 /** `_PyMem_DebugRawRealloc`: see the module comment for the erase/restore dance. */
 export function debugRawRealloc(api: DebugApi, p: number, nbytes: number): number {
   if (p === 0) return debugRawAlloc(false, api, nbytes);
+  checkPointer("_PyMem_DebugRawRealloc", p);
   const memory = api.memory;
   checkDebugBlock("_PyMem_DebugRawRealloc", api.apiId, memory, p, api.reporter);
   const head = p - 2 * SST;

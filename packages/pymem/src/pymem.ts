@@ -102,7 +102,7 @@ export class PyMem implements DebugReporter {
 
   /** `PyMem_RawMalloc(size)`: NULL (0) for `size > PY_SSIZE_T_MAX`, else the RAW slot's malloc. */
   rawMalloc(size: number): number {
-    if ((size >>> 0) !== size && this.refuseSize("PyMem_RawMalloc", size)) return 0;
+    if ((typeof size !== "number" || (size >>> 0) !== size) && this.refuseSize("PyMem_RawMalloc", size)) return 0;
     const a = this.raw;
     return a.malloc(a.ctx, size);
   }
@@ -116,7 +116,7 @@ export class PyMem implements DebugReporter {
 
   /** `PyMem_RawRealloc(ptr, size)`: NULL (ptr untouched) for `size > PY_SSIZE_T_MAX`. */
   rawRealloc(pointer: number, size: number): number {
-    if ((size >>> 0) !== size && this.refuseSize("PyMem_RawRealloc", size)) return 0;
+    if ((typeof size !== "number" || (size >>> 0) !== size) && this.refuseSize("PyMem_RawRealloc", size)) return 0;
     const a = this.raw;
     return a.realloc(a.ctx, pointer, size);
   }
@@ -131,7 +131,7 @@ export class PyMem implements DebugReporter {
 
   /** `PyMem_Malloc(size)`. */
   memMalloc(size: number): number {
-    if ((size >>> 0) !== size && this.refuseSize("PyMem_Malloc", size)) return 0;
+    if ((typeof size !== "number" || (size >>> 0) !== size) && this.refuseSize("PyMem_Malloc", size)) return 0;
     const a = this.mem;
     return a.malloc(a.ctx, size);
   }
@@ -145,7 +145,7 @@ export class PyMem implements DebugReporter {
 
   /** `PyMem_Realloc(ptr, size)`. */
   memRealloc(pointer: number, size: number): number {
-    if ((size >>> 0) !== size && this.refuseSize("PyMem_Realloc", size)) return 0;
+    if ((typeof size !== "number" || (size >>> 0) !== size) && this.refuseSize("PyMem_Realloc", size)) return 0;
     const a = this.mem;
     return a.realloc(a.ctx, pointer, size);
   }
@@ -178,7 +178,7 @@ export class PyMem implements DebugReporter {
 
   /** `PyObject_Malloc(size)`. */
   objectMalloc(size: number): number {
-    if ((size >>> 0) !== size && this.refuseSize("PyObject_Malloc", size)) return 0;
+    if ((typeof size !== "number" || (size >>> 0) !== size) && this.refuseSize("PyObject_Malloc", size)) return 0;
     const a = this.obj;
     return a.malloc(a.ctx, size);
   }
@@ -192,7 +192,7 @@ export class PyMem implements DebugReporter {
 
   /** `PyObject_Realloc(ptr, size)`. */
   objectRealloc(pointer: number, size: number): number {
-    if ((size >>> 0) !== size && this.refuseSize("PyObject_Realloc", size)) return 0;
+    if ((typeof size !== "number" || (size >>> 0) !== size) && this.refuseSize("PyObject_Realloc", size)) return 0;
     const a = this.obj;
     return a.realloc(a.ctx, pointer, size);
   }
@@ -240,8 +240,9 @@ export class PyMem implements DebugReporter {
   }
 
   private refuseCalloc(func: string, nelem: number, elsize: number): boolean {
-    if ((nelem >>> 0) !== nelem) checkSizeArgument(func, "nelem", nelem);
-    if ((elsize >>> 0) !== elsize) checkSizeArgument(func, "elsize", elsize);
+    // typeof first: a BigInt would make `>>>` throw a raw "Cannot mix BigInt" TypeError.
+    if (typeof nelem !== "number" || (nelem >>> 0) !== nelem) checkSizeArgument(func, "nelem", nelem);
+    if (typeof elsize !== "number" || (elsize >>> 0) !== elsize) checkSizeArgument(func, "elsize", elsize);
     return callocOverflows(nelem, elsize);
   }
 
