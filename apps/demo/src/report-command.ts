@@ -68,7 +68,7 @@ export async function writeReport(trace: string, base: StackOptions, options: Re
   try {
     const r = await replayForReport(trace, base, { every: options.every, pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion }, note);
     const s = r.prepared.settings;
-    const stopped = r.failure ? `at line ${r.failure.line}, after ${r.result.end.event} call events: ${r.failure.message}` : undefined;
+    const stopped = r.failure ? `at line ${r.failure.line}, after ${r.result.end.event} call events: ${r.failure.message.replace(/^(memtrace: )?line \d+: /, "")}` : undefined;
     const configuration = `PYTHONMALLOC=${s.pythonMalloc}, pymalloc ${s.pymallocVersion}, libc ${r.prepared.stack.options.libc}; samples every ${r.result.every} call events; ${r.snapshots.length} map snapshots (at most ${MAX_SNAPSHOTS}).`;
     const html = reportHtml({ trace, configuration, json: r.json, paragraph: r.paragraph, pins: pinsText(r.result.end), snapshots: r.snapshots, ...(stopped !== undefined ? { stopped } : {}) }, viewBundle());
     await output.write(html);
