@@ -30,8 +30,6 @@ export function parseEvery(value: string): number {
   return n;
 }
 
-const CALLS = new Set(["malloc", "calloc", "realloc", "free", "memalign"]);
-
 /** Options of {@link explainTrace}. */
 export interface ExplainOptions {
   /** Sample every this many call events. @defaultValue 10000 */
@@ -80,16 +78,13 @@ export async function explainTrace(trace: string, base: StackOptions, options: E
   const timeline = new Timeline(prepared.stack, { every: options.every ?? 10000, syscalls: watch.counts, at: typeof at === "number" ? at : undefined }, (key) => simulated(key));
   watch.timeline = timeline;
   const onEvent = (r: TraceRecord): void => {
-    if (!CALLS.has(r.kind)) return;
     switch (r.kind) {
       case "malloc":
+      case "memalign":
         timeline.allocated(r.result, r.size);
         break;
       case "calloc":
         timeline.allocated(r.result, r.nelem * r.elsize);
-        break;
-      case "memalign":
-        timeline.allocated(r.result, r.size);
         break;
       case "realloc":
         if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) timeline.released(r.ptr);
@@ -99,6 +94,7 @@ export async function explainTrace(trace: string, base: StackOptions, options: E
         timeline.released(r.ptr);
         break;
       default:
+        return; // not a call event: A, D, w lines and comments
     }
     timeline.afterCall();
   };

@@ -1,3 +1,4 @@
+import { PointerMap } from "@mem/memtrace";
 import type { ResidentVma } from "@mem/os-vm";
 
 const PAGE = 4096;
@@ -16,8 +17,10 @@ const PAGE = 4096;
  * {@link ResidentLedger.finish} (a page claimed beyond 4096 bytes).
  */
 export class ResidentLedger {
-  /** Page number → slot in {@link claimed}. */
-  private readonly slots = new Map<number, number>();
+  /** Page number → slot in {@link claimed} (an open-addressing table: page numbers of user addresses are beyond small integers, which makes a Map slow). */
+  private readonly slots: PointerMap;
+  /** The page numbers, slot by slot. */
+  private readonly pageOf: Float64Array;
   private readonly claimed: Float64Array;
   private readonly vmaOf: Uint32Array;
   private readonly vmas: readonly ResidentVma[];
@@ -33,10 +36,13 @@ export class ResidentLedger {
     for (const v of vmas) n += v.pages.length;
     this.claimed = new Float64Array(n);
     this.vmaOf = new Uint32Array(n);
+    this.pageOf = new Float64Array(n);
+    this.slots = new PointerMap(Math.max(16, 2 * n));
     let i = 0;
     vmas.forEach((v, index) => {
       for (const page of v.pages) {
         this.slots.set(page, i);
+        this.pageOf[i] = page;
         this.vmaOf[i] = index;
         i++;
       }
@@ -46,12 +52,12 @@ export class ResidentLedger {
 
   /** Whether the page holding `address` is resident. */
   isResident(address: number): boolean {
-    return this.slots.has(Math.floor(address / PAGE));
+    return this.slots.get(Math.floor(address / PAGE)) >= 0;
   }
 
   /** Whether every page of `[start, end)` is resident. */
   allResident(start: number, end: number): boolean {
-    for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) if (!this.slots.has(page)) return false;
+    for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) if (this.slots.get(page) < 0) return false;
     return true;
   }
 
@@ -59,7 +65,7 @@ export class ResidentLedger {
   residentIn(start: number, end: number): number {
     let total = 0;
     for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) {
-      if (!this.slots.has(page)) continue;
+      if (this.slots.get(page) < 0) continue;
       total += Math.min(end, (page + 1) * PAGE) - Math.max(start, page * PAGE);
     }
     return total;
@@ -72,13 +78,27 @@ export class ResidentLedger {
     const first = Math.floor(start / PAGE);
     for (let page = first; page * PAGE < end; page++) {
       const slot = this.slots.get(page);
-      if (slot === undefined) continue;
+      if (slot < 0) continue;
       const bytes = Math.min(end, (page + 1) * PAGE) - Math.max(start, page * PAGE);
       this.claimed[slot]! += bytes;
       total += bytes;
     }
     if (total !== 0) this.causes.set(cause, (this.causes.get(cause) ?? 0) + total);
     return total;
+  }
+
+  /**
+   * When every page of the page-aligned range `[start, end)` is resident, gives its bytes the
+   * causes of `parts` (which must sum to `end - start`) and returns true; else claims nothing
+   * and returns false. One lookup per page: the fast path of a wholly resident pymalloc pool.
+   */
+  claimWhole(start: number, end: number, parts: readonly (readonly [string, number])[]): boolean {
+    const first = start / PAGE;
+    const last = end / PAGE;
+    for (let page = first; page < last; page++) if (this.slots.get(page) < 0) return false;
+    for (let page = first; page < last; page++) this.claimed[this.slots.get(page)]! += PAGE;
+    for (const [cause, bytes] of parts) if (bytes > 0) this.causes.set(cause, (this.causes.get(cause) ?? 0) + bytes);
+    return true;
   }
 
   /**
@@ -97,7 +117,7 @@ export class ResidentLedger {
         const pageEnd = Math.min(end, (page + 1) * PAGE);
         const take = Math.min(left, pageEnd - at);
         const slot = this.slots.get(page);
-        if (slot !== undefined) this.claimed[slot]! += take;
+        if (slot >= 0) this.claimed[slot]! += take;
         left -= take;
         at += take;
         if (at === pageEnd) page++;
@@ -112,7 +132,8 @@ export class ResidentLedger {
    * `other.anon`). Throws when a page was claimed beyond its 4096 bytes (overlapping ranges).
    */
   finish(): Map<string, number> {
-    for (const [page, slot] of this.slots) {
+    for (let slot = 0; slot < this.claimed.length; slot++) {
+      const page = this.pageOf[slot]!;
       const c = this.claimed[slot]!;
       if (c > PAGE) throw new Error(`insight: page 0x${(page * PAGE).toString(16)} was given ${c} bytes of causes (more than 4096): two sources claimed the same bytes`);
       if (c === PAGE) continue;

@@ -85,20 +85,30 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
       const nextoffset = mem.load32(pool + NEXTOFFSET);
       const carvedEnd = pool + Math.min(nextoffset, overhead + blocks * size);
       const blocksEnd = pool + overhead + blocks * size;
-      ledger.add(pool, pool + overhead, "pymalloc.pool-headers");
-      ledger.add(carvedEnd, blocksEnd, "pymalloc.never-carved");
-      ledger.add(blocksEnd, pool + poolSize, "pymalloc.quantization");
       const carved = (carvedEnd - pool - overhead) / size;
       const free = carved - count;
       arena.liveBlocks += count;
       arena.liveBytes += count * size;
       findings.liveBlocks += count;
       findings.liveUsable += count * (size - perBlockDebug);
+      const parts: [string, number][] = [
+        ["pymalloc.pool-headers", overhead],
+        ["pymalloc.live-blocks", count * (size - perBlockDebug)],
+        ["debug.size", debug ? count * DEBUG_SIZE_BYTES : 0],
+        ["debug.pad", debug ? count * DEBUG_PAD_BYTES : 0],
+        ["pymalloc.free-blocks", free * size],
+        ["pymalloc.never-carved", blocksEnd - carvedEnd],
+        ["pymalloc.quantization", pool + poolSize - blocksEnd],
+      ];
+      if (ledger.claimWhole(pool, pool + poolSize, parts)) {
+        arena.freeResident += free * size;
+        continue;
+      }
+      ledger.add(pool, pool + overhead, "pymalloc.pool-headers");
+      ledger.add(carvedEnd, blocksEnd, "pymalloc.never-carved");
+      ledger.add(blocksEnd, pool + poolSize, "pymalloc.quantization");
       if (ledger.allResident(pool + overhead, carvedEnd)) {
-        const parts: [string, number][] = [["pymalloc.live-blocks", count * (size - perBlockDebug)]];
-        if (debug) parts.push(["debug.size", count * DEBUG_SIZE_BYTES], ["debug.pad", count * DEBUG_PAD_BYTES]);
-        parts.push(["pymalloc.free-blocks", free * size]);
-        ledger.addSplit(pool + overhead, carvedEnd, parts);
+        ledger.addSplit(pool + overhead, carvedEnd, parts.slice(1, 5));
         arena.freeResident += free * size;
       } else {
         const freeSet = freeBlocks(pymalloc, pool, ledger);
