@@ -83,14 +83,12 @@ const SCRIPT = `
   slider.addEventListener("input", function () { draw(Number(slider.value)); });
   var tip = document.getElementById("tooltip");
   document.addEventListener("mousemove", function (e) {
-    var el = e.target;
+    // the nearest element inside a picture with a <title> of its own (not the picture's)
     var title = null;
-    while (el && el !== document.body && !title) {
-      if (el.querySelector) { for (var c = el.firstChild; c; c = c.nextSibling) if (c.nodeName === "title") { title = c; break; } }
-      if (el.nodeName === "svg") break;
-      el = el.parentNode;
+    for (var el = e.target; el && el.nodeType === 1 && el.nodeName !== "svg" && !title; el = el.parentNode) {
+      for (var c = el.firstChild; c; c = c.nextSibling) if (c.nodeName === "title") { title = c; break; }
     }
-    if (!title || (el && el.nodeName === "svg")) { tip.style.display = "none"; return; }
+    if (!title) { tip.style.display = "none"; return; }
     tip.textContent = title.textContent;
     tip.style.display = "block";
     tip.style.left = Math.min(e.clientX + 14, window.innerWidth - tip.offsetWidth - 4) + "px";

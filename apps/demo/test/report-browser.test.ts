@@ -1,0 +1,159 @@
+/**
+ * Reports of real recordings opened in Chromium (Debian's package, driven by playwright-core;
+ * no browser is downloaded): no console error, no request leaves the page, the slider moves
+ * every map, hovering shows the tooltip, and each picture matches its committed reference
+ * screenshot within a tolerance (pixelmatch). Skipped, with the reason, when Chromium is not
+ * installed and MEM_BROWSER is not set (.ci/run installs it). MEM_UPDATE_SCREENSHOTS=1
+ * rewrites the references.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pixelmatch from "pixelmatch";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { PNG } from "pngjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { built, mem } from "./cli-support.js";
+
+const CHROMIUM = process.env.MEM_CHROMIUM ?? "/usr/lib/chromium/chromium";
+const present = existsSync(CHROMIUM);
+const run = built && (present || process.env.MEM_BROWSER !== undefined);
+const reason = !built ? "apps/demo is not built" : `${CHROMIUM} not found (apt-get install -y chromium; .ci/run does) and MEM_BROWSER is not set`;
+/** The flags of toolchain.md: headless, no sandbox (root in CI), nothing that reaches out. */
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
+];
+const REFERENCES = fileURLToPath(new URL("./fixtures/report-screenshots/", import.meta.url));
+/** Share of differing pixels a picture may have against its reference (font hinting, anti-aliasing). */
+const TOLERANCE = 0.02;
+
+const fixture = (path: string) => fileURLToPath(new URL(`../../../packages/${path}`, import.meta.url));
+/** Committed real recordings: the largest CPython one, and a C program's (glibc only, no pymalloc). */
+const RECORDINGS = [
+  { name: "json-roundtrip", path: fixture("small-object/test/fixtures/recordings/json-roundtrip.memtrace.gz"), python: true },
+  { name: "heap-workout", path: fixture("libc-malloc/test/fixtures/recordings/heap-workout.memtrace.gz"), python: false },
+];
+
+/** Compares a PNG with its committed reference; writes the reference when asked to. */
+function compare(name: string, png: Buffer): { differing: number; total: number } {
+  const path = join(REFERENCES, `${name}.png`);
+  if (process.env.MEM_UPDATE_SCREENSHOTS === "1" || !existsSync(path)) {
+    if (process.env.MEM_UPDATE_SCREENSHOTS !== "1") throw new Error(`no reference screenshot ${path}: run with MEM_UPDATE_SCREENSHOTS=1`);
+    writeFileSync(path, png);
+  }
+  const actual = PNG.sync.read(png);
+  const expected = PNG.sync.read(readFileSync(path));
+  if (actual.width !== expected.width || actual.height !== expected.height) {
+    throw new Error(`${name}: ${actual.width}x${actual.height} against the reference's ${expected.width}x${expected.height}`);
+  }
+  const differing = pixelmatch(actual.data, expected.data, undefined, actual.width, actual.height, { threshold: 0.1 });
+  return { differing, total: actual.width * actual.height };
+}
+
+describe.skipIf(!run)(`mem-demo report in Chromium${run ? "" : ` (skipped: ${reason})`}`, () => {
+  let browser: Browser;
+  let dir: string;
+  const reports = new Map<string, string>();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "mem-demo-report-"));
+    for (const r of RECORDINGS) {
+      const out = join(dir, `${r.name}.html`);
+      const result = mem(["report", r.path, "-o", out], { cwd: dir });
+      if (result.status !== 0) throw new Error(`report of ${r.name} failed: ${result.stderr}`);
+      reports.set(r.name, out);
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Opens a report, counting console errors and requests that are not file:// . */
+  async function open(name: string): Promise<{ page: Page; errors: string[]; external: string[]; ms: number }> {
+    const page = await browser.newPage({ viewport: { width: 1040, height: 900 }, deviceScaleFactor: 1 });
+    const errors: string[] = [];
+    const external: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.route("**", async (route) => {
+      const url = route.request().url();
+      if (!url.startsWith("file://")) {
+        external.push(url);
+        await route.abort();
+      } else await route.continue();
+    });
+    const start = Date.now();
+    await page.goto(`file://${reports.get(name)!}`);
+    await page.waitForSelector("#page-svg");
+    return { page, errors, external, ms: Date.now() - start };
+  }
+
+  for (const r of RECORDINGS) {
+    describe(r.name, () => {
+      it("opens without a console error or a request leaving the page, within a second or two", async () => {
+        const { page, errors, external, ms } = await open(r.name);
+        expect(errors).toEqual([]);
+        expect(external).toEqual([]);
+        expect(ms).toBeLessThan(5000);
+        const peak = await page.locator("#peak-rss").getAttribute("data-bytes");
+        expect(Number(peak)).toBeGreaterThan(0);
+        await page.close();
+      });
+
+      it("moves every map with the slider", async () => {
+        const { page, errors } = await open(r.name);
+        const maps = ["#timeline", "#heap-map", "#page-map", ...(r.python ? ["#arena-map"] : [])];
+        const read = () => Promise.all(maps.map((m) => page.locator(m).innerHTML()));
+        const atEnd = await read();
+        const eventAtEnd = await page.locator("body").getAttribute("data-event");
+        await page.locator("#slider").fill("0");
+        const atStart = await read();
+        expect(await page.locator("body").getAttribute("data-event")).not.toBe(eventAtEnd);
+        maps.forEach((m, i) => expect(atStart[i], `${m} did not change`).not.toBe(atEnd[i]));
+        await page.locator("#slider").fill(String(Math.floor(Number(await page.locator("#slider").getAttribute("max")) / 2)));
+        const middle = await read();
+        expect(middle[1]).not.toBe(atStart[1]);
+        expect(errors).toEqual([]);
+        await page.close();
+      });
+
+      it("shows a chunk's address, size and state when hovered", async () => {
+        const { page } = await open(r.name);
+        await page.locator('#heap-svg rect.chunk[data-state="in-use"]').first().hover({ force: true });
+        const tip = page.locator("#tooltip");
+        await expect.poll(() => tip.isVisible()).toBe(true);
+        expect(await tip.textContent()).toMatch(/^0x[0-9a-f]+: \d+ bytes, in use$|^0x[0-9a-f]+–0x[0-9a-f]+: \d+ chunks/);
+        if (r.python) {
+          await page.locator('#arena-svg rect.pool[data-state="used"]').first().hover({ force: true });
+          expect(await tip.textContent()).toMatch(/^pool 0x[0-9a-f]+: 16\.0 KiB, size class \d+, \d+ of \d+ blocks in use/);
+        }
+        await page.locator("h1").hover();
+        await expect.poll(() => tip.isVisible()).toBe(false);
+        await page.close();
+      });
+
+      it("draws each picture as its committed reference screenshot does", async () => {
+        const { page } = await open(r.name);
+        const pictures = ["timeline-svg", "heap-svg", "page-svg", ...(r.python ? ["arena-svg"] : [])];
+        for (const id of pictures) {
+          const png = await page.locator(`#${id}`).screenshot();
+          const { differing, total } = compare(`${r.name}-${id.replace(/-svg$/, "")}`, png);
+          expect(differing / total, `${id}: ${differing} of ${total} pixels differ`).toBeLessThanOrEqual(TOLERANCE);
+        }
+        await page.close();
+      });
+    });
+  }
+});
