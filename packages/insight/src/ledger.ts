@@ -1,4 +1,3 @@
-import { PointerMap } from "@mem/memtrace";
 import type { ResidentVma } from "@mem/os-vm";
 
 const PAGE = 4096;
@@ -17,10 +16,10 @@ const PAGE = 4096;
  * {@link ResidentLedger.finish} (a page claimed beyond 4096 bytes).
  */
 export class ResidentLedger {
-  /** Page number → slot in {@link claimed} (an open-addressing table: page numbers of user addresses are beyond small integers, which makes a Map slow). */
-  private readonly slots: PointerMap;
-  /** The page numbers, slot by slot. */
+  /** The resident page numbers, ascending (VMAs are listed in address order): slot i is page pageOf[i]. */
   private readonly pageOf: Float64Array;
+  /** The slot found last: lookups walk memory mostly in address order, so the next is usually next. */
+  private last = 0;
   private readonly claimed: Float64Array;
   private readonly vmaOf: Uint32Array;
   private readonly vmas: readonly ResidentVma[];
@@ -37,11 +36,9 @@ export class ResidentLedger {
     this.claimed = new Float64Array(n);
     this.vmaOf = new Uint32Array(n);
     this.pageOf = new Float64Array(n);
-    this.slots = new PointerMap(Math.max(16, 2 * n));
     let i = 0;
     vmas.forEach((v, index) => {
       for (const page of v.pages) {
-        this.slots.set(page, i);
         this.pageOf[i] = page;
         this.vmaOf[i] = index;
         i++;
@@ -50,14 +47,32 @@ export class ResidentLedger {
     this.residentBytes = n * PAGE;
   }
 
+  /** The slot of resident page `page`, or -1 (a cursor for sequential lookups, else binary search). */
+  private slot(page: number): number {
+    const pages = this.pageOf;
+    let i = this.last;
+    if (pages[i] === page) return i;
+    if (pages[i + 1] === page) return (this.last = i + 1);
+    let lo = 0;
+    let hi = pages.length - 1;
+    while (lo <= hi) {
+      i = (lo + hi) >>> 1;
+      const p = pages[i]!;
+      if (p === page) return (this.last = i);
+      if (p < page) lo = i + 1;
+      else hi = i - 1;
+    }
+    return -1;
+  }
+
   /** Whether the page holding `address` is resident. */
   isResident(address: number): boolean {
-    return this.slots.get(Math.floor(address / PAGE)) >= 0;
+    return this.slot(Math.floor(address / PAGE)) >= 0;
   }
 
   /** Whether every page of `[start, end)` is resident. */
   allResident(start: number, end: number): boolean {
-    for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) if (this.slots.get(page) < 0) return false;
+    for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) if (this.slot(page) < 0) return false;
     return true;
   }
 
@@ -65,7 +80,7 @@ export class ResidentLedger {
   residentIn(start: number, end: number): number {
     let total = 0;
     for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) {
-      if (this.slots.get(page) < 0) continue;
+      if (this.slot(page) < 0) continue;
       total += Math.min(end, (page + 1) * PAGE) - Math.max(start, page * PAGE);
     }
     return total;
@@ -77,7 +92,7 @@ export class ResidentLedger {
     let total = 0;
     const first = Math.floor(start / PAGE);
     for (let page = first; page * PAGE < end; page++) {
-      const slot = this.slots.get(page);
+      const slot = this.slot(page);
       if (slot < 0) continue;
       const bytes = Math.min(end, (page + 1) * PAGE) - Math.max(start, page * PAGE);
       this.claimed[slot]! += bytes;
@@ -88,17 +103,22 @@ export class ResidentLedger {
   }
 
   /**
-   * When every page of the page-aligned range `[start, end)` is resident, gives its bytes the
-   * causes of `parts` (which must sum to `end - start`) and returns true; else claims nothing
-   * and returns false. One lookup per page: the fast path of a wholly resident pymalloc pool.
+   * When every page of the page-aligned range `[start, end)` is resident, marks its bytes
+   * claimed and returns true; else claims nothing and returns false. The caller then gives
+   * the bytes their causes with {@link credit} (the fast path of a wholly resident pymalloc
+   * pool: one lookup per page, no per-range bookkeeping).
    */
-  claimWhole(start: number, end: number, parts: readonly (readonly [string, number])[]): boolean {
+  claimWhole(start: number, end: number): boolean {
     const first = start / PAGE;
     const last = end / PAGE;
-    for (let page = first; page < last; page++) if (this.slots.get(page) < 0) return false;
-    for (let page = first; page < last; page++) this.claimed[this.slots.get(page)]! += PAGE;
-    for (const [cause, bytes] of parts) if (bytes > 0) this.causes.set(cause, (this.causes.get(cause) ?? 0) + bytes);
+    for (let page = first; page < last; page++) if (this.slot(page) < 0) return false;
+    for (let page = first; page < last; page++) this.claimed[this.slot(page)]! += PAGE;
     return true;
+  }
+
+  /** Adds `bytes` to `cause` for bytes already claimed with {@link claimWhole}. */
+  credit(cause: string, bytes: number): void {
+    if (bytes > 0) this.causes.set(cause, (this.causes.get(cause) ?? 0) + bytes);
   }
 
   /**
@@ -116,7 +136,7 @@ export class ResidentLedger {
       while (left > 0 && at < end) {
         const pageEnd = Math.min(end, (page + 1) * PAGE);
         const take = Math.min(left, pageEnd - at);
-        const slot = this.slots.get(page);
+        const slot = this.slot(page);
         if (slot >= 0) this.claimed[slot]! += take;
         left -= take;
         at += take;

@@ -61,6 +61,8 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
   if (s.arenas !== 0) findings.structures.set(s.arenas, "pymalloc.arena-objects");
   for (const node of arenaMapNodes(pymalloc, ledger)) findings.structures.set(node, "pymalloc.arena-map");
   const perBlockDebug = debug ? DEBUG_SIZE_BYTES + DEBUG_PAD_BYTES : 0;
+  /** Totals of the wholly resident pools: headers, live, debug decoration, free, never carved, quantization. */
+  const whole = new Float64Array(6);
   for (const ao of pymalloc.arenaObjects()) {
     const base = ao.address;
     const first = base % poolSize === 0 ? base : base + poolSize - (base % poolSize);
@@ -91,24 +93,27 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
       arena.liveBytes += count * size;
       findings.liveBlocks += count;
       findings.liveUsable += count * (size - perBlockDebug);
+      if (ledger.claimWhole(pool, pool + poolSize)) {
+        whole[0]! += overhead;
+        whole[1]! += count * (size - perBlockDebug);
+        whole[2]! += count * perBlockDebug;
+        whole[3]! += free * size;
+        whole[4]! += blocksEnd - carvedEnd;
+        whole[5]! += pool + poolSize - blocksEnd;
+        arena.freeResident += free * size;
+        continue;
+      }
       const parts: [string, number][] = [
-        ["pymalloc.pool-headers", overhead],
         ["pymalloc.live-blocks", count * (size - perBlockDebug)],
         ["debug.size", debug ? count * DEBUG_SIZE_BYTES : 0],
         ["debug.pad", debug ? count * DEBUG_PAD_BYTES : 0],
         ["pymalloc.free-blocks", free * size],
-        ["pymalloc.never-carved", blocksEnd - carvedEnd],
-        ["pymalloc.quantization", pool + poolSize - blocksEnd],
       ];
-      if (ledger.claimWhole(pool, pool + poolSize, parts)) {
-        arena.freeResident += free * size;
-        continue;
-      }
       ledger.add(pool, pool + overhead, "pymalloc.pool-headers");
       ledger.add(carvedEnd, blocksEnd, "pymalloc.never-carved");
       ledger.add(blocksEnd, pool + poolSize, "pymalloc.quantization");
       if (ledger.allResident(pool + overhead, carvedEnd)) {
-        ledger.addSplit(pool + overhead, carvedEnd, parts.slice(1, 5));
+        ledger.addSplit(pool + overhead, carvedEnd, parts);
         arena.freeResident += free * size;
       } else {
         const freeSet = freeBlocks(pymalloc, pool, ledger);
@@ -120,6 +125,13 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
       }
     }
   }
+  ledger.credit("pymalloc.pool-headers", whole[0]!);
+  ledger.credit("pymalloc.live-blocks", whole[1]!);
+  ledger.credit("debug.size", (whole[2]! / (DEBUG_SIZE_BYTES + DEBUG_PAD_BYTES)) * DEBUG_SIZE_BYTES);
+  ledger.credit("debug.pad", (whole[2]! / (DEBUG_SIZE_BYTES + DEBUG_PAD_BYTES)) * DEBUG_PAD_BYTES);
+  ledger.credit("pymalloc.free-blocks", whole[3]!);
+  ledger.credit("pymalloc.never-carved", whole[4]!);
+  ledger.credit("pymalloc.quantization", whole[5]!);
   return findings;
 }
 
