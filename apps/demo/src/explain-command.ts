@@ -6,6 +6,7 @@
  */
 import { countSyscalls, explainJson, renderReport, Timeline, type ExplainJson, type SyscallCounts } from "@mem/insight";
 import type { TraceRecord } from "@mem/memtrace";
+import { arenaMapText, collectMaps } from "@mem/view";
 import { Option, type Command } from "commander";
 import { ReplayError } from "./replay.js";
 import { prepareReplay } from "./replay-command.js";
@@ -40,6 +41,8 @@ export interface ExplainOptions {
   pythonMalloc?: StackOptions["pythonMalloc"];
   /** `--pymalloc-version`. */
   pymallocVersion?: StackOptions["pymallocVersion"];
+  /** Draw the arena map with Unicode blocks (a terminal), else plain ASCII (piped, NO_COLOR). @defaultValue false */
+  unicode?: boolean;
 }
 
 /** What {@link explainTrace} produced. */
@@ -111,7 +114,10 @@ export async function explainTrace(trace: string, base: StackOptions, options: E
   }
   const stopped = failure ? { event: timeline.callsSeen, line: failure.line, error: failure.message } : undefined;
   const stoppedText = failure ? `at line ${failure.line}, after ${timeline.callsSeen} call events: ${failure.message}` : undefined;
-  const text = renderReport(result, { focus: typeof at === "number" ? "at" : at, stopped: stoppedText });
+  let text = renderReport(result, { focus: typeof at === "number" ? "at" : at, stopped: stoppedText });
+  // the arena map at the end (or where the replay stopped), one character a pool (@mem/view)
+  const arenas = prepared.stack.pymalloc !== undefined ? collectMaps(prepared.stack).arenas : undefined;
+  if (arenas !== undefined && arenas.arenas.length > 0) text += `\nArena map ${failure ? "where the replay stopped" : "at the end"}\n${arenaMapText(arenas, { unicode: options.unicode ?? false })}`;
   return { text, json: explainJson(result, stopped), failure };
 }
 
@@ -137,6 +143,7 @@ export function explainCommand<Flags extends object>(command: Command, toStackOp
             at: flags.at,
             pythonMalloc: given("pythonmalloc") ? flags.pythonmalloc : undefined,
             pymallocVersion: given("pymallocVersion") ? flags.pymallocVersion : undefined,
+            unicode: process.stdout.isTTY && !process.env.NO_COLOR,
           },
           (line) => process.stderr.write(`mem-demo explain: ${line}\n`),
         );

@@ -11,3 +11,4 @@ export { downsample, renderTimeline, timelineGroups } from "./timeline.js";
 export { causeColour, CHUNK_COLOURS, GREY, OKABE_ITO, sizeClassColour, viridis } from "./palette.js";
 export { bytes, esc, hex } from "./svg.js";
 export { CHUNK_STATES, packMaps, unpackMaps, type PackedMaps, type PackLimits } from "./codec.js";
+export { arenaMapText, type ArenaTextOptions } from "./arena-text.js";

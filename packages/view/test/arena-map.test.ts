@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { collectMaps, renderArenaMap, sizeClassColour } from "../src/index.js";
+import { arenaMapText, collectMaps, renderArenaMap, sizeClassColour } from "../src/index.js";
 import { goldenArenas, makeStack } from "./support.js";
 import { countByState, fillsOf, textAlternative, titles } from "./svg-support.js";
 
@@ -54,5 +54,28 @@ describe("arena map", () => {
 
   it("matches the committed golden SVG", async () => {
     await expect(svg).toMatchFileSnapshot("__snapshots__/arena-map.svg");
+  });
+});
+
+describe("arena map as text", () => {
+  const data = collectMaps(goldenArenas()).arenas!;
+
+  it("draws one line an arena, one character a pool, in Unicode blocks", () => {
+    const text = arenaMapText(data, { unicode: true });
+    const lines = text.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    const pools = (line: string) => /▕(.*)▏/.exec(line)![1]!;
+    const all = lines.slice(0, 2).map(pools).join("");
+    expect([...all].length).toBe(126);
+    expect([...all].filter((ch) => ch === "·").length).toBe(79);
+    expect(lines.filter((l) => l.startsWith("◆")).length).toBe(data.arenas.filter((a) => a.pin).length);
+    expect(text).toContain("█"); // the full 64- and 512-byte pools
+  });
+
+  it("is plain ASCII when the terminal does not allow Unicode", () => {
+    const text = arenaMapText(data, { unicode: false });
+    expect(/^[\x20-\x7e\n]*$/.test(text)).toBe(true);
+    expect(text).toContain("|");
+    expect(text).toContain("@");
   });
 });
