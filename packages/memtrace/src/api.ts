@@ -12,7 +12,14 @@
  * A <size> <result>                      pymalloc obtained an arena
  * D <ptr> <size>                         pymalloc released an arena
  * w <ptr> <offset> <hexbytes>            the program wrote these bytes at ptr+offset
+ * # cpus 2                               metadata: the recording machine's online CPUs
+ * t <thread>                             the events that follow were made by this thread
+ * n <thread>                             a thread started
+ * x <thread>                             a thread exited (after its last call)
  * ```
+ *
+ * Threads are numbered by the recorder: 1 is the main thread, every new thread gets the next
+ * number (never reused). A trace without `t` lines is all thread 1.
  *
  * Sizes are decimal, pointers `0x` + lowercase hex (`0x0` is NULL). Every number is an
  * integer in 0..2^53-1 (addresses are plain numbers throughout the stack).
@@ -97,6 +104,40 @@ export interface HeapStartEvent {
   readonly address: number;
 }
 
+/**
+ * `# cpus N`: the number of online CPUs of the recording machine (glibc sizes its arena limit,
+ * 8 × CPUs on 64-bit, from it).
+ */
+export interface CpusEvent {
+  readonly kind: "cpus";
+  readonly count: number;
+}
+
+/**
+ * `t <thread>`: the events that follow (up to the next `t` line) were made by thread
+ * `thread` (1 = the main thread; a trace starts on thread 1).
+ */
+export interface ThreadSwitchEvent {
+  readonly kind: "thread";
+  readonly thread: number;
+}
+
+/** `n <thread>`: thread `thread` started (its first event may follow later). */
+export interface ThreadStartEvent {
+  readonly kind: "thread-start";
+  readonly thread: number;
+}
+
+/**
+ * `x <thread>`: thread `thread` exited, after its last call: glibc's thread-exit work (the
+ * thread's tcache flushed, its arena put on the free list) happens here. Threads still alive
+ * when the process ends get no `x` line.
+ */
+export interface ThreadExitEvent {
+  readonly kind: "thread-exit";
+  readonly thread: number;
+}
+
 /** `#...`: any other comment; `text` is everything after the `#` (so `# x` has text `" x"`). */
 export interface CommentEvent {
   readonly kind: "comment";
@@ -114,6 +155,10 @@ export type MemtraceEvent =
   | ArenaFreeEvent
   | WriteEvent
   | HeapStartEvent
+  | CpusEvent
+  | ThreadSwitchEvent
+  | ThreadStartEvent
+  | ThreadExitEvent
   | CommentEvent;
 
 /** The `kind` of an event. */

@@ -41,6 +41,14 @@ export function formatEvent(e: MemtraceEvent | TraceRecord): string {
       return `w ${formatPointer(e.ptr)} ${e.offset} ${formatBytes(e.bytes)}`;
     case "heap-start":
       return `# heap-start ${formatPointer(e.address)}`;
+    case "cpus":
+      return `# cpus ${e.count}`;
+    case "thread":
+      return `t ${e.thread}`;
+    case "thread-start":
+      return `n ${e.thread}`;
+    case "thread-exit":
+      return `x ${e.thread}`;
     case "comment":
       return `#${e.text}`;
   }

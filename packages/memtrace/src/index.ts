@@ -3,6 +3,7 @@ export type {
   ArenaFreeEvent,
   CallocEvent,
   CommentEvent,
+  CpusEvent,
   Domain,
   EventKind,
   FreeEvent,
@@ -12,6 +13,9 @@ export type {
   MemtraceEvent,
   ReadOptions,
   ReallocEvent,
+  ThreadExitEvent,
+  ThreadStartEvent,
+  ThreadSwitchEvent,
   WriteEvent,
 } from "./api.js";
 export { DOMAINS, MAX_LINE_LENGTH, MEMTRACE_HEADER } from "./api.js";

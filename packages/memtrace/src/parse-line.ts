@@ -23,6 +23,7 @@ const HASH = 35;
 const ZERO = 48;
 const LOWER_X = 120;
 const HEAP_START = "# heap-start ";
+const CPUS = "# cpus ";
 
 /** Splits src[start, end) at spaces; returns the number of fields (positions of the first MAX_FIELDS kept). */
 function split(src: string, start: number, end: number, line: number): number {
@@ -73,6 +74,25 @@ function dec(src: string, i: number, line: number, what: string): number {
     throw new MemtraceSyntaxError(line, `${what} ${fieldText(src, i)} is above 2^53-1, the largest number the stack handles`);
   }
   return v;
+}
+
+/** src[s, e) as a decimal integer in 0..2^53-1. */
+function decAt(src: string, s: number, e: number, line: number, what: string): number {
+  let v = 0;
+  for (let p = s; p < e; p++) {
+    const d = src.charCodeAt(p) - ZERO;
+    if (d < 0 || d > 9) throw new MemtraceSyntaxError(line, `${what} ${quote(src.slice(s, e))} is not a decimal number`);
+    v = v * 10 + d;
+  }
+  if (e === s) throw new MemtraceSyntaxError(line, `${what} is missing`);
+  if (v > Number.MAX_SAFE_INTEGER) throw new MemtraceSyntaxError(line, `${what} ${src.slice(s, e)} is above 2^53-1, the largest number the stack handles`);
+  return v;
+}
+
+/** A count or thread number: at least 1 (thread 1 is the main thread; a machine has a CPU). */
+function positive(value: number, line: number, what: string): number {
+  if (value === 0) throw new MemtraceSyntaxError(line, `${what} must be at least 1`);
+  return value;
 }
 
 /** Field i (or src[s, e)) as a `0x` hex pointer in 0..2^53-1. */
@@ -271,6 +291,11 @@ export function parseLineInto(src: string, start: number, end: number, line: num
       rec.address = hexAt(src, start + HEAP_START.length, end, line, "heap-start");
       return;
     }
+    if (src.startsWith(CPUS, start)) {
+      rec.kind = "cpus";
+      rec.count = positive(decAt(src, start + CPUS.length, end, line, "cpus count"), line, "cpus count");
+      return;
+    }
     rec.kind = "comment";
     rec.text = src.slice(start + 1, end);
     return;
@@ -327,6 +352,21 @@ export function parseLineInto(src: string, start: number, end: number, line: num
       rec.ptr = arenaAddress(hex(src, 1, line, "arena-free ptr"), line, "arena-free (D) ptr", "a D line records an arena that was released");
       rec.size = arenaSize(dec(src, 2, line, "arena-free size"), line, "arena-free (D)");
       return;
+    case 116: // t
+      expectFields(n, 1, "thread (t)", line);
+      rec.kind = "thread";
+      rec.thread = positive(dec(src, 1, line, "thread number"), line, "thread number");
+      return;
+    case 110: // n
+      expectFields(n, 1, "thread-start (n)", line);
+      rec.kind = "thread-start";
+      rec.thread = positive(dec(src, 1, line, "thread-start number"), line, "thread-start number");
+      return;
+    case 120: // x
+      expectFields(n, 1, "thread-exit (x)", line);
+      rec.kind = "thread-exit";
+      rec.thread = positive(dec(src, 1, line, "thread-exit number"), line, "thread-exit number");
+      return;
     case 119: // w
       expectFields(n, 3, "write (w)", line);
       rec.kind = "write";
@@ -367,7 +407,7 @@ function arenaSize(value: number, line: number, what: string): number {
 function unknownEvent(src: string, line: number): MemtraceSyntaxError {
   return new MemtraceSyntaxError(
     line,
-    `unknown event ${quote(fieldText(src, 0))} (expected m, c, r, f, a, A, D, w, or # for a comment)`,
+    `unknown event ${quote(fieldText(src, 0))} (expected m, c, r, f, a, A, D, w, t, n, x, or # for a comment)`,
   );
 }
 

@@ -19,6 +19,8 @@ const EMPTY = new Uint8Array(0);
  * | arena-free  | ptr, size                            |
  * | write       | ptr, offset, bytes                   |
  * | heap-start  | address                              |
+ * | cpus        | count                                |
+ * | thread, thread-start, thread-exit | thread             |
  * | comment     | text                                 |
  */
 export class TraceRecord {
@@ -42,6 +44,10 @@ export class TraceRecord {
   offset = 0;
   /** The initial program break (heap-start). */
   address = 0;
+  /** Online CPUs of the recording machine (cpus). */
+  count = 0;
+  /** The recorder's thread number, 1 = main thread (thread, thread-start, thread-exit). */
+  thread = 1;
   /** The bytes written (write). */
   bytes: Uint8Array = EMPTY;
   /** Everything after `#` (comment). */
@@ -68,6 +74,12 @@ export class TraceRecord {
         return { kind: "write", ptr: this.ptr, offset: this.offset, bytes: this.bytes };
       case "heap-start":
         return { kind: "heap-start", address: this.address };
+      case "cpus":
+        return { kind: "cpus", count: this.count };
+      case "thread":
+      case "thread-start":
+      case "thread-exit":
+        return { kind: this.kind, thread: this.thread };
       case "comment":
         return { kind: "comment", text: this.text };
     }
@@ -119,6 +131,14 @@ export class TraceRecord {
         break;
       case "heap-start":
         this.address = event.address;
+        break;
+      case "cpus":
+        this.count = event.count;
+        break;
+      case "thread":
+      case "thread-start":
+      case "thread-exit":
+        this.thread = event.thread;
         break;
       case "comment":
         this.text = event.text;

@@ -8,7 +8,7 @@ const ptr = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 47 - 1 }), f
 const arenaPtr = fc.integer({ min: 1, max: 2 ** 35 - 1 }).map((page) => page * 4096);
 const arenaSize = fc.integer({ min: 1, max: 2 ** 20 }).map((pages) => pages * 4096);
 const domain = fc.constantFrom(...DOMAINS);
-const commentText = fc.string({ maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, "")).filter((s) => !s.startsWith(" heap-start "));
+const commentText = fc.string({ maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, "")).filter((s) => !s.startsWith(" heap-start ") && !s.startsWith(" cpus "));
 
 const event: fc.Arbitrary<MemtraceEvent> = fc.oneof(
   fc.record({ kind: fc.constant("malloc" as const), domain, size, result: ptr }),
@@ -20,6 +20,8 @@ const event: fc.Arbitrary<MemtraceEvent> = fc.oneof(
   fc.record({ kind: fc.constant("arena-free" as const), ptr: arenaPtr, size: arenaSize }),
   fc.record({ kind: fc.constant("write" as const), ptr, offset: size, bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }) }),
   fc.record({ kind: fc.constant("heap-start" as const), address: ptr }),
+  fc.record({ kind: fc.constant("cpus" as const), count: fc.integer({ min: 1, max: 4096 }) }),
+  fc.record({ kind: fc.constantFrom("thread" as const, "thread-start" as const, "thread-exit" as const), thread: fc.integer({ min: 1, max: 2 ** 31 }) }),
   fc.record({ kind: fc.constant("comment" as const), text: commentText }),
 );
 
