@@ -4,7 +4,7 @@
  */
 
 /** The CPython versions with a preset in {@link PYMALLOC_VERSIONS}. */
-export type PymallocVersion = "3.8" | "3.9" | "3.10" | "3.11" | "3.12";
+export type PymallocVersion = "3.8" | "3.9" | "3.10" | "3.11" | "3.12" | "3.13";
 
 /**
  * pymalloc's compile-time constants, as data. Every field is what `Objects/obmalloc.c`
@@ -110,7 +110,16 @@ const BASE_311: PymallocParams = {
  * The 64-bit Linux parameters of each CPython release line:
  * 3.8 (256 KiB arenas, 4 KiB pools, no radix tree, every empty arena released),
  * 3.9 (the same geometry, keeps the last empty arena), 3.10 (1 MiB / 16 KiB, radix tree
- * ignoring the top 16 address bits), 3.11 and 3.12 (radix tree over all 64 bits).
+ * ignoring the top 16 address bits), 3.11, 3.12 and 3.13 (radix tree over all 64 bits).
+ *
+ * 3.12 and 3.13 place and count exactly as 3.11 in what a trace can show: 3.12 moved
+ * obmalloc's state into the interpreter (PEP 684), but the main interpreter and every
+ * sub-interpreter created without its own allocator share one state, with the same
+ * `usable_arenas` list, radix tree and `_debugmallocstats` text; 3.13 adds mimalloc as an
+ * alternative (`PYTHONMALLOC=mimalloc`, and the only allocator of the free-threaded build),
+ * which is not pymalloc and has no preset here. Checked by recordings of CPython 3.12.1 and
+ * 3.13.0 whose replays give the real statistics text line for line
+ * (test/fixtures/versions).
  */
 export const PYMALLOC_VERSIONS: Readonly<Record<PymallocVersion, PymallocParams>> = {
   "3.8": { ...BASE_311, name: "3.8", poolSize: 4096, arenaSize: 256 << 10, radixTree: false, keepLastEmptyArena: false },
@@ -118,6 +127,7 @@ export const PYMALLOC_VERSIONS: Readonly<Record<PymallocVersion, PymallocParams>
   "3.10": { ...BASE_311, name: "3.10", radixIgnoreBits: 16 },
   "3.11": BASE_311,
   "3.12": { ...BASE_311, name: "3.12" },
+  "3.13": { ...BASE_311, name: "3.13" },
 };
 
 /** `sizeof(struct pool_header)` rounded up to the alignment: 48 on 64-bit. */

@@ -143,10 +143,10 @@ describe("the checker", () => {
 });
 
 /** The live re-run (`npm run test:live`): python3 must be a CPython whose pymalloc is modelled. */
-const MODELLED: readonly string[] = ["3.8", "3.9", "3.10", "3.11", "3.12"];
+const MODELLED: readonly string[] = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"];
 const liveDoubleFree = liveSkip({
   tools: ["python3"],
-  check: (host) => (MODELLED.includes(host.python3 ?? "") ? null : `host python3 is ${host.python3}, the pymalloc model covers CPython 3.8-3.12`),
+  check: (host) => (MODELLED.includes(host.python3 ?? "") ? null : `host python3 is ${host.python3}, the pymalloc model covers CPython 3.8-3.13`),
 });
 
 describe("validateFrees: false behaves like a CPython release build", () => {

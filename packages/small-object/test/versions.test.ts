@@ -20,10 +20,11 @@ function run(version: PymallocVersion) {
 
 describe("the same workload under each version's parameters", () => {
   it("presets carry the geometry of each release line", () => {
-    expect(Object.keys(PYMALLOC_VERSIONS)).toEqual(["3.8", "3.9", "3.10", "3.11", "3.12"]);
+    expect(Object.keys(PYMALLOC_VERSIONS)).toEqual(["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]);
     expect(PYMALLOC_VERSIONS["3.9"]).toMatchObject({ poolSize: 4096, arenaSize: 262144, radixTree: false, keepLastEmptyArena: true });
     expect(PYMALLOC_VERSIONS["3.10"]).toMatchObject({ poolSize: 16384, arenaSize: 1048576, radixTree: true, radixIgnoreBits: 16 });
     expect(PYMALLOC_VERSIONS["3.12"]).toMatchObject({ ...PYMALLOC_VERSIONS["3.11"], name: "3.12" });
+    expect(PYMALLOC_VERSIONS["3.13"]).toMatchObject({ ...PYMALLOC_VERSIONS["3.11"], name: "3.13" });
   });
 
   it("the blocks in use do not depend on the version; pools, arenas and overheads do", () => {
