@@ -1,4 +1,5 @@
 import type { Memory } from "@mem/hardware";
+import { checkRegisters } from "./syscall-arguments.js";
 import {
   MADV_DONTNEED,
   MADV_DONTNEED_LOCKED,
@@ -208,6 +209,7 @@ export class Process implements ProcessSpace, MremapSyscall {
 
   /** {@inheritDoc MemorySyscalls.mmap} */
   mmap(address: number, length: number, prot: number, flags: number, fd = -1, offset = 0): number {
+    checkRegisters("mmap", address, length, prot, flags, fd, offset);
     const call = (): string => `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatProt(prot)}, ${formatMapFlags(flags)}, ${String(fd)}, ${formatArg(offset, false)}`;
     const fail = (code: ErrnoCode, reason: string): never => {
       throw new SyscallError("mmap", call(), code, reason);
@@ -308,6 +310,7 @@ export class Process implements ProcessSpace, MremapSyscall {
 
   /** {@inheritDoc MremapSyscall.mremap} */
   mremap(oldAddress: number, oldLength: number, newLength: number, flags: number, newAddress = 0): number {
+    checkRegisters("mremap", oldAddress, oldLength, newLength, flags, newAddress);
     const call = (): string =>
       `${formatArg(oldAddress, true)}, ${formatArg(oldLength, false)}, ${formatArg(newLength, false)}, ${formatArg(flags, false)}, ${formatArg(newAddress, true)}`;
     const fail = (code: ErrnoCode, reason: string): never => {
@@ -384,6 +387,7 @@ export class Process implements ProcessSpace, MremapSyscall {
 
   /** {@inheritDoc MemorySyscalls.munmap} */
   munmap(address: number, length: number): void {
+    checkRegisters("munmap", address, length);
     const call = (): string => `${formatArg(address, true)}, ${formatArg(length, false)}`;
     const fail = (code: ErrnoCode, reason: string): never => {
       throw new SyscallError("munmap", call(), code, reason);
@@ -434,6 +438,7 @@ export class Process implements ProcessSpace, MremapSyscall {
    * been changed (a hole at the start changes nothing).
    */
   mprotect(address: number, length: number, prot: number): void {
+    checkRegisters("mprotect", address, length, prot);
     const call = (): string => `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatProt(prot)}`;
     const fail = (code: ErrnoCode, reason: string): never => {
       throw new SyscallError("mprotect", call(), code, reason);
@@ -508,6 +513,7 @@ export class Process implements ProcessSpace, MremapSyscall {
    * applied to the mapped parts.
    */
   madvise(address: number, length: number, advice: number): void {
+    checkRegisters("madvise", address, length, advice);
     const call = (): string => `${formatArg(address, true)}, ${formatArg(length, false)}, ${formatArg(advice, false)}`;
     const fail = (code: ErrnoCode, reason: string): never => {
       throw new SyscallError("madvise", call(), code, reason);
@@ -566,6 +572,7 @@ export class Process implements ProcessSpace, MremapSyscall {
 
   /** {@inheritDoc MemorySyscalls.brk} */
   brk(address: number): number {
+    checkRegisters("brk", address);
     if (this.fatal !== undefined) throw this.fatal;
     if (this.exited) return this.currentBrk;
     const old = this.currentBrk;
@@ -619,6 +626,7 @@ export class Process implements ProcessSpace, MremapSyscall {
    * (so shrinking below start_brk "succeeds" and leaves the break where it was).
    */
   sbrk(increment: number): number {
+    checkRegisters("sbrk", increment);
     if (this.fatal !== undefined) throw this.fatal;
     const call = formatArg(increment, false);
     if (typeof increment !== "number" || !Number.isSafeInteger(increment)) {

@@ -1,0 +1,29 @@
+import { InvalidArgumentError, PhysicalMemory } from "@mem/hardware";
+import { describe, expect, it } from "vitest";
+import { Kernel } from "../src/index.js";
+
+type Loose = Record<string, (...args: unknown[]) => unknown>;
+
+/** Found by fuzzing (issue 11): a BigInt system-call argument escaped as a raw "Cannot mix BigInt" TypeError. */
+describe("system calls refuse arguments that are not numbers, before anything changes", () => {
+  it("mmap, munmap, mprotect, madvise, mremap, brk and sbrk", () => {
+    const process = new Kernel({ ram: new PhysicalMemory({ size: 16 << 20 }) }).createProcess();
+    const p = process.mmap(0, 8192, 3, 0x22);
+    const maps = process.maps();
+    const loose = process as unknown as Loose;
+    for (const [call, args] of [
+      ["mmap", [0, 4096n, 3, 0x22]],
+      ["mmap", ["0", 4096, 3, 0x22]],
+      ["munmap", [BigInt(p), 4096]],
+      ["mprotect", [p, 4096, 1n]],
+      ["madvise", [p, "4096", 4]],
+      ["mremap", [p, 8192, 16384n, 1]],
+      ["brk", [1n]],
+      ["sbrk", [4096n]],
+    ] as const) {
+      expect(() => loose[call]!.apply(process, args as unknown as unknown[]), call).toThrow(InvalidArgumentError);
+      expect(() => loose[call]!.apply(process, args as unknown as unknown[]), call).toThrow(new RegExp(`^os-vm: ${call}: argument \\d must be a number, got (bigint|string)`));
+    }
+    expect(process.maps()).toBe(maps);
+  });
+});
