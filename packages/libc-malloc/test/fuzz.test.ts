@@ -179,7 +179,7 @@ describe.each([
     tallies.push(tally);
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 80, size: "max" }), (ops) => runSequence(make(), ops, tally)),
-      { numRuns: fuzzRuns(100, 25_000), seed: fuzzSeed() },
+      { numRuns: fuzzRuns(100, 3_000), seed: fuzzSeed() },
     );
     expect(tally.corruptions).toBe(0);
   }, 600_000);

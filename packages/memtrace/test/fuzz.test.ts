@@ -50,7 +50,7 @@ describe("fuzz: parseLine", () => {
           if (event.kind !== "comment") expect(parseLine(formatEvent(event))).toEqual(event);
         });
       }),
-      { numRuns: fuzzRuns(300, 100_000), seed: fuzzSeed() },
+      { numRuns: fuzzRuns(300, 30_000), seed: fuzzSeed() },
     );
   }, 1_200_000);
 });
@@ -99,7 +99,7 @@ describe("fuzz: PointerMap", () => {
         mapTally.checks++;
         for (const [k, v] of model) expect(ours.get(k)).toBe(v);
       }),
-      { numRuns: fuzzRuns(200, 50_000), seed: fuzzSeed() },
+      { numRuns: fuzzRuns(200, 30_000), seed: fuzzSeed() },
     );
   }, 1_200_000);
 });

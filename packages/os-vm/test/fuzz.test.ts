@@ -172,7 +172,7 @@ describe("fuzz: kernel", () => {
   it("random system calls, accesses and options: only typed errors, checkKernel finds nothing, 0 corruptions", () => {
     fc.assert(
       fc.property(kernelOptions, processOptions, fc.array(op, { minLength: 1, maxLength: 60, size: "max" }), (options, popts, ops) => runSequence(options, popts, ops, tally)),
-      { numRuns: fuzzRuns(100, 20_000), seed: fuzzSeed() },
+      { numRuns: fuzzRuns(100, 5_000), seed: fuzzSeed() },
     );
     expect(tally.corruptions).toBe(0);
   }, 1_200_000);

@@ -155,7 +155,7 @@ describe.each([
     tallies.push(tally);
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 60, size: "max" }), (ops) => runSequence(ops, tally, strictFree)),
-      { numRuns: fuzzRuns(40, 8_000), seed: fuzzSeed() },
+      { numRuns: fuzzRuns(40, 2_000), seed: fuzzSeed() },
     );
     expect(tally.corruptions).toBe(0);
   }, 1_200_000);
