@@ -72,8 +72,11 @@ export class ResidentLedger {
 
   /** Whether every page of `[start, end)` is resident. */
   allResident(start: number, end: number): boolean {
-    for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) if (this.slot(page) < 0) return false;
-    return true;
+    const first = Math.floor(start / PAGE);
+    const n = Math.ceil(end / PAGE) - first;
+    const slot = this.slot(first);
+    // pages are sorted and distinct: n consecutive slots ending at first + n - 1 are all resident
+    return slot >= 0 && slot + n <= this.pageOf.length && this.pageOf[slot + n - 1] === first + n - 1;
   }
 
   /** Bytes of `[start, end)` on resident pages (claimed or not). */
@@ -110,9 +113,12 @@ export class ResidentLedger {
    */
   claimWhole(start: number, end: number): boolean {
     const first = start / PAGE;
-    const last = end / PAGE;
-    for (let page = first; page < last; page++) if (this.slot(page) < 0) return false;
-    for (let page = first; page < last; page++) this.claimed[this.slot(page)]! += PAGE;
+    const n = (end - start) / PAGE;
+    const slot = this.slot(first);
+    if (slot < 0 || slot + n > this.pageOf.length || this.pageOf[slot + n - 1] !== first + n - 1) return false;
+    // pages are sorted and distinct: the last of n consecutive slots being first + n - 1 means all are resident
+    for (let i = slot; i < slot + n; i++) this.claimed[i]! += PAGE;
+    this.last = slot + n - 1;
     return true;
   }
 

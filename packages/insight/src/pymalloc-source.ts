@@ -73,7 +73,8 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
     ledger.add(poolsEnd, base + arenaSize, "pymalloc.arena-alignment");
     ledger.add(ao.poolAddress, poolsEnd, "pymalloc.uncarved-pools");
     for (let pool = first; pool < ao.poolAddress; pool += poolSize) {
-      if (!ledger.isResident(pool)) {
+      const wholly = ledger.allResident(pool, pool + poolSize);
+      if (!wholly && !ledger.isResident(pool)) {
         ledger.add(pool, pool + poolSize, "pymalloc.empty-pools");
         continue;
       }
@@ -93,7 +94,7 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
       arena.liveBytes += count * size;
       findings.liveBlocks += count;
       findings.liveUsable += count * (size - perBlockDebug);
-      if (ledger.claimWhole(pool, pool + poolSize)) {
+      if (wholly && ledger.claimWhole(pool, pool + poolSize)) {
         whole[0]! += overhead;
         whole[1]! += count * (size - perBlockDebug);
         whole[2]! += count * perBlockDebug;
