@@ -52,6 +52,9 @@ export function narrate(s: Snapshot, where: string): string {
   const rest = s.rssAnon - known;
   if (rest > 0) parts.push([rest, `${mib(rest)} are allocator structures and other pages (see the table)`]);
   parts.sort((x, y) => y[0] - x[0]);
-  const lead = `RSS is ${mib(s.rssAnon)} ${where} although only ${mib(live)} of objects are live (${s.account.liveBlocks} blocks)`;
+  const lead =
+    live < s.rssAnon
+      ? `RSS is ${mib(s.rssAnon)} ${where} although only ${mib(live)} of objects are live (${s.account.liveBlocks} blocks)`
+      : `RSS is ${mib(s.rssAnon)} ${where} while ${mib(live)} of objects are live (${s.account.liveBlocks} blocks; pages of them never written are not resident)`;
   return parts.length === 0 ? `${lead}.` : `${lead}: ${parts.map((p) => p[1]).join("; ")}.`;
 }
