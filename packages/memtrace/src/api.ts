@@ -16,6 +16,9 @@
  * t <thread>                             the events that follow were made by this thread
  * n <thread>                             a thread started
  * x <thread>                             a thread exited (after its last call)
+ * #F <id> <lineno> <filename>            a source frame (file and line), interned
+ * #T <id> <total> <frame-id>...          a traceback: frames most recent first, interned
+ * #S <traceback-id>                      the allocations that follow were made there
  * ```
  *
  * Threads are numbered by the recorder: 1 is the main thread, every new thread gets the next
@@ -138,6 +141,40 @@ export interface ThreadExitEvent {
   readonly thread: number;
 }
 
+/**
+ * `#F <id> <lineno> <filename>`: a source frame, written once and referred to by its id.
+ * `filename` is the rest of the line, escaped (see {@link escapeFilename}); `lineno` 0 is
+ * tracemalloc's "no line" (as in its `<unknown>:0` frame).
+ */
+export interface FrameEvent {
+  readonly kind: "frame";
+  readonly id: number;
+  readonly lineno: number;
+  readonly filename: string;
+}
+
+/**
+ * `#T <id> <total> <frame-id>...`: a traceback, written once and referred to by its id:
+ * its frames (ids of `#F` lines written before it), **most recent first**, and `total`,
+ * the number of frames the stack had before it was cut to the recording's limit
+ * (tracemalloc's `total_nframe`, at least the number of frames given).
+ */
+export interface TracebackEvent {
+  readonly kind: "traceback";
+  readonly id: number;
+  readonly total: number;
+  readonly frames: readonly number[];
+}
+
+/**
+ * `#S <traceback-id>`: the allocation events that follow (`m`, `c`, `r`, `a`), up to the
+ * next `#S` line, were made at this traceback (a `#T` line written before it).
+ */
+export interface StackEvent {
+  readonly kind: "stack";
+  readonly traceback: number;
+}
+
 /** `#...`: any other comment; `text` is everything after the `#` (so `# x` has text `" x"`). */
 export interface CommentEvent {
   readonly kind: "comment";
@@ -159,6 +196,9 @@ export type MemtraceEvent =
   | ThreadSwitchEvent
   | ThreadStartEvent
   | ThreadExitEvent
+  | FrameEvent
+  | TracebackEvent
+  | StackEvent
   | CommentEvent;
 
 /** The `kind` of an event. */

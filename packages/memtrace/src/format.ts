@@ -1,5 +1,6 @@
 import type { MemtraceEvent } from "./api.js";
 import type { TraceRecord } from "./record.js";
+import { escapeFilename } from "./stack-line.js";
 
 /** A pointer as the trace writes it: `0x` + lowercase hex, `0x0` for NULL. */
 export function formatPointer(p: number): string {
@@ -49,6 +50,12 @@ export function formatEvent(e: MemtraceEvent | TraceRecord): string {
       return `n ${e.thread}`;
     case "thread-exit":
       return `x ${e.thread}`;
+    case "frame":
+      return `#F ${e.id} ${e.lineno} ${escapeFilename(e.filename)}`;
+    case "traceback":
+      return `#T ${e.id} ${e.total} ${e.frames.join(" ")}`;
+    case "stack":
+      return `#S ${e.traceback}`;
     case "comment":
       return `#${e.text}`;
   }

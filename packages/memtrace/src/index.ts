@@ -8,6 +8,9 @@ export type {
   EventKind,
   FreeEvent,
   HeapStartEvent,
+  FrameEvent,
+  TracebackEvent,
+  StackEvent,
   MallocEvent,
   MemalignEvent,
   MemtraceEvent,
@@ -26,3 +29,6 @@ export { TraceRecord } from "./record.js";
 export type { RecordHandler } from "./stream.js";
 export { TraceStream, forEachRecord, parseTrace, readEvents } from "./stream.js";
 export { PointerMap, PointerMapError } from "./pointer-map.js";
+export { escapeFilename } from "./stack-line.js";
+export type { SourceFrame, SourceTraceback } from "./stacks.js";
+export { StackTable } from "./stacks.js";

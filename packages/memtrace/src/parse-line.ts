@@ -1,6 +1,7 @@
 import type { Domain, MemtraceEvent } from "./api.js";
 import { MemtraceSyntaxError } from "./errors.js";
 import { TraceRecord } from "./record.js";
+import { isStackLine, parseStackLine } from "./stack-line.js";
 
 /*
  * The line parser reads a line straight out of the text it came in (a chunk of a
@@ -294,6 +295,10 @@ export function parseLineInto(src: string, start: number, end: number, line: num
     if (src.startsWith(CPUS, start)) {
       rec.kind = "cpus";
       rec.count = positive(decAt(src, start + CPUS.length, end, line, "cpus count"), line, "cpus count");
+      return;
+    }
+    if (isStackLine(src, start, end)) {
+      parseStackLine(src, start, end, line, rec);
       return;
     }
     rec.kind = "comment";

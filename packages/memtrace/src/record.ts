@@ -1,6 +1,7 @@
 import type { Domain, EventKind, MemtraceEvent } from "./api.js";
 
 const EMPTY = new Uint8Array(0);
+const NO_FRAMES: readonly number[] = [];
 
 /**
  * One trace line as a reusable, mutable record: the allocation-free form the fast
@@ -21,6 +22,9 @@ const EMPTY = new Uint8Array(0);
  * | heap-start  | address                              |
  * | cpus        | count                                |
  * | thread, thread-start, thread-exit | thread             |
+ * | frame       | id, lineno, filename                 |
+ * | traceback   | id, total, frames                    |
+ * | stack       | traceback                            |
  * | comment     | text                                 |
  */
 export class TraceRecord {
@@ -50,6 +54,18 @@ export class TraceRecord {
   thread = 1;
   /** The bytes written (write). */
   bytes: Uint8Array = EMPTY;
+  /** The id a frame or traceback is defined with (frame, traceback). */
+  id = 0;
+  /** The line number (frame). */
+  lineno = 0;
+  /** The file name, unescaped (frame). */
+  filename = "";
+  /** Frames the stack had before the recording's limit cut it (traceback). */
+  total = 0;
+  /** Frame ids, most recent first (traceback): a fresh array for every traceback line. */
+  frames: readonly number[] = NO_FRAMES;
+  /** The traceback id the allocations that follow were made at (stack). */
+  traceback = 0;
   /** Everything after `#` (comment). */
   text = "";
 
@@ -80,6 +96,12 @@ export class TraceRecord {
       case "thread-start":
       case "thread-exit":
         return { kind: this.kind, thread: this.thread };
+      case "frame":
+        return { kind: "frame", id: this.id, lineno: this.lineno, filename: this.filename };
+      case "traceback":
+        return { kind: "traceback", id: this.id, total: this.total, frames: this.frames };
+      case "stack":
+        return { kind: "stack", traceback: this.traceback };
       case "comment":
         return { kind: "comment", text: this.text };
     }
@@ -139,6 +161,19 @@ export class TraceRecord {
       case "thread-start":
       case "thread-exit":
         this.thread = event.thread;
+        break;
+      case "frame":
+        this.id = event.id;
+        this.lineno = event.lineno;
+        this.filename = event.filename;
+        break;
+      case "traceback":
+        this.id = event.id;
+        this.total = event.total;
+        this.frames = event.frames;
+        break;
+      case "stack":
+        this.traceback = event.traceback;
         break;
       case "comment":
         this.text = event.text;

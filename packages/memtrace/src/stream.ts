@@ -2,6 +2,7 @@ import { MAX_LINE_LENGTH, MEMTRACE_HEADER, type MemtraceEvent, type ReadOptions 
 import { MemtraceLineTooLongError, MemtraceSyntaxError } from "./errors.js";
 import { parseLineInto } from "./parse-line.js";
 import { TraceRecord } from "./record.js";
+import { StackTable } from "./stacks.js";
 
 /** Called for every line of a trace with the (reused) record it was parsed into and its line number. */
 export type RecordHandler = (record: TraceRecord, line: number) => void;
@@ -26,6 +27,8 @@ export class TraceStream {
   private carry = "";
   private lineNo = 0;
   private readonly record = new TraceRecord();
+  /** The frames and tracebacks read so far and the traceback in force (source locations, `#F`/`#T`/`#S`). */
+  readonly stacks = new StackTable();
   private readonly requireHeader: boolean;
   private readonly maxLineLength: number;
   private readonly onRecord: RecordHandler;
@@ -94,8 +97,11 @@ export class TraceStream {
     if (end - start > this.maxLineLength) this.checkLength(end - start);
     const line = ++this.lineNo;
     if (line === 1 && this.requireHeader) checkHeader(src, start, end);
-    parseLineInto(src, start, end, line, this.record);
-    this.onRecord(this.record, line);
+    const rec = this.record;
+    parseLineInto(src, start, end, line, rec);
+    const kind = rec.kind;
+    if (kind === "stack" || kind === "frame" || kind === "traceback") this.stacks.add(rec, line);
+    this.onRecord(rec, line);
   }
 }
 

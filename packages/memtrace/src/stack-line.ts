@@ -1,0 +1,172 @@
+import { MemtraceSyntaxError } from "./errors.js";
+import type { TraceRecord } from "./record.js";
+
+/*
+ * The source-location records. They are comments to a reader that does not know them
+ * (every line starting with `#` is one), so that readers written before them, which refuse
+ * unknown event letters, skip them:
+ *
+ *   #F 3 12 /home/me/app.py           frame 3: line 12 of /home/me/app.py
+ *   #T 7 4 3 1                        traceback 7: frames 3 then 1 (most recent first) of a stack of 4
+ *   #S 7                              the allocations that follow were made at traceback 7
+ *   ^^ ^ ^^ ^-- the rest of the line, escaped
+ *   record letter right after the #, then exactly one space
+ */
+
+const SPACE = 32;
+const BACKSLASH = 92;
+
+/** Whether `src[start, end)` is a stack record line (`#F `, `#T ` or `#S `). */
+export function isStackLine(src: string, start: number, end: number): boolean {
+  if (end - start < 3 || src.charCodeAt(start + 2) !== SPACE) return false;
+  const c = src.charCodeAt(start + 1);
+  return c === 70 || c === 84 || c === 83; // F T S
+}
+
+/** The decimal integer at src[s, e) (0..2^53-1), or a syntax error naming `what`. */
+function decimal(src: string, s: number, e: number, line: number, what: string): number {
+  if (s >= e) throw new MemtraceSyntaxError(line, `${what} is missing`);
+  let v = 0;
+  for (let p = s; p < e; p++) {
+    const d = src.charCodeAt(p) - 48;
+    if (d < 0 || d > 9) throw new MemtraceSyntaxError(line, `${what} ${JSON.stringify(src.slice(s, e))} is not a decimal number`);
+    v = v * 10 + d;
+  }
+  if (v > Number.MAX_SAFE_INTEGER) throw new MemtraceSyntaxError(line, `${what} ${src.slice(s, e)} is above 2^53-1`);
+  return v;
+}
+
+/** The end of the field starting at `s` (the next space or `end`). */
+function fieldEnd(src: string, s: number, end: number): number {
+  const sp = src.indexOf(" ", s);
+  return sp < 0 || sp > end ? end : sp;
+}
+
+/**
+ * Parses a stack record line (one {@link isStackLine} accepted) into `rec`.
+ * @throws {@link MemtraceSyntaxError} naming the line: a missing or non-decimal field, an
+ *   empty field, a traceback without frames, a badly escaped file name
+ */
+export function parseStackLine(src: string, start: number, end: number, line: number, rec: TraceRecord): void {
+  const letter = src.charCodeAt(start + 1);
+  let p = start + 3;
+  if (letter === 83) {
+    // #S <traceback-id>
+    const e = fieldEnd(src, p, end);
+    if (e !== end) throw new MemtraceSyntaxError(line, `stack (#S) needs 1 field, the traceback id, got more`);
+    rec.kind = "stack";
+    rec.traceback = decimal(src, p, e, line, "stack (#S) traceback id");
+    return;
+  }
+  if (letter === 70) {
+    // #F <id> <lineno> <filename>
+    const e1 = fieldEnd(src, p, end);
+    const id = decimal(src, p, e1, line, "frame (#F) id");
+    if (e1 === end) throw new MemtraceSyntaxError(line, "frame (#F) needs an id, a line number and a file name");
+    p = e1 + 1;
+    const e2 = fieldEnd(src, p, end);
+    const lineno = decimal(src, p, e2, line, "frame (#F) line number");
+    if (e2 === end) throw new MemtraceSyntaxError(line, "frame (#F) needs a file name after the line number");
+    rec.kind = "frame";
+    rec.id = id;
+    rec.lineno = lineno;
+    rec.filename = unescapeFilename(src, e2 + 1, end, line);
+    return;
+  }
+  // #T <id> <total> <frame-id>...
+  const e1 = fieldEnd(src, p, end);
+  const id = decimal(src, p, e1, line, "traceback (#T) id");
+  if (e1 === end) throw new MemtraceSyntaxError(line, "traceback (#T) needs an id, the stack's total frame count and at least one frame id");
+  p = e1 + 1;
+  const e2 = fieldEnd(src, p, end);
+  const total = decimal(src, p, e2, line, "traceback (#T) total");
+  if (e2 === end) throw new MemtraceSyntaxError(line, "traceback (#T) needs at least one frame id after the total");
+  const frames: number[] = [];
+  p = e2 + 1;
+  for (;;) {
+    const e = fieldEnd(src, p, end);
+    frames.push(decimal(src, p, e, line, `traceback (#T) frame id ${frames.length + 1}`));
+    if (e === end) break;
+    p = e + 1;
+  }
+  if (total < frames.length) {
+    throw new MemtraceSyntaxError(line, `traceback (#T) total ${total} is less than its ${frames.length} frames (total counts the frames before the limit cut the stack)`);
+  }
+  rec.kind = "traceback";
+  rec.id = id;
+  rec.total = total;
+  rec.frames = frames;
+}
+
+function hexValue(src: string, s: number, n: number, line: number): number {
+  let v = 0;
+  for (let p = s; p < s + n; p++) {
+    const c = src.charCodeAt(p);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0 || Number.isNaN(c)) throw new MemtraceSyntaxError(line, `bad escape in a frame's file name: ${JSON.stringify(src.slice(s - 2, s + n))} needs ${n} hex digits`);
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/**
+ * A file name as a `#F` line holds it, unescaped: `\\` a backslash, `\n` `\r` `\t`, `\xHH`
+ * a character below U+0100, `\uHHHH` a UTF-16 code unit (how a recorder writes a lone
+ * surrogate, as Python's `surrogateescape` makes for undecodable bytes); anything else
+ * after a backslash is an error.
+ */
+function unescapeFilename(src: string, s: number, e: number, line: number): string {
+  const first = src.indexOf("\\", s);
+  if (first < 0 || first >= e) return src.slice(s, e);
+  let out = src.slice(s, first);
+  for (let p = first; p < e; ) {
+    const c = src.charCodeAt(p);
+    if (c !== BACKSLASH) {
+      out += src[p];
+      p++;
+      continue;
+    }
+    if (p + 1 >= e) throw new MemtraceSyntaxError(line, "a frame's file name ends with a lone backslash (a backslash is written \\\\)");
+    const k = src[p + 1];
+    if (k === "\\") out += "\\";
+    else if (k === "n") out += "\n";
+    else if (k === "r") out += "\r";
+    else if (k === "t") out += "\t";
+    else if (k === "x" || k === "u") {
+      const n = k === "x" ? 2 : 4;
+      if (p + 2 + n > e) throw new MemtraceSyntaxError(line, `bad escape in a frame's file name: \\${k} needs ${n} hex digits`);
+      out += String.fromCharCode(hexValue(src, p + 2, n, line));
+      p += 2 + n;
+      continue;
+    } else {
+      throw new MemtraceSyntaxError(line, `bad escape \\${k} in a frame's file name (expected \\\\, \\n, \\r, \\t, \\xHH or \\uHHHH)`);
+    }
+    p += 2;
+  }
+  return out;
+}
+
+/**
+ * A file name as a `#F` line writes it: a backslash doubled, `\n` `\r` `\t`, other control
+ * characters `\xHH`, a lone surrogate `\uHHHH`; spaces and every other character as they
+ * are (the file name is the rest of the line).
+ */
+export function escapeFilename(name: string): string {
+  let out = "";
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === BACKSLASH) out += "\\\\";
+    else if (c === 10) out += "\\n";
+    else if (c === 13) out += "\\r";
+    else if (c === 9) out += "\\t";
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`;
+    else if (c >= 0xd800 && c <= 0xdfff) {
+      const next = name.charCodeAt(i + 1);
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        out += name[i]! + name[i + 1]!;
+        i++;
+      } else out += `\\u${c.toString(16)}`;
+    } else out += name[i]!;
+  }
+  return out;
+}
