@@ -326,6 +326,9 @@ export class VirtualMemory implements Memory {
   /** {@inheritDoc @mem/hardware#Memory.read} */
   read(address: number, length: number): Uint8Array {
     checkLength(length);
+    // The range first, for anything longer than a page: read(0, 2 ** 40) must fault (SIGSEGV)
+    // at the first address that is not readable, not allocate a 1 TiB buffer.
+    if (length > PAGE_SIZE) this.handler.checkAccess(address, length, false);
     const out = new Uint8Array(length);
     this.readInto(address, out);
     return out;

@@ -27,3 +27,13 @@ describe("system calls refuse arguments that are not numbers, before anything ch
     expect(process.maps()).toBe(maps);
   });
 });
+
+describe("memory reads check the range before allocating the result", () => {
+  it("read(0, 2**40) is a segmentation fault, not a 1 TiB allocation", () => {
+    const process = new Kernel({ ram: new PhysicalMemory({ size: 16 << 20 }) }).createProcess();
+    const p = process.mmap(0, 8192, 3, 0x22);
+    expect(() => process.memory.read(0, 2 ** 40)).toThrow(/segmentation fault/);
+    expect(() => process.memory.read(p, 2 ** 40)).toThrow(/segmentation fault/);
+    expect(process.memory.read(p, 8192)).toEqual(new Uint8Array(8192));
+  });
+});
