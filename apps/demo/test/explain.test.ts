@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { explainTrace, parseAt, parseEvery } from "../src/explain-command.js";
 import { LIBC_RECORDINGS, PYTHON_RECORDINGS, recordings } from "./support-fixtures.js";
@@ -12,12 +13,15 @@ const schema = JSON.parse(readFileSync(require.resolve("@mem/insight/explain.sch
 type Validator = ((data: unknown) => boolean) & { errors?: unknown[] | null };
 const Ajv2020 = createRequire(require.resolve("@mem/insight/package.json"))("ajv/dist/2020.js") as { default: new (options: object) => { compile(s: object): Validator } };
 const validate = new Ajv2020.default({ allErrors: true }).compile(schema);
+const DEMO_FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const sum = (causes: Record<string, number>): number => Object.values(causes).reduce((a, b) => a + b, 0);
 
 describe("mem-demo explain on the committed real recordings", () => {
   const cases = [
     ...recordings(PYTHON_RECORDINGS).map((name) => join(PYTHON_RECORDINGS, `${name}.memtrace.gz`)),
     ...recordings(LIBC_RECORDINGS).map((name) => join(LIBC_RECORDINGS, `${name}.memtrace.gz`)),
+    // apps/demo's own recordings: CPython 3.8 (256 KiB arenas, no arena map), glibc under GLIBC_TUNABLES
+    ...["cpython-3.8", "glibc-env"].flatMap((dir) => recordings(join(DEMO_FIXTURES, dir)).map((name) => join(DEMO_FIXTURES, dir, `${name}.memtrace.gz`))),
   ];
   it.each(cases)("%s: every sample's causes sum to its RssAnon; the JSON follows the schema", async (trace) => {
     const outcome = await explainTrace(trace, {}, { every: 5000 });
