@@ -19,7 +19,7 @@ export type LibcImplementation = (typeof LIBC_IMPLEMENTATIONS)[number];
 /** The `PYTHONMALLOC` presets of a CPython 3.11 release build. */
 export const PYTHONMALLOC_PRESETS = ["default", "malloc", "pymalloc", "debug", "malloc_debug", "pymalloc_debug"] as const;
 /** The pymalloc parameter presets. */
-export const PYMALLOC_VERSION_NAMES = ["3.8", "3.9", "3.10", "3.11", "3.12"] as const;
+export const PYMALLOC_VERSION_NAMES = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"] as const;
 
 /** Options of {@link createStack}: each replaces one tier. */
 export interface StackOptions {

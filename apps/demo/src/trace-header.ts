@@ -5,6 +5,7 @@
  * ```
  * # memtrace v1
  * # recorder memtrace_python: CPython 3.11.7, pymalloc arena size 1048576
+ * # python-build free-threaded      (only from a free-threaded build: mimalloc allocates)
  * # env PYTHONMALLOC=debug
  * # env GLIBC_TUNABLES=glibc.malloc.tcache_count=0
  * # heap-start 0x55d0c3a2e000
@@ -21,6 +22,8 @@ export interface TraceHeader {
   python?: string;
   /** The glibc version a `# recorder …: glibc X.Y` line names. */
   glibc?: string;
+  /** `# python-build free-threaded`: recorded by a free-threaded (`--disable-gil`) CPython build. */
+  freeThreaded?: boolean;
 }
 
 /** The most header lines read (comments before the first event). */
@@ -39,6 +42,7 @@ export function parseTraceHeader(lines: Iterable<string>): TraceHeader {
     if (env) header.env[env[1]!] = env[2]!;
     const heap = /^# heap-start (0x[0-9a-f]+)$/.exec(line);
     if (heap) header.heapStart = Number.parseInt(heap[1]!, 16);
+    if (line === "# python-build free-threaded") header.freeThreaded = true;
     if (line.startsWith("# recorder ")) {
       const python = /\bCPython (\d+\.\d+(?:\.\d+)?[a-z0-9+]*)/.exec(line);
       if (python) header.python = python[1]!;

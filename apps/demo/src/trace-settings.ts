@@ -54,7 +54,8 @@ export function pymallocVersionOf(python: string): PymallocVersion | undefined {
 /**
  * Decides the settings of a replay from the trace's header and the command line.
  * @throws {@link TraceSettingsError} when the header names a CPython version without a
- *   pymalloc preset, or an unknown PYTHONMALLOC, and the command line does not decide
+ *   pymalloc preset, an unknown PYTHONMALLOC, or mimalloc (no tier models it yet), and the
+ *   command line does not decide
  */
 export function replaySettings(header: TraceHeader, given: GivenSettings = {}): ReplaySettings {
   const useHeader = given.fromHeader !== false;
@@ -81,8 +82,18 @@ export function replaySettings(header: TraceHeader, given: GivenSettings = {}): 
 
   let pythonMalloc: PythonMallocPreset = given.pythonMalloc ?? "default";
   const recordedMalloc = useHeader ? header.env.PYTHONMALLOC : undefined;
-  // CPython treats an empty PYTHONMALLOC as unset.
-  if (recordedMalloc !== undefined && recordedMalloc !== "") {
+  const mimalloc = useHeader ? mimallocRecording(header) : undefined;
+  if (mimalloc !== undefined) {
+    // CPython 3.13's mimalloc served mem and obj: pymalloc's pools and arenas never existed.
+    if (given.pythonMalloc === undefined) {
+      throw new TraceSettingsError(
+        `${mimalloc}: mimalloc, not pymalloc, served the mem and obj domains, and no mimalloc tier exists yet; ` +
+          `give --pythonmalloc to replay its calls through one of ${PYTHONMALLOC_PRESETS.join(", ")} (a what-if, not a reproduction)`,
+      );
+    }
+    warnings.push(`${mimalloc}, and no mimalloc tier exists yet; --pythonmalloc ${given.pythonMalloc} wins (a what-if, not a reproduction)`);
+  } else if (recordedMalloc !== undefined && recordedMalloc !== "") {
+    // CPython treats an empty PYTHONMALLOC as unset.
     const known = (PYTHONMALLOC_PRESETS as readonly string[]).includes(recordedMalloc);
     if (given.pythonMalloc !== undefined) {
       if (recordedMalloc !== given.pythonMalloc) warnings.push(`the trace was recorded under PYTHONMALLOC=${recordedMalloc}; --pythonmalloc ${given.pythonMalloc} wins`);
@@ -111,6 +122,17 @@ export function replaySettings(header: TraceHeader, given: GivenSettings = {}): 
   }
   warnings.push(...glibc.warnings);
   return { pythonMalloc, pymallocVersion, glibc: glibc.options, glibcSettings: glibc, fromHeader, warnings };
+}
+
+/**
+ * What says that mimalloc allocated in the recorded run (`PYTHONMALLOC=mimalloc` or
+ * `mimalloc_debug` of CPython 3.13+, or a free-threaded build, whose only allocator it is),
+ * as the start of a sentence; undefined when pymalloc or malloc did.
+ */
+export function mimallocRecording(header: TraceHeader): string | undefined {
+  if (header.freeThreaded === true) return `the trace was recorded by a free-threaded CPython ${header.python ?? ""} build`.replace("  ", " ");
+  const name = header.env.PYTHONMALLOC;
+  return name === "mimalloc" || name === "mimalloc_debug" ? `the trace was recorded under PYTHONMALLOC=${name}` : undefined;
 }
 
 /** The one line naming what was taken from the header (empty when nothing was). */

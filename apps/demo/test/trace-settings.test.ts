@@ -41,7 +41,8 @@ describe("reading the header", () => {
   it("versions map to presets only where there is one", () => {
     expect(pymallocVersionOf("3.8.18")).toBe("3.8");
     expect(pymallocVersionOf("3.12.1")).toBe("3.12");
-    expect(pymallocVersionOf("3.13.0")).toBeUndefined();
+    expect(pymallocVersionOf("3.13.0")).toBe("3.13");
+    expect(pymallocVersionOf("3.14.0")).toBeUndefined();
     expect(pymallocVersionOf("3.6.15")).toBeUndefined();
   });
 });
@@ -54,10 +55,10 @@ describe("deciding the settings", () => {
   });
 
   it("a version without a preset is refused unless --pymalloc-version is given", () => {
-    for (const version of ["3.13.0", "3.6.15", "3.7.16"]) {
+    for (const version of ["3.14.0", "3.6.15", "3.7.16"]) {
       expect(() => replaySettings(python(version))).toThrow(TraceSettingsError);
       expect(() => replaySettings(python(version))).toThrow(
-        `the trace was recorded by CPython ${version}, which has no pymalloc preset here (3.8, 3.9, 3.10, 3.11, 3.12): give --pymalloc-version to replay it with one of them`,
+        `the trace was recorded by CPython ${version}, which has no pymalloc preset here (3.8, 3.9, 3.10, 3.11, 3.12, 3.13): give --pymalloc-version to replay it with one of them`,
       );
       const s = replaySettings(python(version), { pymallocVersion: "3.12" });
       expect(s.pymallocVersion).toBe("3.12");
@@ -71,9 +72,33 @@ describe("deciding the settings", () => {
     expect(fromHeaderLine(replaySettings(h))).toBe("from the trace header: CPython 3.11, PYTHONMALLOC=debug");
     expect(replaySettings(h, { pythonMalloc: "malloc" }).pythonMalloc).toBe("malloc");
     expect(replaySettings(python("3.11.7", "# env PYTHONMALLOC=")).pythonMalloc).toBe("default");
-    expect(() => replaySettings(python("3.13.0", "# env PYTHONMALLOC=mimalloc"), { pymallocVersion: "3.12" })).toThrow(
-      "the trace was recorded under PYTHONMALLOC=mimalloc, which is not modelled",
+    expect(() => replaySettings(python("3.11.7", "# env PYTHONMALLOC=weird"))).toThrow("the trace was recorded under PYTHONMALLOC=weird, which is not modelled");
+  });
+
+  it("a trace of CPython 3.13's mimalloc is refused with that reason; --pythonmalloc replays its calls as a what-if", () => {
+    for (const name of ["mimalloc", "mimalloc_debug"]) {
+      const h = python("3.13.0", `# env PYTHONMALLOC=${name}`);
+      expect(() => replaySettings(h)).toThrow(
+        `the trace was recorded under PYTHONMALLOC=${name}: mimalloc, not pymalloc, served the mem and obj domains, and no mimalloc tier exists yet; ` +
+          "give --pythonmalloc to replay its calls through one of default, malloc, pymalloc, debug, malloc_debug, pymalloc_debug (a what-if, not a reproduction)",
+      );
+      const s = replaySettings(h, { pythonMalloc: "pymalloc" });
+      expect(s.pythonMalloc).toBe("pymalloc");
+      expect(s.warnings).toEqual([`the trace was recorded under PYTHONMALLOC=${name}, and no mimalloc tier exists yet; --pythonmalloc pymalloc wins (a what-if, not a reproduction)`]);
+    }
+  });
+
+  it("a trace of a free-threaded build (mimalloc is its only allocator) is refused with that reason", () => {
+    const h = python("3.13.0", "# python-build free-threaded");
+    expect(h.freeThreaded).toBe(true);
+    expect(() => replaySettings(h)).toThrow(
+      "the trace was recorded by a free-threaded CPython 3.13.0 build: mimalloc, not pymalloc, served the mem and obj domains, and no mimalloc tier exists yet; " +
+        "give --pythonmalloc to replay its calls through one of default, malloc, pymalloc, debug, malloc_debug, pymalloc_debug (a what-if, not a reproduction)",
     );
+    expect(replaySettings(h, { pythonMalloc: "default" }).warnings).toEqual([
+      "the trace was recorded by a free-threaded CPython 3.13.0 build, and no mimalloc tier exists yet; --pythonmalloc default wins (a what-if, not a reproduction)",
+    ]);
+    expect(python("3.13.0").freeThreaded).toBeUndefined();
   });
 
   it("glibc settings from the header, each overridable; the line names them all", () => {
