@@ -5,6 +5,9 @@ import type { Account, Causes, InspectedStack, Pins } from "./api.js";
 import { pinsOf } from "./pins.js";
 import type { SyscallCounts } from "./syscall-counter.js";
 
+/** The value of a freed block's key in the requested-size table. */
+const FREED = -2;
+
 /** One sample of the timeline. */
 export interface Sample {
   /** Call events (`m`, `c`, `r`, `f`, `a`) replayed so far. */
@@ -156,7 +159,10 @@ export class Timeline {
   /** The block under `key` was freed (or moved by realloc). */
   released(key: number): void {
     if (key === 0) return;
-    const old = this.requested.delete(key);
+    // Marked freed (-2) rather than deleted: a delete's backward shift in a large table costs
+    // more than the whole replayed event. The table stays proportional to the addresses the
+    // program used, as the replay's own pointer table does.
+    const old = this.requested.set(key, FREED);
     if (old >= 0) this.liveRequested -= old;
   }
 
@@ -253,7 +259,9 @@ export class Timeline {
     if (full && this.simulated !== undefined) {
       requested = new Map();
       const simulated = this.simulated;
-      this.requested.forEach((size, key) => requested!.set(simulated(key), size));
+      this.requested.forEach((size, key) => {
+        if (size >= 0) requested!.set(simulated(key), size);
+      });
     }
     const detail = accountDetail(this.stack, { liveRequested: this.liveRequested, requested });
     const a = detail.account;
