@@ -106,6 +106,15 @@ export interface GlibcMallocOptions {
    */
   tcacheKey?: number;
   /**
+   * The machine's online CPUs (`get_nprocs()`, a trace's `# cpus` line): once more than
+   * `arenaTest` arenas exist, glibc allows 8 × CPUs of them (64-bit). @defaultValue 2
+   */
+  cpus?: number;
+  /** `glibc.malloc.arena_max` / `MALLOC_ARENA_MAX`: the most arenas (0 = the CPU rule). @defaultValue 0 */
+  arenaMax?: number;
+  /** `glibc.malloc.arena_test` / `MALLOC_ARENA_TEST`: arenas created before the CPU rule applies. @defaultValue 8 */
+  arenaTest?: number;
+  /**
    * Where libc's static `main_arena` (0x898 bytes) lives. By default it sits where glibc 2.36
    * keeps it, in libc.so.6's data segment, when the process's image maps one (the default
    * os-vm image does); otherwise one anonymous page is mapped for it when the allocator is created.

@@ -64,7 +64,19 @@ export abstract class ArenaState {
   /** The process whose memory this allocator manages. */
   readonly process: ProcessSpace;
   /** Address of `main_arena` (`struct malloc_state`). */
-  readonly arena: number;
+  readonly mainArena: number;
+  /**
+   * The arena being worked on (`av`): main_arena, except inside a call that a thread serves
+   * from an arena of its own (then restored to main_arena before the call returns).
+   */
+  protected av: number;
+  /** NON_MAIN_ARENA when {@link av} is not main_arena, else 0: or'ed into the chunks it hands out. */
+  protected nma = 0;
+
+  /** Address of `main_arena` (between calls; inside the allocator, the arena being worked on). */
+  get arena(): number {
+    return this.av;
+  }
   protected readonly m: Memory;
 
   // ---- mp_ and other libc statics -------------------------------------------------------
@@ -145,7 +157,8 @@ export abstract class ArenaState {
     if (given !== undefined && !(Number.isSafeInteger(given) && given > 0 && given % 16 === 0)) {
       throw new RangeError(`libc-malloc: stateAddress must be a 16-byte aligned address, got ${String(given)}`);
     }
-    this.arena = given ?? mainArenaOf(process) ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
+    this.mainArena = given ?? mainArenaOf(process) ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
+    this.av = this.mainArena;
     this.initialBrk = process.brk(0);
     this.key = options.tcacheKey ?? Math.floor(Math.random() * 2 ** 53);
     if (options.tcacheCount !== undefined && options.tcacheCount <= MAX_TCACHE_COUNT) this.tcacheCount = options.tcacheCount;
@@ -409,6 +422,12 @@ export abstract class ArenaState {
   protected abstract sysmalloc(nb: number): number;
   /** `systrim(pad, av)`. */
   protected abstract systrim(pad: number): number;
+  /** `heap_trim(heap_for_ptr(top(av)), mp_.top_pad)`: _int_free's trim of a non-main arena. */
+  protected abstract heapTrimTop(): void;
+  /** Sets the NON_MAIN_ARENA bit of the chunk at `p` (`set_non_main_arena`). */
+  protected setNonMainArena(p: number): void {
+    this.m.store32(p + 8, (this.m.load32(p + 8) | NON_MAIN_ARENA) >>> 0);
+  }
   /** `munmap_chunk(p)`. */
   protected abstract munmapChunk(p: number, call: string): void;
 }

@@ -71,12 +71,14 @@ export abstract class BinAllocator extends ArenaState {
         this.setInuseBitAt(victim + nb);
         m.store64(bin + BK, bck);
         m.store64(bck + FD, bin);
+        if (this.nma !== 0) this.setNonMainArena(victim);
         const tidx = csize2tidx(nb);
         if (this.tcache !== 0 && tidx < this.tcacheBins) {
           let tcVictim: number;
           while (this.tcCount(tidx) < this.tcacheCount && (tcVictim = this.rd(bin + BK)) !== bin) {
             const b = this.rd(tcVictim + BK);
             this.setInuseBitAt(tcVictim + nb);
+            if (this.nma !== 0) this.setNonMainArena(tcVictim);
             m.store64(bin + BK, b);
             m.store64(b + FD, bin);
             this.tcachePut(tcVictim, tidx);
@@ -123,7 +125,7 @@ export abstract class BinAllocator extends ArenaState {
           m.store64(remainder + BK, unsorted);
           m.store64(remainder + FD, unsorted);
           if (remainderSize >= MIN_LARGE_SIZE) this.clearNextsize(remainder);
-          this.wr(victim + 8, nb + PREV_INUSE);
+          this.wr(victim + 8, nb + PREV_INUSE + this.nma);
           this.wr(remainder + 8, remainderSize + PREV_INUSE);
           this.wr(remainder + remainderSize, remainderSize);
           return this.allocPerturb(victim + CHUNK_HDR_SZ, bytes);
@@ -135,6 +137,7 @@ export abstract class BinAllocator extends ArenaState {
 
         if (size === nb) {
           this.setInuseBitAt(next);
+          if (this.nma !== 0) this.setNonMainArena(victim);
           if (tcacheNb && this.tcCount(tidx) < this.tcacheCount) {
             this.tcachePut(victim, tidx);
             returnCached = true;
@@ -216,6 +219,7 @@ export abstract class BinAllocator extends ArenaState {
           this.unlinkChunk(v, "malloc");
           if (remainderSize < MINSIZE) {
             this.setInuseBitAt(v + size);
+            if (this.nma !== 0) this.setNonMainArena(v);
           } else {
             const remainder = v + nb;
             const fwd = this.rd(unsorted + FD);
@@ -225,7 +229,7 @@ export abstract class BinAllocator extends ArenaState {
             m.store64(unsorted + FD, remainder);
             m.store64(fwd + BK, remainder);
             if (remainderSize >= MIN_LARGE_SIZE) this.clearNextsize(remainder);
-            this.wr(v + 8, nb + PREV_INUSE);
+            this.wr(v + 8, nb + PREV_INUSE + this.nma);
             this.wr(remainder + 8, remainderSize + PREV_INUSE);
             this.wr(remainder + remainderSize, remainderSize);
           }
@@ -289,6 +293,7 @@ export abstract class BinAllocator extends ArenaState {
       this.unlinkChunk(victim, "malloc");
       if (remainderSize < MINSIZE) {
         this.setInuseBitAt(victim + size);
+        if (this.nma !== 0) this.setNonMainArena(victim);
       } else {
         const remainder = victim + nb;
         const unsorted = this.binAt(1);
@@ -300,7 +305,7 @@ export abstract class BinAllocator extends ArenaState {
         m.store64(fwd + BK, remainder);
         if (nb < MIN_LARGE_SIZE) this.setLastRemainder(remainder);
         if (remainderSize >= MIN_LARGE_SIZE) this.clearNextsize(remainder);
-        this.wr(victim + 8, nb + PREV_INUSE);
+        this.wr(victim + 8, nb + PREV_INUSE + this.nma);
         this.wr(remainder + 8, remainderSize + PREV_INUSE);
         this.wr(remainder + remainderSize, remainderSize);
       }
@@ -313,7 +318,7 @@ export abstract class BinAllocator extends ArenaState {
     const remainderSize = chunkSize(this.sizeField(top)) - nb;
     const remainder = top + nb;
     this.setTop(remainder);
-    this.wr(top + 8, nb + PREV_INUSE);
+    this.wr(top + 8, nb + PREV_INUSE + this.nma);
     this.wr(remainder + 8, remainderSize + PREV_INUSE);
   }
 
@@ -414,7 +419,8 @@ export abstract class BinAllocator extends ArenaState {
 
     if (size >= FASTBIN_CONSOLIDATION_THRESHOLD) {
       if (this.haveFastchunks) this.mallocConsolidate();
-      if (chunkSize(this.sizeField(this.top)) >= this.trimThreshold) this.systrim(this.topPad);
+      if (this.av !== this.mainArena) this.heapTrimTop();
+      else if (chunkSize(this.sizeField(this.top)) >= this.trimThreshold) this.systrim(this.topPad);
     }
   }
 
@@ -518,7 +524,7 @@ export abstract class BinAllocator extends ArenaState {
       newsize = oldsize;
     } else if (next === this.top && oldsize + nextsize >= nb + MINSIZE) {
       newsize = oldsize + nextsize;
-      this.wr(oldp + 8, this.flagsOf(oldField, oldp) + nb);
+      this.wr(oldp + 8, (this.flagsOf(oldField, oldp) | this.nma) + nb);
       this.setTop(oldp + nb);
       this.wr(oldp + nb + 8, newsize - nb + PREV_INUSE);
       return oldp + CHUNK_HDR_SZ;
@@ -542,12 +548,12 @@ export abstract class BinAllocator extends ArenaState {
     }
     const remainderSize = newsize - nb;
     if (remainderSize < MINSIZE) {
-      this.wr(newp + 8, this.flagsAt(newp) + newsize);
+      this.wr(newp + 8, (this.flagsAt(newp) | this.nma) + newsize);
       this.setInuseBitAt(newp + newsize);
     } else {
       const remainder = newp + nb;
-      this.wr(newp + 8, this.flagsAt(newp) + nb);
-      this.wr(remainder + 8, remainderSize + PREV_INUSE);
+      this.wr(newp + 8, (this.flagsAt(newp) | this.nma) + nb);
+      this.wr(remainder + 8, remainderSize + PREV_INUSE + this.nma);
       this.setInuseBitAt(remainder + remainderSize);
       this.intFree(remainder, this.sizeField(remainder), true);
     }
@@ -573,9 +579,9 @@ export abstract class BinAllocator extends ArenaState {
         this.wr(brk + 8, newsize + IS_MMAPPED);
         return brk + CHUNK_HDR_SZ;
       }
-      this.wr(brk + 8, newsize + PREV_INUSE);
+      this.wr(brk + 8, newsize + PREV_INUSE + this.nma);
       this.setInuseBitAt(brk + newsize);
-      this.wr(p + 8, (field & 7) + leadsize);
+      this.wr(p + 8, ((field & 7) | this.nma) + leadsize);
       this.intFree(p, this.sizeField(p), true);
       p = brk;
     }
@@ -584,7 +590,7 @@ export abstract class BinAllocator extends ArenaState {
       const size = chunkSize(field);
       if (size > nb + MINSIZE) {
         const remainder = p + nb;
-        this.wr(remainder + 8, size - nb + PREV_INUSE);
+        this.wr(remainder + 8, size - nb + PREV_INUSE + this.nma);
         this.wr(p + 8, (field & 7) + nb);
         this.intFree(remainder, this.sizeField(remainder), true);
       }

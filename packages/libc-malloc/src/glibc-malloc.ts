@@ -37,7 +37,7 @@ import { checkGlibcHeap, walkGlibcHeap } from "./heap-check.js";
 import { guardChecker } from "./errors.js";
 import { formatMallocInfo, formatMallocStats, type InfoSizes } from "./stats.js";
 import { chunkSize, isPowerOfTwo, wrap64, wrapsAround } from "./arena-state.js";
-import { SystemMemory } from "./system-memory.js";
+import { ThreadArenas } from "./thread-arenas.js";
 
 import { MADV_DONTNEED, MALLOC_ALIGN_MASK, pointerArgument, sizeArgument } from "./constants.js";
 
@@ -61,7 +61,7 @@ import { MADV_DONTNEED, MALLOC_ALIGN_MASK, pointerArgument, sizeArgument } from 
  * 0x290-byte `tcache_perthread_struct` at the heap start (a first memalign does not), so the
  * offsets of every later chunk from {@link GlibcMalloc.heapStart} match a real process.
  */
-export class GlibcMalloc extends SystemMemory implements CAllocator {
+export class GlibcMalloc extends ThreadArenas implements CAllocator {
   // =====================================================================================
   // Public C API
   // =====================================================================================
@@ -77,7 +77,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     if (tidx < this.tcacheBins && this.tcache !== 0 && this.tcCount(tidx) > 0) {
       return this.tcacheGet(tidx);
     }
-    return this.intMalloc(nb, bytes);
+    return this.threaded ? this.mallocInArena(nb, bytes) : this.intMalloc(nb, bytes);
   }
 
   /** `free(mem)` (`__libc_free`). */
@@ -100,6 +100,10 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
       this.tcacheInit();
       field = this.sizeField(p);
     }
+    if (this.threaded) {
+      this.freeInArena(p, field);
+      return;
+    }
     this.checkMainArena(p, field, "free");
     this.intFree(p, field, false);
   }
@@ -112,6 +116,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     if (!(bytes < TWO_64) || n < 0 || elemSize < 0) return this.fail(ENOMEM);
     if (!this.initialised) this.ptmallocInit();
     if (this.tcache === 0) this.tcacheInit();
+    if (this.threaded) return this.callocThreaded(bytes);
     const oldTop = this.top;
     let oldTopSize = chunkSize(this.sizeField(oldTop));
     // Only memory below the highest break ever reached can be dirty (unsigned, as in C).
@@ -150,7 +155,8 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     const mmapped = (this.flagsOf(field, oldp) & IS_MMAPPED) !== 0;
     if (!mmapped) {
       if (this.tcache === 0) this.tcacheInit();
-      this.checkMainArena(oldp, field, "realloc");
+      if (!this.threaded) this.checkMainArena(oldp, field, "realloc");
+      else this.arenaForChunk(oldp, field, "realloc");
     }
     if (wrapsAround(oldp, oldsize) || (oldp & 15) !== 0) this.abort("realloc(): invalid pointer", "realloc", oldp);
     const nb = checkedRequest2size(bytes);
@@ -165,6 +171,7 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
       this.munmapChunk(oldp, "realloc");
       return newmem;
     }
+    if (this.threaded) return this.reallocInArena(oldp, oldsize, nb, bytes);
     return this.intRealloc(oldp, oldsize, nb);
   }
 
@@ -291,9 +298,30 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     return result | this.systrim(pad);
   }
 
-  /** `mallinfo2()`. */
+  /** `mallinfo2()`: the sums over every arena (main_arena, then the thread arenas). */
   mallinfo2(): Mallinfo2 {
     if (!this.initialised) this.ptmallocInit();
+    if (!this.threaded) return this.intMallinfo();
+    const sum = this.intMallinfo();
+    try {
+      for (const a of this.arenas().slice(1)) {
+        this.useArena(a);
+        const info = this.intMallinfo();
+        sum.arena += info.arena;
+        sum.ordblks += info.ordblks;
+        sum.smblks += info.smblks;
+        sum.fsmblks += info.fsmblks;
+        sum.uordblks += info.uordblks;
+        sum.fordblks += info.fordblks;
+      }
+    } finally {
+      this.useArena(this.mainArena);
+    }
+    return sum;
+  }
+
+  /** `int_mallinfo` of the arena being worked on (the mmapped counters and keepcost are main_arena's). */
+  protected intMallinfo(): Mallinfo2 {
     let avail = chunkSize(this.sizeField(this.top));
     let nblocks = 1;
     let nfast = 0;
@@ -327,10 +355,20 @@ export class GlibcMalloc extends SystemMemory implements CAllocator {
     };
   }
 
-  /** The exact text `malloc_stats()` writes to stderr. */
+  /** The exact text `malloc_stats()` writes to stderr: one paragraph per arena, then the totals. */
   mallocStats(): string {
-    const info = this.mallinfo2();
-    return formatMallocStats([{ system: info.arena, inUse: info.uordblks }], this.mmappedMem, this.maxNMmaps, this.maxMmappedMem);
+    if (!this.initialised) this.ptmallocInit();
+    const arenas: { system: number; inUse: number }[] = [];
+    try {
+      for (const a of this.arenas()) {
+        this.useArena(a);
+        const info = this.intMallinfo();
+        arenas.push({ system: info.arena, inUse: info.uordblks });
+      }
+    } finally {
+      this.useArena(this.mainArena);
+    }
+    return formatMallocStats(arenas, this.mmappedMem, this.maxNMmaps, this.maxMmappedMem);
   }
 
   /** The exact XML `malloc_info(0, fp)` writes (main arena; bins walked as glibc walks them). */
