@@ -11,6 +11,7 @@ import { Option, type Command } from "commander";
 import { ReplayError } from "./replay.js";
 import { prepareReplay } from "./replay-command.js";
 import { replayFile } from "./replay-file.js";
+import { replayedWithLine } from "./trace-settings.js";
 import type { StackOptions } from "./stack.js";
 
 /** `--at`: a call event (1-based count of m/c/r/f/a lines), `peak` or `end`. */
@@ -115,6 +116,7 @@ export async function explainTrace(trace: string, base: StackOptions, options: E
   const stopped = failure ? { event: timeline.callsSeen, line: failure.line, error: failure.message } : undefined;
   const stoppedText = failure ? `at line ${failure.line}, after ${timeline.callsSeen} call events: ${failure.message}` : undefined;
   let text = renderReport(result, { focus: typeof at === "number" ? "at" : at, stopped: stoppedText });
+  text += `\n${replayedWithLine(prepared.header, prepared.stack.options, prepared.stack.pymalloc !== undefined)}`;
   // the arena map at the end (or where the replay stopped), one character a pool (@mem/view)
   const arenas = prepared.stack.pymalloc !== undefined ? collectMaps(prepared.stack).arenas : undefined;
   if (arenas !== undefined && arenas.arenas.length > 0) text += `\nArena map ${failure ? "where the replay stopped" : "at the end"}\n${arenaMapText(arenas, { unicode: options.unicode ?? false })}`;

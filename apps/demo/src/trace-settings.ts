@@ -135,6 +135,26 @@ export function mimallocRecording(header: TraceHeader): string | undefined {
   return name === "mimalloc" || name === "mimalloc_debug" ? `the trace was recorded under PYTHONMALLOC=${name}` : undefined;
 }
 
+/**
+ * The line a report ends with naming the stack a trace was replayed on and the version that
+ * recorded it, e.g. `Replayed with: CPython 3.12's pymalloc, PYTHONMALLOC=default, libc glibc
+ * (recorded by CPython 3.12.1)`. A trace with only `libc` calls names the libc alone.
+ */
+export function replayedWithLine(
+  header: TraceHeader,
+  stack: { readonly pythonMalloc: string; readonly pymallocVersion: string; readonly libc: string },
+  hasPymalloc: boolean,
+): string {
+  const recorded =
+    header.python !== undefined
+      ? `recorded by CPython ${header.python}${header.freeThreaded === true ? " (free-threaded)" : ""}`
+      : header.glibc !== undefined
+        ? `recorded under glibc ${header.glibc}`
+        : "the trace header names no version";
+  const python = header.glibc !== undefined && header.python === undefined ? "" : `${hasPymalloc ? `CPython ${stack.pymallocVersion}'s pymalloc, ` : ""}PYTHONMALLOC=${stack.pythonMalloc}, `;
+  return `Replayed with: ${python}libc ${stack.libc} (${recorded})\n`;
+}
+
 /** The one line naming what was taken from the header (empty when nothing was). */
 export function fromHeaderLine(settings: ReplaySettings): string {
   return settings.fromHeader.length === 0 ? "" : `from the trace header: ${settings.fromHeader.join(", ")}`;

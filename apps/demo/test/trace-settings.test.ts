@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseTraceHeader } from "../src/trace-header.js";
-import { fromHeaderLine, pymallocVersionOf, replaySettings, TraceSettingsError } from "../src/trace-settings.js";
+import { fromHeaderLine, pymallocVersionOf, replayedWithLine, replaySettings, TraceSettingsError } from "../src/trace-settings.js";
 
 const python = (version: string, ...more: string[]) =>
   parseTraceHeader([
@@ -125,5 +125,20 @@ describe("deciding the settings", () => {
     const h = python("3.13.0", "# env PYTHONMALLOC=debug", "# env GLIBC_TUNABLES=glibc.malloc.tcache_count=0");
     const s = replaySettings(h, { fromHeader: false });
     expect(s).toMatchObject({ pythonMalloc: "default", pymallocVersion: "3.11", glibc: {}, fromHeader: [] });
+  });
+});
+
+describe("the report's line naming the stack and the recorded version", () => {
+  const stack = { pythonMalloc: "default", pymallocVersion: "3.12", libc: "glibc" };
+  it("names the pymalloc version used and the CPython that recorded the trace", () => {
+    expect(replayedWithLine(python("3.12.1"), stack, true)).toBe("Replayed with: CPython 3.12's pymalloc, PYTHONMALLOC=default, libc glibc (recorded by CPython 3.12.1)\n");
+    expect(replayedWithLine(python("3.13.0"), { ...stack, pythonMalloc: "malloc" }, false)).toBe("Replayed with: PYTHONMALLOC=malloc, libc glibc (recorded by CPython 3.13.0)\n");
+    expect(replayedWithLine(parseTraceHeader(["# memtrace v1", "m obj 1 0x10"]), stack, true)).toBe(
+      "Replayed with: CPython 3.12's pymalloc, PYTHONMALLOC=default, libc glibc (the trace header names no version)\n",
+    );
+  });
+  it("a C program's trace names its libc only", () => {
+    const c = parseTraceHeader(["# memtrace v1", "# recorder memtrace_libc (LD_PRELOAD): glibc 2.36", "m libc 1 0x10"]);
+    expect(replayedWithLine(c, stack, true)).toBe("Replayed with: libc glibc (recorded under glibc 2.36)\n");
   });
 });
