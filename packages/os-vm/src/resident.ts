@@ -30,13 +30,15 @@ export function residentAnonPages(process: Process): ResidentVma[] {
   const ram = mm.kernelPages.ram;
   const pages = mm.kernelPages;
   const out: ResidentVma[] = [];
+  // without shmem pages every frame mapped here is anonymous: no need to read its flags
+  const anyShmem = mm.rssShmem !== 0;
   for (const vma of mm.vmas.list) {
     const list: number[] = [];
     mm.pageTable.forEachEntry(vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, (slot, vpn) => {
       const low = ram.load32(slot);
       // present, or PROT_NONE (the frame is kept and still counted); the zero page is not
       if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0 || (low & PTE_SPECIAL) !== 0) return;
-      if ((pages.flags(entryFrame(ram, slot, low)) & PG_SHMEM) === 0) list.push(vpn);
+      if (!anyShmem || (pages.flags(entryFrame(ram, slot, low)) & PG_SHMEM) === 0) list.push(vpn);
     });
     out.push({ start: vma.start, end: vma.end, name: vmaName(process, vma), pages: list });
   }

@@ -1,6 +1,6 @@
 import { PhysicalMemory } from "@mem/hardware";
 import { describe, expect, it } from "vitest";
-import { Kernel, MADV_DONTNEED, MAP_ANONYMOUS, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE, residentAnonPages } from "../src/index.js";
+import { Kernel, MADV_DONTNEED, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_READ, PROT_WRITE, residentAnonPages } from "../src/index.js";
 
 describe("residentAnonPages", () => {
   it("lists exactly the pages counted in RssAnon, VMA by VMA, without changing anything", () => {
@@ -17,6 +17,9 @@ describe("residentAnonPages", () => {
     const brk = p.brk(0);
     p.brk(brk + 8192);
     p.memory.store32(brk + 4100, 7);
+    const shared = p.mmap(0, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS);
+    p.memory.store8(shared, 1); // a shmem page: RssShmem, not RssAnon
+    expect(p.mm.rssShmem).toBe(1);
     const tablesBefore = p.mm.pageTable.tablePages;
     const faultsBefore = p.faults.minor;
     const result = residentAnonPages(p);
