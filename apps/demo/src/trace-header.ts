@@ -24,6 +24,8 @@ export interface TraceHeader {
   glibc?: string;
   /** `# python-build free-threaded`: recorded by a free-threaded (`--disable-gil`) CPython build. */
   freeThreaded?: boolean;
+  /** `# cpus N`: the recording machine's online CPUs (glibc's arena limit is 8 × N). */
+  cpus?: number;
 }
 
 /** The most header lines read (comments before the first event). */
@@ -43,6 +45,8 @@ export function parseTraceHeader(lines: Iterable<string>): TraceHeader {
     const heap = /^# heap-start (0x[0-9a-f]+)$/.exec(line);
     if (heap) header.heapStart = Number.parseInt(heap[1]!, 16);
     if (line === "# python-build free-threaded") header.freeThreaded = true;
+    const cpus = /^# cpus ([1-9]\d{0,5})$/.exec(line);
+    if (cpus) header.cpus = Number(cpus[1]);
     if (line.startsWith("# recorder ")) {
       const python = /\bCPython (\d+\.\d+(?:\.\d+)?[a-z0-9+]*)/.exec(line);
       if (python) header.python = python[1]!;

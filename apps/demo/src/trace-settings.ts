@@ -121,7 +121,13 @@ export function replaySettings(header: TraceHeader, given: GivenSettings = {}): 
     }
   }
   warnings.push(...glibc.warnings);
-  return { pythonMalloc, pymallocVersion, glibc: glibc.options, glibcSettings: glibc, fromHeader, warnings };
+  let options = glibc.options;
+  if (useHeader && header.cpus !== undefined) {
+    // glibc sizes its arena limit from the CPU count: the recording machine's, not this one's
+    options = { ...options, cpus: header.cpus };
+    fromHeader.push(`${header.cpus} CPU${header.cpus === 1 ? "" : "s"}`);
+  }
+  return { pythonMalloc, pymallocVersion, glibc: options, glibcSettings: glibc, fromHeader, warnings };
 }
 
 /**

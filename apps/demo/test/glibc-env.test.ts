@@ -95,11 +95,9 @@ describe("settings that have no effect say so", () => {
 
   it("tunables the model lacks: not modelled, ignored", () => {
     const s = glibcSettingsFromEnv({ MALLOC_CHECK_: "3", MALLOC_ARENA_MAX: "2", MALLOC_ARENA_TEST: "1", GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" });
-    expect(s.options).toEqual({});
+    expect(s.options).toEqual({ arenaMax: 2, arenaTest: 1 }); // modelled since the threads of issue 16
     expect(s.warnings).toEqual([
       "glibc.malloc.check=3 (MALLOC_CHECK_): not modelled (glibc 2.36 honours it only with libc_malloc_debug.so preloaded): ignored",
-      "glibc.malloc.arena_max=2 (MALLOC_ARENA_MAX): not modelled (one arena is modelled (no threads)): ignored",
-      "glibc.malloc.arena_test=1 (MALLOC_ARENA_TEST): not modelled (one arena is modelled (no threads)): ignored",
       "glibc.malloc.hugetlb=1 (GLIBC_TUNABLES): not modelled (huge pages are not modelled): ignored",
     ]);
   });

@@ -110,15 +110,24 @@ describe("deciding the settings", () => {
       "# env MALLOC_ARENA_MAX=2",
     );
     const s = replaySettings(h);
-    expect(s.glibc).toEqual({ tcacheCount: 0, mmapThreshold: 65536, perturb: 3 });
+    expect(s.glibc).toEqual({ tcacheCount: 0, mmapThreshold: 65536, perturb: 3, arenaMax: 2 });
     expect(fromHeaderLine(s)).toBe(
       "from the trace header: CPython 3.8, PYTHONMALLOC=debug, glibc.malloc.perturb=3 (MALLOC_PERTURB_), " +
         "glibc.malloc.mmap_threshold=65536, glibc.malloc.arena_max=2 (MALLOC_ARENA_MAX), glibc.malloc.tcache_count=0",
     );
-    expect(s.warnings).toEqual(["glibc.malloc.arena_max=2 (MALLOC_ARENA_MAX): not modelled (one arena is modelled (no threads)): ignored"]);
+    expect(s.warnings).toEqual([]);
     const cli = replaySettings(h, { glibcTunables: "glibc.malloc.tcache_count=7" });
-    expect(cli.glibc).toEqual({ tcacheCount: 7, mmapThreshold: 65536, perturb: 3 });
+    expect(cli.glibc).toEqual({ tcacheCount: 7, mmapThreshold: 65536, perturb: 3, arenaMax: 2 });
     expect(cli.warnings[0]).toBe("the trace was recorded with glibc.malloc.tcache_count=0; --glibc-tunables glibc.malloc.tcache_count=7 wins");
+  });
+
+  it("the recording machine's CPU count (# cpus) sizes glibc's arena limit; MALLOC_ARENA_MAX is modelled", () => {
+    const h = parseTraceHeader(["# memtrace v1", "# recorder memtrace_libc (LD_PRELOAD): glibc 2.36", "# env MALLOC_ARENA_MAX=2", "# cpus 16", "m libc 1 0x10"]);
+    expect(h.cpus).toBe(16);
+    const s = replaySettings(h);
+    expect(s.glibc).toEqual({ arenaMax: 2, cpus: 16 });
+    expect(fromHeaderLine(s)).toBe("from the trace header: glibc.malloc.arena_max=2 (MALLOC_ARENA_MAX), 16 CPUs");
+    expect(replaySettings(h, { fromHeader: false }).glibc).toEqual({});
   });
 
   it("--no-trace-settings takes nothing from the header", () => {
