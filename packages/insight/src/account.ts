@@ -16,6 +16,11 @@ export interface AccountOptions {
   requested?: ReadonlyMap<number, number>;
   /** The sum of the requested bytes of the live blocks, when the caller keeps it (instead of `requested`). */
   liveRequested?: number;
+  /**
+   * The resident pages, when the caller knows they have not changed since it listed them
+   * (no fault, no munmap/madvise/brk/mremap since): saves walking the page tables again.
+   */
+  vmas?: readonly ResidentVma[];
 }
 
 /** Everything an account found, for the pins and the trim dry run. */
@@ -46,7 +51,7 @@ export function usesDebugHooks(stack: InspectedStack): boolean {
  */
 export function accountDetail(stack: InspectedStack, options: AccountOptions = {}): AccountDetail {
   const process = stack.process;
-  const vmas = residentAnonPages(process);
+  const vmas = options.vmas ?? residentAnonPages(process);
   const ledger = new ResidentLedger(vmas);
   const debug = usesDebugHooks(stack);
   const py = stack.pymalloc === undefined ? undefined : accountPymalloc(stack.pymalloc, ledger, debug);

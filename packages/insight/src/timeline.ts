@@ -1,5 +1,6 @@
 import { GlibcMalloc } from "@mem/libc-malloc";
 import { PointerMap } from "@mem/memtrace";
+import type { ResidentVma } from "@mem/os-vm";
 import { accountDetail, type AccountDetail } from "./account.js";
 import type { Account, Causes, InspectedStack, Pins } from "./api.js";
 import { pinsOf } from "./pins.js";
@@ -118,6 +119,9 @@ export class Timeline {
   private calls = 0;
   private lastCounts = { brk: 0, mmap: 0, munmap: 0, madvise: 0 };
   private lastEvent = -1;
+  /** The resident pages listed at the last sample, and the counters they were listed at. */
+  private resident: readonly ResidentVma[] | undefined;
+  private residentKey = "";
   private peak: Snapshot | undefined;
   private peakLive: Sample | undefined;
   private atSnapshot: Snapshot | undefined;
@@ -263,7 +267,17 @@ export class Timeline {
         if (size >= 0) requested!.set(simulated(key), size);
       });
     }
-    const detail = accountDetail(this.stack, { liveRequested: this.liveRequested, requested });
+    // the resident pages change only with a fault or a system call that unmaps, drops or moves pages
+    const process = this.stack.process;
+    const c0 = this.counts;
+    const fingerprint =
+      c0 === undefined
+        ? ""
+        : `${process.faults.minor},${process.faults.major},${process.mm.rssAnon},${c0.mmap},${c0.munmap},${c0.madvise},${c0.brk},${c0.mremap}`;
+    const vmas = fingerprint !== "" && fingerprint === this.residentKey ? this.resident : undefined;
+    const detail = accountDetail(this.stack, { liveRequested: this.liveRequested, requested, vmas });
+    this.resident = detail.vmas;
+    this.residentKey = fingerprint;
     const a = detail.account;
     const mm = this.stack.process.mm;
     const c = this.counts ?? { brk: 0, mmap: 0, munmap: 0, madvise: 0 };
