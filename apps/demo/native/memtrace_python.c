@@ -39,7 +39,6 @@ PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 
 #include "trace_writer.h"
 #include "ptr_map.h"
-#include "py_frames.h"
 
 /* pymalloc's arena size: 256 KiB before CPython 3.10, 1 MiB since (obmalloc.c's ARENA_BITS). */
 #if PY_VERSION_HEX < 0x030A0000
@@ -97,7 +96,6 @@ static void *hook_malloc(void *ctx, size_t size) {
     void *r = h->orig.malloc(h->orig.ctx, size);
     depth--;
     if (recording) {
-        if (pf_max_frames) pf_stack(&W);
         tw_malloc(&W, h->name, size, (uint64_t)(uintptr_t)r);
         track_new(r, h->index);
         n_events++;
@@ -114,7 +112,6 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize) {
     void *r = h->orig.calloc(h->orig.ctx, nelem, elsize);
     depth--;
     if (recording) {
-        if (pf_max_frames) pf_stack(&W);
         tw_calloc(&W, h->name, nelem, elsize, (uint64_t)(uintptr_t)r);
         track_new(r, h->index);
         n_events++;
@@ -135,7 +132,6 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size) {
         if (ptr != NULL && r == NULL) {
             /* failed: the old block stays valid and stays tracked */
         }
-        if (pf_max_frames) pf_stack(&W);
         if (known) {
             tw_realloc(&W, h->name, (uint64_t)(uintptr_t)ptr, size, (uint64_t)(uintptr_t)r);
         } else {
@@ -385,29 +381,7 @@ int main(int argc, char **argv) {
     owner_pid = getpid();
     W.owner = owner_pid;
     pthread_atfork(NULL, NULL, forked_child);
-    /* MEMTRACE_FRAMES=N (1..65535): the Python traceback of every allocation, N frames at
-       most (tracemalloc.start(N)), as #F/#T/#S lines (py_frames.h). Not passed on to the program. */
-    const char *frames_env = getenv("MEMTRACE_FRAMES");
-    long max_frames = frames_env ? strtol(frames_env, NULL, 10) : 0;
-    if (frames_env) unsetenv("MEMTRACE_FRAMES");
-    if (max_frames < 0 || max_frames > PF_MAX_FRAMES) {
-        fprintf(stderr, "memtrace_python: MEMTRACE_FRAMES=%s: the number of frames must be in range [1; %d]\n", frames_env, PF_MAX_FRAMES);
-        return 2;
-    }
-    if (max_frames > 0 && !PF_SUPPORTED) {
-        fprintf(stderr, "memtrace_python: Python tracebacks are recorded for CPython 3.11 only (this is %s)\n", PY_VERSION);
-        return 2;
-    }
     write_header(pargc, pargv);
-    if (max_frames > 0) {
-        char line[64];
-        snprintf(line, sizeof line, "# frames %ld", max_frames);
-        tw_line(&W, line);
-        if (!pf_init((int)max_frames)) {
-            fprintf(stderr, "memtrace_python: out of memory\n");
-            return 2;
-        }
-    }
 
     /* Hooks first: nothing has been allocated through PyMem yet.
        MEMTRACE_NO_HOOKS=1 runs the same program unhooked (to check that the hooks
