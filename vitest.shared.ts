@@ -17,3 +17,10 @@ export const workspaceAliases: Record<string, string> = Object.fromEntries(
  * (tests leave nothing in the temp directory) and, under `npm run test:live`, the host facts.
  */
 export const globalSetup: string[] = [fileURLToPath(new URL("./scripts/vitest-global-setup.ts", import.meta.url))];
+
+/**
+ * The per-test time limit of every package's vitest run: generous, because speed is measured
+ * by the benchmarks, not by timed tests, and a loaded 2-core machine runs the property tests
+ * several times slower than an idle one (vitest's 5 s default failed them under load).
+ */
+export const testTimeout = 120_000;

@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
-import { globalSetup, workspaceAliases } from "../../vitest.shared.js";
+import { globalSetup, testTimeout, workspaceAliases } from "../../vitest.shared.js";
 
 export default defineConfig({
   resolve: { alias: workspaceAliases },
-  test: { include: ["test/**/*.test.ts"], globalSetup },
+  test: { include: ["test/**/*.test.ts"], globalSetup, testTimeout },
 });
