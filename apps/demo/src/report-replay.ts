@@ -7,6 +7,7 @@
  *              └──► maps every S events (S = K·2^j) ─► ≤ MAX_SNAPSHOTS packed snapshots
  *                   when full: keep every other one, S doubles (memory constant in trace length)
  */
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { countSyscalls, explainJson, narrate, Timeline, type ExplainJson, type SyscallCounts, type TimelineResult } from "@mem/insight";
 import type { TraceRecord } from "@mem/memtrace";
 import { collectMaps, packMaps, type PackedMaps } from "@mem/view";
@@ -74,8 +75,11 @@ export async function replayForReport(trace: string, base: StackOptions, options
   const timeline = new Timeline(prepared.stack, { every, syscalls: watch.counts }, (key) => simulated(key));
   watch.timeline = timeline;
   const snapshots: PackedMaps[] = [];
-  // map snapshots every `spacing` call events: a multiple of the timeline's interval at first
+  // map snapshots every `spacing` call events (1000·2^j): as sparse as the trace's least
+  // possible length allows, so that few snapshots are taken only to be thinned away
   let spacing = Math.max(1, Math.min(every, 1000));
+  const least = leastCalls(trace);
+  while (spacing * 2 * (max - 1) <= least) spacing *= 2;
   const snap = (event: number) => {
     const maps = collectMaps(prepared.stack);
     snapshots.push(packMaps(event, maps.arenas, maps.heap, maps.pages));
@@ -123,4 +127,29 @@ export async function replayForReport(trace: string, base: StackOptions, options
   const stopped = failure ? { event: timeline.callsSeen, line: failure.line, error: failure.message } : undefined;
   const paragraph = narrate(result.end, failure ? `where the replay stopped (event ${result.end.event})` : "at the end");
   return { prepared, result, json: explainJson(result, stopped), paragraph, snapshots, failure };
+}
+
+/** The longest line of a trace: `r mem 0x7fffffffffff 9007199254740991 0x7fffffffffff` and its newline. */
+const LONGEST_LINE = 56;
+
+/**
+ * The fewest call events the trace at `path` can hold: its uncompressed size (a gzip file
+ * says it in its last four bytes, modulo 2^32) over the longest line. 0 for standard input.
+ */
+export function leastCalls(path: string): number {
+  if (path === "-") return 0;
+  try {
+    const size = statSync(path).size;
+    if (!path.endsWith(".gz") || size < 18) return Math.floor(size / LONGEST_LINE);
+    const fd = openSync(path, "r");
+    const tail = Buffer.alloc(4);
+    try {
+      readSync(fd, tail, 0, 4, size - 4);
+    } finally {
+      closeSync(fd);
+    }
+    return Math.floor(Math.max(tail.readUInt32LE(0), size) / LONGEST_LINE);
+  } catch {
+    return 0;
+  }
 }

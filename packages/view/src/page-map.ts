@@ -78,7 +78,7 @@ export function renderPageMap(data: PageMapData, options: RenderOptions = {}): s
       const t =
         s.mix === undefined
           ? cellMode
-            ? `page ${hex(m.start + s.start * page)}: ${pageCodeName(data, code)}`
+            ? `page ${hex(m.start + s.start * page)}: ${bytes(page)}, ${pageCodeName(data, code)}`
             : `${n} page${n === 1 ? "" : "s"} at ${hex(m.start + s.start * page)} (${bytes(n * page)}): ${pageCodeName(data, code)}`
           : `${hex(m.start + Math.floor(s.start) * page)}–${hex(m.start + Math.ceil(s.end) * page)}: ${mixText(Object.fromEntries(Object.entries(s.mix).map(([k, v]) => [pageCodeName(data, Number(k)), v])))}`;
       if (code === 0 && !cellMode && s.mix === undefined) {

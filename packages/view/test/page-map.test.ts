@@ -35,7 +35,7 @@ describe("page map", () => {
     expect(fillsOf(svg, "0")).toContain(GREY.light);
     const t = titles(svg);
     const heapStart = data.mappings.find((m) => m.name === "[heap]")!.start;
-    expect(t).toContain(`page 0x${heapStart.toString(16)}: glibc.in-use`);
+    expect(t).toContain(`page 0x${heapStart.toString(16)}: 4.0 KiB, glibc.in-use`);
     expect(countByState(svg)[code]).toBe(1);
   });
 
