@@ -33,22 +33,36 @@ export interface ReplayTarget {
   free(domain: string, ptr: number): void;
   arenaAllocator(): PyObjectArenaAllocator;
   setArenaAllocator(a: PyObjectArenaAllocator): void;
+  /**
+   * `# obmalloc-state <id>` (CPython 3.12+): the mem/obj calls that follow are served by the
+   * obmalloc state of interpreter `id` (0: the main one), a pymalloc of its own; returns it.
+   */
+  selectState?(state: number): Pymalloc;
 }
 
 /** A replay target over a test host: mem/obj go to a new Pymalloc, raw to the host's raw allocator. */
 export function hostTarget(host: SmallObjectHost & { arenaSlot: PyObjectArenaAllocator }, options: PymallocOptions = {}): ReplayTarget & { dumps: () => string } {
   let dumps = "";
   const pm = new Pymalloc(host, { pythonMallocStats: (t) => (dumps += t), ...options });
+  // one pymalloc per obmalloc state (3.12+: an interpreter with its own obmalloc); the main
+  // interpreter's writes the PYTHONMALLOCSTATS dumps
+  const states = new Map<number, Pymalloc>([[0, pm]]);
+  let current = pm;
   const py = (d: string): boolean => d === "mem" || d === "obj";
   return {
     pm,
     dumps: () => dumps,
-    malloc: (d, n) => (py(d) ? pm.malloc(n) : host.raw.malloc(n)),
-    calloc: (d, n, e) => (py(d) ? pm.calloc(n, e) : host.raw.calloc(n, e)),
-    realloc: (d, p, n) => (py(d) ? pm.realloc(p, n) : host.raw.realloc(p, n)),
-    free: (d, p) => (py(d) ? pm.free(p) : host.raw.free(p)),
+    malloc: (d, n) => (py(d) ? current.malloc(n) : host.raw.malloc(n)),
+    calloc: (d, n, e) => (py(d) ? current.calloc(n, e) : host.raw.calloc(n, e)),
+    realloc: (d, p, n) => (py(d) ? current.realloc(p, n) : host.raw.realloc(p, n)),
+    free: (d, p) => (py(d) ? current.free(p) : host.raw.free(p)),
     arenaAllocator: () => host.arenaSlot,
     setArenaAllocator: (a) => (host.arenaSlot = a),
+    selectState: (state) => {
+      let next = states.get(state);
+      if (next === undefined) states.set(state, (next = new Pymalloc(host, { ...options, pythonMallocStats: undefined })));
+      return (current = next);
+    },
   };
 }
 
@@ -80,7 +94,8 @@ export function replayOn(text: string, target: ReplayTarget, opts: { checkEvery?
     },
     free: (_c, p, size) => placed.free(placed, p, size),
   });
-  const pm = pm0;
+  let pm = pm0; // the pymalloc serving mem/obj now (another one after "# obmalloc-state N")
+  const states = new Set([pm0]);
   const map = new PointerMap(1 << 16); // recorded pointer -> simulated pointer (a JS Map is slow here)
   const pendingRecorded: number[] = [];
   const arenas: Pair[] = []; // live recorded arena <-> simulated arena
@@ -169,15 +184,25 @@ export function replayOn(text: string, target: ReplayTarget, opts: { checkEvery?
         map.delete(e.ptr);
         break;
       }
+      case "comment": {
+        const state = /^ obmalloc-state (\d+)$/.exec(e.text);
+        if (state !== null) {
+          if (t.selectState === undefined) throw new Error(`${line()}: this replay target has one obmalloc state`);
+          pm = t.selectState(Number(state[1]));
+          states.add(pm);
+        }
+        continue;
+      }
       default:
-        continue; // comments, heap-start; memalign and writes do not occur in pymalloc recordings
+        continue; // heap-start; memalign and writes do not occur in pymalloc recordings
     }
     events++;
     if (checkEvery > 0 && events % checkEvery === 0) pm.check();
   }
   if (follow) {
     expect(placed.pendingCount, "every recorded arena was obtained").toBe(0);
-    expect(pm.ntimesArenaAllocated - pm.narenasCurrentlyAllocated, "arenas released as recorded").toBe(released);
+    const releasedSimulated = [...states].reduce((n, x) => n + x.ntimesArenaAllocated - x.narenasCurrentlyAllocated, 0);
+    expect(releasedSimulated, "arenas released as recorded").toBe(released);
   }
-  return { pm, events, arenasRecorded, arenasReleasedRecorded: released, blocksCompared, dumps: "" };
+  return { pm: pm0, events, arenasRecorded, arenasReleasedRecorded: released, blocksCompared, dumps: "" };
 }
