@@ -75,6 +75,47 @@ static domain_hook hooks[3] = {
 };
 static PyObjectArenaAllocator orig_arena;
 
+/* ---- which obmalloc state serves a call (CPython 3.12+) ----
+   From 3.12 pymalloc's state belongs to an interpreter (PEP 684): an interpreter created
+   with its own obmalloc (use_main_obmalloc = 0, e.g. by _interpreters.create()) has its own
+   pools, arenas and radix tree; the main interpreter and legacy sub-interpreters share the
+   main one. When the state serving mem/obj calls changes, a comment line says whose it is:
+   "# obmalloc-state <interpreter id>" (0: the main interpreter's), so that a replayer can
+   give each state its own pymalloc. Traces of single-state runs carry no such line. */
+#if PY_VERSION_HEX >= 0x030C0000
+#if PY_VERSION_HEX >= 0x030D0000
+#define Py_BUILD_CORE 1 /* 3.13 no longer exports _PyInterpreterState_HasFeature: read the flag */
+#include "internal/pycore_interp.h"
+#undef Py_BUILD_CORE
+static int uses_main_obmalloc(PyInterpreterState *interp) {
+    return (interp->feature_flags & Py_RTFLAGS_USE_MAIN_OBMALLOC) != 0;
+}
+#else
+static int uses_main_obmalloc(PyInterpreterState *interp) {
+    return _PyInterpreterState_HasFeature(interp, Py_RTFLAGS_USE_MAIN_OBMALLOC);
+}
+#endif
+static int64_t obmalloc_state = 0; /* lock held */
+static uint64_t n_other_state;      /* calls served by a sub-interpreter's own state */
+
+/* Before a mem/obj call is passed on (lock held): names the state when it changes. */
+static void note_obmalloc_state(const domain_hook *h) {
+    if (h->index == 0) return; /* raw: malloc, whichever interpreter calls */
+    PyThreadState *ts = _PyThreadState_UncheckedGet();
+    PyInterpreterState *interp = ts ? PyThreadState_GetInterpreter(ts) : NULL;
+    int64_t state = 0;
+    if (interp != NULL && interp != PyInterpreterState_Main() && !uses_main_obmalloc(interp)) state = PyInterpreterState_GetID(interp);
+    if (state != 0) n_other_state++;
+    if (state == obmalloc_state) return;
+    obmalloc_state = state;
+    char line[64];
+    snprintf(line, sizeof line, "# obmalloc-state %lld", (long long)state);
+    tw_line(&W, line);
+}
+#else
+#define note_obmalloc_state(h) ((void)(h))
+#endif
+
 /* ---- bookkeeping of live blocks (lock held) ---- */
 
 static inline void track_new(void *p, int dom) {
@@ -92,6 +133,7 @@ static void *hook_malloc(void *ctx, size_t size) {
     domain_hook *h = ctx;
     if (depth > 0 || !recording) return h->orig.malloc(h->orig.ctx, size);
     pthread_mutex_lock(&lock);
+    if (recording) note_obmalloc_state(h);
     depth++;
     void *r = h->orig.malloc(h->orig.ctx, size);
     depth--;
@@ -108,6 +150,7 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize) {
     domain_hook *h = ctx;
     if (depth > 0 || !recording) return h->orig.calloc(h->orig.ctx, nelem, elsize);
     pthread_mutex_lock(&lock);
+    if (recording) note_obmalloc_state(h);
     depth++;
     void *r = h->orig.calloc(h->orig.ctx, nelem, elsize);
     depth--;
@@ -124,6 +167,7 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size) {
     domain_hook *h = ctx;
     if (depth > 0 || !recording) return h->orig.realloc(h->orig.ctx, ptr, size);
     pthread_mutex_lock(&lock);
+    if (recording) note_obmalloc_state(h);
     depth++;
     void *r = h->orig.realloc(h->orig.ctx, ptr, size);
     depth--;
@@ -156,6 +200,7 @@ static void hook_free(void *ctx, void *ptr) {
         return;
     }
     pthread_mutex_lock(&lock);
+    if (recording) note_obmalloc_state(h);
     depth++;
     h->orig.free(h->orig.ctx, ptr);
     depth--;
@@ -320,6 +365,12 @@ static void stop_recording(const char *why) {
     if (recording) {
         recording = 0;
         char line[512];
+#if PY_VERSION_HEX >= 0x030C0000
+        if (n_other_state > 0) {
+            snprintf(line, sizeof line, "# sub-interpreters: %llu mem/obj calls served by their own obmalloc states", (unsigned long long)n_other_state);
+            tw_line(&W, line);
+        }
+#endif
         snprintf(line, sizeof line, "# end %s: %llu events, %llu arenas allocated, %llu arenas released, %llu data-stack chunks, %llu untracked frees, %llu untracked reallocs",
                  why, (unsigned long long)n_events, (unsigned long long)n_arenas, (unsigned long long)n_arenas_freed,
                  (unsigned long long)n_data_stack, (unsigned long long)n_untracked_free, (unsigned long long)n_untracked_realloc);
