@@ -107,6 +107,22 @@ export interface Pins {
   readonly arenas: readonly ArenaPin[];
   /** Arenas wholly free but kept (pymalloc keeps the last one of `usable_arenas`). */
   readonly keptEmptyArenas: number;
+  /**
+   * All the arenas kept by few survivors (live bytes at most a tenth of the arena's resident
+   * bytes), counted over every arena, not only the listed ones.
+   */
+  readonly sparseArenas: {
+    /** How many. */
+    readonly count: number;
+    /** Their resident bytes. */
+    readonly residentBytes: number;
+    /** Their live bytes. */
+    readonly liveBytes: number;
+    /** The fewest live blocks in one of them. */
+    readonly minLiveBlocks: number;
+    /** The most. */
+    readonly maxLiveBlocks: number;
+  };
   /** The chunk keeping glibc's top from being trimmed, when there is one. */
   readonly top: TopPin | undefined;
   /** The malloc_trim(0) dry run (glibc only). */

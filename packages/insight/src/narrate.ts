@@ -23,14 +23,12 @@ export function narrate(s: Snapshot, where: string): string {
   const parts: [number, string][] = [];
   const pyWaste = total(c, PYMALLOC_WASTE);
   if (pyWaste > 0) {
-    const arenas = s.pins.arenas;
+    const sparse = s.pins.sparseArenas;
     let text = `${mib(pyWaste)} are free space inside ${s.pymallocArenas} pymalloc arena${s.pymallocArenas === 1 ? "" : "s"}`;
-    if (arenas.length > 0) {
-      const counts = arenas.map((a) => a.liveBlocks);
-      const sizes = [...new Set(arenas.flatMap((a) => a.blocks.map((b) => b.size)))].sort((x, y) => x - y);
-      const lo = Math.min(...counts);
-      const hi = Math.max(...counts);
-      text += ` (the ${arenas.length} most wasteful kept by ${lo === hi ? lo : `${lo}–${hi}`} surviving ${sizes.slice(0, 3).join("/")}-byte object${hi === 1 ? "" : "s"} each)`;
+    if (sparse.count > 0) {
+      const sizes = [...new Set(s.pins.arenas.flatMap((a) => a.blocks.map((b) => b.size)))].sort((x, y) => x - y);
+      const range = sparse.minLiveBlocks === sparse.maxLiveBlocks ? `${sparse.minLiveBlocks}` : `${sparse.minLiveBlocks}–${sparse.maxLiveBlocks}`;
+      text += ` (${mib(sparse.residentBytes)} are ${sparse.count} arena${sparse.count === 1 ? "" : "s"} kept by ${range} surviving ${sizes.slice(0, 3).join("/")}-byte object${sparse.maxLiveBlocks === 1 ? "" : "s"} each)`;
     }
     if (s.pins.keptEmptyArenas > 0) text += `, ${s.pins.keptEmptyArenas} of them wholly free but kept`;
     parts.push([pyWaste, text + "; malloc_trim cannot reach it"]);

@@ -27,6 +27,7 @@ export function pinsOf(stack: { readonly pymalloc?: Pymalloc | undefined }, deta
   const maxBlocks = options.maxBlocks ?? 8;
   const arenas: ArenaPin[] = [];
   let keptEmptyArenas = 0;
+  const sparse = { count: 0, residentBytes: 0, liveBytes: 0, minLiveBlocks: 0, maxLiveBlocks: 0 };
   const py = stack.pymalloc;
   if (py !== undefined && detail.pymalloc !== undefined) {
     const { poolSize } = py.params;
@@ -35,6 +36,14 @@ export function pinsOf(stack: { readonly pymalloc?: Pymalloc | undefined }, deta
       if (a.liveBlocks === 0) keptEmptyArenas++;
       return a.liveBlocks > 0;
     });
+    for (const a of pinned) {
+      if (a.liveBytes * 10 > a.residentBytes) continue;
+      sparse.count++;
+      sparse.residentBytes += a.residentBytes;
+      sparse.liveBytes += a.liveBytes;
+      sparse.minLiveBlocks = sparse.count === 1 ? a.liveBlocks : Math.min(sparse.minLiveBlocks, a.liveBlocks);
+      sparse.maxLiveBlocks = Math.max(sparse.maxLiveBlocks, a.liveBlocks);
+    }
     pinned.sort((x, y) => y.residentBytes - y.liveBytes - (x.residentBytes - x.liveBytes) || x.base - y.base);
     for (const a of pinned.slice(0, maxArenas)) {
       const ao = objects.get(a.base);
@@ -53,7 +62,7 @@ export function pinsOf(stack: { readonly pymalloc?: Pymalloc | undefined }, deta
     top = topPin(detail.libc.chunks, glibc.trimThreshold, glibc.topPad);
     trim = trimDryRun(detail);
   }
-  return { arenas, keptEmptyArenas, top, trim };
+  return { arenas, keptEmptyArenas, sparseArenas: sparse, top, trim };
 }
 
 /**
