@@ -8,7 +8,7 @@ export { renderArenaMap } from "./arena-map.js";
 export { renderHeapMap } from "./heap-map.js";
 export { pageCodeName, renderPageMap } from "./page-map.js";
 export { downsample, renderTimeline, timelineGroups } from "./timeline.js";
-export { causeColour, CHUNK_COLOURS, GREY, OKABE_ITO, sizeClassColour, viridis } from "./palette.js";
+export { causeColour, CHUNK_COLOURS, distinctCauseColours, GREY, OKABE_ITO, sizeClassColour, viridis } from "./palette.js";
 export { bytes, esc, hex } from "./svg.js";
 export { CHUNK_STATES, packMaps, unpackMaps, type PackedMaps, type PackLimits } from "./codec.js";
 export { arenaMapText, type ArenaTextOptions } from "./arena-text.js";

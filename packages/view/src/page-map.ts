@@ -6,6 +6,8 @@ import { bytes, esc, hex, legend, rect, svgRoot, text } from "./svg.js";
 const MAX_ROWS = 64;
 const NOT_RESIDENT = "not resident";
 const SWAPPED = "swapped out";
+/** Swapped-out pages: a grey between not resident (light) and allocator structures (dark). */
+const SWAPPED_COLOUR = "#A6A6A6";
 
 /** The name of page code `code` (see {@link PageMapData}). */
 export function pageCodeName(data: PageMapData, code: number): string {
@@ -14,7 +16,7 @@ export function pageCodeName(data: PageMapData, code: number): string {
 
 /** The colour of page code `code`. */
 function codeColour(data: PageMapData, code: number): string {
-  return code === 0 ? GREY.light : code === 1 ? GREY.dark : causeColour(data.causes[code - 2] ?? "", code - 2);
+  return code === 0 ? GREY.light : code === 1 ? SWAPPED_COLOUR : causeColour(data.causes[code - 2] ?? "", code - 2);
 }
 
 /**
@@ -97,7 +99,7 @@ export function renderPageMap(data: PageMapData, options: RenderOptions = {}): s
   }
   const items = [
     { colour: GREY.light, label: `${NOT_RESIDENT} (${bytes((totals.get(0) ?? 0) * page)})` },
-    { colour: GREY.dark, label: `${SWAPPED} (${bytes((totals.get(1) ?? 0) * page)})` },
+    { colour: SWAPPED_COLOUR, label: `${SWAPPED} (${bytes((totals.get(1) ?? 0) * page)})` },
     ...data.causes.map((c, i) => ({ colour: causeColour(c, i), label: `${c} (${bytes((totals.get(i + 2) ?? 0) * page)})` })),
   ];
   const lg = legend(items, y + 6, width);

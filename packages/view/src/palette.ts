@@ -93,3 +93,22 @@ export function causeColour(cause: string, index = 0): string {
   if (cause.startsWith("pymalloc.")) return OKABE_ITO.yellow;
   return FALLBACK[index % FALLBACK.length]!;
 }
+
+/** Every palette colour a picture may give a category, in the order they are handed out. */
+const DISTINCT = [OKABE_ITO.bluishGreen, OKABE_ITO.blue, OKABE_ITO.orange, OKABE_ITO.reddishPurple, OKABE_ITO.skyBlue, OKABE_ITO.vermillion, OKABE_ITO.yellow, OKABE_ITO.black, GREY.dark];
+
+/**
+ * Distinct colours for `causes` drawn together (the timeline's areas): each takes its own
+ * colour ({@link causeColour}) unless an earlier one took it, then the next palette colour
+ * nobody has; `other causes` is mid grey.
+ */
+export function distinctCauseColours(causes: readonly string[]): string[] {
+  const used = new Set<string>();
+  return causes.map((c, i) => {
+    if (c === "other causes") return "#999999";
+    let colour = causeColour(c, i);
+    if (used.has(colour)) colour = DISTINCT.find((d) => !used.has(d)) ?? colour;
+    used.add(colour);
+    return colour;
+  });
+}

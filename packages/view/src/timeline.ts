@@ -1,5 +1,5 @@
 import type { RenderOptions, TimelineData, TimelinePoint } from "./api.js";
-import { causeColour, OKABE_ITO } from "./palette.js";
+import { distinctCauseColours, OKABE_ITO } from "./palette.js";
 import { bytes, esc, legend, num, svgRoot, text } from "./svg.js";
 
 const MAX_GROUPS = 7;
@@ -55,6 +55,7 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
   const peakSample = all.find((s) => s.event === data.peak.event && s.rssAnon === data.peak.rssAnon);
   const samples = downsample(all, Math.min(MAX_POINTS, Math.max(2, Math.floor(maxNodes / 2))), peakSample);
   const groups = timelineGroups(all);
+  const colours = distinctCauseColours(groups);
   const lastEvent = Math.max(1, all.length > 0 ? all[all.length - 1]!.event : 1);
   const firstEvent = 0;
   const maxY = Math.max(1, ...all.map((s) => Math.max(s.rssAnon, s.liveRequested)), data.peak.rssAnon);
@@ -89,7 +90,7 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
     for (let i = samples.length - 1; i >= 0; i--) d += `L${num(x(samples[i]!.event))} ${num(y(base[i]!))}`;
     const at = all[all.length - 1];
     const tip = `${g}: ${bytes(at !== undefined ? valueOf(at, g) : 0)} at the end, at most ${bytes(Math.max(...all.map((s) => valueOf(s, g))))}`;
-    parts.push(`<path d="${d}Z" fill="${g === "other causes" ? "#999999" : causeColour(g, gi)}" fill-opacity="0.85" class="area" data-cause="${esc(g)}"><title>${esc(tip)}</title></path>`);
+    parts.push(`<path d="${d}Z" fill="${colours[gi]!}" fill-opacity="0.85" class="area" data-cause="${esc(g)}"><title>${esc(tip)}</title></path>`);
     upper.forEach((v, i) => (base[i] = v));
   });
   // live requested bytes
@@ -114,7 +115,7 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
   }
   if (options.cursor !== undefined) parts.push(`<path d="M${num(x(options.cursor))} ${top}V${top + plotH}" stroke="#000" stroke-width="1.5" class="cursor"/>`);
   const items = [
-    ...groups.map((g, gi) => ({ colour: g === "other causes" ? "#999999" : causeColour(g, gi), label: g })),
+    ...groups.map((g, gi) => ({ colour: colours[gi]!, label: g })),
     { colour: "#FFFFFF", label: "- - live requested", swatch: ` stroke="${OKABE_ITO.black}" stroke-dasharray="3 2"` },
     { colour: OKABE_ITO.vermillion, label: "peak" },
     { colour: OKABE_ITO.reddishPurple, label: "policy event" },

@@ -89,3 +89,14 @@ describe("aggregate", () => {
     );
   });
 });
+
+describe("distinct colours", () => {
+  it("gives up to nine causes drawn together nine different colours, keeping each cause's own when free", async () => {
+    const { distinctCauseColours, causeColour } = await import("../src/index.js");
+    const causes = ["pymalloc.live-blocks", "pymalloc.arena-map", "pymalloc.never-carved", "glibc.main-arena", "pymalloc.arena-objects", "glibc.in-use", "glibc.top", "other.libc.so.6", "glibc.tcache"];
+    const colours = distinctCauseColours(causes);
+    expect(new Set(colours).size).toBe(causes.length);
+    expect(colours[0]).toBe(causeColour("pymalloc.live-blocks"));
+    expect(distinctCauseColours(["a.x", "other causes"])[1]).toBe("#999999");
+  });
+});
