@@ -39,6 +39,7 @@ PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 
 #include "trace_writer.h"
 #include "ptr_map.h"
+#include "py_frames.h"
 
 /* pymalloc's arena size: 256 KiB before CPython 3.10, 1 MiB since (obmalloc.c's ARENA_BITS). */
 #if PY_VERSION_HEX < 0x030A0000
@@ -138,6 +139,7 @@ static void *hook_malloc(void *ctx, size_t size) {
     void *r = h->orig.malloc(h->orig.ctx, size);
     depth--;
     if (recording) {
+        if (pf_max_frames) { pf_stack(&W); pf_fresh = (uint64_t)(uintptr_t)r; }
         tw_malloc(&W, h->name, size, (uint64_t)(uintptr_t)r);
         track_new(r, h->index);
         n_events++;
@@ -155,6 +157,7 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize) {
     void *r = h->orig.calloc(h->orig.ctx, nelem, elsize);
     depth--;
     if (recording) {
+        if (pf_max_frames) { pf_stack(&W); pf_fresh = (uint64_t)(uintptr_t)r; }
         tw_calloc(&W, h->name, nelem, elsize, (uint64_t)(uintptr_t)r);
         track_new(r, h->index);
         n_events++;
@@ -176,6 +179,7 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size) {
         if (ptr != NULL && r == NULL) {
             /* failed: the old block stays valid and stays tracked */
         }
+        if (pf_max_frames) { pf_stack(&W); pf_fresh = (uint64_t)(uintptr_t)r; }
         if (known) {
             tw_realloc(&W, h->name, (uint64_t)(uintptr_t)ptr, size, (uint64_t)(uintptr_t)r);
         } else {
@@ -215,6 +219,47 @@ static void hook_free(void *ctx, void *ptr) {
     }
     pthread_mutex_unlock(&lock);
 }
+
+/* ---- objects reused from a free list (source locations, CPython 3.11) ----
+ *
+ * tracemalloc gives an object taken from a free list (lists, tuples, floats, dicts ...) the
+ * traceback of its reuse: _Py_NewReference() calls _PyTraceMalloc_NewReference(), which
+ * replaces the traceback of the object's block (the object itself, or its GC header) when
+ * the block is traced. libpython calls _Py_NewReference through its PLT, so this definition
+ * (exported with -rdynamic) is the one it reaches: it writes "#R <block>" under the traceback
+ * in force when the block is one the program holds and not the block this thread has just
+ * allocated (a new object: same traceback), then runs libpython's own.
+ */
+#if PF_SUPPORTED
+#include <dlfcn.h>
+static void (*orig_new_reference)(PyObject *);
+static uint64_t n_retraced, n_new_references;
+
+void _Py_NewReference(PyObject *op) {
+    if (pf_max_frames && recording) {
+        n_new_references++;
+        uint64_t block = (uint64_t)(uintptr_t)(PyType_IS_GC(Py_TYPE(op)) ? (char *)op - sizeof(PyGC_Head) : (char *)op);
+        if (block == pf_fresh) {
+            pf_fresh = 0;
+        } else {
+            uint64_t dom;
+            pthread_mutex_lock(&lock);
+            if (recording && pm_get(&live, block, &dom)) {
+                pf_stack(&W);
+                char *p = tw_reserve(&W, 32);
+                p = tw_str(p, "#R ");
+                p = tw_hex(p, block);
+                *p++ = '\n';
+                tw_commit(&W, p);
+                n_retraced++;
+            }
+            pthread_mutex_unlock(&lock);
+        }
+    }
+    if (orig_new_reference) orig_new_reference(op);
+    else Py_SET_REFCNT(op, 1);
+}
+#endif
 
 /* ---- the arena allocator hook ---- */
 
@@ -371,6 +416,14 @@ static void stop_recording(const char *why) {
             tw_line(&W, line);
         }
 #endif
+#if PF_SUPPORTED
+        if (pf_max_frames) {
+            /* 0 new references means libpython did not reach our _Py_NewReference: reused objects keep their first traceback */
+            snprintf(line, sizeof line, "# frames: %llu objects reused from free lists retraced, %llu new references seen",
+                     (unsigned long long)n_retraced, (unsigned long long)n_new_references);
+            tw_line(&W, line);
+        }
+#endif
         snprintf(line, sizeof line, "# end %s: %llu events, %llu arenas allocated, %llu arenas released, %llu data-stack chunks, %llu untracked frees, %llu untracked reallocs",
                  why, (unsigned long long)n_events, (unsigned long long)n_arenas, (unsigned long long)n_arenas_freed,
                  (unsigned long long)n_data_stack, (unsigned long long)n_untracked_free, (unsigned long long)n_untracked_realloc);
@@ -432,7 +485,42 @@ int main(int argc, char **argv) {
     owner_pid = getpid();
     W.owner = owner_pid;
     pthread_atfork(NULL, NULL, forked_child);
+    /* MEMTRACE_FRAMES=N (1..65535): the Python traceback of every allocation, N frames at
+       most (tracemalloc.start(N)), as #F/#T/#S lines (py_frames.h). Not passed on to the program. */
+    const char *frames_env = getenv("MEMTRACE_FRAMES");
+    long max_frames = frames_env ? strtol(frames_env, NULL, 10) : 0;
+    if (frames_env) unsetenv("MEMTRACE_FRAMES");
+    /* MEMTRACE_FRAMES_DEFAULT=N: N frames where this CPython can be walked, none elsewhere */
+    const char *default_env = getenv("MEMTRACE_FRAMES_DEFAULT");
+    if (default_env) {
+        if (!frames_env && PF_SUPPORTED) max_frames = strtol(default_env, NULL, 10);
+        unsetenv("MEMTRACE_FRAMES_DEFAULT");
+    }
+    if (max_frames < 0 || max_frames > PF_MAX_FRAMES) {
+        fprintf(stderr, "memtrace_python: MEMTRACE_FRAMES=%s: the number of frames must be in range [1; %d]\n", frames_env, PF_MAX_FRAMES);
+        return 2;
+    }
+    if (max_frames > 0 && !PF_SUPPORTED) {
+        fprintf(stderr, "memtrace_python: Python tracebacks are recorded for CPython 3.11 only (this is %s)\n", PY_VERSION);
+        return 2;
+    }
     write_header(pargc, pargv);
+    if (max_frames > 0) {
+        char line[64];
+        snprintf(line, sizeof line, "# frames %ld", max_frames);
+        tw_line(&W, line);
+#if PF_SUPPORTED
+        orig_new_reference = (void (*)(PyObject *))dlsym(RTLD_NEXT, "_Py_NewReference");
+        if (!orig_new_reference) {
+            fprintf(stderr, "memtrace_python: libpython's _Py_NewReference was not found: %s\n", dlerror());
+            return 2;
+        }
+#endif
+        if (!pf_init((int)max_frames)) {
+            fprintf(stderr, "memtrace_python: out of memory\n");
+            return 2;
+        }
+    }
 
     /* Hooks first: nothing has been allocated through PyMem yet.
        MEMTRACE_NO_HOOKS=1 runs the same program unhooked (to check that the hooks

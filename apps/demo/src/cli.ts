@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { reportFailure } from "./cli-errors.js";
 import { RECORD_HELP } from "./record/mode.js";
+import { parseFrames } from "./record/frames.js";
 import { killedExitStatus, outOfMemoryText, parseSwapMiB } from "./out-of-memory.js";
 import { renderWalkthrough } from "./render.js";
 import { ReplayError } from "./replay.js";
@@ -158,8 +159,9 @@ program
   .option("--out <file>", "the trace to write (.gz compresses; - is standard output) (default: <program>.memtrace.gz)")
   .option("--stats-out <file>", "where to save the real pymalloc statistics (CPython only) (default: <program>.stats.txt)")
   .option("--force", "replace existing output files (never a file the command reads)")
+  .option("--frames <N>", "CPython 3.11: the Python traceback of every allocation, N frames at most as tracemalloc.start(N); 0: none (default: 1)", (v: string) => parseFrames(v))
   .addHelpText("after", RECORD_HELP)
-  .action(async (command: string[], flags: { libc?: boolean; out?: string; statsOut?: string; force?: boolean }) => {
+  .action(async (command: string[], flags: { libc?: boolean; out?: string; statsOut?: string; force?: boolean; frames?: number }) => {
     const { record } = await import("./record-command.js");
     process.exitCode = await record(command, flags);
   });

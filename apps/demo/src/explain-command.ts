@@ -8,6 +8,7 @@ import { countSyscalls, explainJson, renderReport, Timeline, type ExplainJson, t
 import type { TraceRecord } from "@mem/memtrace";
 import { arenaMapText, collectMaps } from "@mem/view";
 import { Option, type Command } from "commander";
+import { addBySourceOptions, runBySource } from "./explain-by-source.js";
 import { ReplayError } from "./replay.js";
 import { prepareReplay } from "./replay-command.js";
 import { replayFile } from "./replay-file.js";
@@ -128,7 +129,7 @@ export async function explainTrace(trace: string, base: StackOptions, options: E
  * `toStackOptions` turns the parsed flags into stack options.
  */
 export function explainCommand<Flags extends object>(command: Command, toStackOptions: (flags: Flags) => StackOptions): Command {
-  return command
+  return addBySourceOptions(command)
     .description("where did my memory go: the account of every resident byte by cause over a replay, its pins and a timeline")
     .argument("<trace>", "a memtrace v1 trace (plain, .gz, or - for standard input)")
     .addOption(new Option("--at <event>", "the moment the report explains: a call event number, peak or end").argParser(parseAt).default("end"))
@@ -137,6 +138,8 @@ export function explainCommand<Flags extends object>(command: Command, toStackOp
     .action(async (trace: string, flags: Flags & { at: ExplainAt; every: number; json?: boolean; pythonmalloc?: StackOptions["pythonMalloc"]; pymallocVersion?: StackOptions["pymallocVersion"] }, cmd: Command) => {
       const given = (name: string) => cmd.getOptionValueSource(name) !== "default";
       try {
+        // --by: tracemalloc's statistics from the trace's source locations (explain-by-source.ts)
+        if (await runBySource(trace, flags, (text) => process.stdout.write(text))) return;
         const outcome = await explainTrace(
           trace,
           toStackOptions(flags),

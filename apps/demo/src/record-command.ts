@@ -18,6 +18,8 @@ export interface RecordFlags {
   statsOut?: string;
   /** Replace existing outputs. */
   force?: boolean;
+  /** Python frames of each allocation's traceback (0: none). @defaultValue 1 where the recorder supports it (CPython 3.11) */
+  frames?: number;
 }
 
 /** Runs the recording and reports it on standard error; returns the exit status. */
@@ -38,7 +40,7 @@ export async function record(command: string[], flags: RecordFlags): Promise<num
     }
     const statsOut = flags.statsOut ?? (flags.out === undefined || flags.out === "-" ? `${mode.name}.stats.txt` : defaultStatsPath(flags.out));
     if (flags.statsOut === undefined) checkDefault(statsOut, mode.inputs, force, "--stats-out");
-    const r = await recordPython(mode.command, { out, statsOut, force, inputs: mode.inputs, interruptible: true });
+    const r = await recordPython(mode.command, { out, statsOut, force, inputs: mode.inputs, interruptible: true, ...(flags.frames !== undefined ? { frames: flags.frames } : {}) });
     process.stderr.write(
       `mem-demo record: ${r.events} calls (${r.arenasAllocated} arenas obtained, ${r.arenasReleased} released) of ${r.python} ${r.version} written to ${where(r.out)}; pymalloc statistics in ${r.statsOut}\n`,
     );

@@ -368,6 +368,19 @@ export class Replayer {
         this.recordedHeapStart = r.address;
         this.simulatedHeapStart = this.stack.process.startBrk;
         return;
+      case "frame":
+      case "traceback":
+      case "stack":
+        // source locations: kept as they are (the traceback applies to the events that follow)
+        if (this.out) this.out(formatEvent(r));
+        return;
+      case "retrace":
+        // a live block gets the traceback in force: written with the block's simulated address
+        if (this.out) {
+          const p = this.pointers.get(r.ptr);
+          if (p >= 0) this.emit({ kind: "retrace", ptr: p });
+        }
+        return;
       case "comment":
         return;
     }

@@ -19,6 +19,7 @@
  * #F <id> <lineno> <filename>            a source frame (file and line), interned
  * #T <id> <total> <frame-id>...          a traceback: frames most recent first, interned
  * #S <traceback-id>                      the allocations that follow were made there
+ * #R <ptr>                               the live block at ptr now has the traceback in force
  * ```
  *
  * Threads are numbered by the recorder: 1 is the main thread, every new thread gets the next
@@ -175,6 +176,16 @@ export interface StackEvent {
   readonly traceback: number;
 }
 
+/**
+ * `#R <ptr>`: the live block at `ptr` now has the traceback in force (the last `#S`): an
+ * object reused from a free list gets the traceback of its reuse, as tracemalloc's
+ * `_PyTraceMalloc_NewReference` gives it. A block that is not live is left alone.
+ */
+export interface RetraceEvent {
+  readonly kind: "retrace";
+  readonly ptr: number;
+}
+
 /** `#...`: any other comment; `text` is everything after the `#` (so `# x` has text `" x"`). */
 export interface CommentEvent {
   readonly kind: "comment";
@@ -199,6 +210,7 @@ export type MemtraceEvent =
   | FrameEvent
   | TracebackEvent
   | StackEvent
+  | RetraceEvent
   | CommentEvent;
 
 /** The `kind` of an event. */

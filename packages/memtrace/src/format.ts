@@ -56,6 +56,8 @@ export function formatEvent(e: MemtraceEvent | TraceRecord): string {
       return `#T ${e.id} ${e.total} ${e.frames.join(" ")}`;
     case "stack":
       return `#S ${e.traceback}`;
+    case "retrace":
+      return `#R ${formatPointer(e.ptr)}`;
     case "comment":
       return `#${e.text}`;
   }

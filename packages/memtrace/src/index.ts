@@ -11,6 +11,7 @@ export type {
   FrameEvent,
   TracebackEvent,
   StackEvent,
+  RetraceEvent,
   MallocEvent,
   MemalignEvent,
   MemtraceEvent,

@@ -25,6 +25,7 @@ const NO_FRAMES: readonly number[] = [];
  * | frame       | id, lineno, filename                 |
  * | traceback   | id, total, frames                    |
  * | stack       | traceback                            |
+ * | retrace     | ptr                                  |
  * | comment     | text                                 |
  */
 export class TraceRecord {
@@ -102,6 +103,8 @@ export class TraceRecord {
         return { kind: "traceback", id: this.id, total: this.total, frames: this.frames };
       case "stack":
         return { kind: "stack", traceback: this.traceback };
+      case "retrace":
+        return { kind: "retrace", ptr: this.ptr };
       case "comment":
         return { kind: "comment", text: this.text };
     }
@@ -174,6 +177,9 @@ export class TraceRecord {
         break;
       case "stack":
         this.traceback = event.traceback;
+        break;
+      case "retrace":
+        this.ptr = event.ptr;
         break;
       case "comment":
         this.text = event.text;

@@ -9,6 +9,7 @@ import type { TraceRecord } from "./record.js";
  *   #F 3 12 /home/me/app.py           frame 3: line 12 of /home/me/app.py
  *   #T 7 4 3 1                        traceback 7: frames 3 then 1 (most recent first) of a stack of 4
  *   #S 7                              the allocations that follow were made at traceback 7
+ *   #R 0x7f3a10e8a030                 that live block now has traceback 7 (reused from a free list)
  *   ^^ ^ ^^ ^-- the rest of the line, escaped
  *   record letter right after the #, then exactly one space
  */
@@ -20,7 +21,7 @@ const BACKSLASH = 92;
 export function isStackLine(src: string, start: number, end: number): boolean {
   if (end - start < 3 || src.charCodeAt(start + 2) !== SPACE) return false;
   const c = src.charCodeAt(start + 1);
-  return c === 70 || c === 84 || c === 83; // F T S
+  return c === 70 || c === 84 || c === 83 || c === 82; // F T S R
 }
 
 /** The decimal integer at src[s, e) (0..2^53-1), or a syntax error naming `what`. */
@@ -56,6 +57,25 @@ export function parseStackLine(src: string, start: number, end: number, line: nu
     if (e !== end) throw new MemtraceSyntaxError(line, `stack (#S) needs 1 field, the traceback id, got more`);
     rec.kind = "stack";
     rec.traceback = decimal(src, p, e, line, "stack (#S) traceback id");
+    return;
+  }
+  if (letter === 82) {
+    // #R <ptr>
+    const e = fieldEnd(src, p, end);
+    if (e !== end) throw new MemtraceSyntaxError(line, "retrace (#R) needs 1 field, the block's pointer, got more");
+    if (e - p < 3 || src.charCodeAt(p) !== 48 || src.charCodeAt(p + 1) !== 120) {
+      throw new MemtraceSyntaxError(line, `retrace (#R) ptr ${JSON.stringify(src.slice(p, e))} is not a hex pointer (0x followed by hex digits)`);
+    }
+    let v = 0;
+    for (let q = p + 2; q < e; q++) {
+      const c = src.charCodeAt(q);
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+      if (d < 0) throw new MemtraceSyntaxError(line, `retrace (#R) ptr ${JSON.stringify(src.slice(p, e))} is not a hex pointer (0x followed by hex digits)`);
+      v = v * 16 + d;
+    }
+    if (v > Number.MAX_SAFE_INTEGER) throw new MemtraceSyntaxError(line, `retrace (#R) ptr ${src.slice(p, e)} is above 2^53-1`);
+    rec.kind = "retrace";
+    rec.ptr = v;
     return;
   }
   if (letter === 70) {

@@ -77,6 +77,9 @@ export class StackTable {
         this.tracebackById.set(rec.id, { total: rec.total, frames: rec.frames });
         return;
       }
+      case "retrace":
+        if (this.current < 0) throw new MemtraceSyntaxError(line, "retrace (#R) comes before any #S line: no traceback is in force");
+        return;
       case "stack":
         if (!this.tracebackById.has(rec.traceback)) {
           throw new MemtraceSyntaxError(line, `stack (#S) refers to traceback ${rec.traceback}, which no #T line before it defines`);

@@ -100,7 +100,7 @@ export class TraceStream {
     const rec = this.record;
     parseLineInto(src, start, end, line, rec);
     const kind = rec.kind;
-    if (kind === "stack" || kind === "frame" || kind === "traceback") this.stacks.add(rec, line);
+    if (kind === "stack" || kind === "frame" || kind === "traceback" || kind === "retrace") this.stacks.add(rec, line);
     this.onRecord(rec, line);
   }
 }

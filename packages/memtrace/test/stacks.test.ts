@@ -79,6 +79,15 @@ describe("source-location records (#F, #T, #S)", () => {
     );
   });
 
+  it("#R: a live block gets the traceback in force", () => {
+    const events = parseTrace("# memtrace v1\n#F 1 2 a.py\n#T 1 1 1\n#S 1\n#R 0x7f00a0\n");
+    expect(events[4]).toEqual({ kind: "retrace", ptr: 0x7f00a0 });
+    expect(formatEvent(events[4]!)).toBe("#R 0x7f00a0");
+    expect(() => parseTrace("# memtrace v1\n#R 0x10\n")).toThrow("memtrace: line 2: retrace (#R) comes before any #S line");
+    expect(() => parseLine("#R 16")).toThrow('retrace (#R) ptr "16" is not a hex pointer');
+    expect(() => parseLine("#R 0x10 0x20")).toThrow("retrace (#R) needs 1 field");
+  });
+
   const bad: [string, string][] = [
     ["#S", "(a comment)"],
     ["#S x", 'line 2: stack (#S) traceback id "x" is not a decimal number'],

@@ -6,7 +6,8 @@ import { compileNative, defaultCacheDir, pythonBuild, type PythonBuild } from ".
 /** Builds (once) the CPython recorder for `build`'s Python; returns its path. */
 export function pythonRecorder(build: PythonBuild, cacheDir = defaultCacheDir()): Promise<string> {
   return compileNative(
-    { name: "memtrace_python", source: "memtrace_python.c", headers: ["trace_writer.h", "ptr_map.h"], flags: build.cflags, libs: build.ldflags },
+    // -rdynamic: libpython's calls of _Py_NewReference reach the recorder's (py_frames.h, source locations)
+    { name: "memtrace_python", source: "memtrace_python.c", headers: ["trace_writer.h", "ptr_map.h", "py_frames.h"], flags: build.cflags, libs: [...build.ldflags, "-rdynamic"] },
     cacheDir,
   );
 }

@@ -17,6 +17,7 @@ import { readTail } from "./files.js";
 import { pythonBuild, pythonRecorder } from "./helpers.js";
 import { finishOutput, forwardInterrupts, reserveRaw } from "./outputs.js";
 import { run } from "./run.js";
+import { framesEnv } from "./frames.js";
 
 /** Options of {@link recordPython}. */
 export interface RecordPythonOptions {
@@ -38,6 +39,12 @@ export interface RecordPythonOptions {
   readonly stdio?: "inherit" | "pipe";
   /** Where compiled helpers are cached. @defaultValue {@link defaultCacheDir} */
   readonly cacheDir?: string;
+  /**
+   * The Python traceback of every allocation, at most this many frames (`#F`/`#T`/`#S`/`#R`
+   * lines, as tracemalloc.start(frames) sees them); 0 records none. Given explicitly, a Python
+   * other than 3.11 is refused. @defaultValue 1 on CPython 3.11, 0 on the others
+   */
+  readonly frames?: number;
 }
 
 /** What a recording of a Python program produced. */
@@ -109,7 +116,7 @@ export async function recordPython(command: readonly string[], options: RecordPy
     statsRaw = createTemporary(statsOut);
     const result = await run(recorder, [raw, statsRaw, build.executable, ...args], {
       cwd: options.cwd,
-      env: options.env,
+      env: framesEnv(options.env ?? process.env, options.frames),
       stdio: options.stdio ?? "inherit",
       stdoutToStderr: options.out === "-",
       onSpawn: (child) => signals?.attach(child),

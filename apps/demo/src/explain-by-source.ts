@@ -1,0 +1,227 @@
+/**
+ * `mem-demo explain <trace> --by lineno|filename|traceback`: what tracemalloc would have
+ * printed at a moment of the recorded program, from the trace's source locations (`#F`,
+ * `#T`, `#S`): `tracemalloc.take_snapshot().statistics(key_type, cumulative)`, one
+ * `str(stat)` a line, in tracemalloc's exact text, or with `--compare-to` the output of
+ * `snapshot.compare_to(old_snapshot, key_type, cumulative)`.
+ *
+ * The traces are tracemalloc's: every block handed out by the raw, mem and obj domains and
+ * not yet freed, with its requested size (calloc: nelem × elsize) and the traceback in
+ * force when it was allocated; a realloc moves the block and gives it the current
+ * traceback, as tracemalloc_realloc does, and an object reused from a free list (`#R`)
+ * gets the traceback of its reuse, as _PyTraceMalloc_NewReference does. `libc` blocks are
+ * not Python's: ignored.
+ */
+import { traceChunks } from "./record/files.js";
+import { Snapshot, type KeyType, type RawFrame, type RawTrace } from "@mem/pymem";
+import { TraceStream, type TraceRecord } from "@mem/memtrace";
+import { Option, type Command } from "commander";
+
+/** A moment of the trace: after this many call events (m/c/r/f/a lines), or the end. */
+export type SourceMoment = number | "end";
+
+/** Options of {@link explainBySource}. */
+export interface BySourceOptions {
+  /** What statistics() groups by. */
+  readonly by: KeyType;
+  /** The moment of the snapshot. @defaultValue "end" */
+  readonly at?: SourceMoment;
+  /** Print `snapshot.compare_to(<snapshot at this moment>)` instead of `statistics()`. */
+  readonly compareTo?: SourceMoment;
+  /** Only the first N lines. @defaultValue all */
+  readonly top?: number;
+  /** tracemalloc's cumulative mode (every frame of a traceback counts; not with `traceback`). */
+  readonly cumulative?: boolean;
+}
+
+/** Raised for a trace without source locations (`--by` needs them) or a moment beyond its end. */
+export class BySourceError extends Error {
+  override readonly name = "BySourceError";
+}
+
+/** The live traces (pointer -> size and traceback id) as the trace is read. */
+class LiveTraces {
+  readonly size = new Map<number, number>();
+  readonly traceback = new Map<number, number>();
+
+  add(ptr: number, size: number, tb: number): void {
+    this.size.set(ptr, size);
+    this.traceback.set(ptr, tb);
+  }
+
+  remove(ptr: number): void {
+    if (this.size.delete(ptr)) this.traceback.delete(ptr);
+  }
+
+  /** The traces as tracemalloc's `_get_traces()` gives them (frames most recent first). */
+  snapshot(resolve: (tb: number) => { frames: RawFrame[]; total: number }, limit: number): Snapshot {
+    const cache = new Map<number, { frames: RawFrame[]; total: number }>();
+    const traces: RawTrace[] = [];
+    for (const [ptr, size] of this.size) {
+      const tb = this.traceback.get(ptr)!;
+      let r = cache.get(tb);
+      if (r === undefined) cache.set(tb, (r = resolve(tb)));
+      traces.push([0, size, r.frames, r.total]);
+    }
+    return new Snapshot(traces, limit);
+  }
+}
+
+const UNKNOWN: { frames: RawFrame[]; total: number } = { frames: [["<unknown>", 0]], total: 1 };
+
+/**
+ * Reads `trace` (plain or `.gz`) and returns tracemalloc's lines at the moment asked.
+ * @throws {@link BySourceError} when the trace has no source locations or the moment lies
+ *   beyond its end; `MemtraceSyntaxError` for a malformed trace (naming the line)
+ */
+export async function explainBySource(trace: string, options: BySourceOptions): Promise<string[]> {
+  const at = options.at ?? "end";
+  const old = options.compareTo;
+  const live = new LiveTraces();
+  let calls = 0;
+  let limit = 1;
+  let atSnapshot: Snapshot | undefined;
+  let oldSnapshot: Snapshot | undefined;
+  let sawStacks = false;
+  const stream: TraceStream = new TraceStream((r: TraceRecord) => {
+    switch (r.kind) {
+      case "malloc":
+      case "calloc":
+      case "memalign":
+      case "realloc":
+      case "free":
+        calls++;
+        apply(r);
+        if (calls === old) oldSnapshot = take();
+        if (calls === at) atSnapshot = take();
+        return;
+      case "stack":
+        sawStacks = true;
+        return;
+      case "retrace":
+        // an object reused from a free list: its block gets the current traceback
+        if (live.traceback.has(r.ptr)) live.traceback.set(r.ptr, stream.stacks.current);
+        return;
+      case "comment": {
+        const m = /^ frames (\d+)$/.exec(r.text);
+        if (m) limit = Number(m[1]);
+        return;
+      }
+      default:
+        return;
+    }
+  });
+  const resolve = (tb: number) => {
+    if (tb < 0) return UNKNOWN;
+    const t = stream.stacks.traceback(tb)!;
+    return { frames: t.frames.map((f): RawFrame => {
+      const fr = stream.stacks.frame(f)!;
+      return [fr.filename, fr.lineno];
+    }), total: t.total };
+  };
+  const take = () => live.snapshot(resolve, limit);
+  const apply = (r: TraceRecord) => {
+    if (r.domain === "libc") return;
+    switch (r.kind) {
+      case "malloc":
+      case "memalign":
+        if (r.result !== 0) live.add(r.result, r.size, stream.stacks.current);
+        return;
+      case "calloc":
+        if (r.result !== 0) live.add(r.result, r.nelem * r.elsize, stream.stacks.current);
+        return;
+      case "realloc":
+        if (r.result === 0) return;
+        if (r.ptr !== 0) live.remove(r.ptr);
+        live.add(r.result, r.size, stream.stacks.current);
+        return;
+      case "free":
+        live.remove(r.ptr);
+        return;
+      default:
+        return;
+    }
+  };
+  for await (const chunk of traceChunks(trace)) {
+    stream.push(chunk);
+    if (atSnapshot !== undefined && (old === undefined || oldSnapshot !== undefined)) break;
+  }
+  if (atSnapshot === undefined || (old !== undefined && oldSnapshot === undefined)) stream.end();
+  if (!sawStacks) {
+    throw new BySourceError(
+      "the trace has no source locations (#F/#T/#S records): record it with them, e.g. mem-demo record --frames 1 -- python3 script.py",
+    );
+  }
+  for (const [moment, name] of [[at, "--at"], [old, "--compare-to"]] as const) {
+    if (typeof moment === "number" && moment > calls) throw new BySourceError(`${name} ${moment} is beyond the end of the trace (${calls} call events)`);
+  }
+  const now = atSnapshot ?? take();
+  const cumulative = options.cumulative ?? false;
+  let lines: string[];
+  if (old !== undefined) {
+    const before = oldSnapshot ?? take();
+    lines = now.compareTo(before, options.by, cumulative).map(String);
+  } else {
+    lines = now.statistics(options.by, cumulative).map(String);
+  }
+  return options.top === undefined ? lines : lines.slice(0, options.top);
+}
+
+/** The flags `--by` adds to `mem-demo explain`. */
+export interface BySourceFlags {
+  readonly by?: KeyType;
+  readonly at?: number | "peak" | "end";
+  readonly top?: number;
+  readonly cumulative?: boolean;
+  readonly compareTo?: number | "peak" | "end";
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0 || value.trim() === "") throw new Error(`expected a positive number, got "${value}"`);
+  return n;
+}
+
+function moment(value: string): number | "end" {
+  if (value === "end") return value;
+  const n = positive(value);
+  return n;
+}
+
+/** Adds `--by`, `--top`, `--cumulative` and `--compare-to` to the explain command. */
+export function addBySourceOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option("--by <key>", "print what tracemalloc's snapshot.statistics(key) would print at --at (needs a trace recorded with source locations)").choices([
+        "lineno",
+        "filename",
+        "traceback",
+      ]),
+    )
+    .addOption(new Option("--top <N>", "with --by: only the first N lines").argParser(positive))
+    .option("--cumulative", "with --by lineno or filename: tracemalloc's cumulative statistics (every frame counts)")
+    .addOption(new Option("--compare-to <event>", "with --by: print snapshot.compare_to(<the snapshot at this call event or end>)").argParser(moment));
+}
+
+/**
+ * Runs the `--by` form of explain when `--by` was given: prints tracemalloc's lines and
+ * returns true; returns false otherwise (the account report runs).
+ * @throws {@link BySourceError}, `MemtraceSyntaxError`, or an Error for `--at peak` or an
+ *   option given without `--by`
+ */
+export async function runBySource(trace: string, flags: BySourceFlags, write: (text: string) => void): Promise<boolean> {
+  if (flags.by === undefined) {
+    if (flags.top !== undefined || flags.cumulative || flags.compareTo !== undefined) throw new Error("--top, --cumulative and --compare-to go with --by lineno|filename|traceback");
+    return false;
+  }
+  if (flags.at === "peak" || flags.compareTo === "peak") throw new Error("--by takes --at <call event> or end (tracemalloc has no snapshot of the peak)");
+  const lines = await explainBySource(trace, {
+    by: flags.by,
+    at: flags.at ?? "end",
+    ...(flags.compareTo !== undefined ? { compareTo: flags.compareTo } : {}),
+    ...(flags.top !== undefined ? { top: flags.top } : {}),
+    cumulative: flags.cumulative ?? false,
+  });
+  write(lines.length > 0 ? `${lines.join("\n")}\n` : "");
+  return true;
+}

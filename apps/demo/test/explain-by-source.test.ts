@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { BySourceError, explainBySource } from "../src/explain-by-source.js";
+
+const dir = mkdtempSync(join(tmpdir(), "by-source-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function trace(name: string, lines: string[]): string {
+  const path = join(dir, name);
+  writeFileSync(path, `# memtrace v1\n# frames 2\n${lines.join("\n")}\n`);
+  return path;
+}
+
+// a.py:3 called from a.py:10 allocates twice; a.py:5 once; an object reused from a free
+// list (#R) moves from a.py:5 to a.py:3; a realloc takes the current traceback; frees end traces
+const T = trace("t.memtrace", [
+  "#F 1 3 a.py",
+  "#F 2 10 a.py",
+  "#F 3 5 a.py",
+  "#F 4 0 <unknown>",
+  "#T 1 2 1 2",
+  "#T 2 2 3 2",
+  "#T 3 1 4",
+  "#S 1",
+  "m obj 100 0x1000",
+  "c mem 2 50 0x2000",
+  "#S 2",
+  "m obj 30 0x3000",
+  "m obj 24 0x4000",
+  "#S 1",
+  "#R 0x4000",
+  "#S 3",
+  "r raw 0x0 1000 0x5000",
+  "r mem 0x2000 300 0x2100",
+  "f obj 0x1000",
+  "m libc 64 0x9000",
+]);
+
+describe("explain --by: tracemalloc's statistics from a trace with source locations", () => {
+  it("groups by line as snapshot.statistics('lineno') prints", async () => {
+    expect(await explainBySource(T, { by: "lineno" })).toEqual([
+      "<unknown>:0: size=1300 B, count=2, average=650 B",
+      "a.py:5: size=30 B, count=1, average=30 B",
+      "a.py:3: size=24 B, count=1, average=24 B",
+    ]);
+  });
+
+  it("stops at --at (a call event) and compares snapshots", async () => {
+    expect(await explainBySource(T, { by: "lineno", at: 4 })).toEqual([
+      "a.py:3: size=200 B, count=2, average=100 B",
+      "a.py:5: size=54 B, count=2, average=27 B",
+    ]);
+    expect(await explainBySource(T, { by: "lineno", compareTo: 4 })).toEqual([
+      "<unknown>:0: size=1300 B (+1300 B), count=2 (+2), average=650 B",
+      "a.py:3: size=24 B (-176 B), count=1 (-1), average=24 B",
+      "a.py:5: size=30 B (-24 B), count=1 (-1), average=30 B",
+    ]);
+  });
+
+  it("by filename, traceback, cumulative and --top", async () => {
+    expect(await explainBySource(T, { by: "filename", at: 4 })).toEqual(["a.py:0: size=254 B, count=4, average=64 B"]);
+    // str(traceback) is its oldest frame
+    expect(await explainBySource(T, { by: "traceback", at: 4 })).toEqual([
+      "a.py:10: size=200 B, count=2, average=100 B",
+      "a.py:10: size=54 B, count=2, average=27 B",
+    ]);
+    expect(await explainBySource(T, { by: "lineno", at: 4, cumulative: true, top: 1 })).toEqual(["a.py:10: size=254 B, count=4, average=64 B"]);
+  });
+
+  it("says in one line that a trace without stacks cannot answer, and refuses a moment beyond the end", async () => {
+    const plain = trace("plain.memtrace", ["m obj 16 0x10"]);
+    await expect(explainBySource(plain, { by: "lineno" })).rejects.toThrow(BySourceError);
+    await expect(explainBySource(plain, { by: "lineno" })).rejects.toThrow(/no source locations .*record it with them/);
+    await expect(explainBySource(T, { by: "lineno", at: 99 })).rejects.toThrow("--at 99 is beyond the end of the trace (8 call events)");
+  });
+
+  it("rejects a stack record that refers to an unknown id, with its line number", async () => {
+    const bad = trace("bad.memtrace", ["#F 1 1 a.py", "#S 2", "m obj 1 0x10"]);
+    await expect(explainBySource(bad, { by: "lineno" })).rejects.toThrow("memtrace: line 4: stack (#S) refers to traceback 2");
+  });
+});
