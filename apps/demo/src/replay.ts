@@ -5,6 +5,7 @@
  */
 import { formatEvent, MEMTRACE_HEADER, PointerMap, type Domain, type MemtraceEvent, type TraceRecord } from "@mem/memtrace";
 import { PlacedArenaAllocator } from "@mem/small-object";
+import { obmallocStateOf, selectObmallocState } from "./obmalloc-states.js";
 import { memoryErrorFor, outOfMemoryText } from "./out-of-memory.js";
 import type { CPythonStack } from "./stack.js";
 
@@ -381,8 +382,12 @@ export class Replayer {
           if (p >= 0) this.emit({ kind: "retrace", ptr: p });
         }
         return;
-      case "comment":
+      case "comment": {
+        // CPython 3.12+: the calls that follow are served by this interpreter's obmalloc state
+        const state = obmallocStateOf(r.text);
+        if (state !== undefined) selectObmallocState(this.stack, state);
         return;
+      }
     }
   }
 
