@@ -21,6 +21,8 @@ export interface AccountOptions {
    * (no fault, no munmap/madvise/brk/mremap since): saves walking the page tables again.
    */
   vmas?: readonly ResidentVma[];
+  /** Also split the 4096 bytes of the page holding this address by cause ({@link AccountDetail.page}). */
+  page?: number;
 }
 
 /** Everything an account found, for the pins and the trim dry run. */
@@ -35,6 +37,8 @@ export interface AccountDetail {
   readonly pymalloc: PymallocFindings | undefined;
   /** The C library's part. */
   readonly libc: LibcFindings;
+  /** With `options.page`: that page's bytes by cause (4096 in all when it is resident, else empty). */
+  readonly page: Record<string, number>;
 }
 
 /** Whether the stack's `PYTHONMALLOC` preset installs PyMem's debug hooks. */
@@ -52,7 +56,7 @@ export function usesDebugHooks(stack: InspectedStack): boolean {
 export function accountDetail(stack: InspectedStack, options: AccountOptions = {}): AccountDetail {
   const process = stack.process;
   const vmas = options.vmas ?? residentAnonPages(process);
-  const ledger = new ResidentLedger(vmas);
+  const ledger = new ResidentLedger(vmas, options.page);
   const debug = usesDebugHooks(stack);
   const py = stack.pymalloc === undefined ? undefined : accountPymalloc(stack.pymalloc, ledger, debug);
   const arenaSize = stack.pymalloc?.params.arenaSize ?? 0;
@@ -89,7 +93,16 @@ export function accountDetail(stack: InspectedStack, options: AccountOptions = {
     liveRequested,
     liveBlocks: (py?.liveBlocks ?? 0) + libc.liveBlocks,
   };
-  return { account, ledger, vmas, pymalloc: py, libc };
+  return { account, ledger, vmas, pymalloc: py, libc, page: Object.fromEntries(ledger.watched) };
+}
+
+/**
+ * The causes of the 4096 bytes of the resident page holding `address` (empty when the page
+ * is not resident): the per-page view of the account. Summed over every resident page they
+ * give the account's causes.
+ */
+export function pageAccount(stack: InspectedStack, address: number): Record<string, number> {
+  return accountDetail(stack, { page: address }).page;
 }
 
 /** {@link accountDetail}'s account alone. */

@@ -28,9 +28,18 @@ export class ResidentLedger {
   /** Resident bytes in all. */
   readonly residentBytes: number;
 
-  /** Indexes the resident pages of `vmas` (as os-vm's `residentAnonPages` lists them). */
-  constructor(vmas: readonly ResidentVma[]) {
+  /** The page whose bytes are also recorded cause by cause ({@link watched}), or -1. */
+  readonly watchedPage: number;
+  /** The causes of the watched page's bytes. */
+  readonly watched = new Map<string, number>();
+
+  /**
+   * Indexes the resident pages of `vmas` (as os-vm's `residentAnonPages` lists them). With
+   * `watch` (an address), the causes of that page's 4096 bytes are recorded too.
+   */
+  constructor(vmas: readonly ResidentVma[], watch?: number) {
     this.vmas = vmas;
+    this.watchedPage = watch === undefined ? -1 : Math.floor(watch / PAGE);
     let n = 0;
     for (const v of vmas) n += v.pages.length;
     this.claimed = new Float64Array(n);
@@ -63,6 +72,11 @@ export class ResidentLedger {
       else hi = i - 1;
     }
     return -1;
+  }
+
+  /** Whether the watched page lies in `[start, end)` (sources then claim it range by range, exactly). */
+  watches(start: number, end: number): boolean {
+    return this.watchedPage >= 0 && this.watchedPage * PAGE < end && (this.watchedPage + 1) * PAGE > start;
   }
 
   /** Whether the page holding `address` is resident. */
@@ -100,6 +114,7 @@ export class ResidentLedger {
       const bytes = Math.min(end, (page + 1) * PAGE) - Math.max(start, page * PAGE);
       this.claimed[slot]! += bytes;
       total += bytes;
+      if (page === this.watchedPage) this.watched.set(cause, (this.watched.get(cause) ?? 0) + bytes);
     }
     if (total !== 0) this.causes.set(cause, (this.causes.get(cause) ?? 0) + total);
     return total;
@@ -112,6 +127,7 @@ export class ResidentLedger {
    * pool: one lookup per page, no per-range bookkeeping).
    */
   claimWhole(start: number, end: number): boolean {
+    if (this.watches(start, end)) return false;
     const first = start / PAGE;
     const n = (end - start) / PAGE;
     const slot = this.slot(first);
@@ -169,6 +185,7 @@ export class ResidentLedger {
       const file = name !== undefined && !name.startsWith("[");
       const cause = c > 0 && !file ? "kernel.page-slack" : `other.${mappingName(name)}`;
       this.causes.set(cause, (this.causes.get(cause) ?? 0) + PAGE - c);
+      if (page === this.watchedPage) this.watched.set(cause, (this.watched.get(cause) ?? 0) + PAGE - c);
       this.claimed[slot] = PAGE;
     }
     return this.causes;

@@ -113,7 +113,7 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
       ledger.add(pool, pool + overhead, "pymalloc.pool-headers");
       ledger.add(carvedEnd, blocksEnd, "pymalloc.never-carved");
       ledger.add(blocksEnd, pool + poolSize, "pymalloc.quantization");
-      if (ledger.allResident(pool + overhead, carvedEnd)) {
+      if (!ledger.watches(pool, pool + poolSize) && ledger.allResident(pool + overhead, carvedEnd)) {
         ledger.addSplit(pool + overhead, carvedEnd, parts);
         arena.freeResident += free * size;
       } else {
