@@ -1,7 +1,9 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { leastCalls } from "../src/report-replay.js";
 import { built, cleanTempDirs, mem, tempDir } from "./cli-support.js";
 
 cleanTempDirs();
@@ -73,5 +75,28 @@ describe.skipIf(!built)("mem-demo report", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe("mem-demo report: a report of standard input needs -o <file>\n");
     expect(existsSync(join(dir, "-.html"))).toBe(false);
+  });
+});
+
+describe("leastCalls", () => {
+  it("is the uncompressed size (from the gzip trailer) over the longest line, and never above the real count", () => {
+    const trace = recording("startup.memtrace.gz");
+    const text = gunzipSync(readFileSync(trace)).toString("utf8");
+    expect(leastCalls(trace)).toBe(Math.floor(text.length / 56));
+    const calls = text.split("\n").filter((l) => /^[mcrfa] /.test(l)).length;
+    expect(leastCalls(trace)).toBeLessThanOrEqual(calls);
+    expect(leastCalls("-")).toBe(0);
+  });
+});
+
+describe.skipIf(!built)("mem-demo explain's arena map", () => {
+  it("ends the report with the arena map, in plain ASCII when piped", () => {
+    const dir = tempDir();
+    const r = mem(["explain", recording("arena-release.memtrace.gz")], { cwd: dir });
+    expect(r.status).toBe(0);
+    const map = r.stdout.slice(r.stdout.indexOf("\nArena map at the end\n"));
+    expect(map).toMatch(/^\nArena map at the end\n(\*| ) 0x[0-9a-f]+ \|[ .:\-=+*#@o?]+\|/);
+    expect(/^[\x20-\x7e\n]*$/.test(map)).toBe(true);
+    expect(map).toMatch(/one character a pool of 16\.0 KiB/);
   });
 });

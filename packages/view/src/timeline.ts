@@ -53,7 +53,9 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
   const plotH = height - top - 34;
   const all = data.timeline;
   const peakSample = all.find((s) => s.event === data.peak.event && s.rssAnon === data.peak.rssAnon);
-  const samples = downsample(all, Math.min(MAX_POINTS, Math.max(2, Math.floor(maxNodes / 2))), peakSample);
+  const picked = downsample(all, Math.min(MAX_POINTS, Math.max(2, Math.floor(maxNodes / 2))), peakSample);
+  // a single sample (a short trace) is drawn as a band from the first event to it
+  const samples = picked.length === 1 ? [{ ...picked[0]!, event: 0 }, picked[0]!] : picked;
   const groups = timelineGroups(all);
   const colours = distinctCauseColours(groups);
   const lastEvent = Math.max(1, all.length > 0 ? all[all.length - 1]!.event : 1);

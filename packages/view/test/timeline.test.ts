@@ -63,3 +63,12 @@ describe("timeline", () => {
     await expect(svg).toMatchFileSnapshot("__snapshots__/timeline.svg");
   });
 });
+
+describe("timeline of a single sample", () => {
+  it("draws the sample as a band from event 0, not an invisible sliver", () => {
+    const svg = renderTimeline({ timeline: [{ event: 3, rssAnon: 8192, liveRequested: 40, causes: { "glibc.top": 4096, "other.[stack]": 4096 } }], peak: { event: 3, rssAnon: 8192 }, events: [] });
+    const d = /<path d="([^"]+)"[^>]*class="area" data-cause="glibc.top"/.exec(svg)![1]!;
+    const xs = [...d.matchAll(/[ML]([\d.]+) /g)].map((m) => Number(m[1]));
+    expect(Math.max(...xs) - Math.min(...xs)).toBeGreaterThan(800);
+  });
+});
