@@ -19,7 +19,7 @@ export default defineConfig(
   },
   {
     // The tier packages run anywhere JavaScript runs: no Node built-ins in their sources.
-    files: ["packages/*/src/**"],
+    files: ["packages/*/src/**", "apps/playground/src/**"],
     rules: {
       "no-restricted-imports": ["error", { patterns: [{ group: ["node:*", "fs", "path", "os", "child_process", "zlib"], message: "tier packages use no Node built-ins (DESIGN.md)" }] }],
     },
