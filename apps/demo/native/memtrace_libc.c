@@ -21,9 +21,15 @@
  *   before it, "# env NAME=value" lines for GLIBC_TUNABLES and the MALLOC_*_
  *   variables, the settings glibc's malloc read;
  * - calls made by the shim itself: none (it never allocates);
- * - calls from threads other than the first one are recorded, and each new
- *   thread is announced by a "# thread <n>" comment (glibc serves other threads
- *   from other arenas).
+ * - calls from every thread are recorded (glibc serves other threads from other
+ *   arenas). Threads are numbered in the order of their first call (1 = the first,
+ *   usually main); a new thread's first call is preceded by "n <n>" (thread start)
+ *   and a "# thread <n> ..." comment, and whenever the calling thread differs from
+ *   the previous line's, by "t <n>". When a numbered thread exits (pthread_exit or
+ *   return from its start routine), a thread-specific-data destructor writes "x <n>":
+ *   glibc's own exit work (tcache_thread_shutdown, the arena to the free list) runs
+ *   just after it, unrecorded, as the replay reproduces it. "# cpus N" in the header
+ *   is get_nprocs(), from which glibc 2.36 (Debian) sizes its arena limit.
  * - the buffer is flushed at exit (destructor, which writes "# exit: N events") and
  *   written line by line after that. The other ways out flush too and end the trace
  *   with an end marker: _exit/_Exit (interposed: "# end _exit(3): N events"), a fatal
@@ -46,6 +52,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/file.h>
+#include <sys/sysinfo.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <stdint.h>
@@ -74,6 +81,8 @@ static uint64_t n_events;
 static int n_threads;
 static TLS __thread int busy;      /* inside the shim on this thread */
 static TLS __thread int thread_no; /* 1 = the first thread that allocated */
+static int last_thread = 1;        /* the thread of the latest line (lock held) */
+static pthread_key_t exit_key;     /* its destructor writes "x <n>" */
 
 static uint64_t read_start_brk(void) {
     char buf[4096];
@@ -176,6 +185,26 @@ static int claim(int fd) {
     return strstr(head, mine) != NULL;
 }
 
+/*
+ * Destructor of exit_key, run when a numbered thread (not the first) exits: "x <n>".
+ * glibc's thread-exit work for malloc (__libc_thread_freeres) runs after the TSD
+ * destructors, so "x" precedes it, after the thread's last recorded call.
+ */
+static void thread_exit(void *value) {
+    int no = (int)(uintptr_t)value;
+    busy = 1;
+    pthread_mutex_lock(&lock);
+    if (state == 1) {
+        char *p = tw_reserve(&W, 30);
+        p = tw_str(p, "x ");
+        p = tw_dec(p, (uint64_t)no);
+        *p++ = '\n';
+        tw_commit(&W, p);
+    }
+    pthread_mutex_unlock(&lock);
+    busy = 0;
+}
+
 /* Called once, lock held. */
 static void start(void) {
     const char *out = getenv("MEMTRACE_OUT");
@@ -205,8 +234,25 @@ static void start(void) {
     p = tw_hex(p, read_start_brk());
     *p++ = '\n';
     tw_commit(&W, p);
+    p = tw_reserve(&W, 40);
+    p = tw_str(p, "# cpus ");
+    p = tw_dec(p, (uint64_t)get_nprocs());
+    *p++ = '\n';
+    tw_commit(&W, p);
     tw_flush(&W); /* the header (with the pid) is in the file from the start */
+    pthread_key_create(&exit_key, thread_exit);
     state = 1;
+}
+
+/* "t <n>" before a line of another thread than the previous line's (lock held). */
+static inline void switch_thread(void) {
+    if (thread_no == last_thread) return;
+    last_thread = thread_no;
+    char *p = tw_reserve(&W, 30);
+    p = tw_str(p, "t ");
+    p = tw_dec(p, (uint64_t)thread_no);
+    *p++ = '\n';
+    tw_commit(&W, p);
 }
 
 static inline void enter(void) {
@@ -222,9 +268,14 @@ static inline void enter(void) {
             p = tw_str(p, " starts allocating after event ");
             p = tw_dec(p, n_events);
             *p++ = '\n';
+            p = tw_str(p, "n ");
+            p = tw_dec(p, (uint64_t)thread_no);
+            *p++ = '\n';
             tw_commit(&W, p);
+            pthread_setspecific(exit_key, (void *)(uintptr_t)thread_no);
         }
     }
+    if (state == 1) switch_thread();
 }
 
 static inline void leave(void) {

@@ -4,6 +4,7 @@
  * feeds it from a file or standard input.
  */
 import { formatEvent, MEMTRACE_HEADER, PointerMap, type Domain, type MemtraceEvent, type TraceRecord } from "@mem/memtrace";
+import { GlibcMalloc } from "@mem/libc-malloc";
 import { PlacedArenaAllocator } from "@mem/small-object";
 import { obmallocStateOf, selectObmallocState } from "./obmalloc-states.js";
 import { memoryErrorFor, outOfMemoryText } from "./out-of-memory.js";
@@ -37,8 +38,9 @@ export interface ReplaySummary {
   reusedLive: number;
   /**
    * `libc` results compared with the recording's placement (a trace with `# heap-start`):
-   * brk-heap results at the same offset from the heap start, mmapped ones at the same offset
-   * in their page.
+   * brk-heap results at the same offset from the heap start, results in a thread arena's heap
+   * at the same offset from their 64 MiB-aligned heap, mmapped ones at the same offset in
+   * their page.
    */
   placements: { compared: number; moved: number; firstMovedLine: number | null };
   /** Warnings (each also went to the `warn` callback, the first 20 of them). */
@@ -74,6 +76,9 @@ export class ReplayError extends Error {
     this.cause = cause;
   }
 }
+
+/** HEAP_MAX_SIZE: a glibc thread arena's heaps are 64 MiB, aligned to their size. */
+const THREAD_HEAP = 64 * 1024 * 1024;
 
 /** Calls of one domain, dispatched without building closures per event. */
 function callMalloc(stack: CPythonStack, domain: Domain, size: number): number {
@@ -280,7 +285,11 @@ export class Replayer {
     p.compared++;
     const offset = recorded - start;
     const same =
-      offset >= 0 && offset < 2 ** 30 ? simulated - this.simulatedHeapStart === offset : simulated % 4096 === recorded % 4096;
+      offset >= 0 && offset < 2 ** 30
+        ? simulated - this.simulatedHeapStart === offset
+        : recorded % 4096 === 16 // an mmapped chunk: 16 bytes into its first page
+          ? simulated % 4096 === 16
+          : simulated % THREAD_HEAP === recorded % THREAD_HEAP;
     if (!same && p.moved++ === 0) p.firstMovedLine = this.summary.lines;
   }
 
@@ -381,6 +390,22 @@ export class Replayer {
           const p = this.pointers.get(r.ptr);
           if (p >= 0) this.emit({ kind: "retrace", ptr: p });
         }
+        return;
+      case "thread":
+        // glibc serves the events that follow for this thread (its tcache, its arena)
+        if (this.stack.libc instanceof GlibcMalloc) this.stack.libc.setThread(r.thread);
+        if (this.out) this.emit({ kind: "thread", thread: r.thread });
+        return;
+      case "thread-exit":
+        // glibc's thread-exit work: the thread's tcache flushed, its arena to the free list
+        if (this.stack.libc instanceof GlibcMalloc) this.stack.libc.threadExit(r.thread);
+        if (this.out) this.emit({ kind: "thread-exit", thread: r.thread });
+        return;
+      case "thread-start":
+        if (this.out) this.emit({ kind: "thread-start", thread: r.thread });
+        return;
+      case "cpus":
+        if (this.out) this.emit({ kind: "cpus", count: r.count });
         return;
       case "comment": {
         // CPython 3.12+: the calls that follow are served by this interpreter's obmalloc state

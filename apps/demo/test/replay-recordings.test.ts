@@ -13,6 +13,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readTraceHeader, replayFile } from "../src/replay-file.js";
 import { Replayer } from "../src/replay.js";
 import { createStack, type StackOptions } from "../src/stack.js";
+import { parseTraceHeader } from "../src/trace-header.js";
+import { replaySettings } from "../src/trace-settings.js";
 import { LIBC_RECORDINGS, PYTHON_RECORDINGS, recordings } from "./support-fixtures.js";
 
 describe("replaying real CPython 3.11 recordings through the full stack", () => {
@@ -47,7 +49,9 @@ describe("replaying real C programs' malloc calls: placements equal glibc 2.36's
       const recorded = parseTrace(text);
       const heapStart = recorded.find((e) => e.kind === "heap-start");
       expect(heapStart).toBeDefined();
-      const stack = createStack({ ramSize: 2 * 1024 ** 3 });
+      // the recorded glibc settings (MALLOC_ARENA_MAX, # cpus) decide the arenas of a threaded trace
+      const glibc = replaySettings(parseTraceHeader(text.split("\n"))).glibc;
+      const stack = createStack({ ramSize: 2 * 1024 ** 3, glibc });
       const replayed: string[] = [];
       const replayer = new Replayer(stack, (l) => replayed.push(l));
       const stream = new TraceStream((record, line) => replayer.handle(record, line));

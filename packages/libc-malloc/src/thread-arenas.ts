@@ -99,7 +99,12 @@ export abstract class ThreadArenas extends SystemMemory {
     if (thread === this.currentThread) return;
     if (!(Number.isSafeInteger(thread) && thread >= 1)) throw new RangeError(`libc-malloc: a thread number is an integer of at least 1, got ${String(thread)}`);
     this.threaded = true;
-    this.threadStates.set(this.currentThread, { arena: this.threadArena, tcache: this.tcache, shuttingDown: this.shuttingDown });
+    // one state object per thread, updated in place: a switch allocates nothing
+    let saved = this.threadStates.get(this.currentThread);
+    if (saved === undefined) this.threadStates.set(this.currentThread, (saved = { arena: 0, tcache: 0, shuttingDown: false }));
+    saved.arena = this.threadArena;
+    saved.tcache = this.tcache;
+    saved.shuttingDown = this.shuttingDown;
     const next = this.threadStates.get(thread);
     this.threadArena = next?.arena ?? (thread === 1 ? this.mainArena : 0);
     this.tcache = next?.tcache ?? 0;

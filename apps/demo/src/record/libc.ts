@@ -67,7 +67,7 @@ const EXEC = /^ exec (.*): \d+ events$/;
 
 /**
  * Records `command` (program and arguments, looked up on PATH). Only the process started is
- * recorded (programs it runs are not); threads other than the first are announced by comments.
+ * recorded (programs it runs are not); every thread's calls are recorded, serialised, with `n`/`t`/`x` thread records and `# cpus`.
  * @throws {@link RecordError} when the program is not found, no compiler is found, the shim did
  *   not load, or the trace has no end marker; {@link OutputError} when `out` may not be written;
  *   {@link Interrupted} after a signal (the partial trace is kept)
@@ -121,6 +121,10 @@ export async function recordLibc(command: readonly string[], options: RecordLibc
         case "arena-alloc":
         case "arena-free":
         case "write":
+        case "cpus":
+        case "thread":
+        case "thread-start":
+        case "thread-exit":
           return;
         case "free":
           events++;

@@ -5,6 +5,7 @@
  * glibc 2.36 (the model's), in every test run (a recorder test, see scripts/host-facts.ts).
  */
 import { spawnSync } from "node:child_process";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -36,8 +37,10 @@ describe.skipIf(skip !== null)(skipTitle("record --libc under GLIBC_TUNABLES and
     const notes: string[] = [];
     const prepared = await prepareReplay(out, {}, { ramSize: 256 * 1024 * 1024 }, (l) => notes.push(l));
     expect(notes).toEqual([
-      "from the trace header: glibc.malloc.perturb=17 (MALLOC_PERTURB_), glibc.malloc.mmap_threshold=65536, glibc.malloc.tcache_count=0",
+      "from the trace header: glibc.malloc.perturb=17 (MALLOC_PERTURB_), glibc.malloc.mmap_threshold=65536, glibc.malloc.tcache_count=0, " +
+        `${header.cpus} CPU${header.cpus === 1 ? "" : "s"}`,
     ]);
+    expect(header.cpus).toBe(cpus().length); // get_nprocs(): the online CPUs
     const summary = await replayFile(prepared.stack, out);
     expect(summary.placements.compared).toBeGreaterThanOrEqual(7);
     expect(summary.placements.moved).toBe(0);

@@ -1,0 +1,50 @@
+/**
+ * The C recorder with threads: thread-waves.c (threads created and joined in waves, taking
+ * turns, sizes up to 70 KB) recorded with `record --libc` writes `# cpus`, `n`/`t`/`x` lines,
+ * and the replay puts every result where glibc put it: brk-heap results at the same offset
+ * from the heap start, thread-arena results at the same offset from their 64 MiB heap, also
+ * beyond the arena limit (MALLOC_ARENA_MAX=2: reused_arena). Runs on a host with a C compiler
+ * and glibc 2.36 (the model's).
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { GlibcMalloc } from "@mem/libc-malloc";
+import { describe, expect, it } from "vitest";
+import { hostSkip, skipTitle } from "../../../../scripts/host-facts.js";
+import { findCompiler, recordLibc } from "../../src/record/index.js";
+import { prepareReplay } from "../../src/replay-command.js";
+import { replayFile } from "../../src/replay-file.js";
+import { cacheDir, haveCompiler, scratch } from "./support.js";
+
+const skip = haveCompiler ? hostSkip({ glibc: "2.36" }) : "no C compiler";
+const WAVES = fileURLToPath(new URL("../../../../packages/libc-malloc/test/fixtures/thread-waves.c", import.meta.url));
+
+describe.skipIf(skip !== null)(skipTitle("record --libc of a multi-threaded program", skip), () => {
+  it.each([
+    ["default arenas", {}],
+    ["MALLOC_ARENA_MAX=2", { MALLOC_ARENA_MAX: "2" }],
+  ])("%s: thread records, and the replay reproduces every placement and malloc_stats", { timeout: 120_000 }, async (_name, extra) => {
+    const dir = scratch();
+    const exe = join(dir, "thread-waves");
+    const cc = spawnSync(findCompiler(), ["-O1", "-pthread", "-o", exe, WAVES], { encoding: "utf8" });
+    expect(cc.status, cc.stderr).toBe(0);
+    const out = join(dir, "waves.memtrace");
+    const rec = await recordLibc([exe], { out, stdio: "pipe", cacheDir, env: { ...process.env, ...extra } });
+    expect(rec.exitCode).toBe(0);
+    const text = readFileSync(out, "utf8");
+    expect(text).toMatch(/^# cpus \d+$/m);
+    expect(text.match(/^n \d+$/gm)).toHaveLength(27);
+    expect(text.match(/^x \d+$/gm)).toHaveLength(27);
+    expect(text).toMatch(/^t 2$/m);
+
+    const prepared = await prepareReplay(out, {}, { ramSize: 512 * 1024 * 1024 }, () => undefined);
+    const summary = await replayFile(prepared.stack, out);
+    expect(summary.placements.compared).toBeGreaterThan(400);
+    expect(summary.placements.moved).toBe(0);
+    const libc = prepared.stack.libc;
+    if (!(libc instanceof GlibcMalloc)) throw new Error("a C trace replays on glibc");
+    expect(libc.mallocStats()).toBe(rec.stderr);
+  });
+});
