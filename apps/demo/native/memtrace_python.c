@@ -256,8 +256,33 @@ void _Py_NewReference(PyObject *op) {
             pthread_mutex_unlock(&lock);
         }
     }
-    if (orig_new_reference) orig_new_reference(op);
-    else Py_SET_REFCNT(op, 1);
+    if (!orig_new_reference) orig_new_reference = (void (*)(PyObject *))dlsym(RTLD_NEXT, "_Py_NewReference");
+    orig_new_reference(op);
+}
+
+/*
+ * Where `python -X tracemalloc` would start tracing: in 3.11's init_interp_main, right after
+ * _PySignal_Init, whose last call imports "_signal" (through the PLT, so this definition is
+ * the one reached), comes _PyTraceMalloc_Init, which starts tracing. The trace gets the line
+ * "# x-tracemalloc-start" there: mem-demo explain --by leaves out what was allocated before,
+ * as tracemalloc never saw it.
+ */
+static PyObject *(*orig_import_module)(const char *);
+static int in_init, x_tracemalloc_marked;
+
+PyObject *PyImport_ImportModule(const char *name) {
+    if (!orig_import_module) orig_import_module = (PyObject * (*)(const char *))dlsym(RTLD_NEXT, "PyImport_ImportModule");
+    PyObject *m = orig_import_module(name);
+    if (in_init && pf_max_frames && !x_tracemalloc_marked && name != NULL && strcmp(name, "_signal") == 0) {
+        x_tracemalloc_marked = 1;
+        pthread_mutex_lock(&lock);
+        if (recording) {
+            tw_line(&W, "# x-tracemalloc-start");
+            pf_keep_names = 1;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return m;
 }
 #endif
 
@@ -511,8 +536,9 @@ int main(int argc, char **argv) {
         tw_line(&W, line);
 #if PF_SUPPORTED
         orig_new_reference = (void (*)(PyObject *))dlsym(RTLD_NEXT, "_Py_NewReference");
-        if (!orig_new_reference) {
-            fprintf(stderr, "memtrace_python: libpython's _Py_NewReference was not found: %s\n", dlerror());
+        orig_import_module = (PyObject * (*)(const char *))dlsym(RTLD_NEXT, "PyImport_ImportModule");
+        if (!orig_new_reference || !orig_import_module) {
+            fprintf(stderr, "memtrace_python: libpython's _Py_NewReference or PyImport_ImportModule was not found: %s\n", dlerror());
             return 2;
         }
 #endif
@@ -554,7 +580,13 @@ int main(int argc, char **argv) {
     PyConfig_InitPythonConfig(&config);
     status = PyConfig_SetBytesArgv(&config, pargc, pargv);
     if (PyStatus_Exception(status)) { PyConfig_Clear(&config); Py_ExitStatusException(status); }
+#if PF_SUPPORTED
+    in_init = 1;
+#endif
     status = Py_InitializeFromConfig(&config);
+#if PF_SUPPORTED
+    in_init = 0;
+#endif
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) Py_ExitStatusException(status);
 

@@ -73,6 +73,7 @@ static void *pf_store(size_t n) {
 typedef struct {
     uint32_t kind, len;
     const void *data; /* a copy of the code units */
+    int kept;         /* a str object of this name is kept alive, as tracemalloc's table keeps it */
 } pf_name;
 
 static pf_name *pf_names;     /* by filename id - 1 */
@@ -123,7 +124,7 @@ static uint32_t pf_filename_id(PyObject *s) {
     void *copy = pf_store((size_t)kind * len + 1);
     if (!copy) return 0;
     memcpy(copy, data, (size_t)kind * len);
-    pf_names[pf_nnames] = (pf_name){ kind, len, copy };
+    pf_names[pf_nnames] = (pf_name){ kind, len, copy, 0 };
     uint32_t id = (uint32_t)++pf_nnames;
     pm_put(&pf_name_by_hash, h, id);
     pf_cache[slot].obj = s;
@@ -252,6 +253,14 @@ static uint64_t pf_traceback_id(trace_writer *w, const uint64_t *frames, uint32_
 /* ---- the walk ---- */
 
 static int pf_max_frames; /* 0: no stacks recorded */
+/*
+ * From where `python -X tracemalloc` would start tracing (pf_keep_names set by the recorder),
+ * the first str object of each file name met in a frame is kept alive with a reference, as
+ * tracemalloc's filename table (tracemalloc_filenames, interned by value) keeps it: without
+ * this, the filename strings of code objects the program drops (exec'd code, temporary
+ * modules) are freed in the recording and stay allocated under real tracemalloc.
+ */
+static int pf_keep_names;
 static __thread uint64_t pf_fresh; /* the block this thread allocated last (its object not yet initialised) */
 static uint64_t *pf_scratch;
 
@@ -281,6 +290,10 @@ static void pf_stack(trace_writer *w) {
             if (line < 0) line = 0;
             PyObject *name = code->co_filename;
             uint32_t fid = name != NULL && PyUnicode_Check(name) && PyUnicode_IS_READY(name) ? pf_filename_id(name) : 0;
+            if (fid != 0 && pf_keep_names && !pf_names[fid - 1].kept) {
+                Py_INCREF(name);
+                pf_names[fid - 1].kept = 1;
+            }
             pf_scratch[n++] = pf_frame_id(w, fid, (uint32_t)line);
         }
         if (total < PF_MAX_FRAMES) total++;

@@ -32,6 +32,14 @@ export interface BySourceOptions {
   readonly top?: number;
   /** tracemalloc's cumulative mode (every frame of a traceback counts; not with `traceback`). */
   readonly cumulative?: boolean;
+  /**
+   * When tracing started (blocks allocated before are not traced, as tracemalloc never saw
+   * them): `"x-tracemalloc"`, where `python -X tracemalloc` starts it (the recorder's
+   * `# x-tracemalloc-start` line; the start of the trace when there is none); `"start"`, the
+   * start of the trace; or after this many call events (a program calling tracemalloc.start()).
+   * @defaultValue "x-tracemalloc"
+   */
+  readonly since?: number | "start" | "x-tracemalloc";
 }
 
 /** Raised for a trace without source locations (`--by` needs them) or a moment beyond its end. */
@@ -47,6 +55,11 @@ class LiveTraces {
   add(ptr: number, size: number, tb: number): void {
     this.size.set(ptr, size);
     this.traceback.set(ptr, tb);
+  }
+
+  clear(): void {
+    this.size.clear();
+    this.traceback.clear();
   }
 
   remove(ptr: number): void {
@@ -77,6 +90,7 @@ const UNKNOWN: { frames: RawFrame[]; total: number } = { frames: [["<unknown>", 
 export async function explainBySource(trace: string, options: BySourceOptions): Promise<string[]> {
   const at = options.at ?? "end";
   const old = options.compareTo;
+  const since = options.since ?? "x-tracemalloc";
   const live = new LiveTraces();
   let calls = 0;
   let limit = 1;
@@ -92,6 +106,7 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
       case "free":
         calls++;
         apply(r);
+        if (calls === since) live.clear();
         if (calls === old) oldSnapshot = take();
         if (calls === at) atSnapshot = take();
         return;
@@ -105,6 +120,7 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
       case "comment": {
         const m = /^ frames (\d+)$/.exec(r.text);
         if (m) limit = Number(m[1]);
+        else if (since === "x-tracemalloc" && r.text === " x-tracemalloc-start") live.clear();
         return;
       }
       default:
@@ -152,7 +168,7 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
       "the trace has no source locations (#F/#T/#S records): record it with them, e.g. mem-demo record --frames 1 -- python3 script.py",
     );
   }
-  for (const [moment, name] of [[at, "--at"], [old, "--compare-to"]] as const) {
+  for (const [moment, name] of [[at, "--at"], [old, "--compare-to"], [since, "--since"]] as const) {
     if (typeof moment === "number" && moment > calls) throw new BySourceError(`${name} ${moment} is beyond the end of the trace (${calls} call events)`);
   }
   const now = atSnapshot ?? take();
@@ -174,6 +190,7 @@ export interface BySourceFlags {
   readonly top?: number;
   readonly cumulative?: boolean;
   readonly compareTo?: number | "peak" | "end";
+  readonly since?: number | "start" | "x-tracemalloc";
 }
 
 function positive(value: string): number {
@@ -188,6 +205,11 @@ function moment(value: string): number | "end" {
   return n;
 }
 
+function sinceArg(value: string): number | "start" | "x-tracemalloc" {
+  if (value === "start" || value === "x-tracemalloc") return value;
+  return positive(value);
+}
+
 /** Adds `--by`, `--top`, `--cumulative` and `--compare-to` to the explain command. */
 export function addBySourceOptions(command: Command): Command {
   return command
@@ -200,7 +222,13 @@ export function addBySourceOptions(command: Command): Command {
     )
     .addOption(new Option("--top <N>", "with --by: only the first N lines").argParser(positive))
     .option("--cumulative", "with --by lineno or filename: tracemalloc's cumulative statistics (every frame counts)")
-    .addOption(new Option("--compare-to <event>", "with --by: print snapshot.compare_to(<the snapshot at this call event or end>)").argParser(moment));
+    .addOption(new Option("--compare-to <event>", "with --by: print snapshot.compare_to(<the snapshot at this call event or end>)").argParser(moment))
+    .addOption(
+      new Option(
+        "--since <when>",
+        "with --by: when tracing started: x-tracemalloc (where python -X tracemalloc starts, the default), start (the whole trace), or a call event (tracemalloc.start() there)",
+      ).argParser(sinceArg),
+    );
 }
 
 /**
@@ -211,7 +239,9 @@ export function addBySourceOptions(command: Command): Command {
  */
 export async function runBySource(trace: string, flags: BySourceFlags, write: (text: string) => void): Promise<boolean> {
   if (flags.by === undefined) {
-    if (flags.top !== undefined || flags.cumulative || flags.compareTo !== undefined) throw new Error("--top, --cumulative and --compare-to go with --by lineno|filename|traceback");
+    if (flags.top !== undefined || flags.cumulative || flags.compareTo !== undefined || flags.since !== undefined) {
+      throw new Error("--top, --cumulative, --compare-to and --since go with --by lineno|filename|traceback");
+    }
     return false;
   }
   if (flags.at === "peak" || flags.compareTo === "peak") throw new Error("--by takes --at <call event> or end (tracemalloc has no snapshot of the peak)");
@@ -221,6 +251,7 @@ export async function runBySource(trace: string, flags: BySourceFlags, write: (t
     ...(flags.compareTo !== undefined ? { compareTo: flags.compareTo } : {}),
     ...(flags.top !== undefined ? { top: flags.top } : {}),
     cumulative: flags.cumulative ?? false,
+    ...(flags.since !== undefined ? { since: flags.since } : {}),
   });
   write(lines.length > 0 ? `${lines.join("\n")}\n` : "");
   return true;
