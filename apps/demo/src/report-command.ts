@@ -12,7 +12,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { pinsText } from "@mem/insight";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { parseEvery } from "./explain-command.js";
 import { OutputError, OutputFile } from "./output-file.js";
 import { reportHtml } from "./report-html.js";
 import { MAX_SNAPSHOTS, replayForReport } from "./report-replay.js";
@@ -99,13 +100,14 @@ export function reportCommand<Flags extends object>(command: Command, toStackOpt
     .option("-o, --out <file>", "the HTML file to write (default: <trace>.html, without .memtrace and .gz)")
     .option("--force", "replace an existing file")
     .option("--open", "open the report when written")
-    .action(async (trace: string, flags: Flags & { out?: string; force?: boolean; open?: boolean; pythonmalloc?: StackOptions["pythonMalloc"]; pymallocVersion?: StackOptions["pymallocVersion"] }, cmd: Command) => {
+    .addOption(new Option("--every <K>", "take a timeline sample every K call events (explain's default, so that the figures are explain's)").argParser(parseEvery).default(10000))
+    .action(async (trace: string, flags: Flags & { out?: string; force?: boolean; open?: boolean; every: number; pythonmalloc?: StackOptions["pythonMalloc"]; pymallocVersion?: StackOptions["pymallocVersion"] }, cmd: Command) => {
       const given = (name: string) => cmd.getOptionValueSource(name) !== "default";
       try {
         const outcome = await writeReport(
           trace,
           toStackOptions(flags),
-          { out: flags.out, force: flags.force, pythonMalloc: given("pythonmalloc") ? flags.pythonmalloc : undefined, pymallocVersion: given("pymallocVersion") ? flags.pymallocVersion : undefined },
+          { out: flags.out, force: flags.force, every: flags.every, pythonMalloc: given("pythonmalloc") ? flags.pythonmalloc : undefined, pymallocVersion: given("pymallocVersion") ? flags.pymallocVersion : undefined },
           (line) => process.stderr.write(`mem-demo report: ${line}\n`),
         );
         process.stdout.write(`${outcome.path}\n`);

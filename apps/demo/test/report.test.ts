@@ -23,12 +23,14 @@ describe.skipIf(!built)("mem-demo report", () => {
     expect(html).not.toMatch(/@import|url\(\s*["']?https?:/i);
   });
 
-  it("shows explain --json's figures: peak RSS, RSS at the end and every cause at the end", () => {
+  it.each([
+    ["startup.memtrace.gz (CPython)", recording("startup.memtrace.gz"), []],
+    ["heap-workout.memtrace.gz (C), --every 50", fileURLToPath(new URL("../../../packages/libc-malloc/test/fixtures/recordings/heap-workout.memtrace.gz", import.meta.url)), ["--every", "50"]],
+  ])("shows explain --json's figures: peak RSS, RSS at the end and every cause at the end: %s", (_name, trace, every) => {
     const dir = tempDir();
-    const trace = recording("startup.memtrace.gz");
-    const r = mem(["report", trace, "-o", "r.html"], { cwd: dir });
+    const r = mem(["report", trace, "-o", "r.html", ...every], { cwd: dir });
     expect(r.status).toBe(0);
-    const json = JSON.parse(mem(["explain", trace, "--json"], { cwd: dir }).stdout) as { peak: { rssAnon: number; event: number }; end: { rssAnon: number; causes: Record<string, number> } };
+    const json = JSON.parse(mem(["explain", trace, "--json", ...every], { cwd: dir }).stdout) as { peak: { rssAnon: number; event: number }; end: { rssAnon: number; causes: Record<string, number> } };
     const html = readFileSync(join(dir, "r.html"), "utf8");
     expect(html).toContain(`id="peak-rss" data-bytes="${json.peak.rssAnon}" data-event="${json.peak.event}"`);
     expect(html).toContain(`id="end-rss" data-bytes="${json.end.rssAnon}"`);

@@ -98,14 +98,24 @@ export function causeColour(cause: string, index = 0): string {
 const DISTINCT = [OKABE_ITO.bluishGreen, OKABE_ITO.blue, OKABE_ITO.orange, OKABE_ITO.reddishPurple, OKABE_ITO.skyBlue, OKABE_ITO.vermillion, OKABE_ITO.yellow, OKABE_ITO.black, GREY.dark];
 
 /**
- * Distinct colours for `causes` drawn together (the timeline's areas): each takes its own
- * colour ({@link causeColour}) unless an earlier one took it, then the next palette colour
- * nobody has; `other causes` is mid grey.
+ * Distinct colours for `causes` drawn together (the timeline's areas): causes with a fixed
+ * colour (glibc.in-use blue, glibc.top reddish purple ...) take it first; each other cause
+ * takes its own ({@link causeColour}) unless taken, else the next palette colour nobody
+ * has; `other causes` is mid grey.
  */
 export function distinctCauseColours(causes: readonly string[]): string[] {
   const used = new Set<string>();
+  const out: (string | undefined)[] = causes.map(() => undefined);
+  // causes with a colour of their own claim it first, the others then take what is free
+  causes.forEach((c, i) => {
+    const fixed = c === "other causes" ? "#999999" : CAUSE_COLOURS[c];
+    if (fixed !== undefined && !used.has(fixed)) {
+      out[i] = fixed;
+      used.add(fixed);
+    }
+  });
   return causes.map((c, i) => {
-    if (c === "other causes") return "#999999";
+    if (out[i] !== undefined) return out[i];
     let colour = causeColour(c, i);
     if (used.has(colour)) colour = DISTINCT.find((d) => !used.has(d)) ?? colour;
     used.add(colour);

@@ -100,3 +100,12 @@ describe("distinct colours", () => {
     expect(distinctCauseColours(["a.x", "other causes"])[1]).toBe("#999999");
   });
 });
+
+describe("fixed colours first", () => {
+  it("keeps glibc.in-use blue even when a cause before it would have taken blue", async () => {
+    const { distinctCauseColours, OKABE_ITO } = await import("../src/index.js");
+    const colours = distinctCauseColours(["glibc.top", "glibc.tcache", "glibc.large-bins", "glibc.small-bins", "other.libc.so.6", "glibc.in-use", "other causes"]);
+    expect(colours[5]).toBe(OKABE_ITO.blue);
+    expect(new Set(colours).size).toBe(7);
+  });
+});
