@@ -119,6 +119,10 @@ export class Timeline {
   private calls = 0;
   private lastCounts = { brk: 0, mmap: 0, munmap: 0, madvise: 0 };
   private lastEvent = -1;
+  /** Call events left until the next sample. */
+  private untilSample: number;
+  /** munmap calls counted when the arena count was last looked at. */
+  private munmapsSeen = 0;
   /** The resident pages listed at the last sample, and the counters they were listed at. */
   private resident: readonly ResidentVma[] | undefined;
   private residentKey = "";
@@ -138,6 +142,7 @@ export class Timeline {
     if (!(Number.isSafeInteger(every) && every > 0)) throw new RangeError(`insight: the sampling interval must be a positive integer, got ${String(every)}`);
     this.stack = stack;
     this.every = every;
+    this.untilSample = every;
     this.maxSamples = Math.max(2, options.maxSamples ?? 4096);
     this.maxEvents = options.maxEvents ?? 200;
     this.counts = options.syscalls;
@@ -198,14 +203,23 @@ export class Timeline {
   /** To be called after each call event; samples every K events. */
   afterCall(): void {
     this.calls++;
-    const py = this.stack.pymalloc;
-    if (py !== undefined && py.narenasCurrentlyAllocated !== this.arenas) {
-      const now = py.narenasCurrentlyAllocated;
-      if (now < this.arenas) this.narrate("arena-released", `pymalloc released an arena (${now} left): all its blocks were freed`);
-      this.arenas = now;
+    // an arena is released with munmap: with the syscall counters, look only after one
+    const counts = this.counts;
+    if (counts === undefined || counts.munmap !== this.munmapsSeen) {
+      if (counts !== undefined) this.munmapsSeen = counts.munmap;
+      const py = this.stack.pymalloc;
+      if (py !== undefined && py.narenasCurrentlyAllocated !== this.arenas) {
+        const now = py.narenasCurrentlyAllocated;
+        if (now < this.arenas) this.narrate("arena-released", `pymalloc released an arena (${now} left): all its blocks were freed`);
+        this.arenas = now;
+      }
     }
     if (this.calls === this.atEvent) this.atSnapshot = this.snapshot();
-    if (this.calls % this.every === 0) this.sample();
+    if (--this.untilSample === 0) {
+      this.sample();
+      // the next multiple of the interval (it doubles when the timeline thins itself)
+      this.untilSample = this.every - (this.calls % this.every);
+    }
   }
 
   /** Ends the timeline (at the end of the trace, or where a failing trace stopped). */

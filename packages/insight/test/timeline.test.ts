@@ -44,6 +44,7 @@ describe("Timeline", () => {
     const r = run(100, 8);
     expect(r.timeline.length).toBeLessThanOrEqual(9);
     expect(r.every).toBeGreaterThan(100);
+    for (const x of r.timeline.slice(0, -1)) expect(x.event % r.every).toBe(0); // on the grid of the doubled interval
     expect(r.timeline.at(-1)!.event).toBe(5700);
   });
 
