@@ -6,7 +6,8 @@
  *                                                           calls, lit road, result, or the
  *                                                           error as glibc / CPython print it
  *
- * A line that does not parse, a name never assigned, an abort of glibc or a fatal error of
+ * Names keep their pointer after a free, as C variables do, so `free(q)` twice is the real
+ * double free. A line that does not parse, a name never assigned, an abort of glibc or a fatal error of
  * CPython leaves the variables as they were (the tiers themselves keep their state at an
  * abort, as the real allocators do at the moment they detect the corruption).
  */
@@ -26,6 +27,8 @@ export interface Variable {
   readonly entry: Entry;
   /** The bytes asked for. */
   readonly size: number;
+  /** Whether it was passed to a free since: the name still holds the dangling pointer, as a C variable does. */
+  readonly freed: boolean;
 }
 
 /** What one line did. */
@@ -75,7 +78,7 @@ export class ConsoleSession {
     this.log.enabled = true;
   }
 
-  /** The names assigned so far, in order of assignment. */
+  /** The names assigned so far, in order of assignment (freed ones too: they hold dangling pointers). */
   get variables(): readonly Variable[] {
     return [...this.vars.values()];
   }
@@ -97,7 +100,7 @@ export class ConsoleSession {
       case "show": {
         const v = this.vars.get(command.name);
         if (v === undefined) return { line, status: "error", text: `name '${command.name}' is not defined (assign it first: ${command.name} = malloc(16))`, calls: [], path: undefined };
-        return { line, status: "ok", text: `${v.name} = ${ptr(v.pointer)} (${v.size} bytes, ${entryName(v.entry)})`, calls: [], path: undefined };
+        return { line, status: "ok", text: `${v.name} = ${ptr(v.pointer)} (${v.size} bytes, ${entryName(v.entry)}${v.freed ? "; freed since: a dangling pointer" : ""})`, calls: [], path: undefined };
       }
       case "call":
         return this.call(line, command.assign, command.fn, command.args);
@@ -135,14 +138,19 @@ export class ConsoleSession {
     const ownedAfter = result !== undefined && result !== 0 && (this.stack.pymalloc?.owns(result) ?? false);
     const path = this.pathFor(entry, ownedBefore || ownedAfter, calls, faults);
     if (result === undefined) {
-      if (fn !== "write") for (const [name, v] of this.vars) if (v.pointer === target) this.vars.delete(name);
+      if (fn !== "write") for (const [name, v] of this.vars) if (v.pointer === target) this.vars.set(name, { ...v, freed: true });
       return { line, status: "ok", text: fn === "write" ? `wrote ${(args[2] as { bytes: Uint8Array }).bytes.length} bytes at ${ptr(target + (sizes[0] ?? 0))}` : "freed", calls, path };
     }
     const size = fn.endsWith("Calloc") || fn === "calloc" ? (sizes[0] ?? 0) * (sizes[1] ?? 0) : (sizes[sizes.length - 1] ?? 0);
-    if (fn.endsWith("Realloc") || fn === "realloc") {
-      if (result !== 0) for (const [name, v] of this.vars) if (v.pointer === target && target !== 0) this.vars.delete(name);
+    if ((fn.endsWith("Realloc") || fn === "realloc") && result !== 0 && target !== 0 && result !== target) {
+      // the old block is gone: names still holding it now dangle
+      for (const [name, v] of this.vars) if (v.pointer === target) this.vars.set(name, { ...v, freed: true });
     }
-    if (assign !== undefined && result !== 0) this.vars.set(assign, { name: assign, pointer: result, entry, size });
+    if (assign !== undefined) {
+      // `q = realloc(q, n)` returning NULL would lose q in C as well
+      this.vars.delete(assign);
+      this.vars.set(assign, { name: assign, pointer: result, entry, size, freed: false });
+    }
     const shown = result === 0 ? "NULL" : ptr(result);
     return { line, status: "ok", text: `${assign !== undefined ? `${assign} = ` : ""}${shown}`, calls, path };
   }

@@ -76,7 +76,9 @@ async function replayFile(file: Blob): Promise<void> {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const where = `after ${read.toLocaleString("en-US")} of ${total.toLocaleString("en-US")} bytes (${lines.toLocaleString("en-US")} lines read)`;
-    const gzipFailure = gzip && error instanceof TypeError;
-    scope.postMessage({ type: "error", message: gzipFailure ? `corrupt or truncated gzip data (${message}) ${where}` : `${message} ${where}` });
+    const named = error instanceof Error ? error.name : "";
+    if (named === "NotATraceError" || named === "TraceSettingsError") scope.postMessage({ type: "error", message });
+    else if (gzip && error instanceof TypeError) scope.postMessage({ type: "error", message: `corrupt or truncated gzip data (${message}) ${where}` });
+    else scope.postMessage({ type: "error", message: `${message} ${where}` });
   }
 }

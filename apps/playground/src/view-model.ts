@@ -77,3 +77,21 @@ export function progressText(read: number, total: number, lines: number, events:
   const pct = total > 0 ? ` (${Math.min(100, Math.floor((100 * read) / total))} %)` : "";
   return `${bytes(read)} of ${bytes(total)}${pct} · ${lines.toLocaleString("en-US")} lines · ${events.toLocaleString("en-US")} events`;
 }
+
+/**
+ * The walk-through's story lines (wrapped for a terminal) as paragraphs: a line ending a
+ * sentence (`.`, `.)`) ends its paragraph; the others run on into the next line.
+ */
+export function storyParagraphs(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  let current = "";
+  for (const line of lines) {
+    current = current === "" ? line.trim() : `${current} ${line.trim()}`;
+    if (/[.!?]\)?$/.test(current)) {
+      out.push(current);
+      current = "";
+    }
+  }
+  if (current !== "") out.push(current);
+  return out;
+}

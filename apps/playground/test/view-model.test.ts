@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { accountRows, factsByPanel, progressText, snapshotIndexFor } from "../src/view-model.js";
+import { accountRows, factsByPanel, progressText, snapshotIndexFor, storyParagraphs } from "../src/view-model.js";
 
 describe("view model", () => {
   it("puts PyMem's and pymalloc's facts beside the arena map, the rest beside their tier", () => {
@@ -42,5 +42,13 @@ describe("view model", () => {
 
   it("says how far a trace has been read", () => {
     expect(progressText(512 * 1024, 2 * 1024 * 1024, 120331, 60112)).toBe("512.0 KiB of 2.0 MiB (25 %) · 120,331 lines · 60,112 events");
+  });
+
+  it("joins the story's wrapped lines into paragraphs at the ends of sentences", () => {
+    expect(storyParagraphs(["The object needs 78 bytes.", "To tell its blocks apart, an arena map, a radix tree whose", "mid nodes come from PyMem_RawCalloc.", "a trailing clause"])).toEqual([
+      "The object needs 78 bytes.",
+      "To tell its blocks apart, an arena map, a radix tree whose mid nodes come from PyMem_RawCalloc.",
+      "a trailing clause",
+    ]);
   });
 });

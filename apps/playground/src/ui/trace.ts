@@ -17,11 +17,11 @@ export function traceView(root: HTMLElement): void {
   const bar = h("progress", { max: "1", value: "0", "aria-label": "replay progress" });
   const status = h("p", { class: "status", "data-testid": "trace-progress", "aria-live": "polite" }, "No trace open.");
   const error = h("p", { class: "stderr", role: "alert", "data-testid": "trace-error", hidden: "" });
-  const first = h("button", { type: "button", "aria-label": "first snapshot", "data-testid": "trace-first" }, "⏮");
+  const first = h("button", { type: "button", "aria-label": "first snapshot", "data-testid": "trace-first" }, "|◀");
   const prev = h("button", { type: "button", "aria-label": "previous snapshot", "data-testid": "trace-back" }, "◀");
   const slider = h("input", { type: "range", min: "0", max: "0", value: "0", "aria-label": "snapshot", "data-testid": "trace-slider" });
   const nextB = h("button", { type: "button", "aria-label": "next snapshot", "data-testid": "trace-next" }, "▶");
-  const last = h("button", { type: "button", "aria-label": "last snapshot", "data-testid": "trace-last" }, "⏭");
+  const last = h("button", { type: "button", "aria-label": "last snapshot", "data-testid": "trace-last" }, "▶|");
   const jump = h("input", { type: "number", min: "0", value: "0", "aria-label": "jump to call event", "data-testid": "trace-jump" });
   const jumpForm = h("form", { class: "jump" }, h("label", {}, "event ", jump), h("button", { type: "submit" }, "Jump"));
   const play = h("button", { type: "button", "aria-pressed": "false", "data-testid": "trace-play" }, "Play");

@@ -3,7 +3,7 @@
  * and calls beside the tiers' pictures after it, the road it took lit up.
  */
 import { walkthroughStates, type PlaygroundOptions, type WalkState } from "../walk-states.js";
-import { factsByPanel } from "../view-model.js";
+import { factsByPanel, storyParagraphs } from "../view-model.js";
 import { h } from "./dom.js";
 import { tierView } from "./tiers.js";
 
@@ -35,7 +35,7 @@ export function walkView(root: HTMLElement, options: PlaygroundOptions): WalkVie
     const s = states[index];
     if (s === undefined) return;
     title.textContent = s.step.title;
-    story.replaceChildren(...s.step.story.map((p) => h("p", {}, p)));
+    story.replaceChildren(...storyParagraphs(s.step.story).map((p) => h("p", {}, p)));
     calls.textContent = s.step.calls.length ? s.step.calls.map((c) => `${c.tier.padEnd(6)} ${c.text}`).join("\n") : "(no call crossed a tier boundary: served from memory the process already had)";
     counter.textContent = `Step ${index + 1} of ${states.length}`;
     back.disabled = index === 0;
