@@ -60,6 +60,8 @@ export interface ArenaMapData {
   readonly maxSizeClass: number;
   /** The arenas, in address order. */
   readonly arenas: readonly ArenaCell[];
+  /** Arenas of the process left out of `arenas` (a size bound of packed snapshots). */
+  readonly omitted?: number;
 }
 
 /**
@@ -91,6 +93,8 @@ export interface HeapMapData {
   readonly chunks: readonly ChunkCell[];
   /** Chunks with a mapping of their own. */
   readonly mmapped: readonly { readonly address: number; readonly size: number }[];
+  /** Chunks with a mapping of their own left out of `mmapped` (a size bound), and their bytes. */
+  readonly omittedMmapped?: { readonly count: number; readonly bytes: number };
   /** The chunk that keeps glibc's top from being trimmed, when there is one. */
   readonly topPin?: {
     /** Its address. */
@@ -128,6 +132,8 @@ export interface PageMapData {
   readonly causes: readonly string[];
   /** The mappings, in address order. */
   readonly mappings: readonly MappingRow[];
+  /** Mappings left out of `mappings` (a size bound of packed snapshots), and their bytes. */
+  readonly omitted?: { readonly count: number; readonly bytes: number };
 }
 
 /** One timeline sample, as the timeline picture needs it. */

@@ -33,10 +33,10 @@ export function renderArenaMap(data: ArenaMapData, options: RenderOptions = {}):
   const barW = width - left - 8;
   const perArenaFixed = 5;
   let arenas = data.arenas;
-  let hidden = 0;
+  let hidden = data.omitted ?? 0;
   const maxArenas = Math.floor(maxNodes / (perArenaFixed + 4));
   if (arenas.length > maxArenas) {
-    hidden = arenas.length - maxArenas;
+    hidden += arenas.length - maxArenas;
     arenas = arenas.slice(0, maxArenas);
   }
   const totalPools = arenas.reduce((a, x) => a + x.pools.length, 0);
@@ -63,7 +63,7 @@ export function renderArenaMap(data: ArenaMapData, options: RenderOptions = {}):
     if (a.pin !== undefined) pinned++;
   }
   parts.push(
-    text(8, y + 11, `${data.arenas.length} arena${data.arenas.length === 1 ? "" : "s"} of ${bytes(data.arenaSize)}, ${used} pools in use, ${empty} empty, ${bytes(live)} in live blocks${pinned > 0 ? `; ${pinned} pinned by a few survivors` : ""}${group > 1 ? ` (${group} pools a cell)` : ""}`, ' class="caption"'),
+    text(8, y + 11, `${data.arenas.length + (data.omitted ?? 0)} arena${data.arenas.length + (data.omitted ?? 0) === 1 ? "" : "s"} of ${bytes(data.arenaSize)}, ${used} pools in use, ${empty} empty, ${bytes(live)} in live blocks${pinned > 0 ? `; ${pinned} pinned by a few survivors` : ""}${group > 1 ? ` (${group} pools a cell)` : ""}`, ' class="caption"'),
   );
   y += 20;
   const classes = new Map<number, number>();
@@ -124,7 +124,7 @@ export function renderArenaMap(data: ArenaMapData, options: RenderOptions = {}):
   const lg = legend(items, y + 22, width);
   y += 22 + lg.height + 8;
   const desc =
-    `${data.arenas.length} pymalloc arenas of ${bytes(data.arenaSize)}, pools of ${bytes(data.poolSize)}: ${used} pools in use, ${empty} empty; ${bytes(live)} in live blocks. ` +
+    `${data.arenas.length + (data.omitted ?? 0)} pymalloc arenas of ${bytes(data.arenaSize)}, pools of ${bytes(data.poolSize)}: ${used} pools in use, ${empty} empty; ${bytes(live)} in live blocks. ` +
     (pinned > 0 ? `${pinned} arenas are kept mapped by a few surviving blocks. ` : "") +
     (classes.size > 0 ? `Size classes in use: ${[...classes.keys()].sort((a, b) => a - b).join(", ")} bytes.` : "");
   return svgRoot("arena-map", width, y, options.title ?? "Arena map (pymalloc)", desc, parts.join("") + note + lg.svg, options.id);

@@ -10,5 +10,5 @@ export { pageCodeName, renderPageMap } from "./page-map.js";
 export { downsample, renderTimeline, timelineGroups } from "./timeline.js";
 export { causeColour, CHUNK_COLOURS, distinctCauseColours, GREY, OKABE_ITO, sizeClassColour, viridis } from "./palette.js";
 export { bytes, esc, hex } from "./svg.js";
-export { CHUNK_STATES, packMaps, unpackMaps, type PackedMaps, type PackLimits } from "./codec.js";
+export { CHUNK_STATES, PACKED_SNAPSHOT_BOUND, packMaps, unpackMaps, type PackedMaps, type PackLimits } from "./codec.js";
 export { arenaMapText, type ArenaTextOptions } from "./arena-text.js";

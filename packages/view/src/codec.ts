@@ -17,11 +17,20 @@ export interface PackedMaps {
   /** Call events replayed when the maps were read. */
   readonly event: number;
   /** The arena map: geometry and one number array a pool per arena. */
-  readonly a?: { readonly arenaSize: number; readonly poolSize: number; readonly maxSizeClass: number; readonly arenas: readonly (readonly [number, number, readonly number[], PinPacked?])[] };
+  readonly a?: { readonly arenaSize: number; readonly poolSize: number; readonly maxSizeClass: number; readonly arenas: readonly (readonly [number, number, readonly number[], PinPacked?])[]; readonly omitted: number };
   /** The heap map: allocator, start, end, flat chunk triples, mmapped pairs, top pin. */
-  readonly h: { readonly allocator: "glibc" | "tlsf"; readonly start: number; readonly end: number; readonly c: readonly number[]; readonly m: readonly number[]; readonly pin?: HeapMapData["topPin"]; readonly merged: number };
+  readonly h: {
+    readonly allocator: "glibc" | "tlsf";
+    readonly start: number;
+    readonly end: number;
+    readonly c: readonly number[];
+    readonly m: readonly number[];
+    readonly pin?: HeapMapData["topPin"];
+    readonly merged: number;
+    readonly mo?: { readonly count: number; readonly bytes: number };
+  };
   /** The page map. */
-  readonly p: { readonly causes: readonly string[]; readonly rows: readonly (readonly [number, number, string, readonly number[]])[] };
+  readonly p: { readonly causes: readonly string[]; readonly rows: readonly (readonly [number, number, string, readonly number[]])[]; readonly omitted?: { readonly count: number; readonly bytes: number } };
 }
 
 type PinPacked = readonly [number, number, number, readonly number[]];
@@ -34,14 +43,30 @@ export const CHUNK_STATES: readonly ChunkState[] = ["in-use", "tcache", "fastbin
 export interface PackLimits {
   /** Heap chunks kept per snapshot. @defaultValue 800 */
   maxChunks?: number;
-  /** Runs kept per mapping. @defaultValue 256 */
+  /** Runs kept per mapping. @defaultValue 64 */
   maxRuns?: number;
+  /** Arenas kept (the first by address, as the arena map draws them). @defaultValue 64 */
+  maxArenas?: number;
+  /** Mappings kept (those with the most resident pages, as the page map draws them). @defaultValue 64 */
+  maxMappings?: number;
+  /** Mmapped chunks kept (the first by address). @defaultValue 256 */
+  maxMmapped?: number;
 }
+
+/**
+ * The most bytes of JSON one packed snapshot can take, roughly, under the default limits:
+ * 64 arenas × 64 pools × 10 bytes, 800 chunks × 24, 256 mmapped chunks × 32, 64 mappings ×
+ * (64 runs × 2 × 8 + 80): about 140 KB (a real one is typically 5–20 KB).
+ */
+export const PACKED_SNAPSHOT_BOUND = 64 * 64 * 10 + 800 * 24 + 256 * 32 + 64 * (64 * 2 * 8 + 80);
 
 /** Packs the maps read at `event` (see {@link PackedMaps}). */
 export function packMaps(event: number, arenas: ArenaMapData | undefined, heap: HeapMapData, pages: PageMapData, limits: PackLimits = {}): PackedMaps {
   const maxChunks = limits.maxChunks ?? 800;
-  const maxRuns = limits.maxRuns ?? 256;
+  const maxRuns = limits.maxRuns ?? 64;
+  const maxArenas = limits.maxArenas ?? 64;
+  const maxMappings = limits.maxMappings ?? 64;
+  const maxMmapped = limits.maxMmapped ?? 256;
   const a =
     arenas === undefined
       ? undefined
@@ -49,7 +74,8 @@ export function packMaps(event: number, arenas: ArenaMapData | undefined, heap: 
           arenaSize: arenas.arenaSize,
           poolSize: arenas.poolSize,
           maxSizeClass: arenas.maxSizeClass,
-          arenas: arenas.arenas.map((x) => {
+          omitted: (arenas.omitted ?? 0) + Math.max(0, arenas.arenas.length - maxArenas),
+          arenas: arenas.arenas.slice(0, maxArenas).map((x) => {
             const pools = x.pools.map((p) => POOL_STATES.indexOf(p.state) + 4 * (p.sizeClass + 1024 * (p.used + 2048 * p.capacity)));
             const pin: PinPacked | undefined = x.pin === undefined ? undefined : [x.pin.liveBlocks, x.pin.liveBytes, x.pin.residentBytes, x.pin.survivors.flatMap((s) => [s.address - x.base, s.size])];
             return pin === undefined ? ([x.base, x.firstPool - x.base, pools] as const) : ([x.base, x.firstPool - x.base, pools, pin] as const);
@@ -59,13 +85,23 @@ export function packMaps(event: number, arenas: ArenaMapData | undefined, heap: 
   const c: number[] = [];
   for (const ch of chunks) c.push(ch.address - heap.heapStart, ch.size, CHUNK_STATES.indexOf(ch.state));
   const m: number[] = [];
-  for (const x of heap.mmapped) m.push(x.address, x.size);
-  const rows = pages.mappings.map((row) => [row.start, row.end, row.name, limitRuns(row, maxRuns)] as const);
+  const mmapped = [...heap.mmapped].sort((x, y) => x.address - y.address);
+  for (const x of mmapped.slice(0, maxMmapped)) m.push(x.address, x.size);
+  const leftOut = mmapped.slice(maxMmapped);
+  const mo = leftOut.length + (heap.omittedMmapped?.count ?? 0) > 0 ? { count: leftOut.length + (heap.omittedMmapped?.count ?? 0), bytes: leftOut.reduce((a, x) => a + x.size, 0) + (heap.omittedMmapped?.bytes ?? 0) } : undefined;
+  const kept = keepMappings(pages.mappings, maxMappings);
+  const rows = kept.map((row) => [row.start, row.end, row.name, limitRuns(row, maxRuns)] as const);
+  let omittedRows = pages.omitted ?? { count: 0, bytes: 0 };
+  if (kept.length < pages.mappings.length) {
+    const keptSet = new Set(kept);
+    const out = pages.mappings.filter((r) => !keptSet.has(r));
+    omittedRows = { count: omittedRows.count + out.length, bytes: omittedRows.bytes + out.reduce((a, r) => a + r.end - r.start, 0) };
+  }
   return {
     event,
     ...(a === undefined ? {} : { a }),
-    h: { allocator: heap.allocator, start: heap.heapStart, end: heap.heapEnd, c, m, ...(heap.topPin === undefined ? {} : { pin: heap.topPin }), merged: heap.chunks.length - chunks.length },
-    p: { causes: pages.causes, rows },
+    h: { allocator: heap.allocator, start: heap.heapStart, end: heap.heapEnd, c, m, ...(heap.topPin === undefined ? {} : { pin: heap.topPin }), merged: heap.chunks.length - chunks.length, ...(mo === undefined ? {} : { mo }) },
+    p: { causes: pages.causes, rows, ...(omittedRows.count > 0 ? { omitted: omittedRows } : {}) },
   };
 }
 
@@ -79,6 +115,7 @@ export function unpackMaps(packed: PackedMaps): { event: number; arenas: ArenaMa
           arenaSize: a.arenaSize,
           poolSize: a.poolSize,
           maxSizeClass: a.maxSizeClass,
+          ...(a.omitted > 0 ? { omitted: a.omitted } : {}),
           arenas: a.arenas.map(([base, loss, pools, pin]) => {
             const cells: PoolCell[] = pools.map((n) => {
               const state = POOL_STATES[n % 4]!;
@@ -98,8 +135,13 @@ export function unpackMaps(packed: PackedMaps): { event: number; arenas: ArenaMa
   for (let i = 0; i < h.c.length; i += 3) chunks.push({ address: h.start + h.c[i]!, size: h.c[i + 1]!, state: CHUNK_STATES[h.c[i + 2]!] ?? "in-use" });
   const mmapped: { address: number; size: number }[] = [];
   for (let i = 0; i < h.m.length; i += 2) mmapped.push({ address: h.m[i]!, size: h.m[i + 1]! });
-  const heap: HeapMapData = { allocator: h.allocator, heapStart: h.start, heapEnd: h.end, chunks, mmapped, ...(h.pin === undefined ? {} : { topPin: h.pin }) };
-  const pages: PageMapData = { pageSize: 4096, causes: packed.p.causes, mappings: packed.p.rows.map(([start, end, name, runs]) => ({ start, end, name, runs })) };
+  const heap: HeapMapData = { allocator: h.allocator, heapStart: h.start, heapEnd: h.end, chunks, mmapped, ...(h.mo === undefined ? {} : { omittedMmapped: h.mo }), ...(h.pin === undefined ? {} : { topPin: h.pin }) };
+  const pages: PageMapData = {
+    pageSize: 4096,
+    causes: packed.p.causes,
+    mappings: packed.p.rows.map(([start, end, name, runs]) => ({ start, end, name, runs })),
+    ...(packed.p.omitted === undefined ? {} : { omitted: packed.p.omitted }),
+  };
   return { event: packed.event, arenas, heap, pages };
 }
 
@@ -148,4 +190,16 @@ function limitRuns(row: MappingRow, max: number): number[] {
   }
   if (done < pages) out.push(0, pages - done);
   return out;
+}
+
+/** The `max` mappings with the most resident pages (as the page map picks its rows), in address order. */
+function keepMappings(rows: readonly MappingRow[], max: number): readonly MappingRow[] {
+  if (rows.length <= max) return rows;
+  const resident = (m: MappingRow): number => {
+    let n = 0;
+    for (let i = 0; i < m.runs.length; i += 2) if ((m.runs[i] ?? 0) >= 1) n += m.runs[i + 1] ?? 0;
+    return n;
+  };
+  const keep = new Set([...rows].sort((a, b) => resident(b) - resident(a)).slice(0, max));
+  return rows.filter((r) => keep.has(r));
 }

@@ -45,6 +45,7 @@ export function renderHeapMap(data: HeapMapData, options: RenderOptions = {}): s
   const perLine = lines === 0 ? 0 : Math.ceil(size / lines / 16) * 16;
   const lineH = 26;
   const cards = data.mmapped.length > MAX_CARDS ? MAX_CARDS - 1 : data.mmapped.length;
+  const mmappedCount = data.mmapped.length + (data.omittedMmapped?.count ?? 0);
   const budget = Math.max(lines, maxNodes - cards - 4);
   const parts: string[] = [];
   const totals = new Map<string, number>();
@@ -52,7 +53,7 @@ export function renderHeapMap(data: HeapMapData, options: RenderOptions = {}): s
   const title = options.title ?? `Heap map (${data.allocator === "glibc" ? "glibc ptmalloc2" : "TLSF"})`;
   let y = 8;
   parts.push(
-    text(8, y + 11, `${data.allocator === "glibc" ? "brk heap" : "heap"} ${hex(data.heapStart)}–${hex(data.heapEnd)} (${bytes(size)}), ${data.chunks.length} chunks; ${data.mmapped.length} mmapped chunk${data.mmapped.length === 1 ? "" : "s"}`, ' class="caption"'),
+    text(8, y + 11, `${data.allocator === "glibc" ? "brk heap" : "heap"} ${hex(data.heapStart)}–${hex(data.heapEnd)} (${bytes(size)}), ${data.chunks.length} chunks; ${mmappedCount} mmapped chunk${mmappedCount === 1 ? "" : "s"}`, ' class="caption"'),
   );
   y += 20;
   const intervals: Interval[] = data.chunks.map((c) => ({ start: c.address, end: c.address + c.size, key: c.state }));
@@ -104,11 +105,13 @@ export function renderHeapMap(data: HeapMapData, options: RenderOptions = {}): s
       x += cardW + 2;
       drawn++;
     }
-    if (sorted.length > cards) {
+    const omitted = data.omittedMmapped ?? { count: 0, bytes: 0 };
+    if (sorted.length > cards || omitted.count > 0) {
       const rest = sorted.slice(cards);
-      const restBytes = rest.reduce((a, m) => a + m.size, 0);
-      parts.push(rect(x, y + row * 26, cardW, 22, "#FFFFFF", `${rest.length} more mmapped chunks (${bytes(restBytes)})`, ` stroke="${OKABE_ITO.skyBlue}" class="chunk more" data-state="mmapped"`));
-      parts.push(text(x + 3, y + row * 26 + 15, `+${rest.length}`, ' class="card-label"'));
+      const restCount = rest.length + omitted.count;
+      const restBytes = rest.reduce((a, m) => a + m.size, 0) + omitted.bytes;
+      parts.push(rect(x, y + row * 26, cardW, 22, "#FFFFFF", `${restCount} more mmapped chunks (${bytes(restBytes)})`, ` stroke="${OKABE_ITO.skyBlue}" class="chunk more" data-state="mmapped"`));
+      parts.push(text(x + 3, y + row * 26 + 15, `+${restCount}`, ' class="card-label"'));
     }
     y += (row + 1) * 26 + 4;
   }
@@ -121,7 +124,7 @@ export function renderHeapMap(data: HeapMapData, options: RenderOptions = {}): s
   const desc =
     `The ${data.allocator} heap from ${hex(data.heapStart)} to ${hex(data.heapEnd)} (${bytes(size)}) in ${data.chunks.length} chunks: ` +
     [...totals].map(([s, n]) => `${bytes(n)} ${LABELS[s] ?? s}`).join(", ") +
-    `. ${data.mmapped.length} chunk(s) mapped on their own.` +
+    `. ${mmappedCount} chunk(s) mapped on their own.` +
     (data.topPin !== undefined ? ` The ${data.topPin.state} chunk at ${hex(data.topPin.chunk)} keeps the top from being trimmed.` : "") +
     (drawn < data.chunks.length ? ` Drawn as ${drawn} shapes (neighbouring chunks aggregated).` : "");
   return svgRoot("heap-map", width, y, title, desc, parts.join("") + lg.svg, options.id);

@@ -54,9 +54,10 @@ export function renderPageMap(data: PageMapData, options: RenderOptions = {}): s
   const parts: string[] = [];
   const totals = new Map<number, number>();
   for (const m of data.mappings) for (let i = 0; i < m.runs.length; i += 2) totals.set(m.runs[i]!, (totals.get(m.runs[i]!) ?? 0) + m.runs[i + 1]!);
+  const omitted = data.omitted ?? { count: 0, bytes: 0 };
   const residentPages = [...totals].filter(([c]) => c >= 2).reduce((a, [, n]) => a + n, 0);
   let y = 8;
-  parts.push(text(8, y + 11, `${data.mappings.length} mappings, ${bytes(residentPages * page)} resident (${residentPages} pages)${(totals.get(1) ?? 0) > 0 ? `, ${bytes((totals.get(1) ?? 0) * page)} swapped out` : ""}`, ' class="caption"'));
+  parts.push(text(8, y + 11, `${data.mappings.length + omitted.count} mappings, ${bytes(residentPages * page)} resident (${residentPages} pages)${(totals.get(1) ?? 0) > 0 ? `, ${bytes((totals.get(1) ?? 0) * page)} swapped out` : ""}`, ' class="caption"'));
   y += 20;
   for (const m of rows) {
     const pages = Math.round((m.end - m.start) / page);
@@ -92,9 +93,9 @@ export function renderPageMap(data: PageMapData, options: RenderOptions = {}): s
     }
     y += rowH + 4;
   }
-  if (hidden.length > 0) {
-    const hiddenBytes = hidden.reduce((a, m) => a + m.end - m.start, 0);
-    parts.push(text(left, y + 11, `… ${hidden.length} more mappings (${bytes(hiddenBytes)}) not drawn`, ' class="note"'));
+  if (hidden.length + omitted.count > 0) {
+    const hiddenBytes = hidden.reduce((a, m) => a + m.end - m.start, 0) + omitted.bytes;
+    parts.push(text(left, y + 11, `… ${hidden.length + omitted.count} more mappings (${bytes(hiddenBytes)}) not drawn`, ' class="note"'));
     y += 18;
   }
   const items = [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { collectMaps, packMaps, unpackMaps, type HeapMapData } from "../src/index.js";
+import { collectMaps, PACKED_SNAPSHOT_BOUND, packMaps, renderArenaMap, renderHeapMap, renderPageMap, unpackMaps, type ArenaCell, type HeapMapData, type MappingRow } from "../src/index.js";
 import { goldenArenas, goldenHeap } from "./support.js";
 
 describe("packMaps / unpackMaps", () => {
@@ -32,5 +32,28 @@ describe("packMaps / unpackMaps", () => {
     const row = unpackMaps(packed).pages.mappings[0]!;
     expect(row.runs.length / 2).toBeLessThanOrEqual(50);
     expect(row.runs.reduce((a, x, i) => (i % 2 === 1 ? a + x : a), 0)).toBe(pages);
+  });
+});
+
+describe("a packed snapshot of a huge process", () => {
+  it("stays within PACKED_SNAPSHOT_BOUND bytes and the pictures still count what was left out", () => {
+    const arenas: ArenaCell[] = Array.from({ length: 1000 }, (_, a) => ({
+      base: 0x7f0000000000 + a * 2 ** 20,
+      firstPool: 0x7f0000000000 + a * 2 ** 20,
+      pools: Array.from({ length: 64 }, (_, i) => ({ state: "used" as const, sizeClass: 512, used: 1 + ((a + i) % 31), capacity: 31 })),
+    }));
+    const chunks = Array.from({ length: 100_000 }, (_, i) => ({ address: 0x555555559000 + i * 1024, size: 1024, state: (i % 2 === 0 ? "in-use" : "small") as "in-use" }));
+    const heap: HeapMapData = { allocator: "glibc", heapStart: 0x555555559000, heapEnd: 0x555555559000 + 100_000 * 1024, chunks, mmapped: Array.from({ length: 2000 }, (_, i) => ({ address: 0x7e0000000000 + i * 2 ** 20, size: 2 ** 19 })) };
+    const mappings: MappingRow[] = Array.from({ length: 500 }, (_, m) => {
+      const runs: number[] = [];
+      for (let i = 0; i < 5000; i++) runs.push(i % 3, 2);
+      return { start: 0x7d0000000000 + m * 2 ** 30, end: 0x7d0000000000 + m * 2 ** 30 + 10_000 * 4096, name: "", runs };
+    });
+    const packed = packMaps(1, { arenaSize: 2 ** 20, poolSize: 16384, maxSizeClass: 512, arenas }, heap, { pageSize: 4096, causes: ["glibc.in-use"], mappings });
+    expect(JSON.stringify(packed).length).toBeLessThanOrEqual(PACKED_SNAPSHOT_BOUND);
+    const back = unpackMaps(packed);
+    expect(renderArenaMap(back.arenas!)).toMatch(/^[^]*1000 arenas of 1\.0 MiB[^]*… 936 more arenas not drawn/);
+    expect(renderHeapMap(back.heap)).toContain("2000 more mmapped chunks".replace("2000", String(2000 - 47)));
+    expect(renderPageMap(back.pages)).toMatch(/500 mappings[^]*… 436 more mappings/);
   });
 });
