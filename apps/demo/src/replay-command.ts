@@ -64,6 +64,7 @@ export async function prepareReplay(
     pythonMalloc: settings.pythonMalloc,
     pymallocVersion: settings.pymallocVersion,
     glibc: settings.glibc,
+    glibcRelease: settings.glibcRelease,
     seed: flags.seed,
   });
   return { stack, header, settings };

@@ -4,7 +4,7 @@
  * Every tier is chosen here, so swapping one is a change of option.
  */
 import { PhysicalMemory } from "@mem/hardware";
-import { GlibcMalloc, TlsfMalloc, type CAllocator, type GlibcMallocOptions } from "@mem/libc-malloc";
+import { Glibc241Malloc, GlibcMalloc, TlsfMalloc, type CAllocator, type GlibcMallocOptions } from "@mem/libc-malloc";
 import { Kernel, type OvercommitPolicy, type Process, type ProcessSpace } from "@mem/os-vm";
 import { createPyMem, type PyMem, type PythonMallocPreset, type SmallObjectHost } from "@mem/pymem";
 import { Pymalloc, type PymallocVersion } from "@mem/small-object";
@@ -18,6 +18,10 @@ export const LIBC_IMPLEMENTATIONS = ["glibc", "tlsf"] as const;
 export type LibcImplementation = (typeof LIBC_IMPLEMENTATIONS)[number];
 /** The `PYTHONMALLOC` presets of a CPython 3.11 release build. */
 export const PYTHONMALLOC_PRESETS = ["default", "malloc", "pymalloc", "debug", "malloc_debug", "pymalloc_debug"] as const;
+/** The glibc releases with a malloc model: 2.36 (Debian 12) and 2.41 (Debian 13). */
+export const GLIBC_RELEASES = ["2.36", "2.41"] as const;
+/** One of {@link GLIBC_RELEASES}. */
+export type GlibcRelease = (typeof GLIBC_RELEASES)[number];
 /** The pymalloc parameter presets. */
 export const PYMALLOC_VERSION_NAMES = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"] as const;
 
@@ -43,6 +47,8 @@ export interface StackOptions {
    * them from GLIBC_TUNABLES and MALLOC_*_). Ignored by `libc: "tlsf"`. @defaultValue glibc's defaults
    */
   glibc?: GlibcMallocOptions;
+  /** Which glibc release's malloc (`libc: "glibc"` only). @defaultValue "2.36" */
+  glibcRelease?: GlibcRelease;
   /**
    * Makes everything random in the stack reproducible: glibc's `tcache_key` (8 random bytes
    * in glibc) is derived from it unless `glibc.tcacheKey` is given. @defaultValue random
@@ -85,6 +91,7 @@ export function createStack(options: StackOptions = {}): CPythonStack {
   const settings = {
     ramSize: options.ramSize ?? 1024 * 1024 * 1024,
     libc: options.libc ?? "glibc",
+    glibcRelease: options.glibcRelease ?? "2.36",
     pythonMalloc: options.pythonMalloc ?? "default",
     pymallocVersion: options.pymallocVersion ?? "3.11",
     overcommit: options.overcommit ?? 0,
@@ -104,7 +111,11 @@ export function createStack(options: StackOptions = {}): CPythonStack {
   const seen = options.wrapProcess ? options.wrapProcess(process) : process;
   const glibc: GlibcMallocOptions = { ...options.glibc };
   if (glibc.tcacheKey === undefined && options.seed !== undefined) glibc.tcacheKey = seededKey(options.seed);
-  const libc = settings.libc === "glibc" ? new GlibcMalloc(seen, glibc) : new TlsfMalloc(seen);
+  if (!(GLIBC_RELEASES as readonly string[]).includes(settings.glibcRelease)) {
+    throw new RangeError(`mem-demo: no model of glibc ${String(settings.glibcRelease)} (one of: ${GLIBC_RELEASES.join(", ")})`);
+  }
+  const libc =
+    settings.libc === "glibc" ? (settings.glibcRelease === "2.41" ? new Glibc241Malloc(seen, glibc) : new GlibcMalloc(seen, glibc)) : new TlsfMalloc(seen);
   let pymalloc: Pymalloc | undefined;
   const pymem = createPyMem({
     process: seen,

@@ -8,7 +8,7 @@ import type { PythonMallocPreset } from "@mem/pymem";
 import type { PymallocVersion } from "@mem/small-object";
 import { formatGlibcSettings, glibcSettingsFromEnv, layerGlibcSettings, type GlibcSettings } from "./glibc-tunables.js";
 import type { TraceHeader } from "./trace-header.js";
-import { PYMALLOC_VERSION_NAMES, PYTHONMALLOC_PRESETS } from "./stack.js";
+import { GLIBC_RELEASES, PYMALLOC_VERSION_NAMES, PYTHONMALLOC_PRESETS, type GlibcRelease } from "./stack.js";
 
 /** A trace whose recorded configuration the replay cannot reproduce (and the command line does not override). */
 export class TraceSettingsError extends Error {
@@ -37,6 +37,8 @@ export interface ReplaySettings {
   readonly glibc: GlibcMallocOptions;
   /** The glibc settings in force (header and command line), for reports. */
   readonly glibcSettings: GlibcSettings;
+  /** The glibc release whose malloc replays the trace: the recorded one when it has a model, else 2.36. */
+  readonly glibcRelease: GlibcRelease;
   /** The settings taken from the header, e.g. `CPython 3.8`, `PYTHONMALLOC=debug`, `glibc.malloc.tcache_count=0`. */
   readonly fromHeader: readonly string[];
   /** Lines about settings that have no effect or were overridden. */
@@ -127,7 +129,17 @@ export function replaySettings(header: TraceHeader, given: GivenSettings = {}): 
     options = { ...options, cpus: header.cpus };
     fromHeader.push(`${header.cpus} CPU${header.cpus === 1 ? "" : "s"}`);
   }
-  return { pythonMalloc, pymallocVersion, glibc: options, glibcSettings: glibc, fromHeader, warnings };
+  let glibcRelease: GlibcRelease = "2.36";
+  if (useHeader && header.glibc !== undefined) {
+    if ((GLIBC_RELEASES as readonly string[]).includes(header.glibc)) {
+      glibcRelease = header.glibc as GlibcRelease;
+      // 2.36 is the default: named only when another release was recorded
+      if (glibcRelease !== "2.36") fromHeader.push(`glibc ${glibcRelease}`);
+    } else {
+      warnings.push(`the trace was recorded under glibc ${header.glibc}, which has no malloc model here (${GLIBC_RELEASES.join(", ")}): replayed with glibc 2.36's`);
+    }
+  }
+  return { pythonMalloc, pymallocVersion, glibc: options, glibcSettings: glibc, glibcRelease, fromHeader, warnings };
 }
 
 /**
