@@ -75,7 +75,11 @@ describe.skipIf(skip !== null)(skipTitle("explain --by equals real tracemalloc o
     ["lineno", 1],
     ["traceback", 5],
   ] as const) {
-    it.each(PROGRAMS)(`%s: --by ${key} with --frames ${frames}`, { timeout: 120_000 }, async (name) => {
+    // threads with --frames 5: t.start() allocates the new thread's PyThreadState (raw calloc),
+    // which the thread frees after the GIL is released, so t.join() may return before it is
+    // freed: whether the last one is live at the MARK line differs from run to run (its oldest
+    // frame is the script's t.start() line; with one frame it is threading.py's, not compared)
+    it.each(key === "traceback" ? PROGRAMS.filter((p) => p !== "threads") : PROGRAMS)(`%s: --by ${key} with --frames ${frames}`, { timeout: 120_000 }, async (name) => {
       const dir = scratch();
       const { path, markLine } = script(dir, name, key);
       const out = join(dir, `${name}.memtrace`);
