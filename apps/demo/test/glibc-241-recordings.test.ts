@@ -1,12 +1,14 @@
 /**
  * Real programs recorded under glibc 2.41 (Debian 13's, run with its own dynamic loader;
  * test/fixtures/glibc-2.41): the header names the release, the replay picks glibc 2.41's
- * malloc model and puts every heap block where the real glibc 2.41 did; 2.36's model does not.
+ * malloc model and puts every heap block where the real glibc 2.41 did (thread arenas included),
+ * and ends with the real malloc_stats() text; 2.36's model does not place them so.
  */
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Glibc241Malloc, GlibcMalloc } from "@mem/libc-malloc";
 import { describe, expect, it } from "vitest";
+import { prepareReplay } from "../src/replay-command.js";
 import { readTraceHeader, replayFile } from "../src/replay-file.js";
 import { createStack } from "../src/stack.js";
 import { replaySettings } from "../src/trace-settings.js";
@@ -26,7 +28,7 @@ async function placements(name: string, release: "2.36" | "2.41") {
 }
 
 describe("glibc 2.41 recordings replay with glibc 2.41's malloc", () => {
-  it("has the recordings", () => expect(names.length).toBeGreaterThanOrEqual(7));
+  it("has the recordings", () => expect(names.length).toBeGreaterThanOrEqual(9));
   for (const name of names) {
     it(`${name}: the header names 2.41, the replay picks its model, every heap block where glibc 2.41 put it`, { timeout: 120_000 }, async () => {
       const header = await readTraceHeader(`${dir}${name}.memtrace.gz`);
@@ -34,11 +36,17 @@ describe("glibc 2.41 recordings replay with glibc 2.41's malloc", () => {
       const settings = replaySettings(header);
       expect(settings.glibcRelease).toBe("2.41");
       expect(settings.fromHeader).toContain("glibc 2.41");
-      const stack = createStack({ glibcRelease: settings.glibcRelease });
-      expect(stack.libc).toBeInstanceOf(Glibc241Malloc);
-      const p = await placements(name, "2.41");
-      expect(p.compared).toBeGreaterThan(0);
-      expect(p.moved).toBe(0);
+      const file = `${dir}${name}.memtrace.gz`;
+      const prepared = await prepareReplay(file, { seed: 1 }, {}, () => undefined);
+      expect(prepared.stack.libc).toBeInstanceOf(Glibc241Malloc);
+      const summary = await replayFile(prepared.stack, file);
+      expect(summary.divergences).toBe(0);
+      expect(summary.placements.compared).toBeGreaterThan(0);
+      expect(summary.placements.moved).toBe(0);
+      prepared.stack.libc.checkHeap();
+      // the thread-waves programs print malloc_stats() at their end (to stderr)
+      const stats = `${dir}${name}.stats.txt`;
+      if (existsSync(stats)) expect((prepared.stack.libc as Glibc241Malloc).mallocStats()).toBe(readFileSync(stats, "utf8"));
     });
   }
 
