@@ -14,6 +14,11 @@ import pixelmatch from "pixelmatch";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ExplainJson } from "@mem/insight";
+import { PACKED_SNAPSHOT_BOUND, packMaps, type ArenaCell, type HeapMapData, type MappingRow } from "@mem/view";
+import { viewBundle } from "../src/report-command.js";
+import { reportHtml } from "../src/report-html.js";
+import { MAX_SNAPSHOTS } from "../src/report-replay.js";
 import { built, mem } from "./cli-support.js";
 
 const CHROMIUM = process.env.MEM_CHROMIUM ?? "/usr/lib/chromium/chromium";
@@ -156,4 +161,58 @@ describe.skipIf(!run)(`mem-demo report in Chromium${run ? "" : ` (skipped: ${rea
       });
     });
   }
+});
+
+/**
+ * The largest report the bounds allow, roughly: 200 snapshots of a process with 1,000 arenas,
+ * 100,000 heap chunks, 2,000 mmapped chunks and 500 mappings of 5,000 runs, and a timeline
+ * of 4,096 samples of 25 causes (what a 10^8-event trace thins to).
+ */
+function worstCaseHtml(): string {
+  const arenas: ArenaCell[] = Array.from({ length: 1000 }, (_, a) => ({ base: 0x7f0000000000 + a * 2 ** 20, firstPool: 0x7f0000000000 + a * 2 ** 20, pools: Array.from({ length: 64 }, (_, i) => ({ state: "used" as const, sizeClass: 512, used: 1 + ((a + i) % 31), capacity: 31 })) }));
+  const chunks = Array.from({ length: 100_000 }, (_, i) => ({ address: 0x555555559000 + i * 1024, size: 1024, state: (i % 2 === 0 ? "in-use" : "small") as "in-use" }));
+  const heap: HeapMapData = { allocator: "glibc", heapStart: 0x555555559000, heapEnd: 0x555555559000 + 100_000 * 1024, chunks, mmapped: Array.from({ length: 2000 }, (_, i) => ({ address: 0x7e0000000000 + i * 2 ** 20, size: 2 ** 19 })) };
+  const mappings: MappingRow[] = Array.from({ length: 500 }, (_, m) => {
+    const runs: number[] = [];
+    for (let i = 0; i < 5000; i++) runs.push(i % 3, 2);
+    return { start: 0x7d0000000000 + m * 2 ** 30, end: 0x7d0000000000 + m * 2 ** 30 + 10_000 * 4096, name: "", runs };
+  });
+  const one = packMaps(0, { arenaSize: 2 ** 20, poolSize: 16384, maxSizeClass: 512, arenas }, heap, { pageSize: 4096, causes: ["glibc.in-use", "pymalloc.used-pools"], mappings });
+  expect(JSON.stringify(one).length).toBeLessThanOrEqual(PACKED_SNAPSHOT_BOUND);
+  const snapshots = Array.from({ length: MAX_SNAPSHOTS }, (_, i) => ({ ...one, event: (i + 1) * 500_000 }));
+  const causes = Object.fromEntries(Array.from({ length: 25 }, (_, c) => [`pymalloc.cause-${c}`, 123_456_789]));
+  const sample = (i: number) => ({ event: (i + 1) * 24_414, rssAnon: 25 * 123_456_789, vmRss: 0, vmSize: 0, vmHWM: 0, liveRequested: 1e9, liveUsable: 1e9, causes, pymallocArenas: 1000, pymallocPools: 64_000, libcSystem: 0, libcInUse: 0, mmappedBytes: 0, minorFaults: 0, syscalls: { brk: 0, mmap: 0, munmap: 0, madvise: 0 } });
+  const timeline = Array.from({ length: 4096 }, (_, i) => sample(i));
+  const end = { ...timeline[4095]!, outside: {}, liveBlocks: 1, pins: { arenas: [], keptEmptyArenas: 0, top: undefined, trim: undefined } };
+  const events = Array.from({ length: 200 }, (_, i) => ({ event: i * 500_000, kind: "trim" as const, text: "glibc trimmed the top of the heap: the break moved down 1.0 MiB" }));
+  return reportHtml({ trace: "worst case", configuration: "", json: { $schema: "", version: 1, every: 24_414, timeline, peak: end, end, events } as unknown as ExplainJson, paragraph: "", pins: "", snapshots }, viewBundle());
+}
+
+describe.skipIf(!run)(`a report at the size bound in Chromium${run ? "" : ` (skipped: ${reason})`}`, () => {
+  it("opens within two seconds and moves its maps within one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mem-demo-report-"));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    try {
+      const html = worstCaseHtml();
+      expect(html.length).toBeLessThan(32 * 2 ** 20);
+      writeFileSync(join(dir, "worst.html"), html);
+      const page = await browser.newPage({ viewport: { width: 1040, height: 900 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      const start = Date.now();
+      await page.goto(`file://${join(dir, "worst.html")}`);
+      await page.waitForSelector("#page-svg");
+      const opened = Date.now() - start;
+      await page.locator("#slider").fill("3");
+      await page.waitForFunction('document.body.getAttribute("data-event") === "2000000"');
+      const moved = Date.now() - start - opened;
+      expect(errors).toEqual([]);
+      expect(opened, `opened in ${opened} ms`).toBeLessThan(2000);
+      expect(moved, `slider in ${moved} ms`).toBeLessThan(1000);
+      expect(await page.locator("#arena-svg").textContent()).toContain("more arenas not drawn");
+    } finally {
+      await browser.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
