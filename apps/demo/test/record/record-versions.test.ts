@@ -1,0 +1,54 @@
+/**
+ * The live experiment (`npm run test:live`): `recordPython` (what `mem-demo record` runs) with
+ * every CPython of pyenv that has a pymalloc preset (3.8 … 3.13, each skipped, named, when it is
+ * not installed), and the replay of each recording, with the version its header names, prints
+ * the real pymalloc statistics line for line.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { liveSkip, liveTitle } from "../../../../scripts/host-facts.js";
+import { recordPython } from "../../src/record/index.js";
+import { prepareReplay } from "../../src/replay-command.js";
+import { replayFile } from "../../src/replay-file.js";
+import { PYMALLOC_VERSION_NAMES } from "../../src/stack.js";
+import { cacheDir, haveCompiler, scratch } from "./support.js";
+
+const skip = liveSkip({ tools: ["gcc"], check: () => (haveCompiler ? null : "no C compiler") });
+const versions = join(process.env.PYENV_ROOT ?? join(homedir(), ".pyenv"), "versions");
+const installed = existsSync(versions) ? readdirSync(versions) : [];
+
+const SCRIPT = "keep = [str(i) * 3 for i in range(20000)]\nd = {i: (i, str(i)) for i in range(5000)}\ndel keep[::3]\nprint(len(keep), len(d))\n";
+
+describe.skipIf(skip !== null)(liveTitle("recording every pyenv CPython with a preset, and replaying it as that version", skip), () => {
+  for (const version of PYMALLOC_VERSION_NAMES) {
+    it(`CPython ${version}`, { timeout: 180_000 }, async (ctx) => {
+      const dir = installed.find((d) => d.startsWith(`${version}.`));
+      const python = dir === undefined ? undefined : join(versions, dir, "bin", `python${version}`);
+      if (python === undefined || !existsSync(python)) {
+        ctx.skip(`no CPython ${version} under ${versions}`);
+        return;
+      }
+      const work = scratch();
+      try {
+        writeFileSync(join(work, "s.py"), SCRIPT);
+        const out = join(work, "s.memtrace.gz");
+        const rec = await recordPython([python, "-S", "s.py"], { out, cwd: work, stdio: "pipe", cacheDir, env: { ...process.env, PYTHONHASHSEED: "0" } });
+        expect(rec.exitCode).toBe(0);
+        expect(rec.version.startsWith(`${version}.`)).toBe(true);
+        expect(rec.untracked).toBe(0);
+        expect(rec.arenasAllocated).toBeGreaterThan(0); // 3.8/3.9's 256 KiB arenas included
+        const notes: string[] = [];
+        const prepared = await prepareReplay(out, {}, {}, (l) => notes.push(l));
+        expect(notes).toEqual([`from the trace header: CPython ${version}`]);
+        expect(prepared.stack.pymalloc!.params.name).toBe(version);
+        const summary = await replayFile(prepared.stack, out);
+        expect(summary.divergences).toBe(0);
+        expect(prepared.stack.pymalloc!.debugMallocStats()).toBe(readFileSync(rec.statsOut, "utf8"));
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    });
+  }
+});
