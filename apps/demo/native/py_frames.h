@@ -250,6 +250,28 @@ static uint64_t pf_traceback_id(trace_writer *w, const uint64_t *frames, uint32_
     return id;
 }
 
+/* ---- line numbers: PyCode_Addr2Line scans the code's line table from its start, so each
+ * (code, instruction) answer is cached; an entry also names the line table object, so that
+ * a new code object at a freed one's address does not take its lines ---- */
+
+#if PF_SUPPORTED
+#define PF_LINES 16384
+static struct { const void *code, *table; int lasti, line; } pf_lines[PF_LINES];
+
+static int pf_line(PyCodeObject *code, int lasti) {
+    size_t slot = (((uintptr_t)code >> 4) ^ ((size_t)lasti * 0x9e3779b1u)) & (PF_LINES - 1);
+    const void *table = code->co_linetable;
+    if (pf_lines[slot].code == code && pf_lines[slot].lasti == lasti && pf_lines[slot].table == table) return pf_lines[slot].line;
+    int line = PyCode_Addr2Line(code, lasti * (int)sizeof(_Py_CODEUNIT));
+    if (line < 0) line = 0;
+    pf_lines[slot].code = code;
+    pf_lines[slot].table = table;
+    pf_lines[slot].lasti = lasti;
+    pf_lines[slot].line = line;
+    return line;
+}
+#endif
+
 /* ---- the walk ---- */
 
 static int pf_max_frames; /* 0: no stacks recorded */
@@ -286,8 +308,7 @@ static void pf_stack(trace_writer *w) {
         if (_PyFrame_IsIncomplete(f)) continue;
         if (n < (uint32_t)pf_max_frames) {
             PyCodeObject *code = f->f_code;
-            int line = PyCode_Addr2Line(code, _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT));
-            if (line < 0) line = 0;
+            int line = pf_line(code, _PyInterpreterFrame_LASTI(f));
             PyObject *name = code->co_filename;
             uint32_t fid = name != NULL && PyUnicode_Check(name) && PyUnicode_IS_READY(name) ? pf_filename_id(name) : 0;
             if (fid != 0 && pf_keep_names && !pf_names[fid - 1].kept) {
