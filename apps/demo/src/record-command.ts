@@ -4,6 +4,7 @@
  * `<program>.memtrace.gz` and `<program>.stats.txt` and are never overwritten without
  * --force, nor ever a file the command reads.
  */
+import { readFileSync } from "node:fs";
 import { reportFailure } from "./cli-errors.js";
 import { checkOutput, OutputError } from "./output-file.js";
 import { chooseMode, defaultStatsPath, recordLibc, recordPython, RecordError } from "./record/index.js";
@@ -42,7 +43,11 @@ export async function record(command: string[], flags: RecordFlags): Promise<num
     if (flags.statsOut === undefined) checkDefault(statsOut, mode.inputs, force, "--stats-out");
     const r = await recordPython(mode.command, { out, statsOut, force, inputs: mode.inputs, interruptible: true, ...(flags.frames !== undefined ? { frames: flags.frames } : {}) });
     process.stderr.write(
-      `mem-demo record: ${r.events} calls (${r.arenasAllocated} arenas obtained, ${r.arenasReleased} released) of ${r.python} ${r.version} written to ${where(r.out)}; pymalloc statistics in ${r.statsOut}\n`,
+      `mem-demo record: ${r.events} calls (${r.arenasAllocated} arenas obtained, ${r.arenasReleased} released) of ${r.python} ${r.version} written to ${where(r.out)}; ` +
+        // CPython 3.13's PYTHONMALLOC=mimalloc: _PyObject_DebugMallocStats prints mimalloc's figures
+        (/^Medium block threshold/m.test(readFileSync(r.statsOut, "utf8").slice(0, 300))
+          ? `mimalloc statistics in ${r.statsOut} (no mimalloc tier exists yet: a replay refuses the trace unless --pythonmalloc is given)\n`
+          : `pymalloc statistics in ${r.statsOut}\n`),
     );
     return r.exitCode;
   } catch (error) {

@@ -4,9 +4,11 @@
  * not installed), and the replay of each recording, with the version its header names, prints
  * the real pymalloc statistics line for line.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { liveSkip, liveTitle } from "../../../../scripts/host-facts.js";
 import { recordPython } from "../../src/record/index.js";
@@ -51,4 +53,30 @@ describe.skipIf(skip !== null)(liveTitle("recording every pyenv CPython with a p
       }
     });
   }
+});
+
+describe.skipIf(skip !== null)(liveTitle("mem-demo record under CPython 3.13's PYTHONMALLOC=mimalloc", skip), () => {
+  it("names mimalloc's statistics, and the replay refuses the trace", { timeout: 180_000 }, (ctx) => {
+    const dir = installed.find((d) => d.startsWith("3.13."));
+    const python = dir === undefined ? undefined : join(versions, dir, "bin", "python3.13");
+    if (python === undefined || !existsSync(python)) {
+      ctx.skip(`no CPython 3.13 under ${versions}`);
+      return;
+    }
+    const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
+    const tsx = import.meta.resolve("tsx"); // the programs run in the scratch directory, where "tsx" does not resolve
+    const work = scratch();
+    try {
+      const env = { ...process.env, PYTHONMALLOC: "mimalloc", MEM_DEMO_CACHE: cacheDir, NO_COLOR: "1" };
+      const rec = spawnSync(process.execPath, ["--import", tsx, cli, "record", "--out", "m.memtrace.gz", "--", python, "-S", "-c", "x = [str(i) for i in range(1000)]"], { cwd: work, env, encoding: "utf8" });
+      expect(rec.status, rec.stderr).toBe(0);
+      expect(rec.stderr).toMatch(/; mimalloc statistics in m\.stats\.txt \(no mimalloc tier exists yet: a replay refuses the trace unless --pythonmalloc is given\)\n$/);
+      expect(readFileSync(join(work, "m.stats.txt"), "utf8")).toMatch(/^Small block threshold = 16384, in 73 size classes\.\nMedium block threshold/);
+      const replay = spawnSync(process.execPath, ["--import", tsx, cli, "replay", "m.memtrace.gz"], { cwd: work, env: { ...process.env, NO_COLOR: "1" }, encoding: "utf8" });
+      expect(replay.status).toBe(1);
+      expect(replay.stderr).toContain("no mimalloc tier exists yet");
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
 });
