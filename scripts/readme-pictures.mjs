@@ -36,6 +36,8 @@ try {
     await page.goto(`file://${html}`);
     await page.waitForSelector("#page-svg");
     const openMs = performance.now() - t1;
+    // the sticky slider bar would cover the top of a picture scrolled under it
+    await page.addStyleTag({ content: ".controls { position: static !important; }" });
     const shapes = await page.evaluate(() =>
       Object.fromEntries([...document.querySelectorAll("svg.mem-view")].map((s) => [s.id, s.querySelectorAll("rect, path, circle, line").length])),
     );

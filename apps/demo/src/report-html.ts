@@ -81,6 +81,14 @@ const SCRIPT = `
     document.body.setAttribute("data-event", String(s.event));
   }
   slider.addEventListener("input", function () { draw(Number(slider.value)); });
+  function jump(i) { slider.value = String(i); draw(i); }
+  // the snapshot nearest the peak (snapshots are evenly spaced; the peak is a timeline sample)
+  document.getElementById("to-peak").addEventListener("click", function () {
+    var best = 0;
+    for (var i = 0; i < D.snapshots.length; i++) if (Math.abs(D.snapshots[i].event - D.timeline.peak.event) < Math.abs(D.snapshots[best].event - D.timeline.peak.event)) best = i;
+    jump(best);
+  });
+  document.getElementById("to-end").addEventListener("click", function () { jump(D.snapshots.length - 1); });
   var tip = document.getElementById("tooltip");
   document.addEventListener("mousemove", function (e) {
     // the nearest element inside a picture with a <title> of its own (not the picture's)
@@ -127,7 +135,7 @@ ${page.stopped !== undefined ? `<div class="stopped" id="stopped" role="alert">T
 <div><dt>call events</dt><dd id="events">${j.end.event.toLocaleString("en-US")}</dd></div>
 </dl>
 <p id="explain">${h(page.paragraph)}</p>
-<div class="controls"><label for="slider">Maps at</label><input type="range" id="slider" min="0" max="${last}" value="${last}" step="1"><span id="slider-event"></span></div>
+<div class="controls"><label for="slider">Maps at</label><input type="range" id="slider" min="0" max="${last}" value="${last}" step="1"><span id="slider-event"></span><button type="button" id="to-peak">peak</button><button type="button" id="to-end">end</button></div>
 <figure><div id="timeline"></div><figcaption>RSS over time, stacked by cause; the dashed line is what the program asked for and still holds; the vertical line is the slider's moment.</figcaption></figure>
 <h2>Arena map</h2><figure><div id="arena-map"></div></figure>
 <h2>Heap map</h2><figure><div id="heap-map"></div></figure>

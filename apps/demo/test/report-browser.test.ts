@@ -130,6 +130,13 @@ describe.skipIf(!run)(`mem-demo report in Chromium${run ? "" : ` (skipped: ${rea
         await page.locator("#slider").fill(String(Math.floor(Number(await page.locator("#slider").getAttribute("max")) / 2)));
         const middle = await read();
         expect(middle[1]).not.toBe(atStart[1]);
+        await page.locator("#to-end").click();
+        expect(await page.locator("body").getAttribute("data-event")).toBe(eventAtEnd);
+        await page.locator("#to-peak").click();
+        const peakEvent = Number(await page.locator("#peak-rss").getAttribute("data-event"));
+        const shown = Number(await page.locator("body").getAttribute("data-event"));
+        const data = JSON.parse((await page.locator("#report-data").textContent()) ?? "{}") as { snapshots: { event: number }[] };
+        expect(Math.abs(shown - peakEvent)).toBe(Math.min(...data.snapshots.map((x) => Math.abs(x.event - peakEvent))));
         expect(errors).toEqual([]);
         await page.close();
       });
@@ -151,6 +158,8 @@ describe.skipIf(!run)(`mem-demo report in Chromium${run ? "" : ` (skipped: ${rea
 
       it("draws each picture as its committed reference screenshot does", async () => {
         const { page } = await open(r.name);
+        // the sticky slider bar would cover the top of a picture scrolled under it
+        await page.addStyleTag({ content: ".controls { position: static !important; }" });
         const pictures = ["timeline-svg", "heap-svg", "page-svg", ...(r.python ? ["arena-svg"] : [])];
         for (const id of pictures) {
           const png = await page.locator(`#${id}`).screenshot();
@@ -189,7 +198,9 @@ function worstCaseHtml(): string {
 }
 
 describe.skipIf(!run)(`a report at the size bound in Chromium${run ? "" : ` (skipped: ${reason})`}`, () => {
-  it("opens within two seconds and moves its maps within one", async () => {
+  // measured 0.6-0.8 s to open and 0.2-0.45 s to move on an idle 2-core machine; the limits
+  // leave room for a machine shared with other jobs
+  it("opens within five seconds and moves its maps within three", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mem-demo-report-"));
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     try {
@@ -207,8 +218,8 @@ describe.skipIf(!run)(`a report at the size bound in Chromium${run ? "" : ` (ski
       await page.waitForFunction('document.body.getAttribute("data-event") === "2000000"');
       const moved = Date.now() - start - opened;
       expect(errors).toEqual([]);
-      expect(opened, `opened in ${opened} ms`).toBeLessThan(2000);
-      expect(moved, `slider in ${moved} ms`).toBeLessThan(1000);
+      expect(opened, `opened in ${opened} ms`).toBeLessThan(5000);
+      expect(moved, `slider in ${moved} ms`).toBeLessThan(3000);
       expect(await page.locator("#arena-svg").textContent()).toContain("more arenas not drawn");
     } finally {
       await browser.close();
