@@ -70,6 +70,12 @@ export interface ReplayChunksOptions {
   maxSnapshots?: number;
   /** Told after each chunk. */
   onProgress?: (progress: ReplayProgress) => void;
+  /**
+   * The share of the input read so far (0..1), when the caller knows it (bytes of the file):
+   * the snapshot spacing is then set from the estimated total at once, instead of taking
+   * snapshots that the thinning would throw away.
+   */
+  fractionRead?: () => number;
 }
 
 /** A file that is not a memtrace: its first line is not `# memtrace v1`. */
@@ -127,6 +133,13 @@ export async function replayChunks(chunks: AsyncIterable<string>, options: Repla
     timeline.afterCall();
     const event = timeline.callsSeen;
     if (event % spacing !== 0) return;
+    const fraction = options.fractionRead?.() ?? 0;
+    if (fraction > 0 && fraction < 1) {
+      // estimated events in the whole trace / snapshots wanted, rounded up to a power of two
+      const wanted = Math.ceil(event / fraction / (max - 1));
+      while (spacing < wanted) spacing *= 2;
+      if (event % spacing !== 0) return;
+    }
     if (snapshots.length >= max - 1) {
       spacing *= 2;
       const keep = snapshots.filter((s) => s.event % spacing === 0);

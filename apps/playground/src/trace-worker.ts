@@ -65,6 +65,7 @@ async function replayFile(file: Blob): Promise<void> {
   };
   try {
     const replay = await replayChunks(chunks(), {
+      fractionRead: () => (total > 0 ? read / total : 0),
       onProgress: (p) => {
         lines = p.lines;
         events = p.events;

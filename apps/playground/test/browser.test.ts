@@ -200,6 +200,24 @@ describe.skipIf(!run)(`the playground in Chromium${run ? "" : ` (skipped: ${reas
     expect(await text("[data-testid=trace-at]")).toBe(before);
   });
 
+  it("works from a subfolder of a static host (relative base)", async () => {
+    const { server: parent, url: root } = await serve(fileURLToPath(new URL("../", import.meta.url)));
+    try {
+      const other = await browser.newPage();
+      const failed: string[] = [];
+      other.on("response", (r) => {
+        if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+      });
+      await other.goto(`${root}dist/index.html`);
+      await other.waitForSelector("body[data-ready=true]");
+      expect(await other.locator("#walk [data-testid=step-title]").innerText()).toMatch(/^The naive picture/);
+      expect(failed).toEqual([]);
+      await other.close();
+    } finally {
+      await new Promise((resolve) => parent.close(resolve));
+    }
+  });
+
   it("had no console error and sent no request outside the site", () => {
     expect(errors).toEqual([]);
     expect(outside).toEqual([]);

@@ -48,6 +48,27 @@ describe("replayChunks", () => {
     }, 120_000);
   }
 
+  it("spaces the snapshots from the estimated total when the share read is known", async () => {
+    const n = 10000;
+    const lines = ["# memtrace v1", ...Array.from({ length: n }, (_, i) => `m libc 32 0x${(0x10000 + i * 0x40).toString(16)}`)];
+    let given = 0;
+    async function* halves(): AsyncGenerator<string> {
+      const text = lines.join("\n") + "\n";
+      for (let i = 0; i < 10; i++) {
+        await Promise.resolve();
+        given = (i + 1) / 10;
+        yield text.slice((i * text.length) / 10, ((i + 1) * text.length) / 10);
+      }
+    }
+    // told the share of the input pushed so far: 10,000 events / 199 -> every 64 events
+    const replay = await replayChunks(halves(), { fractionRead: () => given });
+    const events = replay.snapshots.map((s) => s.event);
+    expect(events[events.length - 1]).toBe(n);
+    expect(events.length).toBeLessThanOrEqual(200);
+    expect(events.filter((e) => e > 1024 && e < n && e % 64 !== 0)).toEqual([]);
+    expect(events.filter((e) => e > 1024).length).toBeGreaterThan(50);
+  });
+
   it("refuses a file that is not a trace, naming its first line", async () => {
     await expect(replayChunks(fromText("hello world\n"))).rejects.toThrow(NotATraceError);
     await expect(replayChunks(fromText("hello world\n"))).rejects.toThrow("not a memtrace file: line 1 is 'hello world', expected '# memtrace v1'");

@@ -37,8 +37,8 @@ const WIDTH = 640;
 /** Creates the panels; `label` names them for screen readers (e.g. "walk-through"). */
 export function tierView(label: string): TierView {
   const road = h("ol", { class: "road", "data-testid": "path", "aria-label": `the road through the tiers (${label})` });
-  const roadStops = PATH_TIERS.map((t) => {
-    const li = h("li", { class: "stop", "data-tier": t, "data-state": "idle" }, PATH_LABELS[t]);
+  const roadStops = PATH_TIERS.map((t, i) => {
+    const li = h("li", { class: "stop", "data-tier": t, "data-state": "idle", style: `--i: ${i}` }, PATH_LABELS[t]);
     road.append(li);
     return li;
   });
@@ -77,7 +77,14 @@ export function tierView(label: string): TierView {
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "cause"), h("th", { scope: "col" }, "bytes"), h("th", { scope: "col" }, "share"))),
         h("tbody", {}, ...rows.map((r) => h("tr", {}, h("td", {}, r.cause), h("td", { title: `${r.bytes} bytes` }, r.shown), h("td", {}, `${r.percent} %`)))),
       );
-      for (const [i, t] of PATH_TIERS.entries()) roadStops[i]!.setAttribute("data-state", state.path?.[t] ?? "idle");
+      for (const [i, t] of PATH_TIERS.entries()) {
+        const stop = roadStops[i]!;
+        stop.setAttribute("data-state", state.path?.[t] ?? "idle");
+        // restart the lighting animation for the new call
+        stop.style.animationName = "none";
+        void stop.offsetWidth;
+        stop.style.animationName = "";
+      }
       roadText.textContent = state.path ? `Road: ${pathText(state.path)}` : "";
       road.setAttribute("aria-description", state.path ? pathText(state.path) : "no call yet");
     },
