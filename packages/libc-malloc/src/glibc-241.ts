@@ -40,6 +40,12 @@ import { GlibcMalloc } from "./glibc-malloc.js";
  *   less than 16 bytes to spare, or, for an mmapped chunk, with at most a page to spare
  *   (commits f4f2ca1 and 2fb12bb), before looking at the chunk any further.
  *
+ *
+ * Not modelled: since 2.37 the heaps of thread arenas are reserved without `MAP_NORESERVE`
+ * (commit 85860ad), so growing one charges the commit limit (`Committed_AS`); this model
+ * reserves them as 2.36 does. Placements do not depend on it. `malloc/arena.c` has no other
+ * change between the two releases that moves a chunk (the maps decoration is off by default).
+ *
  * ```
  *   free(p), p not for tcache/fastbin, after coalescing:
  *     size <  0x400:  bin[size >> 4]  <- p at the front; binmap bit set      (2.41)
