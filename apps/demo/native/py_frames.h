@@ -95,7 +95,7 @@ static int pf_same_name(const pf_name *n, uint32_t kind, uint32_t len, const voi
 }
 
 /* The id of file name `s` (a str), 0 when out of memory. */
-static uint32_t pf_filename_id(PyObject *s) {
+static inline uint32_t pf_filename_id(PyObject *s) {
     uint32_t kind = (uint32_t)PyUnicode_KIND(s);
     uint32_t len = (uint32_t)PyUnicode_GET_LENGTH(s);
     const void *data = PyUnicode_DATA(s);
@@ -219,7 +219,11 @@ static uint64_t pf_traceback_id(trace_writer *w, const uint64_t *frames, uint32_
         uint64_t id;
         if (!pm_get(&pf_tb_by_hash, h, &id)) break;
         const pf_tb *t = &pf_tbs[id - 1];
-        if (t->n == n && t->total == total && memcmp(t->frames, frames, n * sizeof *frames) == 0) return id;
+        if (t->n == n && t->total == total) {
+            uint32_t i = 0;
+            while (i < n && t->frames[i] == frames[i]) i++;
+            if (i == n) return id;
+        }
         h++;
     }
     if (pf_ntbs == pf_cap_tbs) {
@@ -282,7 +286,7 @@ static int pf_max_frames; /* 0: no stacks recorded */
  * this, the filename strings of code objects the program drops (exec'd code, temporary
  * modules) are freed in the recording and stay allocated under real tracemalloc.
  */
-static int pf_keep_names;
+static int pf_keep_names __attribute__((unused));
 static __thread uint64_t pf_fresh; /* the block this thread allocated last (its object not yet initialised) */
 static uint64_t *pf_scratch;
 
