@@ -23,6 +23,7 @@ import { TraceSettingsError } from "./trace-settings.js";
 import { runWalkthrough } from "./walkthrough.js";
 import { explainCommand } from "./explain-command.js";
 import { reportCommand } from "./report-command.js";
+import { compareCommand } from "./compare-command.js";
 
 const stackOptions = (cmd: Command) =>
   cmd
@@ -150,6 +151,7 @@ stackOptions(program.command("replay").description("replay a memtrace v1 trace (
 
 explainCommand(stackOptions(program.command("explain")), toStackOptions);
 reportCommand(stackOptions(program.command("report")), toStackOptions);
+compareCommand(program.command("compare"));
 
 program
   .command("record")
