@@ -1,3 +1,4 @@
+import { InvalidArgumentError, describeArgument } from "@mem/hardware";
 import type { Memory } from "@mem/hardware";
 import { DEFAULT_RLIMIT_STACK, PAGE_SIZE, STACK_GUARD_GAP, type FaultCounters } from "./api.js";
 import { SegmentationFault, hex } from "./errors.js";
@@ -158,7 +159,7 @@ export class MemoryDescriptor implements FaultHandler {
   checkAccess(address: number, length: number, write: boolean): void {
     if (this.fatal !== undefined) throw this.fatal;
     if (typeof address !== "number" || !Number.isInteger(address)) {
-      throw new TypeError(`os-vm: address must be an integer, got ${String(address)}`);
+      throw new InvalidArgumentError(`os-vm: address must be an integer, got ${describeArgument(address)}`);
     }
     let at = address;
     const end = address + length;

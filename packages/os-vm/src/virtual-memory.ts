@@ -1,4 +1,4 @@
-import type { Memory, MemoryTraffic } from "@mem/hardware";
+import { ArgumentRangeError, InvalidArgumentError, UnsafeIntegerError, describeArgument, type Memory, type MemoryTraffic } from "@mem/hardware";
 import { PAGE_SIZE } from "./api.js";
 import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_RW, entryFrame, type PageTable } from "./page-table.js";
 
@@ -154,6 +154,7 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.load8} */
   load8(address: number): number {
+    if (typeof address !== "number") return this.loadMiss(address, 1);
     const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
     const slot = tlbSlot(vpn);
@@ -168,6 +169,7 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.load16} */
   load16(address: number): number {
+    if (typeof address !== "number") return this.loadMiss(address, 2);
     const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
     const slot = tlbSlot(vpn);
@@ -182,6 +184,7 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.load32} */
   load32(address: number): number {
+    if (typeof address !== "number") return this.loadMiss(address, 4);
     const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
     const slot = tlbSlot(vpn);
@@ -196,6 +199,7 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.load64} */
   load64(address: number): number {
+    if (typeof address !== "number") return this.loadMiss(address, 8);
     const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
     const slot = tlbSlot(vpn);
@@ -227,6 +231,10 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.store8} */
   store8(address: number, value: number): void {
+    if (typeof address !== "number" || typeof value !== "number") {
+      this.storeMiss(address, 1, value);
+      return;
+    }
     const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
     const slot = tlbSlot(vpn);
@@ -242,6 +250,10 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.store16} */
   store16(address: number, value: number): void {
+    if (typeof address !== "number" || typeof value !== "number") {
+      this.storeMiss(address, 2, value);
+      return;
+    }
     const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
     const slot = tlbSlot(vpn);
@@ -263,6 +275,10 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.store32} */
   store32(address: number, value: number): void {
+    if (typeof address !== "number" || typeof value !== "number") {
+      this.storeMiss(address, 4, value);
+      return;
+    }
     const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
     const slot = tlbSlot(vpn);
@@ -284,6 +300,10 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.store64} */
   store64(address: number, value: number): void {
+    if (typeof address !== "number" || typeof value !== "number") {
+      this.storeMiss(address, 8, value);
+      return;
+    }
     const offset = address & Tlb.PageMask;
     const vpn = (address - offset) * Tlb.InversePage;
     const slot = tlbSlot(vpn);
@@ -310,7 +330,7 @@ export class VirtualMemory implements Memory {
   /** {@inheritDoc @mem/hardware#Memory.store64Big} */
   store64Big(address: number, value: bigint): void {
     if (typeof value !== "bigint" || value < 0n || value > 0xffff_ffff_ffff_ffffn) {
-      throw new RangeError(`os-vm: store64Big value must be a bigint in 0..2^64-1, got ${String(value)}`);
+      throw new ArgumentRangeError(`os-vm: store64Big value must be a bigint in 0..2^64-1, got ${describeArgument(value)}`);
     }
     if (pageOffset(address) <= PAGE_SIZE - 8) {
       this.ram.store64Big(this.translate(address, true), value);
@@ -336,7 +356,7 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.readInto} */
   readInto(address: number, target: Uint8Array): void {
-    if (!(target instanceof Uint8Array)) throw new TypeError("os-vm: readInto expects a Uint8Array");
+    if (!(target instanceof Uint8Array)) throw new InvalidArgumentError("os-vm: readInto expects a Uint8Array");
     const length = target.length;
     if (length === 0) return;
     const view = this.cachedView(address, length, false);
@@ -358,7 +378,7 @@ export class VirtualMemory implements Memory {
 
   /** {@inheritDoc @mem/hardware#Memory.write} */
   write(address: number, bytes: Uint8Array): void {
-    if (!(bytes instanceof Uint8Array)) throw new TypeError("os-vm: write expects a Uint8Array");
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError("os-vm: write expects a Uint8Array");
     const length = bytes.length;
     if (length === 0) return;
     const view = this.cachedView(address, length, true);
@@ -381,7 +401,7 @@ export class VirtualMemory implements Memory {
   /** {@inheritDoc @mem/hardware#Memory.fill} */
   fill(address: number, length: number, byte: number): void {
     checkLength(length);
-    if (typeof byte !== "number" || (byte & 0xff) !== byte) throw new RangeError(`os-vm: fill byte must be 0..255, got ${String(byte)}`);
+    if (typeof byte !== "number" || (byte & 0xff) !== byte) throw new ArgumentRangeError(`os-vm: fill byte must be 0..255, got ${describeArgument(byte)}`);
     if (length === 0) return;
     // A whole page takes RAM's path: zeroing a whole frame gives its backing storage back.
     const view = length < PAGE_SIZE ? this.cachedView(address, length, true) : null;
@@ -443,7 +463,7 @@ export class VirtualMemory implements Memory {
    */
   translate(address: number, write: boolean): number {
     if (typeof address !== "number" || !Number.isInteger(address)) {
-      throw new TypeError(`os-vm: address must be an integer, got ${String(address)}`);
+      throw new InvalidArgumentError(`os-vm: address must be an integer, got ${describeArgument(address)}`);
     }
     if (this.generation !== this.frames.viewGeneration) this.dropViews();
     const vpn = Math.floor(address / PAGE_SIZE);
@@ -514,8 +534,11 @@ export class VirtualMemory implements Memory {
   /** A store that missed: the value is checked first, so a bad value faults nothing in. */
   private storeMiss(address: number, width: number, value: number): void {
     const max = width === 8 ? Number.MAX_SAFE_INTEGER : width === 4 ? 0xffffffff : width === 2 ? 0xffff : 0xff;
-    if (typeof value !== "number" || !(value >= 0 && value <= max) || Math.floor(value) !== value) {
-      throw new RangeError(`os-vm: store${8 * width} value must be an integer in 0..${max}, got ${String(value)}`);
+    if (typeof value !== "number") {
+      throw new InvalidArgumentError(`os-vm: store${8 * width} value must be a number, got ${describeArgument(value)}`);
+    }
+    if (!(value >= 0 && value <= max) || Math.floor(value) !== value) {
+      throw new ArgumentRangeError(`os-vm: store${8 * width} value must be an integer in 0..${max}, got ${String(value)}`);
     }
     if (pageOffset(address) > PAGE_SIZE - width) {
       this.storeStraddling(address, width, value);
@@ -534,7 +557,9 @@ export class VirtualMemory implements Memory {
     let value = 0;
     for (let i = width - 1; i >= 0; i--) value = value * 256 + bytes[i]!;
     if (value > Number.MAX_SAFE_INTEGER) {
-      throw new RangeError(`os-vm: the 64-bit value at 0x${address.toString(16)} is above 2^53-1; read it with load64Big`);
+      let exact = 0n;
+      for (let i = width - 1; i >= 0; i--) exact = (exact << 8n) | BigInt(bytes[i]!);
+      throw new UnsafeIntegerError(address, exact);
     }
     return value;
   }
@@ -553,14 +578,14 @@ export class VirtualMemory implements Memory {
 
 function pageOffset(address: number): number {
   if (typeof address !== "number" || !Number.isInteger(address)) {
-    throw new TypeError(`os-vm: address must be an integer, got ${String(address)}`);
+    throw new InvalidArgumentError(`os-vm: address must be an integer, got ${describeArgument(address)}`);
   }
   return address - Math.floor(address / PAGE_SIZE) * PAGE_SIZE;
 }
 
 function checkLength(length: number): void {
   if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) {
-    throw new RangeError(`os-vm: length must be a non-negative integer, got ${String(length)}`);
+    throw new ArgumentRangeError(`os-vm: length must be a non-negative integer, got ${describeArgument(length)}`);
   }
 }
 

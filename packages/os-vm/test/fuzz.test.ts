@@ -22,7 +22,7 @@ const length = fc.oneof(
 const prot = fc.oneof(fc.constantFrom(0, 1, 3, 5, 7), fc.integer({ min: -1, max: 16 }));
 const flags = fc.oneof(fc.constantFrom(0x22, 0x21, 0x32, 0x100022, 0x4022), fc.integer({ min: 0, max: 0x200000 }));
 const advice = fc.constantFrom(0, 3, 4, 8, 9, 10, 11, 14, 15, 18, 99);
-const junk = fc.constantFrom<unknown>("4096", 4096n, Number.NaN, null);
+const junk = fc.constantFrom<unknown>("4096", 4096n, Number.NaN, null, "0x555555559000", 0x555555559000n);
 
 type Op =
   | { op: "mmap"; hint: number; length: number; prot: number; flags: number }
@@ -31,7 +31,7 @@ type Op =
   | { op: "brk"; delta: number }
   | { op: "touch"; pick: number; offset: number; write: boolean; value: number }
   | { op: "fork" | "exit"; which: number }
-  | { op: "junk"; call: "mmap" | "munmap" | "mprotect" | "brk"; value: unknown };
+  | { op: "junk"; call: "mmap" | "munmap" | "mprotect" | "brk" | "load64" | "store8" | "read"; value: unknown };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant("mmap" as const), hint: fc.constantFrom(0, 0x10000, 0x7f0000000000), length, prot, flags }) },
@@ -40,7 +40,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant("brk" as const), delta: fc.integer({ min: -200_000, max: 400_000 }) }) },
   { weight: 8, arbitrary: fc.record({ op: fc.constant("touch" as const), pick: fc.nat(), offset: fc.integer({ min: -PAGE, max: 70 * PAGE }), write: fc.boolean(), value: fc.nat({ max: 255 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("fork" as const, "exit" as const), which: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("junk" as const), call: fc.constantFrom("mmap" as const, "munmap" as const, "mprotect" as const, "brk" as const), value: junk }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("junk" as const), call: fc.constantFrom("mmap" as const, "munmap" as const, "mprotect" as const, "brk" as const, "load64" as const, "store8" as const, "read" as const), value: junk }) },
 );
 
 /** Mostly a valid setting, sometimes one the kernel must refuse. */
@@ -137,8 +137,9 @@ function runSequence(options: Record<string, unknown>, popts: Record<string, unk
           if (live.length > 1) proc.exit();
           break;
         case "junk": {
-          const call = (proc as unknown as Record<string, (this: Process, ...args: unknown[]) => unknown>)[o.call]!;
-          call.call(proc, o.value, o.value, o.value, o.value);
+          const target: object = o.call === "load64" || o.call === "store8" || o.call === "read" ? proc.memory : proc;
+          const call = (target as Record<string, (this: object, ...args: unknown[]) => unknown>)[o.call]!;
+          call.call(target, o.value, o.value, o.value, o.value);
           break;
         }
       }

@@ -37,3 +37,23 @@ describe("memory reads check the range before allocating the result", () => {
     expect(process.memory.read(p, 8192)).toEqual(new Uint8Array(8192));
   });
 });
+
+describe("process memory refuses addresses and values that are not numbers, on the fast path too", () => {
+  it("a string address is not coerced, a BigInt is a typed error, and nothing is written", () => {
+    const process = new Kernel({ ram: new PhysicalMemory({ size: 16 << 20 }) }).createProcess();
+    const p = process.mmap(0, 8192, 3, 0x22);
+    process.memory.store8(p, 1); // the page is now in the TLB with a write view: the fast path
+    const loose = process.memory as unknown as Loose;
+    const text = `0x${p.toString(16)}`;
+    for (const w of [8, 16, 32, 64]) {
+      expect(() => loose[`store${w}`]!.call(process.memory, text, 7), `store${w}`).toThrow(InvalidArgumentError);
+      expect(() => loose[`store${w}`]!.call(process.memory, BigInt(p), 7), `store${w}`).toThrow(InvalidArgumentError);
+      expect(() => loose[`store${w}`]!.call(process.memory, p, 7n), `store${w}`).toThrow(InvalidArgumentError);
+      expect(() => loose[`load${w}`]!.call(process.memory, text), `load${w}`).toThrow(InvalidArgumentError);
+      expect(() => loose[`load${w}`]!.call(process.memory, BigInt(p)), `load${w}`).toThrow(InvalidArgumentError);
+    }
+    expect(process.memory.load8(p)).toBe(1);
+    expect(() => process.memory.store8(p, 256)).toThrow(RangeError);
+    expect(() => process.memory.store8(p, 256)).toThrow(/os-vm: store8 value must be an integer in 0\.\.255/);
+  });
+});
