@@ -191,6 +191,7 @@ export interface BySourceFlags {
   readonly cumulative?: boolean;
   readonly compareTo?: number | "peak" | "end";
   readonly since?: number | "start" | "x-tracemalloc";
+  readonly temporary?: number;
 }
 
 function positive(value: string): number {
@@ -228,6 +229,11 @@ export function addBySourceOptions(command: Command): Command {
         "--since <when>",
         "with --by: when tracing started: x-tracemalloc (where python -X tracemalloc starts, the default), start (the whole trace), or a call event (tracemalloc.start() there)",
       ).argParser(sinceArg),
+    )
+    .addOption(
+      new Option("--temporary <N>", "with --by: the temporary allocations by source instead (blocks freed within N call events of their allocation), as heaptrack counts them").argParser(
+        positive,
+      ),
     );
 }
 
@@ -239,12 +245,18 @@ export function addBySourceOptions(command: Command): Command {
  */
 export async function runBySource(trace: string, flags: BySourceFlags, write: (text: string) => void): Promise<boolean> {
   if (flags.by === undefined) {
-    if (flags.top !== undefined || flags.cumulative || flags.compareTo !== undefined || flags.since !== undefined) {
-      throw new Error("--top, --cumulative, --compare-to and --since go with --by lineno|filename|traceback");
+    if (flags.top !== undefined || flags.cumulative || flags.compareTo !== undefined || flags.since !== undefined || flags.temporary !== undefined) {
+      throw new Error("--top, --cumulative, --compare-to, --since and --temporary go with --by lineno|filename|traceback");
     }
     return false;
   }
   if (flags.at === "peak" || flags.compareTo === "peak") throw new Error("--by takes --at <call event> or end (tracemalloc has no snapshot of the peak)");
+  if (flags.temporary !== undefined) {
+    const { temporaryBySource } = await import("./explain-temporary.js");
+    const temporary = await temporaryBySource(trace, { by: flags.by, within: flags.temporary, ...(flags.top !== undefined ? { top: flags.top } : {}) });
+    write(temporary.length > 0 ? `${temporary.join("\n")}\n` : "");
+    return true;
+  }
   const lines = await explainBySource(trace, {
     by: flags.by,
     at: flags.at ?? "end",

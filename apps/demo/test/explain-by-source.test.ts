@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BySourceError, explainBySource } from "../src/explain-by-source.js";
+import { temporaryBySource } from "../src/explain-temporary.js";
 
 const dir = mkdtempSync(join(tmpdir(), "by-source-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,6 +68,13 @@ describe("explain --by: tracemalloc's statistics from a trace with source locati
       "a.py:10: size=54 B, count=2, average=27 B",
     ]);
     expect(await explainBySource(T, { by: "lineno", at: 4, cumulative: true, top: 1 })).toEqual(["a.py:10: size=254 B, count=4, average=64 B"]);
+  });
+
+  it("--temporary: blocks freed within N call events, by where they were allocated", async () => {
+    // 0x2000 (a.py:3) lives from call 2 to call 6 (realloc'd away), 0x1000 (a.py:3) from 1 to 7
+    expect(await temporaryBySource(T, { by: "lineno", within: 3 })).toEqual([]);
+    expect(await temporaryBySource(T, { by: "lineno", within: 4 })).toEqual(["a.py:3: size=100 B, count=1, average=100 B"]);
+    expect(await temporaryBySource(T, { by: "traceback", within: 6 })).toEqual(["a.py:10: size=200 B, count=2, average=100 B"]);
   });
 
   it("says in one line that a trace without stacks cannot answer, and refuses a moment beyond the end", async () => {

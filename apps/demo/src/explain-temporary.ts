@@ -1,0 +1,91 @@
+/**
+ * `mem-demo explain <trace> --by lineno|filename|traceback --temporary N`: the temporary
+ * allocations by source, as heaptrack reports them: blocks freed within N call events of
+ * their allocation, grouped by where they were allocated, printed in tracemalloc's
+ * statistics text (`file:line: size=<their total size>, count=<how many>, average=...`),
+ * most bytes first.
+ */
+import { TraceStream, type TraceRecord } from "@mem/memtrace";
+import { Statistic, Traceback, type KeyType, type RawFrame } from "@mem/pymem";
+import { traceChunks } from "./record/files.js";
+import { BySourceError } from "./explain-by-source.js";
+
+/** Options of {@link temporaryBySource}. */
+export interface TemporaryOptions {
+  /** What the allocations are grouped by (tracemalloc's key types). */
+  readonly by: KeyType;
+  /** A block freed at most this many call events after its allocation is temporary. */
+  readonly within: number;
+  /** Only the first N lines. @defaultValue all */
+  readonly top?: number;
+}
+
+/**
+ * Reads `trace` and returns one line per source with temporary allocations, most bytes first.
+ * @throws {@link BySourceError} for a trace without source locations; `MemtraceSyntaxError`
+ */
+export async function temporaryBySource(trace: string, options: TemporaryOptions): Promise<string[]> {
+  const born = new Map<number, number>(); // ptr -> call event of its allocation
+  const size = new Map<number, number>();
+  const tbOf = new Map<number, number>();
+  const perTraceback = new Map<number, { size: number; count: number }>();
+  let calls = 0;
+  let sawStacks = false;
+  const stream: TraceStream = new TraceStream((r: TraceRecord) => {
+    switch (r.kind) {
+      case "stack":
+        sawStacks = true;
+        return;
+      case "malloc":
+      case "calloc":
+      case "memalign":
+      case "realloc":
+      case "free":
+        calls++;
+        if (r.domain === "libc") return;
+        if (r.kind === "free" || (r.kind === "realloc" && r.ptr !== 0 && r.result !== 0)) end(r.ptr);
+        if (r.kind !== "free" && r.result !== 0) {
+          born.set(r.result, calls);
+          size.set(r.result, r.kind === "calloc" ? r.nelem * r.elsize : r.size);
+          tbOf.set(r.result, stream.stacks.current);
+        }
+        return;
+      default:
+        return;
+    }
+  });
+  const end = (ptr: number) => {
+    const b = born.get(ptr);
+    if (b === undefined) return;
+    if (calls - b <= options.within) {
+      const tb = tbOf.get(ptr)!;
+      const agg = perTraceback.get(tb) ?? { size: 0, count: 0 };
+      agg.size += size.get(ptr)!;
+      agg.count++;
+      perTraceback.set(tb, agg);
+    }
+    born.delete(ptr);
+    size.delete(ptr);
+    tbOf.delete(ptr);
+  };
+  for await (const chunk of traceChunks(trace)) stream.push(chunk);
+  stream.end();
+  if (!sawStacks) {
+    throw new BySourceError("the trace has no source locations (#F/#T/#S records): record it with them, e.g. mem-demo record --frames 1 -- python3 script.py");
+  }
+  const groups = new Map<string, Statistic>();
+  for (const [tb, agg] of perTraceback) {
+    let frames: RawFrame[] = [["<unknown>", 0]];
+    if (tb >= 0) frames = stream.stacks.resolve(tb)!.map((f): RawFrame => [f.filename, f.lineno]);
+    const key: RawFrame[] = options.by === "traceback" ? frames : options.by === "lineno" ? frames.slice(0, 1) : [[frames[0]![0], 0]];
+    const traceback = new Traceback(key);
+    const stat = groups.get(traceback.key);
+    if (stat === undefined) groups.set(traceback.key, new Statistic(traceback, agg.size, agg.count));
+    else {
+      stat.size += agg.size;
+      stat.count += agg.count;
+    }
+  }
+  const lines = [...groups.values()].sort((a, b) => Statistic.compareDescending(a, b)).map(String);
+  return options.top === undefined ? lines : lines.slice(0, options.top);
+}
