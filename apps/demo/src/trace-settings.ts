@@ -156,11 +156,11 @@ export function mimallocRecording(header: TraceHeader): string | undefined {
 /**
  * The line a report ends with naming the stack a trace was replayed on and the version that
  * recorded it, e.g. `Replayed with: CPython 3.12's pymalloc, PYTHONMALLOC=default, libc glibc
- * (recorded by CPython 3.12.1)`. A trace with only `libc` calls names the libc alone.
+ * 2.36 (recorded by CPython 3.12.1)`. A trace with only `libc` calls names the libc alone.
  */
 export function replayedWithLine(
   header: TraceHeader,
-  stack: { readonly pythonMalloc: string; readonly pymallocVersion: string; readonly libc: string },
+  stack: { readonly pythonMalloc: string; readonly pymallocVersion: string; readonly libc: string; readonly glibcRelease?: string },
   hasPymalloc: boolean,
 ): string {
   const recorded =
@@ -170,7 +170,8 @@ export function replayedWithLine(
         ? `recorded under glibc ${header.glibc}`
         : "the trace header names no version";
   const python = header.glibc !== undefined && header.python === undefined ? "" : `${hasPymalloc ? `CPython ${stack.pymallocVersion}'s pymalloc, ` : ""}PYTHONMALLOC=${stack.pythonMalloc}, `;
-  return `Replayed with: ${python}libc ${stack.libc} (${recorded})\n`;
+  const libc = stack.libc === "glibc" ? `glibc ${stack.glibcRelease ?? "2.36"}` : stack.libc;
+  return `Replayed with: ${python}libc ${libc} (${recorded})\n`;
 }
 
 /** The one line naming what was taken from the header (empty when nothing was). */

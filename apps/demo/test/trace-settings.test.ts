@@ -140,14 +140,17 @@ describe("deciding the settings", () => {
 describe("the report's line naming the stack and the recorded version", () => {
   const stack = { pythonMalloc: "default", pymallocVersion: "3.12", libc: "glibc" };
   it("names the pymalloc version used and the CPython that recorded the trace", () => {
-    expect(replayedWithLine(python("3.12.1"), stack, true)).toBe("Replayed with: CPython 3.12's pymalloc, PYTHONMALLOC=default, libc glibc (recorded by CPython 3.12.1)\n");
-    expect(replayedWithLine(python("3.13.0"), { ...stack, pythonMalloc: "malloc" }, false)).toBe("Replayed with: PYTHONMALLOC=malloc, libc glibc (recorded by CPython 3.13.0)\n");
+    expect(replayedWithLine(python("3.12.1"), stack, true)).toBe("Replayed with: CPython 3.12's pymalloc, PYTHONMALLOC=default, libc glibc 2.36 (recorded by CPython 3.12.1)\n");
+    expect(replayedWithLine(python("3.13.0"), { ...stack, pythonMalloc: "malloc" }, false)).toBe("Replayed with: PYTHONMALLOC=malloc, libc glibc 2.36 (recorded by CPython 3.13.0)\n");
     expect(replayedWithLine(parseTraceHeader(["# memtrace v1", "m obj 1 0x10"]), stack, true)).toBe(
-      "Replayed with: CPython 3.12's pymalloc, PYTHONMALLOC=default, libc glibc (the trace header names no version)\n",
+      "Replayed with: CPython 3.12's pymalloc, PYTHONMALLOC=default, libc glibc 2.36 (the trace header names no version)\n",
     );
   });
   it("a C program's trace names its libc only", () => {
     const c = parseTraceHeader(["# memtrace v1", "# recorder memtrace_libc (LD_PRELOAD): glibc 2.36", "m libc 1 0x10"]);
-    expect(replayedWithLine(c, stack, true)).toBe("Replayed with: libc glibc (recorded under glibc 2.36)\n");
+    expect(replayedWithLine(c, stack, true)).toBe("Replayed with: libc glibc 2.36 (recorded under glibc 2.36)\n");
+    const c241 = parseTraceHeader(["# memtrace v1", "# recorder memtrace_libc (LD_PRELOAD): glibc 2.41", "m libc 1 0x10"]);
+    expect(replayedWithLine(c241, { ...stack, glibcRelease: "2.41" }, false)).toBe("Replayed with: libc glibc 2.41 (recorded under glibc 2.41)\n");
+    expect(replayedWithLine(c241, { ...stack, libc: "tlsf" }, false)).toBe("Replayed with: libc tlsf (recorded under glibc 2.41)\n");
   });
 });
