@@ -14,6 +14,8 @@ import type { Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PATH_TIERS } from "../src/path.js";
+import { walkthroughStates } from "../src/walk-states.js";
 import { serve } from "./static-server.js";
 
 const CHROMIUM = process.env.MEM_CHROMIUM ?? "/usr/lib/chromium/chromium";
@@ -42,6 +44,7 @@ const shots = process.env.MEM_UPDATE_SCREENSHOTS === "1";
 async function shoot(page: Page, name: string): Promise<void> {
   if (!shots) return;
   await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(1500); // the road's lighting animation has ended
   await page.screenshot({ path: `${DOCS}${name}.png` });
 }
 
@@ -106,6 +109,21 @@ describe.skipIf(!run)(`the playground in Chromium${run ? "" : ` (skipped: ${reas
     await page.keyboard.press("ArrowLeft");
     await page.keyboard.press("ArrowLeft");
     expect(await text("#walk [data-testid=step-title]")).toMatch(/^The naive picture/);
+  });
+
+  it("draws every step as the walk-through's data says: title, story, calls, lit road, pictures", async () => {
+    const { states } = walkthroughStates();
+    for (const [i, s] of states.entries()) {
+      if (i > 0) await page.click("#walk [data-testid=next]");
+      expect(await text("#walk [data-testid=step-counter]")).toBe(`Step ${i + 1} of ${states.length}`);
+      expect(await text("#walk [data-testid=step-title]")).toBe(s.step.title);
+      expect((await text("#walk [data-testid=story]")).replace(/\s+/g, " ")).toBe(s.step.story.map((l) => l.trim()).join(" "));
+      expect(await page.locator("#walk [data-testid=calls]").innerText()).toContain(s.step.calls[0]?.text ?? "no call crossed a tier boundary");
+      for (const t of PATH_TIERS) expect(await page.locator(`#walk [data-testid=path] [data-tier=${t}]`).getAttribute("data-state"), `step ${i + 1}, ${t}`).toBe(s.path[t]);
+      for (const id of ["arena-map", "heap-map", "page-map"]) expect(await svgOf(`#walk [data-testid=${id}]`), `step ${i + 1}, ${id}`).toMatch(/^<svg[^>]*role="img"/);
+    }
+    expect(await page.locator("#walk [data-testid=next]").isDisabled()).toBe(true);
+    for (let i = 1; i < states.length; i++) await page.click("#walk [data-testid=back]");
   });
 
   it("rebuilds the walk-through when PYTHONMALLOC changes", async () => {
