@@ -411,6 +411,8 @@ export class Replayer {
         // CPython 3.12+: the calls that follow are served by this interpreter's obmalloc state
         const state = obmallocStateOf(r.text);
         if (state !== undefined) selectObmallocState(this.stack, state);
+        // the metadata of source locations (the frame limit, where -X tracemalloc starts) stays
+        if (this.out && (r.text === " x-tracemalloc-start" || r.text.startsWith(" frames "))) this.out(`#${r.text}`);
         return;
       }
     }
