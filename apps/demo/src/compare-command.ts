@@ -57,7 +57,8 @@ export async function compareTrace(
   const columns: CompareColumn[] = [];
   for (const config of [undefined, ...configs]) {
     const label = config?.text ?? "baseline";
-    columns.push(await runConfiguration(trace, base, config, every, (line) => note(label, line)));
+    // what every column takes from the header is said once, for the baseline
+    columns.push(await runConfiguration(trace, base, config, every, (line) => (config === undefined || !line.startsWith("from the trace header:") ? note(label, line) : undefined)));
   }
   return { trace, every, columns };
 }
