@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BySourceError, explainBySource } from "../src/explain-by-source.js";
 import { temporaryBySource } from "../src/explain-temporary.js";
+import { replayFile } from "../src/replay-file.js";
+import { createStack } from "../src/stack.js";
 
 const dir = mkdtempSync(join(tmpdir(), "by-source-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,6 +77,15 @@ describe("explain --by: tracemalloc's statistics from a trace with source locati
     expect(await temporaryBySource(T, { by: "lineno", within: 3 })).toEqual([]);
     expect(await temporaryBySource(T, { by: "lineno", within: 4 })).toEqual(["a.py:3: size=100 B, count=1, average=100 B"]);
     expect(await temporaryBySource(T, { by: "traceback", within: 6 })).toEqual(["a.py:10: size=200 B, count=2, average=100 B"]);
+  });
+
+  it("replay --out keeps the records: the replayed trace (simulated pointers) gives the same statistics", async () => {
+    const out = join(dir, "replayed.memtrace");
+    await replayFile(createStack({ ramSize: 64 * 1024 * 1024 }), T, { out });
+    for (const by of ["lineno", "traceback"] as const) {
+      expect(await explainBySource(out, { by })).toEqual(await explainBySource(T, { by }));
+      expect(await explainBySource(out, { by, at: 4 })).toEqual(await explainBySource(T, { by, at: 4 }));
+    }
   });
 
   it("says in one line that a trace without stacks cannot answer, and refuses a moment beyond the end", async () => {
