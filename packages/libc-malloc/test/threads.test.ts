@@ -74,6 +74,7 @@ describe("glibc with threads: real recordings (glibc 2.36, 2 CPUs)", () => {
   it.each([
     ["thread-waves", 450],
     ["thread-waves-arena-max-2", 450],
+    ["thread-chains", 24000],
   ])("%s: every result at the recorded offset from its heap start, malloc_stats equal", (name, atLeast) => {
     const { compared, moved, libc } = replayThreads(name);
     expect(moved).toEqual([]);
