@@ -76,7 +76,12 @@ export interface ReplayChunksOptions {
    * snapshots that the thinning would throw away.
    */
   fractionRead?: () => number;
+  /** Stop right after this call event: the end (and the last snapshot) is the state there, as `explain --at`. */
+  stopAt?: number;
 }
+
+/** Thrown from the event handler to stop reading at {@link ReplayChunksOptions.stopAt}. */
+class StopReading extends Error {}
 
 /** A file that is not a memtrace: its first line is not `# memtrace v1`. */
 export class NotATraceError extends Error {
@@ -149,7 +154,11 @@ export async function replayChunks(chunks: AsyncIterable<string>, options: Repla
     }
     snap(event);
   };
-  const replayer = new Replayer(stack, undefined, { onEvent });
+  const onEventOrStop = (r: TraceRecord): void => {
+    onEvent(r);
+    if (options.stopAt !== undefined && timeline.callsSeen >= options.stopAt && CALLS.has(r.kind)) throw new StopReading();
+  };
+  const replayer = new Replayer(stack, undefined, { onEvent: onEventOrStop });
   simulated = (key) => replayer.simulatedPointer(key);
   const stream = new TraceStream((record, line) => replayer.handle(record, line));
   let failure: ReplayError | undefined;
@@ -162,7 +171,9 @@ export async function replayChunks(chunks: AsyncIterable<string>, options: Repla
       throw error;
     }
   };
+  const stopped = (error: unknown) => error instanceof StopReading || (error instanceof ReplayError && error.cause instanceof StopReading);
   try {
+    if (options.stopAt === 0) throw new StopReading();
     push(head);
     options.onProgress?.({ lines: stream.lines, events: timeline.callsSeen });
     while (!done) {
@@ -173,18 +184,20 @@ export async function replayChunks(chunks: AsyncIterable<string>, options: Repla
     }
     push(undefined);
   } catch (error) {
-    if (!(error instanceof ReplayError)) throw error;
-    failure = error;
+    if (!stopped(error)) {
+      if (!(error instanceof ReplayError)) throw error;
+      failure = error;
+    }
   }
   const result = timeline.finish();
   if (snapshots[snapshots.length - 1]?.event !== timeline.callsSeen) snap(timeline.callsSeen);
-  const stopped = failure ? { event: timeline.callsSeen, line: failure.line, error: failure.message } : undefined;
-  const paragraph = narrate(result.end, failure ? `where the replay stopped (event ${result.end.event})` : "at the end");
+  const where = failure ? { event: timeline.callsSeen, line: failure.line, error: failure.message } : undefined;
+  const paragraph = narrate(result.end, failure ? `where the replay stopped (event ${result.end.event})` : options.stopAt !== undefined ? `at call event ${result.end.event}` : "at the end");
   return {
     notes,
     snapshots,
     timeline: result,
-    json: explainJson(result, stopped),
+    json: explainJson(result, where),
     paragraph,
     lines: stream.lines,
     failure: failure ? { line: failure.line, message: failure.message } : undefined,

@@ -6,19 +6,17 @@
  *   page ──{ file }──► worker ──{ progress }*──► page
  *                             └─{ done, replay } | { error, message }
  */
-import { replayChunks, type TraceReplay } from "./trace-replay.js";
+import { replayChunks, type ReplayChunksOptions, type TraceReplay, type TraceSnapshot } from "./trace-replay.js";
 
 /** A message from the worker to the page. */
 export type WorkerMessage =
   | { readonly type: "progress"; readonly read: number; readonly total: number; readonly lines: number; readonly events: number }
   | { readonly type: "done"; readonly replay: TraceReplay; readonly read: number; readonly total: number; readonly ms: number }
+  | { readonly type: "at"; readonly snapshot: TraceSnapshot; readonly ms: number }
   | { readonly type: "error"; readonly message: string };
 
-/** The message the page sends: the file to replay. */
-export interface WorkerRequest {
-  /** The trace file (a File or any Blob). */
-  readonly file: Blob;
-}
+/** The messages the page sends: the file to replay, then (any number of) exact jumps in it. */
+export type WorkerRequest = { readonly file: Blob } | { readonly at: number };
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
@@ -26,11 +24,20 @@ interface WorkerScope {
 }
 const scope = self as unknown as WorkerScope;
 
+let opened: Blob | undefined;
+
 scope.onmessage = (event) => {
-  void replayFile(event.data.file);
+  const request = event.data;
+  if ("file" in request) {
+    opened = request.file;
+    void replayFile(request.file);
+  } else if (opened !== undefined) {
+    void replayFile(opened, request.at);
+  }
 };
 
-async function replayFile(file: Blob): Promise<void> {
+/** Replays `file` to its end, or (`stopAt`) to that call event only, for an exact jump. */
+async function replayFile(file: Blob, stopAt?: number): Promise<void> {
   const started = performance.now();
   const total = file.size;
   let read = 0;
@@ -64,7 +71,9 @@ async function replayFile(file: Blob): Promise<void> {
     scope.postMessage({ type: "progress", read, total, lines, events });
   };
   try {
+    const exact: ReplayChunksOptions = stopAt === undefined ? {} : { stopAt, maxSnapshots: 2 };
     const replay = await replayChunks(chunks(), {
+      ...exact,
       fractionRead: () => (total > 0 ? read / total : 0),
       onProgress: (p) => {
         lines = p.lines;
@@ -73,7 +82,10 @@ async function replayFile(file: Blob): Promise<void> {
       },
     });
     post(true);
-    scope.postMessage({ type: "done", replay, read, total, ms: performance.now() - started });
+    const ms = performance.now() - started;
+    const last = replay.snapshots[replay.snapshots.length - 1];
+    if (stopAt !== undefined && last !== undefined) scope.postMessage({ type: "at", snapshot: last, ms });
+    else scope.postMessage({ type: "done", replay, read, total, ms });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const where = `after ${read.toLocaleString("en-US")} of ${total.toLocaleString("en-US")} bytes (${lines.toLocaleString("en-US")} lines read)`;

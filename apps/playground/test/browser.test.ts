@@ -187,14 +187,21 @@ describe.skipIf(!run)(`the playground in Chromium${run ? "" : ` (skipped: ${reas
     expect(atText).toContain(`RssAnon ${json.end.rssAnon.toLocaleString("en-US")} bytes`);
     expect(await svgOf("#trace [data-testid=timeline]")).toMatch(/^<svg/);
     await shoot(page, "trace");
-    // step back, jump, and the maps follow
+    // jump to an event between two snapshots: the worker replays to exactly there, the account is explain --at's
     const heapEnd = await svgOf("#trace [data-testid=heap-map]");
-    await page.fill("[data-testid=trace-jump]", "100");
+    await page.fill("[data-testid=trace-jump]", "1234");
     await page.press("[data-testid=trace-jump]", "Enter");
-    expect(await text("[data-testid=trace-at]")).toMatch(/after call event (\d+);/);
-    const event = Number(/after call event ([\d,]+);/.exec(await text("[data-testid=trace-at]"))![1]!.replace(/,/g, ""));
-    expect(event).toBeLessThanOrEqual(100);
+    await page.waitForSelector("[data-testid=trace-at]:has-text('Exactly')", { timeout: 60_000 });
+    const cliAt = spawnSync(process.execPath, [CLI, "explain", "--json", "--at", "1234", TRACE], { encoding: "utf8", timeout: 120_000 });
+    const jsonAt = JSON.parse(cliAt.stdout) as { at: { rssAnon: number; liveBlocks: number } };
+    expect(await text("[data-testid=trace-at]")).toBe(`Exactly: after call event 1,234; RssAnon ${jsonAt.at.rssAnon.toLocaleString("en-US")} bytes, ${jsonAt.at.liveBlocks.toLocaleString("en-US")} live blocks`);
     expect(await svgOf("#trace [data-testid=heap-map]")).not.toBe(heapEnd);
+    // the slider and the arrow keys step through the snapshots
+    await page.click("[data-testid=trace-first]");
+    expect(await text("[data-testid=trace-at]")).toMatch(/^Snapshot 1 of \d+: after call event 0;/);
+    await page.click("[data-testid=trace-next]");
+    expect(await text("[data-testid=trace-at]")).toMatch(/^Snapshot 2 of /);
+    await page.click("[data-testid=trace-last]");
   });
 
   it("says why a file that is not a trace and a truncated .gz are refused, keeping the trace shown", async () => {

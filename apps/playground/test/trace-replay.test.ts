@@ -48,6 +48,20 @@ describe("replayChunks", () => {
     }, 120_000);
   }
 
+  it("stops at a call event with the account of mem-demo explain --json --at", async () => {
+    for (const at of [1, 100, 5000]) {
+      const replay = await replayChunks(chunksOf(LIST_OF_STR), { stopAt: at, maxSnapshots: 2 });
+      const cli = spawnSync(process.execPath, [CLI, "explain", "--json", "--at", String(at), LIST_OF_STR], { encoding: "utf8", timeout: 120_000 });
+      expect(cli.status, cli.stderr).toBe(0);
+      const json = JSON.parse(cli.stdout) as { at: { event: number; rssAnon: number; causes: Record<string, number> } };
+      const last = replay.snapshots[replay.snapshots.length - 1]!;
+      expect(last.event).toBe(at);
+      expect(replay.json.end.event).toBe(json.at.event);
+      expect(last.account.rssAnon).toBe(json.at.rssAnon);
+      expect(last.account.causes).toEqual(json.at.causes);
+    }
+  }, 120_000);
+
   it("spaces the snapshots from the estimated total when the share read is known", async () => {
     const n = 10000;
     const lines = ["# memtrace v1", ...Array.from({ length: n }, (_, i) => `m libc 32 0x${(0x10000 + i * 0x40).toString(16)}`)];

@@ -4,7 +4,7 @@
  * event, or play at a speed, with the insight layer's timeline and account beside the maps.
  */
 import { renderTimeline, unpackMaps } from "@mem/view";
-import type { TraceReplay } from "../trace-replay.js";
+import type { TraceReplay, TraceSnapshot } from "../trace-replay.js";
 import type { WorkerMessage } from "../trace-worker.js";
 import { progressText, snapshotIndexFor } from "../view-model.js";
 import { h, setSvg } from "./dom.js";
@@ -43,15 +43,18 @@ export function traceView(root: HTMLElement): void {
   let timer: number | undefined;
   let worker: Worker | undefined;
 
-  const show = () => {
+  const draw = (s: TraceSnapshot, where: string) => {
     if (!replay) return;
-    const s = replay.snapshots[index];
-    if (s === undefined) return;
     const maps = unpackMaps(s.maps);
-    slider.value = String(index);
-    at.textContent = `Snapshot ${index + 1} of ${replay.snapshots.length}: after call event ${s.event.toLocaleString("en-US")}; RssAnon ${s.account.rssAnon.toLocaleString("en-US")} bytes, ${s.account.liveBlocks.toLocaleString("en-US")} live blocks`;
+    at.textContent = `${where}: after call event ${s.event.toLocaleString("en-US")}; RssAnon ${s.account.rssAnon.toLocaleString("en-US")} bytes, ${s.account.liveBlocks.toLocaleString("en-US")} live blocks`;
     setSvg(timeline, renderTimeline(replay.timeline, { width: 640, cursor: s.event }));
     tiers.draw({ arenas: maps.arenas, heap: maps.heap, pages: maps.pages, causes: s.account.causes });
+  };
+  const show = () => {
+    const s = replay?.snapshots[index];
+    if (!replay || s === undefined) return;
+    slider.value = String(index);
+    draw(s, `Snapshot ${index + 1} of ${replay.snapshots.length}`);
   };
   const goto = (i: number) => {
     if (!replay) return;
@@ -71,7 +74,14 @@ export function traceView(root: HTMLElement): void {
   slider.addEventListener("input", () => goto(Number(slider.value)));
   jumpForm.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (replay) goto(snapshotIndexFor(replay.snapshots.map((s) => s.event), Number(jump.value)));
+    if (!replay) return;
+    stop();
+    const wanted = Math.max(0, Math.min(replay.json.end.event, Math.floor(Number(jump.value))));
+    const i = snapshotIndexFor(replay.snapshots.map((s) => s.event), wanted);
+    if (replay.snapshots[i]?.event === wanted || worker === undefined) return goto(i);
+    // between two snapshots: the worker replays the trace again up to exactly that event
+    status.textContent = `Replaying to call event ${wanted.toLocaleString("en-US")} …`;
+    worker.postMessage({ at: wanted });
   });
   play.addEventListener("click", () => {
     if (timer !== undefined) return stop();
@@ -90,26 +100,39 @@ export function traceView(root: HTMLElement): void {
     }
   });
 
+  let pending: Worker | undefined;
   const open = (blob: Blob, name: string) => {
     stop();
-    worker?.terminate();
+    pending?.terminate();
     error.hidden = true;
     bar.value = 0;
     status.textContent = `Reading ${name} …`;
+    // the worker of the trace shown stays until the new one has replayed (it answers exact jumps)
     const w = new Worker(new URL("../trace-worker.ts", import.meta.url), { type: "module", name: "trace-replay" });
-    worker = w;
+    pending = w;
     w.onmessage = (event: MessageEvent<WorkerMessage>) => {
       const m = event.data;
       if (m.type === "progress") {
         bar.value = m.total > 0 ? m.read / m.total : 0;
         status.textContent = `Replaying ${name}: ${progressText(m.read, m.total, m.lines, m.events)}`;
+      } else if (m.type === "at") {
+        index = snapshotIndexFor(replay?.snapshots.map((s) => s.event) ?? [], m.snapshot.event);
+        slider.value = String(index);
+        status.textContent = `Replayed again to call event ${m.snapshot.event.toLocaleString("en-US")} in ${(m.ms / 1000).toFixed(2)} s`;
+        draw(m.snapshot, "Exactly");
       } else if (m.type === "error") {
         // the trace shown before (if any) stays as it was
         error.hidden = false;
         error.textContent = `${name}: ${m.message}`;
         status.textContent = replay ? "The trace opened before is still shown." : "No trace open.";
-        w.terminate();
+        if (w === pending) {
+          w.terminate();
+          pending = undefined;
+        }
       } else {
+        if (worker !== w) worker?.terminate();
+        worker = w;
+        pending = undefined;
         replay = m.replay;
         bar.value = 1;
         status.textContent = `${name}: ${m.replay.json.end.event.toLocaleString("en-US")} call events, ${m.replay.lines.toLocaleString("en-US")} lines replayed in ${(m.ms / 1000).toFixed(2)} s`;
@@ -124,7 +147,7 @@ export function traceView(root: HTMLElement): void {
         controls.hidden = false;
         tiers.root.hidden = false;
         goto(m.replay.snapshots.length - 1);
-        w.terminate();
+        // the worker keeps the file for exact jumps
       }
     };
     w.onerror = (event) => {
