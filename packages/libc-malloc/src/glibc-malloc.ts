@@ -35,7 +35,8 @@ import {
 } from "./constants.js";
 import { checkGlibcHeap, walkGlibcHeap } from "./heap-check.js";
 import { guardChecker } from "./errors.js";
-import { formatMallocInfo, formatMallocStats, type InfoSizes } from "./stats.js";
+import { formatMallocInfoArenas, formatMallocStats, type InfoArena, type InfoArenaHeaps, type InfoSizes } from "./stats.js";
+import { HI_MPROTECT_SIZE, HI_PREV, HI_SIZE, heapForPtr } from "./heap.js";
 import { chunkSize, isPowerOfTwo, wrap64, wrapsAround } from "./arena-state.js";
 import { ThreadArenas } from "./thread-arenas.js";
 
@@ -371,9 +372,33 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
     return formatMallocStats(arenas, this.mmappedMem, this.maxNMmaps, this.maxMmappedMem);
   }
 
-  /** The exact XML `malloc_info(0, fp)` writes (main arena; bins walked as glibc walks them). */
+  /** The exact XML `malloc_info(0, fp)` writes: every arena (bins walked as glibc walks them), then the totals. */
   mallocInfo(): string {
     if (!this.initialised) this.ptmallocInit();
+    const arenas: InfoArenaHeaps[] = [];
+    try {
+      for (const a of this.arenas()) {
+        this.useArena(a);
+        const info: InfoArenaHeaps = this.intMallocInfo();
+        if (a !== this.mainArena) {
+          const heaps = { size: 0, mprotectSize: 0, count: 0 };
+          for (let h = heapForPtr(this.top); h !== 0; h = this.rd(h + HI_PREV)) {
+            heaps.size += this.rd(h + HI_SIZE);
+            heaps.mprotectSize += this.rd(h + HI_MPROTECT_SIZE);
+            heaps.count++;
+          }
+          info.heaps = heaps;
+        }
+        arenas.push(info);
+      }
+    } finally {
+      this.useArena(this.mainArena);
+    }
+    return formatMallocInfoArenas(arenas, this.nMmaps, this.mmappedMem);
+  }
+
+  /** The `<heap>` figures of the arena being worked on. */
+  protected intMallocInfo(): InfoArena {
     const sizes: InfoSizes[] = [];
     let fastCount = 0;
     let fastBytes = 0;
@@ -410,8 +435,7 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
       restBytes += line.total;
       sizes.push(line);
     }
-    const arena = { sizes, fastCount, fastBytes, restCount, restBytes, system: this.systemMem, maxSystem: this.maxSystemMem };
-    return formatMallocInfo(arena, this.nMmaps, this.mmappedMem);
+    return { sizes, fastCount, fastBytes, restCount, restBytes, system: this.systemMem, maxSystem: this.maxSystemMem };
   }
 
   /**

@@ -92,20 +92,64 @@ export interface InfoArena {
  * ```
  */
 export function formatMallocInfo(arena: InfoArena, nMmaps: number, mmappedMem: number): string {
-  let text = '<malloc version="1">\n<heap nr="0">\n<sizes>\n';
-  arena.sizes.forEach((s, i) => {
-    if (s.count !== 0 && i !== 10) text += `  <size from="${s.from}" to="${s.to}" total="${s.total}" count="${s.count}"/>\n`;
+  return formatMallocInfoArenas([arena], nMmaps, mmappedMem);
+}
+
+/** One arena of {@link formatMallocInfoArenas}: its sizes and totals, and for a thread arena its heaps. */
+export interface InfoArenaHeaps extends InfoArena {
+  /** For a thread arena: the sums of its heaps' size and mprotect_size, and how many heaps it has. */
+  heaps?: { size: number; mprotectSize: number; count: number };
+}
+
+/**
+ * `malloc_info(0, fp)` over every arena (main_arena first, then the list): one `<heap nr>` each
+ * (a thread arena's aspace is its heaps' sizes, with `subheaps`), then the totals.
+ */
+export function formatMallocInfoArenas(arenas: readonly InfoArenaHeaps[], nMmaps: number, mmappedMem: number): string {
+  let text = '<malloc version="1">\n';
+  let fastCount = 0;
+  let fastBytes = 0;
+  let restCount = 0;
+  let restBytes = 0;
+  let system = 0;
+  let maxSystem = 0;
+  let aspace = 0;
+  let aspaceMprotect = 0;
+  arenas.forEach((arena, nr) => {
+    text += `<heap nr="${nr}">\n<sizes>\n`;
+    arena.sizes.forEach((s, i) => {
+      if (s.count !== 0 && i !== 10) text += `  <size from="${s.from}" to="${s.to}" total="${s.total}" count="${s.count}"/>\n`;
+    });
+    const unsorted = arena.sizes[10];
+    if (unsorted !== undefined && unsorted.count !== 0) {
+      text += `  <unsorted from="${unsorted.from}" to="${unsorted.to}" total="${unsorted.total}" count="${unsorted.count}"/>\n`;
+    }
+    text +=
+      `</sizes>\n<total type="fast" count="${arena.fastCount}" size="${arena.fastBytes}"/>\n` +
+      `<total type="rest" count="${arena.restCount}" size="${arena.restBytes}"/>\n` +
+      `<system type="current" size="${arena.system}"/>\n<system type="max" size="${arena.maxSystem}"/>\n`;
+    const heaps = arena.heaps;
+    if (heaps !== undefined) {
+      text += `<aspace type="total" size="${heaps.size}"/>\n<aspace type="mprotect" size="${heaps.mprotectSize}"/>\n<aspace type="subheaps" size="${heaps.count}"/>\n`;
+      aspace += heaps.size;
+      aspaceMprotect += heaps.mprotectSize;
+    } else {
+      text += `<aspace type="total" size="${arena.system}"/>\n<aspace type="mprotect" size="${arena.system}"/>\n`;
+      aspace += arena.system;
+      aspaceMprotect += arena.system;
+    }
+    text += "</heap>\n";
+    fastCount += arena.fastCount;
+    fastBytes += arena.fastBytes;
+    restCount += arena.restCount;
+    restBytes += arena.restBytes;
+    system += arena.system;
+    maxSystem += arena.maxSystem;
   });
-  const unsorted = arena.sizes[10];
-  if (unsorted !== undefined && unsorted.count !== 0) {
-    text += `  <unsorted from="${unsorted.from}" to="${unsorted.to}" total="${unsorted.total}" count="${unsorted.count}"/>\n`;
-  }
-  const totals =
-    `<total type="fast" count="${arena.fastCount}" size="${arena.fastBytes}"/>\n` +
-    `<total type="rest" count="${arena.restCount}" size="${arena.restBytes}"/>\n`;
-  const system = `<system type="current" size="${arena.system}"/>\n<system type="max" size="${arena.maxSystem}"/>\n`;
-  const aspace = `<aspace type="total" size="${arena.system}"/>\n<aspace type="mprotect" size="${arena.system}"/>\n`;
-  text += `</sizes>\n${totals}${system}${aspace}</heap>\n`;
-  text += `${totals}<total type="mmap" count="${nMmaps}" size="${mmappedMem}"/>\n${system}${aspace}</malloc>\n`;
+  text +=
+    `<total type="fast" count="${fastCount}" size="${fastBytes}"/>\n<total type="rest" count="${restCount}" size="${restBytes}"/>\n` +
+    `<total type="mmap" count="${nMmaps}" size="${mmappedMem}"/>\n` +
+    `<system type="current" size="${system}"/>\n<system type="max" size="${maxSystem}"/>\n` +
+    `<aspace type="total" size="${aspace}"/>\n<aspace type="mprotect" size="${aspaceMprotect}"/>\n</malloc>\n`;
   return text;
 }

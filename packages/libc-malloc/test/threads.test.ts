@@ -84,6 +84,14 @@ describe("glibc with threads: real recordings (glibc 2.36, 2 CPUs)", () => {
   });
 });
 
+describe("glibc with threads: malloc_info over every arena", () => {
+  it("thread-info: the recorded program's own malloc_info(0, stderr), byte for byte (two arenas, a thread heap grown to 3 MB)", () => {
+    const { moved, libc } = replayThreads("thread-info");
+    expect(moved).toEqual([]);
+    expect(libc.mallocInfo()).toBe(readFileSync(join(dir, "thread-info.info.xml"), "utf8"));
+  });
+});
+
 describe("glibc with threads: a thread's arena and heap", () => {
   const hexRange = (a: number, b: number): string => `${a.toString(16).padStart(8, "0")}-${b.toString(16).padStart(8, "0")}`;
 
