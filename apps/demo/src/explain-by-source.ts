@@ -16,6 +16,7 @@ import { traceChunks } from "./record/files.js";
 import { Snapshot, type KeyType, type RawFrame, type RawTrace } from "@mem/pymem";
 import { TraceStream, type TraceRecord } from "@mem/memtrace";
 import { Option, type Command } from "commander";
+import type { CPythonStack } from "./stack.js";
 
 /** A moment of the trace: after this many call events (m/c/r/f/a lines), or the end. */
 export type SourceMoment = number | "end";
@@ -192,6 +193,7 @@ export interface BySourceFlags {
   readonly compareTo?: number | "peak" | "end";
   readonly since?: number | "start" | "x-tracemalloc";
   readonly temporary?: number;
+  readonly resident?: boolean;
 }
 
 function positive(value: string): number {
@@ -231,6 +233,9 @@ export function addBySourceOptions(command: Command): Command {
       ).argParser(sinceArg),
     )
     .addOption(
+      new Option("--resident", "with --by: the resident bytes each source accounts for (pages split among the live blocks on them; sums to RssAnon)"),
+    )
+    .addOption(
       new Option("--temporary <N>", "with --by: the temporary allocations by source instead (blocks freed within N call events of their allocation), as heaptrack counts them").argParser(
         positive,
       ),
@@ -243,14 +248,25 @@ export function addBySourceOptions(command: Command): Command {
  * @throws {@link BySourceError}, `MemtraceSyntaxError`, or an Error for `--at peak` or an
  *   option given without `--by`
  */
-export async function runBySource(trace: string, flags: BySourceFlags, write: (text: string) => void): Promise<boolean> {
+export async function runBySource(
+  trace: string,
+  flags: BySourceFlags,
+  write: (text: string) => void,
+  makeStack?: () => Promise<CPythonStack>,
+): Promise<boolean> {
   if (flags.by === undefined) {
-    if (flags.top !== undefined || flags.cumulative || flags.compareTo !== undefined || flags.since !== undefined || flags.temporary !== undefined) {
-      throw new Error("--top, --cumulative, --compare-to, --since and --temporary go with --by lineno|filename|traceback");
+    if (flags.top !== undefined || flags.cumulative || flags.compareTo !== undefined || flags.since !== undefined || flags.temporary !== undefined || flags.resident) {
+      throw new Error("--top, --cumulative, --compare-to, --since, --temporary and --resident go with --by lineno|filename|traceback");
     }
     return false;
   }
   if (flags.at === "peak" || flags.compareTo === "peak") throw new Error("--by takes --at <call event> or end (tracemalloc has no snapshot of the peak)");
+  if (flags.resident && makeStack !== undefined) {
+    const { residentBySource, residentLines } = await import("./explain-resident.js");
+    const result = await residentBySource(await makeStack(), trace, { by: flags.by, at: flags.at ?? "end" });
+    write(`${residentLines(result, flags.top).join("\n")}\n`);
+    return true;
+  }
   if (flags.temporary !== undefined) {
     const { temporaryBySource } = await import("./explain-temporary.js");
     const temporary = await temporaryBySource(trace, { by: flags.by, within: flags.temporary, ...(flags.top !== undefined ? { top: flags.top } : {}) });

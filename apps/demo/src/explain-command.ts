@@ -139,7 +139,10 @@ export function explainCommand<Flags extends object>(command: Command, toStackOp
       const given = (name: string) => cmd.getOptionValueSource(name) !== "default";
       try {
         // --by: tracemalloc's statistics from the trace's source locations (explain-by-source.ts)
-        if (await runBySource(trace, flags, (text) => process.stdout.write(text))) return;
+        const note = (line: string) => process.stderr.write(`mem-demo explain: ${line}\n`);
+        const stackFor = () =>
+          prepareReplay(trace, { pythonMalloc: given("pythonmalloc") ? flags.pythonmalloc : undefined, pymallocVersion: given("pymallocVersion") ? flags.pymallocVersion : undefined }, toStackOptions(flags), note).then((p) => p.stack);
+        if (await runBySource(trace, flags, (text) => process.stdout.write(text), stackFor)) return;
         const outcome = await explainTrace(
           trace,
           toStackOptions(flags),

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BySourceError, explainBySource } from "../src/explain-by-source.js";
 import { temporaryBySource } from "../src/explain-temporary.js";
+import { residentBySource, residentLines } from "../src/explain-resident.js";
 import { replayFile } from "../src/replay-file.js";
 import { createStack } from "../src/stack.js";
 
@@ -86,6 +87,31 @@ describe("explain --by: tracemalloc's statistics from a trace with source locati
       expect(await explainBySource(out, { by })).toEqual(await explainBySource(T, { by }));
       expect(await explainBySource(out, { by, at: 4 })).toEqual(await explainBySource(T, { by, at: 4 }));
     }
+  });
+
+  it("--resident: the resident pages split by source sum to the account's RssAnon", async () => {
+    const big = trace("resident.memtrace", [
+      "#F 1 3 a.py",
+      "#F 2 9 b.py",
+      "#T 1 1 1",
+      "#T 2 1 2",
+      "#S 1",
+      ...Array.from({ length: 200 }, (_, i) => `m obj 64 0x${(0x100000 + i * 64).toString(16)}`),
+      "#S 2",
+      "m raw 300000 0x9000000",
+      ...Array.from({ length: 150 }, (_, i) => `f obj 0x${(0x100000 + i * 64).toString(16)}`),
+    ]);
+    const result = await residentBySource(createStack({ ramSize: 64 * 1024 * 1024 }), big, { by: "lineno" });
+    const sum = result.shares.reduce((n, s) => n + s.resident, 0);
+    expect(result.rssAnon).toBeGreaterThan(0);
+    expect(sum).toBe(result.rssAnon);
+    const a = result.shares.find((s) => s.source === "a.py:3")!;
+    expect(a).toMatchObject({ requested: 50 * 64, count: 50 });
+    expect(a.resident).toBeGreaterThanOrEqual(4096); // its pool's page at least, though 150 of its 200 blocks were freed
+    expect(result.shares.find((s) => s.source === "b.py:9")).toMatchObject({ requested: 300000, count: 1 });
+    expect(result.shares.some((s) => s.source === "<no live block>")).toBe(true);
+    const lines = residentLines(result);
+    expect(lines.at(-1)).toBe(`total: resident=${lines.at(-1)!.split("resident=")[1]!.split(" (")[0]} (RssAnon ${result.rssAnon} bytes)`);
   });
 
   it("says in one line that a trace without stacks cannot answer, and refuses a moment beyond the end", async () => {
