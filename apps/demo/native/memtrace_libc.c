@@ -411,6 +411,59 @@ void *pvalloc(size_t n) {
 }
 
 /*
+ * malloc_trim and mallopt change glibc's state without allocating: each is written as a
+ * comment (older readers skip it), "# malloc_trim <pad> <result>" and
+ * "# mallopt <param> <value> <result>" (decimal, param negative: M_TRIM_THRESHOLD is -1),
+ * and a replay makes the same call (apps/demo/src/libc-control.ts). Not call events.
+ */
+typedef int (*malloc_trim_fn)(size_t);
+static void *next_fn(const char *name); /* below, with the exec functions */
+extern int __libc_mallopt(int, int);
+
+static char *signed_dec(char *p, long long v) {
+    if (v < 0) { *p++ = '-'; return tw_dec(p, (uint64_t)0 - (uint64_t)v); }
+    return tw_dec(p, (uint64_t)v);
+}
+
+int malloc_trim(size_t pad) {
+    static malloc_trim_fn next_trim;
+    if (!next_trim) next_trim = (malloc_trim_fn)next_fn("malloc_trim");
+    if (busy) return next_trim(pad);
+    enter();
+    int r = next_trim(pad);
+    if (state == 1) {
+        char *p = tw_reserve(&W, 60);
+        p = tw_str(p, "# malloc_trim ");
+        p = tw_dec(p, (uint64_t)pad);
+        *p++ = ' ';
+        p = signed_dec(p, r);
+        *p++ = '\n';
+        tw_commit(&W, p);
+    }
+    leave();
+    return r;
+}
+
+int mallopt(int param, int value) {
+    if (busy) return __libc_mallopt(param, value);
+    enter();
+    int r = __libc_mallopt(param, value);
+    if (state == 1) {
+        char *p = tw_reserve(&W, 60);
+        p = tw_str(p, "# mallopt ");
+        p = signed_dec(p, param);
+        *p++ = ' ';
+        p = signed_dec(p, value);
+        *p++ = ' ';
+        p = signed_dec(p, r);
+        *p++ = '\n';
+        tw_commit(&W, p);
+    }
+    leave();
+    return r;
+}
+
+/*
  * fork(): the lock is taken around it, so that no other thread holds it in the child
  * (which would deadlock there); the child records nothing (its copy of the buffer is
  * dropped; if it execs, the new image's shim finds the parent's lock on the trace).

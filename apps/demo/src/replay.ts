@@ -7,6 +7,7 @@ import { formatEvent, MEMTRACE_HEADER, PointerMap, type Domain, type MemtraceEve
 import { GlibcMalloc } from "@mem/libc-malloc";
 import { PlacedArenaAllocator } from "@mem/small-object";
 import { obmallocStateOf, selectObmallocState } from "./obmalloc-states.js";
+import { applyLibcControl, libcControlLine, libcControlOf } from "./libc-control.js";
 import { memoryErrorFor, outOfMemoryText } from "./out-of-memory.js";
 import type { CPythonStack } from "./stack.js";
 
@@ -411,6 +412,16 @@ export class Replayer {
         // CPython 3.12+: the calls that follow are served by this interpreter's obmalloc state
         const state = obmallocStateOf(r.text);
         if (state !== undefined) selectObmallocState(this.stack, state);
+        // the program's malloc_trim and mallopt calls (libc-control.ts): made on the simulated glibc too
+        const control = libcControlOf(r.text);
+        if (control !== undefined) {
+          const result = applyLibcControl(this.stack, control);
+          if (result !== undefined && result !== control.result) {
+            this.summary.divergences++;
+            this.warn(`${control.call} returned ${result} here, ${control.result} in the recorded run`);
+          }
+          if (this.out) this.out(libcControlLine(result === undefined ? control : { ...control, result }));
+        }
         // the metadata of source locations (the frame limit, where -X tracemalloc starts) stays
         if (this.out && (r.text === " x-tracemalloc-start" || r.text.startsWith(" frames "))) this.out(`#${r.text}`);
         return;
