@@ -8,7 +8,7 @@ const ptr = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 47 - 1 }), f
 const arenaPtr = fc.integer({ min: 1, max: 2 ** 35 - 1 }).map((page) => page * 4096);
 const arenaSize = fc.integer({ min: 1, max: 2 ** 20 }).map((pages) => pages * 4096);
 const domain = fc.constantFrom(...DOMAINS);
-const commentText = fc.string({ maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, "")).filter((s) => !s.startsWith(" heap-start ") && !s.startsWith(" cpus ") && !/^[FTS] /.test(s));
+const commentText = fc.string({ maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, "")).filter((s) => !s.startsWith(" heap-start ") && !s.startsWith(" cpus ") && !/^[FTSR] /.test(s));
 
 const event: fc.Arbitrary<MemtraceEvent> = fc.oneof(
   fc.record({ kind: fc.constant("malloc" as const), domain, size, result: ptr }),
