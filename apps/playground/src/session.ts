@@ -13,6 +13,7 @@
  */
 import { createStack, CallLog, observeArenas, observeLibc, observeSyscalls, ptr, type CallRecord, type CPythonStack } from "mem-demo/browser";
 import type { CAllocator } from "@mem/libc-malloc";
+import { PAGE_SIZE, residentAnonPages, VirtualMemory } from "@mem/os-vm";
 import { ConsoleSyntaxError, FUNCTIONS, parseLine, type Arg, type Command, type FunctionName } from "./console-parse.js";
 import { pathOf, type Entry, type Path } from "./path.js";
 import type { PlaygroundOptions } from "./walk-states.js";
@@ -43,6 +44,8 @@ export interface Outcome {
   readonly calls: readonly CallRecord[];
   /** The road lit by the call (undefined when nothing ran). */
   readonly path: Path | undefined;
+  /** Where the block's first byte lives in RAM, when the call returned or wrote a block. */
+  readonly frame?: string;
 }
 
 const HELP = [
@@ -139,7 +142,9 @@ export class ConsoleSession {
     const path = this.pathFor(entry, ownedBefore || ownedAfter, calls, faults);
     if (result === undefined) {
       if (fn !== "write") for (const [name, v] of this.vars) if (v.pointer === target) this.vars.set(name, { ...v, freed: true });
-      return { line, status: "ok", text: fn === "write" ? `wrote ${(args[2] as { bytes: Uint8Array }).bytes.length} bytes at ${ptr(target + (sizes[0] ?? 0))}` : "freed", calls, path };
+      const written = target + (sizes[0] ?? 0);
+      if (fn === "write") return { line, status: "ok", text: `wrote ${(args[2] as { bytes: Uint8Array }).bytes.length} bytes at ${ptr(written)}`, calls, path, frame: this.frameOf(written) };
+      return { line, status: "ok", text: "freed", calls, path };
     }
     const size = fn.endsWith("Calloc") || fn === "calloc" ? (sizes[0] ?? 0) * (sizes[1] ?? 0) : (sizes[sizes.length - 1] ?? 0);
     if ((fn.endsWith("Realloc") || fn === "realloc") && result !== 0 && target !== 0 && result !== target) {
@@ -152,7 +157,21 @@ export class ConsoleSession {
       this.vars.set(assign, { name: assign, pointer: result, entry, size, freed: false });
     }
     const shown = result === 0 ? "NULL" : ptr(result);
-    return { line, status: "ok", text: `${assign !== undefined ? `${assign} = ` : ""}${shown}`, calls, path };
+    return { line, status: "ok", text: `${assign !== undefined ? `${assign} = ` : ""}${shown}`, calls, path, ...(result !== 0 ? { frame: this.frameOf(result) } : {}) };
+  }
+
+  /**
+   * `virtual → page → physical (frame)` for `address`, read from the page tables without
+   * faulting: a page with no frame yet says so (it gets one at its first touch).
+   */
+  frameOf(address: number): string {
+    const vpn = Math.floor(address / PAGE_SIZE);
+    const page = ptr(vpn * PAGE_SIZE);
+    const resident = residentAnonPages(this.stack.process).some((vma) => address >= vma.start && address < vma.end && vma.pages.includes(vpn));
+    const memory = this.stack.process.memory;
+    if (!resident || !(memory instanceof VirtualMemory)) return `virtual ${ptr(address)} → page ${page}: no frame yet (the page gets one at its first touch, a minor page fault)`;
+    const phys = memory.translate(address, false);
+    return `virtual ${ptr(address)} → page ${page} → physical ${ptr(phys)} (frame ${Math.floor(phys / PAGE_SIZE)})`;
   }
 
   private pathFor(entry: Entry, pymallocServed: boolean, calls: readonly CallRecord[], faultsBefore: number): Path {

@@ -142,6 +142,7 @@ describe.skipIf(!run)(`the playground in Chromium${run ? "" : ` (skipped: ${reas
     await input.fill("p = PyObject_Malloc(78)");
     await input.press("Enter");
     expect(await svgOf("#console [data-testid=arena-map]")).not.toBe(arenaBefore);
+    expect(await text("#console [data-testid=ram-facts]")).toMatch(/^virtual 0x7f[0-9a-f]+ → page 0x7f[0-9a-f]+ → physical 0x[0-9a-f]+ \(frame \d+\)$/);
     await input.fill("q = malloc(600)");
     await input.press("Enter");
     expect(await svgOf("#console [data-testid=heap-map]")).not.toBe(heapBefore);

@@ -10,10 +10,20 @@ describe("ConsoleSession", () => {
     expect(out.status).toBe("ok");
     expect(out.text).toMatch(/^p = 0x7f/);
     expect(out.path).toMatchObject({ api: "active", pymalloc: "active", kernel: "active", ram: "active" });
+    // the pool header's page is resident (pymalloc wrote it): the block has a frame
+    expect(out.frame).toMatch(/^virtual 0x7f[0-9a-f]+ → page 0x7f[0-9a-f]+000 → physical 0x[0-9a-f]+ \(frame \d+\)$/);
+    // a 1 MiB malloc is a fresh mapping: its data page has no frame until touched (glibc writes only the header)
+    const big = s.run("b = malloc(1048576)");
+    const data = s.variables.find((v) => v.name === "b")!.pointer + 8192;
+    expect(big.frame).toMatch(/→ physical/);
+    expect(s.frameOf(data)).toMatch(/no frame yet/);
     expect(collectMaps(s.stack).arenas!.arenas.length).toBe(before + 1);
     expect(s.run("p").text).toMatch(/^p = 0x7f[0-9a-f]+ \(78 bytes/);
     expect(s.run("PyObject_Free(p)").status).toBe("ok");
-    expect(s.variables.map((v) => v.freed)).toEqual([true]);
+    expect(s.variables.map((v) => [v.name, v.freed])).toEqual([
+      ["p", true],
+      ["b", false],
+    ]);
     expect(s.run("p").text).toMatch(/freed since: a dangling pointer\)$/);
   });
 

@@ -33,7 +33,7 @@ export function consoleView(root: HTMLElement, options: PlaygroundOptions): Cons
 
   const draw = (outcome?: Outcome) => {
     const maps = collectMaps(session.stack);
-    tiers.draw({ arenas: maps.arenas, heap: maps.heap, pages: maps.pages, causes: maps.account.causes, path: outcome?.path });
+    tiers.draw({ arenas: maps.arenas, heap: maps.heap, pages: maps.pages, causes: maps.account.causes, path: outcome?.path, facts: outcome?.frame ? { ram: [outcome.frame] } : {} });
     vars.textContent = session.variables.length ? `Names: ${session.variables.map((v) => `${v.name} = 0x${v.pointer.toString(16)} (${v.size} B${v.freed ? ", freed" : ""})`).join(", ")}` : "No names assigned yet.";
   };
   const run = (line: string): Outcome => {

@@ -43,16 +43,16 @@ export function tierView(label: string): TierView {
     return li;
   });
   const roadText = h("p", { class: "visually-hidden", "aria-live": "polite" });
-  const panel = (title: string, testid: string | undefined) => {
+  const panel = (title: string, testid: string | undefined, factsId: string) => {
     const picture = h("div", { class: "picture", ...(testid ? { "data-testid": testid } : {}) });
-    const facts = h("ul", { class: "facts" });
+    const facts = h("ul", { class: "facts", "data-testid": factsId });
     const section = h("section", { class: "tier", "aria-label": `${title} (${label})` }, h("h3", {}, title), picture, facts);
     return { section, picture, facts };
   };
-  const py = panel("pymalloc: arenas, pools, blocks", "arena-map");
-  const libc = panel("malloc: glibc's chunks and top", "heap-map");
-  const kernel = panel("kernel: mappings and page table entries", "page-map");
-  const ram = panel("RAM: physical frames", undefined);
+  const py = panel("pymalloc: arenas, pools, blocks", "arena-map", "pymalloc-facts");
+  const libc = panel("malloc: glibc's chunks and top", "heap-map", "libc-facts");
+  const kernel = panel("kernel: mappings and page table entries", "page-map", "kernel-facts");
+  const ram = panel("RAM: physical frames", undefined, "ram-facts");
   const account = h("table", { class: "account", "data-testid": "account", "aria-label": `resident memory by cause (${label})` });
   const root = h("div", { class: "tiers" }, road, roadText, py.section, libc.section, kernel.section, ram.section, h("section", { class: "tier" }, h("h3", {}, "The account: every resident byte by cause"), account));
 
