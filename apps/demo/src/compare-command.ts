@@ -4,12 +4,17 @@
  * header's settings) and once per `--with` (grammar: compare-settings.ts), and prints one
  * table of peak RSS, RSS at the end and after the program's frees, minor faults, system
  * calls and simulated memory accesses, each with its difference from the baseline in %.
- * Configurations are replayed one after the other (each is its own stack; a failing one
- * gets its failure in its column and the others still print).
+ * Configurations are replayed in worker threads, up to `--jobs` at once (each on its own
+ * stack; a failing one gets its failure in its column and the others still print).
  */
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { Option, type Command } from "commander";
 import { runConfiguration, type CompareColumn, type CompareFigures } from "./compare-run.js";
 import { CompareSettingsError, parseCompareSettings, type CompareConfig } from "./compare-settings.js";
+import type { CompareWorkerData } from "./compare-worker.js";
 import { parseEvery } from "./explain-command.js";
 import { readTraceHeader } from "./replay-file.js";
 import type { StackOptions } from "./stack.js";
@@ -23,6 +28,7 @@ const ROWS: readonly { readonly label: string; readonly key: string; readonly va
   { label: "peak VmRSS (VmHWM)", key: "peakVmRss", value: (f) => f.peakVmRss, bytes: true },
   { label: "RssAnon at end", key: "endRssAnon", value: (f) => f.endRssAnon, bytes: true },
   { label: "VmRSS at end", key: "endVmRss", value: (f) => f.endVmRss, bytes: true },
+  { label: "VmSize at end", key: "endVmSize", value: (f) => f.endVmSize, bytes: true },
   { label: "RssAnon after frees", key: "afterFreesRssAnon", value: (f) => f.afterFreesRssAnon, bytes: true },
   { label: "minor faults", key: "minorFaults", value: (f) => f.minorFaults, bytes: false },
   { label: "brk", key: "brk", value: (f) => f.syscalls.brk, bytes: false },
@@ -43,9 +49,14 @@ export interface CompareOutcome {
   readonly columns: readonly CompareColumn[];
 }
 
+/** Where the worker's code is: beside the built command (dist/); absent when running from src/. */
+const WORKER = new URL("./compare-worker.js", import.meta.url);
+
 /**
- * Replays `trace` as recorded and under each configuration, one after the other.
- * `note(label, line)` receives the lines about the settings of each replay.
+ * Replays `trace` as recorded and under each configuration: in up to `jobs` worker threads
+ * at once when the built worker is there, else one after the other (the figures are the
+ * same either way: each replay has a stack of its own). `note(label, line)` receives the
+ * lines about the settings of each replay, in column order.
  */
 export async function compareTrace(
   trace: string,
@@ -53,14 +64,53 @@ export async function compareTrace(
   configs: readonly CompareConfig[],
   every = 10000,
   note: (label: string, line: string) => void = () => undefined,
+  jobs = 1,
 ): Promise<CompareOutcome> {
-  const columns: CompareColumn[] = [];
-  for (const config of [undefined, ...configs]) {
-    const label = config?.text ?? "baseline";
+  const all = [undefined, ...configs];
+  const notes: string[][] = all.map(() => []);
+  const parallel = jobs > 1 && existsSync(fileURLToPath(WORKER));
+  const run = (i: number): Promise<CompareColumn> => {
+    const config = all[i];
     // what every column takes from the header is said once, for the baseline
-    columns.push(await runConfiguration(trace, base, config, every, (line) => (config === undefined || !line.startsWith("from the trace header:") ? note(label, line) : undefined)));
-  }
+    const keep = (line: string) => {
+      if (config === undefined || !line.startsWith("from the trace header:")) notes[i]!.push(line);
+    };
+    return parallel ? inWorker(trace, base, config, every, keep) : runConfiguration(trace, base, config, every, keep);
+  };
+  const columns: CompareColumn[] = new Array<CompareColumn>(all.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < all.length) {
+      const i = next++;
+      columns[i] = await run(i);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel ? Math.min(jobs, all.length) : 1 }, lane));
+  all.forEach((config, i) => notes[i]!.forEach((line) => note(config?.text ?? "baseline", line)));
   return { trace, every, columns };
+}
+
+/** One configuration replayed in a worker thread; a worker that dies is the column's failure. */
+function inWorker(trace: string, base: StackOptions, config: CompareConfig | undefined, every: number, note: (line: string) => void): Promise<CompareColumn> {
+  return new Promise((resolve) => {
+    const label = config?.text ?? "baseline";
+    let done = false;
+    const worker = new Worker(WORKER, { workerData: { trace, base, config, every } satisfies CompareWorkerData });
+    worker.on("message", (m: { note?: string; column?: CompareColumn }) => {
+      if (m.note !== undefined) note(m.note);
+      if (m.column !== undefined) {
+        done = true;
+        resolve(m.column);
+      }
+    });
+    worker.on("error", (error) => {
+      done = true;
+      resolve({ label, describe: label, figures: undefined, failure: `the worker thread failed: ${error.message}` });
+    });
+    worker.on("exit", (code) => {
+      if (!done) resolve({ label, describe: label, figures: undefined, failure: `the worker thread exited (status ${code}) before its result` });
+    });
+  });
 }
 
 /** The difference from the baseline in % (null when the baseline is 0 and the value is not). */
@@ -218,8 +268,9 @@ export function compareCommand(command: Command): Command {
     )
     .addOption(new Option("--every <K>", "take a sample every K call events").argParser(parseEvery).default(10000))
     .addOption(new Option("--ram <MiB>", "installed RAM in MiB").argParser((v: string) => parseEvery(v)).default(1024))
+    .addOption(new Option("--jobs <n>", "replay up to n configurations at once in worker threads (1: one after the other)").argParser((v: string) => parseEvery(v)).default(availableParallelism(), "the available CPUs"))
     .option("--json", "print the figures as JSON (schema: apps/demo/schema/compare.schema.json)")
-    .action(async (trace: string, flags: { with: string[]; every: number; ram: number; json?: boolean }) => {
+    .action(async (trace: string, flags: { with: string[]; every: number; ram: number; jobs: number; json?: boolean }) => {
       let configs: CompareConfig[];
       try {
         configs = flags.with.map((text) => {
@@ -247,6 +298,7 @@ export function compareCommand(command: Command): Command {
       }
       const outcome = await compareTrace(trace, { ramSize: flags.ram * 1024 * 1024 }, configs, flags.every, (label, line) =>
         process.stderr.write(`mem-demo compare: ${label}: ${line}\n`),
+        flags.jobs,
       );
       process.stdout.write(flags.json ? JSON.stringify(compareJson(outcome)) + "\n" : renderCompare(outcome, process.stdout.isTTY ? process.stdout.columns : Number(process.env.COLUMNS) || Infinity));
       if (outcome.columns.some((c) => c.failure !== undefined)) process.exitCode = 1;

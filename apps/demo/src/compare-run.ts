@@ -27,6 +27,8 @@ export interface CompareFigures {
   readonly endRssAnon: number;
   /** VmRSS at the end (explain's `end.vmRss`). */
   readonly endVmRss: number;
+  /** VmSize at the end: address space, reservations included (a glibc thread heap reserves 64 MiB). */
+  readonly endVmSize: number;
   /**
    * RssAnon after the program's frees: the lowest sampled RssAnon at or after the sample
    * with the most live requested bytes (explain's `timeline`, the end included).
@@ -164,6 +166,7 @@ export async function runConfiguration(
         peakVmRss: result.end.vmHWM,
         endRssAnon: result.end.rssAnon,
         endVmRss: result.end.vmRss,
+        endVmSize: result.end.vmSize,
         afterFreesRssAnon: after.rssAnon,
         afterFreesEvent: after.event,
         minorFaults: result.end.minorFaults,

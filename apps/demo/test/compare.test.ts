@@ -115,3 +115,20 @@ describe("compare: the table", () => {
     expect(renderCompare(outcome, 200)).toMatch(/^ +baseline +#1 +#2 +#3 +#4$/m);
   }, 300_000);
 });
+
+describe("compare: MALLOC_ARENA_MAX on a multi-threaded C trace", () => {
+  it("thread-waves (27 threads, 16 arenas on the 2 recorded CPUs): fewer arenas, 64 MiB less VmSize each", async () => {
+    const trace = `${LIBC_RECORDINGS}thread-waves.memtrace.gz`;
+    const outcome = await compareTrace(trace, {}, [parseCompareSettings("MALLOC_ARENA_MAX=1"), parseCompareSettings("MALLOC_ARENA_MAX=2")], 10_000);
+    const [base, one, two] = outcome.columns.map((c) => c.figures!);
+    // the recorded run had 15 thread heaps; with one arena there are none, with two just one
+    // (less the few MiB the brk heap grows by, serving the threads' blocks instead)
+    const MiB = 1024 * 1024;
+    expect(base!.endVmSize - one!.endVmSize).toBeGreaterThan(15 * 64 * MiB - 4 * MiB);
+    expect(base!.endVmSize - one!.endVmSize).toBeLessThanOrEqual(15 * 64 * MiB);
+    expect(base!.endVmSize - two!.endVmSize).toBeGreaterThan(14 * 64 * MiB - 4 * MiB);
+    expect(base!.endVmSize - two!.endVmSize).toBeLessThanOrEqual(14 * 64 * MiB);
+    expect(one!.syscalls.mmap).toBe(0);
+    expect(validate(compareJson(outcome))).toBe(true);
+  });
+});
