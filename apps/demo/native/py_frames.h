@@ -315,7 +315,9 @@ static void pf_stack(trace_writer *w) {
             int line = pf_line(code, _PyInterpreterFrame_LASTI(f));
             PyObject *name = code->co_filename;
             uint32_t fid = name != NULL && PyUnicode_Check(name) && PyUnicode_IS_READY(name) ? pf_filename_id(name) : 0;
-            if (fid != 0 && pf_keep_names && !pf_names[fid - 1].kept) {
+            /* only with the GIL held: a raw-domain call from a thread without it must not touch a
+               reference count (tracemalloc takes the GIL there; the recorder does not) */
+            if (fid != 0 && pf_keep_names && !pf_names[fid - 1].kept && PyGILState_Check()) {
                 Py_INCREF(name);
                 pf_names[fid - 1].kept = 1;
             }
