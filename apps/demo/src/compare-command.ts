@@ -4,8 +4,9 @@
  * header's settings) and once per `--with` (grammar: compare-settings.ts), and prints one
  * table of peak RSS, RSS at the end and after the program's frees, minor faults, system
  * calls and simulated memory accesses, each with its difference from the baseline in %.
- * Configurations are replayed in worker threads, up to `--jobs` at once (each on its own
- * stack; a failing one gets its failure in its column and the others still print).
+ * Configurations are replayed one after the other, or with `--jobs N` in up to N worker
+ * threads at once (each on its own stack; a failing one gets its failure in its column and
+ * the others still print).
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -268,7 +269,11 @@ export function compareCommand(command: Command): Command {
     )
     .addOption(new Option("--every <K>", "take a sample every K call events").argParser(parseEvery).default(10000))
     .addOption(new Option("--ram <MiB>", "installed RAM in MiB").argParser((v: string) => parseEvery(v)).default(1024))
-    .addOption(new Option("--jobs <n>", "replay up to n configurations at once in worker threads (1: one after the other)").argParser((v: string) => parseEvery(v)).default(availableParallelism(), "the available CPUs"))
+    .addOption(
+      new Option("--jobs <n>", `replay up to n configurations at once in worker threads (at most ${availableParallelism()}, the CPUs here; 1: one after the other)`)
+        .argParser((v: string) => Math.min(parseEvery(v), availableParallelism()))
+        .default(1),
+    )
     .option("--json", "print the figures as JSON (schema: apps/demo/schema/compare.schema.json)")
     .action(async (trace: string, flags: { with: string[]; every: number; ram: number; jobs: number; json?: boolean }) => {
       let configs: CompareConfig[];

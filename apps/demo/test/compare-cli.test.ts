@@ -36,4 +36,14 @@ describe.skipIf(!built)("mem-demo compare", () => {
       ["trim-every=100", 90_112],
     ]);
   }, 120_000);
+
+  it("--jobs 2 replays in worker threads with the same figures as one after the other", () => {
+    const args = ["compare", C, "--with", "trim-every=100", "--with", "--libc tlsf", "--with", "MALLOC_ARENA_MAX=1", "--json", "--every", "500"];
+    const serial = mem([...args, "--jobs", "1"], { cwd: tempDir() });
+    const parallel = mem([...args, "--jobs", "2"], { cwd: tempDir() });
+    expect(serial.status).toBe(0);
+    expect(parallel.status).toBe(0);
+    expect(parallel.stdout).toBe(serial.stdout);
+    expect(parallel.stderr).toBe(serial.stderr);
+  }, 120_000);
 });
