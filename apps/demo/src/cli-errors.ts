@@ -5,6 +5,7 @@
  * after signal N; usage errors
  * (unknown command or option, bad option value) exit with 2 (see cli.ts).
  */
+import { PyFatalError, reportBytes } from "@mem/pymem";
 import { Interrupted } from "./interrupt.js";
 import { OutputError } from "./output-file.js";
 
@@ -57,8 +58,20 @@ export function reportFailure(prefix: string, subject: string | undefined, error
     line = `${prefix}: ${error.message}`;
   } else if (error instanceof TraceReadError || known(error)) {
     status = 1;
-    line = `${prefix}: ${subject ? `${subject}: ` : ""}${(error as Error).message}${note ? `\n${prefix}: ${note}` : ""}`;
+    const head = `${prefix}: ${subject ? `${subject}: ` : ""}`;
+    const tail = note ? `\n${prefix}: ${note}` : "";
+    if (carriesFatalReport(error)) {
+      // CPython's report is bytes (a corrupted API id goes out raw through %c): write them as they are.
+      process.stderr.write(Buffer.concat([Buffer.from(head), reportBytes((error as Error).message), Buffer.from(`${tail}\n`)]));
+      return status;
+    }
+    line = `${head}${(error as Error).message}${tail}`;
   } else return undefined;
   process.stderr.write(`${line}\n`);
   return status;
+}
+
+/** Whether `error` is, or wraps, a CPython fatal error whose message holds its stderr report as a binary string. */
+function carriesFatalReport(error: unknown): boolean {
+  return error instanceof PyFatalError || (error instanceof Error && error.cause instanceof PyFatalError);
 }
