@@ -202,8 +202,17 @@ describe.skipIf(!run)(`the playground in Chromium${run ? "" : ` (skipped: ${reas
     expect(await text("[data-testid=trace-at]")).toMatch(/^Snapshot 1 of \d+: after call event 0;/);
     await page.click("[data-testid=trace-next]");
     expect(await text("[data-testid=trace-at]")).toMatch(/^Snapshot 2 of /);
+    // play at 10 snapshots a second, then pause
+    await page.selectOption("[data-testid=trace-speed]", "10");
+    await page.click("[data-testid=trace-play]");
+    await page.waitForFunction(() => Number(/^Snapshot (\d+)/.exec(document.querySelector("[data-testid=trace-at]")?.textContent ?? "")?.[1] ?? 0) >= 4);
+    await page.click("[data-testid=trace-play]");
+    expect(await page.locator("[data-testid=trace-play]").getAttribute("aria-pressed")).toBe("false");
+    const paused = await text("[data-testid=trace-at]");
+    await page.waitForTimeout(200);
+    expect(await text("[data-testid=trace-at]")).toBe(paused);
     await page.click("[data-testid=trace-last]");
-  });
+  }, 120_000);
 
   it("says why a file that is not a trace and a truncated .gz are refused, keeping the trace shown", async () => {
     const before = await text("[data-testid=trace-at]");
