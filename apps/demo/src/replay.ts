@@ -78,6 +78,11 @@ export class ReplayError extends Error {
   }
 }
 
+/** The comment an older libc recorder wrote for a new thread (without `n`/`t`/`x` records). */
+const THREAD_COMMENT = /^ thread \d+ starts allocating/;
+/** The libc recorder gave up waiting for a thread's exit (memtrace_libc.c's EXIT_WAIT_NS). */
+const UNCONFIRMED_EXIT = /^ exit of thread (\d+) unconfirmed/;
+
 /** HEAP_MAX_SIZE: a glibc thread arena's heaps are 64 MiB, aligned to their size. */
 const THREAD_HEAP = 64 * 1024 * 1024;
 
@@ -176,6 +181,9 @@ export class Replayer {
   /** The simulated process's initial break (read once, at the `# heap-start` line). */
   private simulatedHeapStart = 0;
   private arenaSizeWarned = false;
+  /** A `# thread N starts allocating` comment was read and no `n` line followed yet (an older recorder). */
+  private threadCommentPending = false;
+  private threadlessWarned = false;
 
   /**
    * Prepares `stack` for replay. With `out`, every event is also written back as memtrace
@@ -294,6 +302,17 @@ export class Replayer {
     if (!same && p.moved++ === 0) p.firstMovedLine = this.summary.lines;
   }
 
+  /** A trace from a recorder without thread records: warned once. */
+  private threadless(): void {
+    this.threadCommentPending = false;
+    if (this.threadlessWarned) return;
+    this.threadlessWarned = true;
+    this.warn(
+      "the trace names other threads only in comments (recorded without thread records): their calls are replayed " +
+        "as the main thread's, so the blocks glibc put in thread arenas land elsewhere; record again for t/n/x lines",
+    );
+  }
+
   /** An `A` line: warns once when the recorded arena size is not the preset's. */
   private checkArenaSize(size: number): void {
     const params = this.stack.pymalloc?.params;
@@ -307,6 +326,7 @@ export class Replayer {
 
   private apply(r: TraceRecord): void {
     const s = this.summary;
+    if (this.threadCommentPending && r.kind !== "thread-start" && r.kind !== "comment") this.threadless();
     switch (r.kind) {
       case "malloc": {
         s.calls++;
@@ -403,12 +423,21 @@ export class Replayer {
         if (this.out) this.emit({ kind: "thread-exit", thread: r.thread });
         return;
       case "thread-start":
+        this.threadCommentPending = false;
         if (this.out) this.emit({ kind: "thread-start", thread: r.thread });
         return;
       case "cpus":
         if (this.out) this.emit({ kind: "cpus", count: r.count });
         return;
       case "comment": {
+        if (THREAD_COMMENT.test(r.text)) this.threadCommentPending = true;
+        const unconfirmed = UNCONFIRMED_EXIT.exec(r.text);
+        if (unconfirmed !== null) {
+          this.warn(
+            `the recorder could not confirm that thread ${unconfirmed[1]} had finished exiting here: ` +
+              `glibc may have done its exit work later, and the arenas of the threads that follow may differ from the recording`,
+          );
+        }
         // CPython 3.12+: the calls that follow are served by this interpreter's obmalloc state
         const state = obmallocStateOf(r.text);
         if (state !== undefined) selectObmallocState(this.stack, state);
