@@ -33,10 +33,8 @@ export class Kernel {
   readonly ram: Memory;
   /** The buddy allocator over RAM's frames. */
   readonly pages: PageAllocator;
-  /** `vm.overcommit_memory`. */
-  overcommitMemory: OvercommitPolicy;
-  /** `vm.overcommit_ratio`. */
-  overcommitRatio: number;
+  private policy: OvercommitPolicy = 0;
+  private ratio = 50;
   /** Pages charged to the commit limit (Committed_AS). */
   committedPages = 0;
   /** The swap device, when the kernel was booted with a swap disk. */
@@ -57,13 +55,37 @@ export class Kernel {
   /** OOM kills so far (`oom_kill` in /proc/vmstat). */
   oomKills = 0;
 
+  /**
+   * `vm.overcommit_memory`, writable at run time like the sysctl.
+   * @throws {@link KernelOptionError} for anything but 0, 1 or 2 (the sysctl's EINVAL); the policy stays.
+   */
+  get overcommitMemory(): OvercommitPolicy {
+    return this.policy;
+  }
+  set overcommitMemory(value: OvercommitPolicy) {
+    validateKernelOptions({ ram: this.ram, overcommitMemory: value });
+    this.policy = value;
+  }
+
+  /**
+   * `vm.overcommit_ratio`, writable at run time like the sysctl.
+   * @throws {@link KernelOptionError} for anything but a non-negative int; the ratio stays.
+   */
+  get overcommitRatio(): number {
+    return this.ratio;
+  }
+  set overcommitRatio(value: number) {
+    validateKernelOptions({ ram: this.ram, overcommitRatio: value });
+    this.ratio = value;
+  }
+
   /** Boots a kernel on `options.ram`. */
   constructor(options: KernelOptions) {
     validateKernelOptions(options);
     this.ram = options.ram;
     this.pages = new PageAllocator(options.ram);
-    this.overcommitMemory = options.overcommitMemory ?? 0;
-    this.overcommitRatio = options.overcommitRatio ?? 50;
+    this.policy = options.overcommitMemory ?? 0;
+    this.ratio = options.overcommitRatio ?? 50;
     // The shared zero page: one zeroed frame, never freed.
     const zeroPfn = this.pages.alloc(0, "the zero page");
     this.ram.fill(zeroPfn * PAGE_SIZE, PAGE_SIZE, 0);

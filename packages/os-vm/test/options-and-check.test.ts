@@ -69,3 +69,24 @@ describe("checkKernel reports corruption as problems, never a crash", () => {
     expect(problems.length).toBeGreaterThan(0);
   });
 });
+
+/** The sysctls stay writable at run time, with the sysctl's ranges (writing 5 to vm.overcommit_memory is EINVAL). */
+describe("vm.overcommit_memory and vm.overcommit_ratio written at run time", () => {
+  it("takes 0, 1 and 2 and refuses anything else, keeping the policy", () => {
+    const kernel = new Kernel({ ram: ram() });
+    kernel.overcommitMemory = 2;
+    expect(kernel.overcommitMemory).toBe(2);
+    expect(() => (kernel.overcommitMemory = 5 as never)).toThrow(/vm\.overcommit_memory must be 0, 1 or 2, got 5/);
+    expect(() => (kernel.overcommitMemory = "1" as never)).toThrow(KernelOptionError);
+    expect(kernel.overcommitMemory).toBe(2);
+  });
+
+  it("takes a non-negative ratio and refuses NaN or -1, keeping the ratio", () => {
+    const kernel = new Kernel({ ram: ram() });
+    kernel.overcommitRatio = 80;
+    expect(kernel.overcommitRatio).toBe(80);
+    expect(() => (kernel.overcommitRatio = Number.NaN)).toThrow(/vm\.overcommit_ratio/);
+    expect(() => (kernel.overcommitRatio = -1)).toThrow(KernelOptionError);
+    expect(kernel.overcommitRatio).toBe(80);
+  });
+});
