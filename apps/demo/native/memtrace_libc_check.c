@@ -87,7 +87,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "memtrace_libc_check: the trace has no # heap-start line\n");
         return 2;
     }
-    for (size_t i = 0; i < T.n_events; i++) {
+    size_t next_control = 0;
+    for (size_t i = 0; i <= T.n_events; i++) {
+        /* the program's malloc_trim and mallopt calls, where it made them */
+        for (; next_control < T.n_controls && T.controls[next_control].before == i; next_control++) {
+            const control *c = &T.controls[next_control];
+            if (c->mallopt) mallopt((int)c->a, (int)c->b);
+            else malloc_trim((size_t)c->a);
+        }
+        if (i == T.n_events) break;
         const event *e = &T.events[i];
         void *r;
         if (e->dom != D_LIBC) continue;

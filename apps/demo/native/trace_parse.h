@@ -28,7 +28,19 @@ typedef struct {
     uint64_t a, b, c, d;
 } event;
 
+/*
+ * "# malloc_trim <pad> <result>" (mallopt 0: a = pad) or "# mallopt <param> <value> <result>"
+ * (mallopt 1: a = param, b = value): the program's call, made before events[before].
+ */
 typedef struct {
+    uint8_t mallopt;
+    long long a, b;
+    size_t before;
+} control;
+
+typedef struct {
+    control *controls;
+    size_t n_controls, cap_controls;
     event *events;
     size_t n_events, cap_events;
     uint64_t *arenas; /* addresses of the A lines, in order */
@@ -125,6 +137,16 @@ static void tp_parse(trace *t, char *text, size_t len) {
         switch (*q) {
         case '#':
             if (!strncmp(q, "# heap-start ", 13)) tp_hex(q + 13, &t->heap_start, line);
+            else if (!strncmp(q, "# malloc_trim ", 14) || !strncmp(q, "# mallopt ", 10)) {
+                control c = { 0 };
+                long long r;
+                c.mallopt = q[7] == 'p'; /* "# mallopt", not "# malloc_trim" */
+                c.before = t->n_events;
+                if (c.mallopt ? sscanf(q + 10, "%lld %lld %lld", &c.a, &c.b, &r) != 3 : sscanf(q + 14, "%lld %lld", &c.a, &r) != 2)
+                    tp_die(line, "expected # malloc_trim <pad> <result> or # mallopt <param> <value> <result>");
+                t->controls = tp_grow(t->controls, &t->cap_controls, t->n_controls + 1, sizeof(control));
+                t->controls[t->n_controls++] = c;
+            }
             else if (!strncmp(q, "# env PYTHONMALLOC=", 19)) {
                 strncpy(t->pythonmalloc, q + 19, sizeof t->pythonmalloc - 1);
                 t->pythonmalloc[sizeof t->pythonmalloc - 1] = 0;

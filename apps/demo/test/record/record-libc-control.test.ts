@@ -12,7 +12,7 @@ import { GlibcMalloc } from "@mem/libc-malloc";
 import { describe, expect, it } from "vitest";
 import { hostSkip, skipTitle } from "../../../../scripts/host-facts.js";
 import { libcControlOf } from "../../src/libc-control.js";
-import { findCompiler, recordLibc } from "../../src/record/index.js";
+import { checkLibcPlacements, findCompiler, recordLibc } from "../../src/record/index.js";
 import { prepareReplay } from "../../src/replay-command.js";
 import { replayFile } from "../../src/replay-file.js";
 import { cacheDir, haveCompiler, scratch } from "./support.js";
@@ -64,6 +64,12 @@ describe.skipIf(skip !== null)(skipTitle("record --libc of a program calling mal
       const ignored = await replay(stripped);
       expect(ignored.stats).not.toBe(rec.stderr);
       expect(ignored.summary.placements.moved).toBeGreaterThan(0);
+
+      // real glibc replaying the trace (memtrace_libc_check) makes the calls too: every block in place
+      const check = await checkLibcPlacements(out, { cacheDir });
+      expect(check.moved).toBe(0);
+      expect(check.same).toBe(check.heap);
+      expect((await checkLibcPlacements(stripped, { cacheDir })).moved).toBeGreaterThan(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
