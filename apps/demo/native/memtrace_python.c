@@ -33,6 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
 
 /* exported by libpython, declared in the internal header pycore_pymem.h */
 PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
@@ -117,6 +122,89 @@ static void note_obmalloc_state(const domain_hook *h) {
 #define note_obmalloc_state(h) ((void)(h))
 #endif
 
+/* ---- threads (lock held) ----
+   Threads are numbered in the order of their first recorded call (1 = the first, the main
+   thread): "n <n>" before a new thread's first call, "t <n>" before a call of another
+   thread than the previous line's, "x <n>" from a thread-specific-data destructor when a
+   numbered thread exits (glibc's exit work for its tcache and arena follows). Calls of
+   other threads wait until an exited thread is gone (at most EXIT_WAIT_NS), as in
+   memtrace_libc.c, so that the trace's order is glibc's. Raw-domain calls come from
+   threads with or without the GIL; the lock serialises them all. */
+static __thread int thread_no;
+static int n_threads, last_thread = 1;
+static pthread_key_t exit_key;
+static pid_t exiting[256];
+static int exiting_no[256], n_exiting;
+#define EXIT_WAIT_NS 100000000L
+
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void wait_for_exits(void) {
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    pid_t pid = getpid();
+    long long deadline = 0;
+    for (int i = 0; i < n_exiting;) {
+        if (exiting[i] == self) {
+            i++;
+        } else if (syscall(SYS_tgkill, pid, exiting[i], 0) == 0 && (deadline == 0 || now_ns() < deadline)) {
+            if (deadline == 0) deadline = now_ns() + EXIT_WAIT_NS;
+            pthread_mutex_unlock(&lock);
+            sched_yield();
+            pthread_mutex_lock(&lock);
+            i = 0;
+        } else {
+            if (recording && syscall(SYS_tgkill, pid, exiting[i], 0) == 0) {
+                char line[128];
+                snprintf(line, sizeof line, "# exit of thread %d unconfirmed: glibc's exit work for it may come after this line", exiting_no[i]);
+                tw_line(&W, line);
+            }
+            n_exiting--;
+            exiting[i] = exiting[n_exiting];
+            exiting_no[i] = exiting_no[n_exiting];
+        }
+    }
+}
+
+static void thread_exit(void *value) {
+    int no = (int)(uintptr_t)value;
+    depth++;
+    pthread_mutex_lock(&lock);
+    if (n_exiting != 0) wait_for_exits();
+    if (recording) {
+        if (n_exiting < (int)(sizeof exiting / sizeof exiting[0])) {
+            exiting_no[n_exiting] = no;
+            exiting[n_exiting++] = (pid_t)syscall(SYS_gettid);
+        }
+        char line[32];
+        snprintf(line, sizeof line, "x %d", no);
+        tw_line(&W, line);
+    }
+    pthread_mutex_unlock(&lock);
+    depth--;
+}
+
+/* Before a call is passed on (lock held): waits for exiting threads, names a new thread or a switch. */
+static void note_thread(void) {
+    if (n_exiting != 0) wait_for_exits();
+    char line[32];
+    if (thread_no == 0) {
+        thread_no = ++n_threads;
+        if (thread_no > 1) {
+            snprintf(line, sizeof line, "n %d", thread_no);
+            tw_line(&W, line);
+            pthread_setspecific(exit_key, (void *)(uintptr_t)thread_no);
+        }
+    }
+    if (thread_no == last_thread) return;
+    last_thread = thread_no;
+    snprintf(line, sizeof line, "t %d", thread_no);
+    tw_line(&W, line);
+}
+
 /* ---- bookkeeping of live blocks (lock held) ---- */
 
 static inline void track_new(void *p, int dom) {
@@ -134,7 +222,10 @@ static void *hook_malloc(void *ctx, size_t size) {
     domain_hook *h = ctx;
     if (depth > 0 || !recording) return h->orig.malloc(h->orig.ctx, size);
     pthread_mutex_lock(&lock);
-    if (recording) note_obmalloc_state(h);
+    if (recording) {
+        note_thread();
+        note_obmalloc_state(h);
+    }
     depth++;
     void *r = h->orig.malloc(h->orig.ctx, size);
     depth--;
@@ -152,7 +243,10 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize) {
     domain_hook *h = ctx;
     if (depth > 0 || !recording) return h->orig.calloc(h->orig.ctx, nelem, elsize);
     pthread_mutex_lock(&lock);
-    if (recording) note_obmalloc_state(h);
+    if (recording) {
+        note_thread();
+        note_obmalloc_state(h);
+    }
     depth++;
     void *r = h->orig.calloc(h->orig.ctx, nelem, elsize);
     depth--;
@@ -170,7 +264,10 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size) {
     domain_hook *h = ctx;
     if (depth > 0 || !recording) return h->orig.realloc(h->orig.ctx, ptr, size);
     pthread_mutex_lock(&lock);
-    if (recording) note_obmalloc_state(h);
+    if (recording) {
+        note_thread();
+        note_obmalloc_state(h);
+    }
     depth++;
     void *r = h->orig.realloc(h->orig.ctx, ptr, size);
     depth--;
@@ -204,7 +301,10 @@ static void hook_free(void *ctx, void *ptr) {
         return;
     }
     pthread_mutex_lock(&lock);
-    if (recording) note_obmalloc_state(h);
+    if (recording) {
+        note_thread();
+        note_obmalloc_state(h);
+    }
     depth++;
     h->orig.free(h->orig.ctx, ptr);
     depth--;
@@ -397,6 +497,9 @@ static void write_header(int argc, char **argv) {
     }
     snprintf(line, sizeof line, "# heap-start 0x%llx", (unsigned long long)read_start_brk());
     tw_line(&W, line);
+    snprintf(line, sizeof line, "# cpus %d", get_nprocs());
+    tw_line(&W, line);
+    pthread_key_create(&exit_key, thread_exit);
 }
 
 static void write_stats(void) {

@@ -153,6 +153,7 @@ static void tp_parse(trace *t, char *text, size_t len) {
             }
             goto next;
         case 0: case 'w': goto next; /* blank lines; writes (no bytes to write natively) */
+        case 't': case 'n': case 'x': goto next; /* thread records: a native replay runs on one thread */
         case 'm':
             e.op = OP_MALLOC;
             q = tp_dom(tp_sp(q + 1, line), &e.dom, line);

@@ -78,7 +78,7 @@ describe.skipIf(!havePython)("recordPython (real CPython)", () => {
     expect(objMallocs600).toBe(50); // bytes(600): PyObject_Calloc(1, 33 + 600) each, an event even though pymalloc passes it to raw
     // with the source locations a recording has by default on 3.11 (--frames 1): frame, traceback, stack, retrace
     const stacks = rec.version.startsWith("3.11.") ? ["frame", "retrace", "stack", "traceback"] : [];
-    expect([...kinds].sort()).toEqual(["arena-alloc", "calloc", "comment", "free", "heap-start", "malloc", "realloc", ...stacks].sort());
+    expect([...kinds].sort()).toEqual(["arena-alloc", "calloc", "comment", "cpus", "free", "heap-start", "malloc", "realloc", ...stacks].sort());
 
     // the statistics: the real _PyObject_DebugMallocStats text
     const stats = readFileSync(statsOut, "utf8");

@@ -13,10 +13,11 @@ import { fileURLToPath } from "node:url";
 import { GlibcMalloc } from "@mem/libc-malloc";
 import { describe, expect, it } from "vitest";
 import { hostSkip, skipTitle } from "../../../../scripts/host-facts.js";
-import { findCompiler, recordLibc } from "../../src/record/index.js";
+import { findCompiler, recordLibc, recordPython } from "../../src/record/index.js";
 import { prepareReplay } from "../../src/replay-command.js";
 import { replayFile } from "../../src/replay-file.js";
-import { cacheDir, haveCompiler, scratch } from "./support.js";
+import { writeFileSync } from "node:fs";
+import { cacheDir, haveCompiler, havePython, scratch } from "./support.js";
 
 const skip = haveCompiler ? hostSkip({ glibc: "2.36" }) : "no C compiler";
 const WAVES = fileURLToPath(new URL("../../../../packages/libc-malloc/test/fixtures/thread-waves.c", import.meta.url));
@@ -46,5 +47,39 @@ describe.skipIf(skip !== null)(skipTitle("record --libc of a multi-threaded prog
     const libc = prepared.stack.libc;
     if (!(libc instanceof GlibcMalloc)) throw new Error("a C trace replays on glibc");
     expect(libc.mallocStats()).toBe(rec.stderr);
+  });
+});
+
+const TPE = `from concurrent.futures import ThreadPoolExecutor
+def work(i):
+    out = []
+    for k in range(200):
+        out.append(bytearray(600 + (i * 37 + k * 11) % 3000))
+        if k % 3 == 0: out.pop(0)
+    return len(out)
+with ThreadPoolExecutor(max_workers=4) as ex:
+    print(sum(ex.map(work, range(40))))
+`;
+
+describe.skipIf(!havePython || skip !== null)(skipTitle("record of a CPython ThreadPoolExecutor", havePython ? skip : "no python3 build"), () => {
+  it("thread records from the CPython recorder (raw calls of every thread, serialised); the replay matches pymalloc's statistics", { timeout: 120_000 }, async () => {
+    const dir = scratch();
+    writeFileSync(join(dir, "tpe.py"), TPE);
+    const out = join(dir, "tpe.memtrace");
+    const statsOut = join(dir, "tpe.stats.txt");
+    const rec = await recordPython(["python3", "-S", "tpe.py"], { out, statsOut, cwd: dir, stdio: "pipe", cacheDir });
+    expect(rec.exitCode).toBe(0);
+    expect(rec.stdout).toBe("5320\n");
+    const text = readFileSync(out, "utf8");
+    expect(text).toMatch(/^# cpus \d+$/m);
+    expect(text.match(/^n \d+$/gm)).toHaveLength(4);
+    expect(text.match(/^x \d+$/gm)).toHaveLength(4);
+    const prepared = await prepareReplay(out, {}, { ramSize: 512 * 1024 * 1024 }, () => undefined);
+    const summary = await replayFile(prepared.stack, out);
+    expect(summary.divergences).toBe(0);
+    expect(prepared.stack.pymalloc!.debugMallocStats()).toBe(readFileSync(statsOut, "utf8"));
+    const libc = prepared.stack.libc;
+    if (!(libc instanceof GlibcMalloc)) throw new Error("CPython's raw domain replays on glibc");
+    expect(libc.arenas()).toHaveLength(5); // main_arena and one per worker
   });
 });
