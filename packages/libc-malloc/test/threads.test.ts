@@ -147,3 +147,38 @@ describe("glibc with threads: a thread's arena and heap", () => {
     expect([heapOf(3), heapOf(4), heapOf(5), heapOf(6)]).toEqual([0, second, 0, second]);
   });
 });
+
+describe("glibc with threads: integrity checks in a thread heap (test/fixtures/thread-checks.c, as observed)", () => {
+  const threadBlocks = (): { libc: GlibcMalloc; a: number } => {
+    const libc = new GlibcMalloc(freshProcess(), { tcacheKey: 0x1234 });
+    libc.malloc(1);
+    libc.setThread(2);
+    const a = libc.malloc(2000);
+    libc.malloc(16);
+    return { libc, a };
+  };
+
+  it("a double free: the first free cleared NON_MAIN_ARENA, so the second is checked against main_arena: (out)", () => {
+    const { libc, a } = threadBlocks();
+    libc.free(a);
+    expect(() => libc.free(a)).toThrow("double free or corruption (out)");
+  });
+
+  it("a 1 MiB size field: the next chunk lies in the PROT_NONE rest of the heap, a segfault", () => {
+    const { libc } = threadBlocks();
+    const b = libc.malloc(3000);
+    libc.malloc(16);
+    libc.process.memory.store64(b - 8, 0x100000 | 0x5);
+    expect(() => libc.free(b)).toThrow(expect.objectContaining({ name: "SegmentationFault" }));
+  });
+
+  it("a misaligned pointer: free(): invalid pointer; a thread's block freed by main goes back to the thread's arena", () => {
+    const { libc, a } = threadBlocks();
+    expect(() => libc.free(a + 8)).toThrow("free(): invalid pointer");
+    const c = libc.malloc(5000);
+    libc.setThread(1);
+    libc.free(c);
+    libc.setThread(2);
+    expect(libc.malloc(5000)).toBe(c);
+  });
+});
