@@ -73,7 +73,8 @@ export function checkGlibcHeap(view: GlibcHeapView): void {
   if (view.regions.length === 0) {
     // no heap yet: top is still the fake chunk overlaying the unsorted bin header
     if (view.top !== view.arena + AV_TOP) fail("top moved although the heap was never created", view.top);
-    const [first] = members.keys();
+    // (a thread's tcache may hold chunks of other arenas, NON_MAIN_ARENA: not this heap's)
+    const first = [...members.keys()].find((address) => (view.memory.load32(address + 8) & 4) === 0);
     if (first !== undefined) fail("a bin holds a chunk although the heap was never created", first);
     return;
   }
