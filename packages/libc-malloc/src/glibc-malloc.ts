@@ -487,5 +487,6 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
    */
   checkHeap(): void {
     guardChecker(() => checkGlibcHeap(this.view()));
+    if (this.threaded) for (const view of this.threadArenaViews()) guardChecker(() => checkGlibcHeap(view));
   }
 }

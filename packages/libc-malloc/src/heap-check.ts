@@ -205,12 +205,17 @@ function walkChunks(view: GlibcHeapView, members: Map<number, Membership>): Heap
         chunks.push({ address: p, size, sizeField, state: "top" });
         break;
       }
+      if (sizeField === PREV_INUSE && view.noncontiguous && r < view.regions.length - 1) {
+        chunks.push({ address: p, size: 0, sizeField, state: "fencepost" });
+        break; // a thread heap that filled up ends with 0|P (sysmalloc of a non-main arena)
+      }
       if (size === CHUNK_HDR_SZ) {
         chunks.push({ address: p, size, sizeField, state: "fencepost" });
         const after = p + size;
-        if (chunkSize(read(mem, after + 8)) === CHUNK_HDR_SZ) {
-          chunks.push({ address: after, size: CHUNK_HDR_SZ, sizeField: read(mem, after + 8), state: "fencepost" });
-          break; // the region ends with two fenceposts
+        const afterField = read(mem, after + 8);
+        if (chunkSize(afterField) === CHUNK_HDR_SZ || (afterField === PREV_INUSE && view.noncontiguous)) {
+          chunks.push({ address: after, size: chunkSize(afterField), sizeField: afterField, state: "fencepost" });
+          break; // the region ends with two fenceposts (16|P 16|P, or 16|P 0|P in a thread heap)
         }
         p = after;
         continue;

@@ -22,6 +22,7 @@ import {
 import { MallocAbort } from "./errors.js";
 import { chunkSize } from "./arena-state.js";
 import { HEAP_INFO_SIZE, HEAP_MAX_SIZE, HI_AR_PTR, HI_MPROTECT_SIZE, HI_PREV, HI_SIZE, HeapReservations, heapForPtr } from "./heap.js";
+import type { GlibcHeapView } from "./heap-check.js";
 import { SystemMemory } from "./system-memory.js";
 
 /** `malloc_state.next_free`: the link of the free list of arenas. */
@@ -155,6 +156,32 @@ export abstract class ThreadArenas extends SystemMemory {
     if (!this.initialised) return list;
     for (let a = this.rd(this.mainArena + AV_NEXT); a !== this.mainArena && list.length <= this.arenaSet.size; a = this.rd(a + AV_NEXT)) list.push(a);
     return list;
+  }
+
+  /**
+   * What the heap checker sees of each thread arena: its heaps oldest first (the first one's
+   * chunks start after the malloc_state, later ones' after their heap_info), its top, bins and
+   * fastbins. Tcaches are left out (a thread's tcache holds chunks of any arena).
+   */
+  protected threadArenaViews(): GlibcHeapView[] {
+    const views: GlibcHeapView[] = [];
+    try {
+      for (const a of this.arenas().slice(1)) {
+        this.useArena(a);
+        const heaps: number[] = [];
+        for (let h = heapForPtr(this.top); h !== 0; h = this.rd(h + HI_PREV)) heaps.unshift(h);
+        const regions = heaps.map((h, i) => {
+          if (i > 0) return h + HEAP_INFO_SIZE;
+          const ptr = a + MALLOC_STATE_SIZE;
+          const misalign = (ptr + CHUNK_HDR_SZ) & 15;
+          return misalign > 0 ? ptr + MALLOC_ALIGNMENT - misalign : ptr;
+        });
+        views.push({ ...this.view(), regions, brk: 0, tcache: 0 });
+      }
+    } finally {
+      this.useArena(this.mainArena);
+    }
+    return views;
   }
 
   // =====================================================================================

@@ -182,3 +182,38 @@ describe("glibc with threads: integrity checks in a thread heap (test/fixtures/t
     expect(libc.malloc(5000)).toBe(c);
   });
 });
+
+describe("glibc with threads: a thread arena beyond its first 64 MiB heap", () => {
+  it("a second heap chained after the first (fenceposts 16|P, 0|P), checked; emptied, it goes at the thread's exit (thread-heap-trim.c, as observed)", () => {
+    const process = freshProcess(512 * 1024 * 1024);
+    const libc = new GlibcMalloc(process, { tcacheKey: 0x1234 });
+    libc.malloc(1);
+    libc.setThread(2);
+    const blocks: number[] = [];
+    for (let i = 0; i < 700; i++) blocks.push(libc.malloc(100_000)); // under the mmap threshold: 70 MB of heap
+    const heaps = new Set(blocks.map((p) => p - (p % HEAP_MAX_SIZE)));
+    expect(heaps.size).toBe(2);
+    const [first, second] = [...heaps];
+    expect(process.memory.load64(second! + 8)).toBe(first); // heap_info.prev
+    libc.checkHeap();
+    for (let i = 0; i < blocks.length; i += 2) libc.free(blocks[i]!);
+    libc.checkHeap();
+    const vmBefore = Number(/VmSize:\s+(\d+) kB/.exec(process.status())![1]);
+    for (let i = blocks.length - 1; i >= 0; i -= 2) libc.free(blocks[i]!);
+    libc.checkHeap();
+    // the first heap's old top (a small chunk, freed by sysmalloc into the thread's tcache) still
+    // counts as in use: heap_trim keeps the empty second heap until the thread's exit flushes it
+    const vmMid = Number(/VmSize:\s+(\d+) kB/.exec(process.status())![1]);
+    libc.setThread(1);
+    libc.threadExit(2);
+    libc.checkHeap();
+    const vmAfter = Number(/VmSize:\s+(\d+) kB/.exec(process.status())![1]);
+    expect([vmBefore - vmMid, vmMid - vmAfter]).toEqual([0, HEAP_MAX_SIZE / 1024]);
+    expect(process.maps()).not.toContain(second!.toString(16).padStart(8, "0"));
+    // a corrupted size in the thread heap is found by the checker
+    libc.setThread(3); // gets the arena from the free list
+    const p = libc.malloc(5000);
+    process.memory.store64(p - 8, 0x30 | 0x5);
+    expect(() => libc.checkHeap()).toThrow(/heap check/);
+  });
+});
