@@ -112,24 +112,7 @@ export async function runConfiguration(
     const trimEvery = config?.trimEvery ?? 0;
     let trims = 0;
     const onEvent = (r: TraceRecord): void => {
-      switch (r.kind) {
-        case "malloc":
-        case "memalign":
-          timeline.allocated(r.result, r.size);
-          break;
-        case "calloc":
-          timeline.allocated(r.result, r.nelem * r.elsize);
-          break;
-        case "realloc":
-          if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) timeline.released(r.ptr);
-          timeline.allocated(r.result, r.size);
-          break;
-        case "free":
-          timeline.released(r.ptr);
-          break;
-        default:
-          return;
-      }
+      if (!timeline.follow(r)) return;
       // the program's malloc_trim(0) after its N-th call, before that event's sample
       if (trimEvery > 0 && (timeline.callsSeen + 1) % trimEvery === 0) {
         (libc as GlibcMalloc).mallocTrim(0);

@@ -83,24 +83,7 @@ export async function explainTrace(trace: string, base: StackOptions, options: E
   const timeline = new Timeline(prepared.stack, { every: options.every ?? 10000, syscalls: watch.counts, at: typeof at === "number" ? at : undefined }, (key) => simulated(key));
   watch.timeline = timeline;
   const onEvent = (r: TraceRecord): void => {
-    switch (r.kind) {
-      case "malloc":
-      case "memalign":
-        timeline.allocated(r.result, r.size);
-        break;
-      case "calloc":
-        timeline.allocated(r.result, r.nelem * r.elsize);
-        break;
-      case "realloc":
-        if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) timeline.released(r.ptr);
-        timeline.allocated(r.result, r.size);
-        break;
-      case "free":
-        timeline.released(r.ptr);
-        break;
-      default:
-        return; // not a call event: A, D, w lines and comments
-    }
+    if (!timeline.follow(r)) return; // not a call event: A, D, w lines and comments
     timeline.afterCall();
   };
   let failure: ReplayError | undefined;

@@ -19,7 +19,6 @@ import type { StackOptions } from "./stack.js";
 /** The most map snapshots a report carries (the slider's positions), the end included. */
 export const MAX_SNAPSHOTS = 200;
 
-const CALLS = new Set(["malloc", "calloc", "realloc", "free", "memalign"]);
 
 /** Options of {@link replayForReport}. */
 export interface ReportReplayOptions {
@@ -85,24 +84,7 @@ export async function replayForReport(trace: string, base: StackOptions, options
     snapshots.push(packMaps(event, maps.arenas, maps.heap, maps.pages));
   };
   const onEvent = (r: TraceRecord): void => {
-    if (!CALLS.has(r.kind)) return;
-    switch (r.kind) {
-      case "malloc":
-      case "memalign":
-        timeline.allocated(r.result, r.size);
-        break;
-      case "calloc":
-        timeline.allocated(r.result, r.nelem * r.elsize);
-        break;
-      case "realloc":
-        if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) timeline.released(r.ptr);
-        timeline.allocated(r.result, r.size);
-        break;
-      case "free":
-        timeline.released(r.ptr);
-        break;
-      default:
-    }
+    if (!timeline.follow(r)) return;
     timeline.afterCall();
     const event = timeline.callsSeen;
     if (event % spacing !== 0) return;

@@ -133,8 +133,7 @@ export async function replayChunks(chunks: AsyncIterable<string>, options: Repla
   };
   snap(0);
   const onEvent = (r: TraceRecord): void => {
-    if (!CALLS.has(r.kind)) return;
-    follow(timeline, r);
+    if (!timeline.follow(r)) return;
     timeline.afterCall();
     const event = timeline.callsSeen;
     if (event % spacing !== 0) return;
@@ -214,25 +213,4 @@ function headerComplete(text: string): boolean {
     start = end + 1;
   }
   return true;
-}
-
-/** Tells the timeline the requested sizes (as explain does). */
-function follow(timeline: Timeline, r: TraceRecord): void {
-  switch (r.kind) {
-    case "malloc":
-    case "memalign":
-      timeline.allocated(r.result, r.size);
-      break;
-    case "calloc":
-      timeline.allocated(r.result, r.nelem * r.elsize);
-      break;
-    case "realloc":
-      if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) timeline.released(r.ptr);
-      timeline.allocated(r.result, r.size);
-      break;
-    case "free":
-      timeline.released(r.ptr);
-      break;
-    default:
-  }
 }

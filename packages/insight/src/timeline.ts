@@ -1,5 +1,5 @@
 import { GlibcMalloc } from "@mem/libc-malloc";
-import { PointerMap } from "@mem/memtrace";
+import { PointerMap, type TraceRecord } from "@mem/memtrace";
 import type { ResidentVma } from "@mem/os-vm";
 import { accountDetail, type AccountDetail } from "./account.js";
 import type { Account, Causes, InspectedStack, Pins } from "./api.js";
@@ -173,6 +173,34 @@ export class Timeline {
     // program used, as the replay's own pointer table does.
     const old = this.requested.set(key, FREED);
     if (old >= 0) this.liveRequested -= old;
+  }
+
+  /**
+   * Tells the timeline the requested sizes a replayed trace line implies: a call event's
+   * block is allocated, released or (realloc) moved. Returns whether the line was a call event
+   * (`m`, `c`, `r`, `f`, `a`), after which the driver calls {@link afterCall}; any other line
+   * (arena observations, writes, thread and stack records) changes nothing and returns false.
+   */
+  follow(r: TraceRecord): boolean {
+    switch (r.kind) {
+      case "malloc":
+      case "memalign":
+        this.allocated(r.result, r.size);
+        return true;
+      case "calloc":
+        this.allocated(r.result, r.nelem * r.elsize);
+        return true;
+      case "realloc":
+        // a failed realloc (NULL for a size > 0) leaves the old block live
+        if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) this.released(r.ptr);
+        this.allocated(r.result, r.size);
+        return true;
+      case "free":
+        this.released(r.ptr);
+        return true;
+      default:
+        return false;
+    }
   }
 
   /** Narrates a policy event (see {@link PolicyEvent}); called by the driver and by {@link afterCall}. */

@@ -90,3 +90,22 @@ describe("Timeline", () => {
   });
 });
 
+
+describe("Timeline.follow: the requested sizes a trace line implies", () => {
+  it("counts call events only and follows malloc, calloc, memalign, realloc (moved, failed, to 0) and free", () => {
+    const t = new Timeline(makeStack(), { every: 1000 });
+    const lines = [
+      { kind: "malloc", domain: "obj", size: 100, result: 0x10 },
+      { kind: "calloc", domain: "mem", nelem: 3, elsize: 8, result: 0x20 },
+      { kind: "memalign", domain: "raw", alignment: 64, size: 40, result: 0x30 },
+      { kind: "arena", address: 0x1000000, size: 1 << 20 }, // an A line: not a call
+      { kind: "realloc", domain: "obj", ptr: 0x10, size: 300, result: 0x40 }, // moved: 100 -> 300
+      { kind: "realloc", domain: "obj", ptr: 0x40, size: 1 << 40, result: 0 }, // failed: 0x40 stays live
+      { kind: "free", domain: "mem", ptr: 0x20 },
+    ] as const;
+    const calls = lines.filter((r) => t.follow(r as never)).length;
+    expect(calls).toBe(6);
+    for (let i = 0; i < calls; i++) t.afterCall();
+    expect(t.finish().end.liveRequested).toBe(300 + 40);
+  });
+});
