@@ -158,6 +158,42 @@ export interface TimelineData {
   readonly events: readonly { readonly event: number; readonly kind: string; readonly text: string }[];
 }
 
+/** One traceback's share of the sources picture (a flame graph's input). */
+export interface FlamePath {
+  /** Its frames, outermost call first (the reverse of tracemalloc's order). */
+  readonly frames: readonly { readonly file: string; readonly line: number }[];
+  /** Resident bytes attributed to it. */
+  readonly resident: number;
+  /** Requested bytes of its live blocks. */
+  readonly requested: number;
+  /** Its live blocks. */
+  readonly count?: number;
+}
+
+/** A frame of the sources picture: the sums over the tracebacks through it. */
+export interface FlameNode {
+  /** `file:line`, or a name of its own (`all`, `<no live block>`). */
+  readonly name: string;
+  /** Its file (colours group frames by file), "" for the root. */
+  readonly file: string;
+  /** Resident bytes. */
+  readonly resident: number;
+  /** Live requested bytes. */
+  readonly requested: number;
+  /** Live blocks. */
+  readonly count: number;
+  /** Its callees, biggest first. */
+  readonly children: readonly FlameNode[];
+}
+
+/** An extra series the timeline draws as a line (another configuration's RSS, say). */
+export interface TimelineSeries {
+  /** Its legend label. */
+  readonly label: string;
+  /** Its points, in event order. */
+  readonly points: readonly { readonly event: number; readonly value: number }[];
+}
+
 /** Options every renderer takes. */
 export interface RenderOptions {
   /** Width of the picture in pixels. @defaultValue 960 */
@@ -174,4 +210,8 @@ export interface RenderOptions {
   id?: string;
   /** Marks the timeline at this event (the report's slider). */
   cursor?: number;
+  /** Timeline only: extra series drawn as lines over the areas, each with a legend entry. */
+  series?: readonly TimelineSeries[];
+  /** Flame graph only: what a frame's width shows. @defaultValue "resident" */
+  metric?: "resident" | "requested";
 }

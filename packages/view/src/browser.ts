@@ -6,6 +6,8 @@ export type * from "./api.js";
 export { aggregate, mixText, type Interval, type Segment } from "./aggregate.js";
 export { renderArenaMap } from "./arena-map.js";
 export { renderHeapMap } from "./heap-map.js";
+export { renderFlameGraph } from "./flame-graph.js";
+export { flameTree } from "./flame-tree.js";
 export { pageCodeName, renderPageMap } from "./page-map.js";
 export { downsample, renderTimeline, timelineGroups } from "./timeline.js";
 export { causeColour, CHUNK_COLOURS, distinctCauseColours, GREY, OKABE_ITO, sizeClassColour, viridis } from "./palette.js";

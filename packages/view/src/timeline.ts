@@ -5,6 +5,9 @@ import { bytes, esc, legend, num, svgRoot, text } from "./svg.js";
 const MAX_GROUPS = 7;
 const MAX_POINTS = 800;
 const MAX_MARKERS = 60;
+/** Colours of extra series, those of no area first; each series also has its own dash pattern. */
+const SERIES_COLOURS = [OKABE_ITO.vermillion, OKABE_ITO.blue, OKABE_ITO.reddishPurple, OKABE_ITO.orange, OKABE_ITO.skyBlue, OKABE_ITO.bluishGreen];
+const SERIES_DASHES = ["none", "8 3 2 3", "2 2", "12 4", "6 2 2 2 2 2"];
 
 /** The causes drawn as areas: the largest by their maximum, the rest summed as "other causes". */
 export function timelineGroups(samples: readonly TimelinePoint[], max = MAX_GROUPS): string[] {
@@ -32,7 +35,9 @@ export function downsample<T>(samples: readonly T[], max: number, keep?: T): T[]
  * The timeline: RSS (RssAnon) over call events as areas stacked by cause (the largest six
  * causes and the rest), the program's live requested bytes as a line, the peak marked, and
  * policy events (arena released, trim, mmap threshold raised, malloc_trim) as markers on the
- * axis whose `<title>` narrates them. At most 800 points a series and 60 markers are drawn.
+ * axis whose `<title>` narrates them; `options.series` adds lines (other configurations' RSS,
+ * `mem-demo report --compare`), each in a colour and dash of its own with a legend entry.
+ * At most 800 points a series and 60 markers are drawn.
  *
  * ```
  *   MiB ▲        ● peak 48 MiB
@@ -60,7 +65,8 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
   const colours = distinctCauseColours(groups);
   const lastEvent = Math.max(1, all.length > 0 ? all[all.length - 1]!.event : 1);
   const firstEvent = 0;
-  const maxY = Math.max(1, ...all.map((s) => Math.max(s.rssAnon, s.liveRequested)), data.peak.rssAnon);
+  const series = options.series ?? [];
+  const maxY = Math.max(1, ...all.map((s) => Math.max(s.rssAnon, s.liveRequested)), data.peak.rssAnon, ...series.flatMap((l) => l.points.map((p) => p.value)));
   const x = (event: number) => left + ((event - firstEvent) / (lastEvent - firstEvent)) * plotW;
   const y = (v: number) => top + plotH - (v / maxY) * plotH;
   const parts: string[] = [];
@@ -101,6 +107,20 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
     samples.forEach((s, i) => (d += `${i === 0 ? "M" : "L"}${num(x(s.event))} ${num(y(s.liveRequested))}`));
     parts.push(`<path d="${d}" fill="none" stroke="${OKABE_ITO.black}" stroke-width="2" stroke-dasharray="5 3" class="live"><title>live requested bytes (what the program asked for and still holds)</title></path>`);
   }
+  // extra series (other configurations' RSS): solid lines in colours the areas do not use
+  const seriesColours = SERIES_COLOURS.filter((c) => !colours.includes(c));
+  const lineColour = (i: number) => (seriesColours.length > 0 ? seriesColours[i % seriesColours.length]! : SERIES_COLOURS[i % SERIES_COLOURS.length]!);
+  series.forEach((l, i) => {
+    const pts = downsample(l.points, Math.min(MAX_POINTS, Math.max(2, Math.floor(maxNodes / 4))));
+    if (pts.length === 0) return;
+    let d = "";
+    pts.forEach((p, k) => (d += `${k === 0 ? "M" : "L"}${num(x(p.event))} ${num(y(p.value))}`));
+    const peak = Math.max(...l.points.map((p) => p.value));
+    const last = l.points[l.points.length - 1]!;
+    parts.push(
+      `<path d="${d}" fill="none" stroke="${lineColour(i)}" stroke-width="2" stroke-dasharray="${SERIES_DASHES[i % SERIES_DASHES.length]!}" class="series" data-series="${esc(l.label)}"><title>${esc(`${l.label}: peak ${bytes(peak)}, ${bytes(last.value)} at the end`)}</title></path>`,
+    );
+  });
   // peak
   const px = x(data.peak.event);
   const py = y(data.peak.rssAnon);
@@ -119,6 +139,7 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
   const items = [
     ...groups.map((g, gi) => ({ colour: colours[gi]!, label: g })),
     { colour: "#FFFFFF", label: "- - live requested", swatch: ` stroke="${OKABE_ITO.black}" stroke-dasharray="3 2"` },
+    ...series.map((l, i) => ({ colour: lineColour(i), label: `RSS: ${l.label}` })),
     { colour: OKABE_ITO.vermillion, label: "peak" },
     { colour: OKABE_ITO.reddishPurple, label: "policy event" },
   ];
@@ -127,6 +148,7 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
   const desc =
     `RSS over ${lastEvent} call events in ${all.length} samples: peak ${bytes(data.peak.rssAnon)} at event ${data.peak.event}` +
     (end !== undefined ? `, ${bytes(end.rssAnon)} at the end with ${bytes(end.liveRequested)} of live requested bytes` : "") +
-    `. Areas by cause: ${groups.join(", ")}. ${data.events.length} policy events.`;
+    `. Areas by cause: ${groups.join(", ")}. ${data.events.length} policy events.` +
+    (series.length > 0 ? ` Lines: ${series.map((l) => `${l.label} (peak ${bytes(Math.max(0, ...l.points.map((p) => p.value)))})`).join(", ")}.` : "");
   return svgRoot("timeline", width, height + lg.height + 8, options.title ?? "RSS over time by cause", desc, parts.join("") + lg.svg, options.id);
 }

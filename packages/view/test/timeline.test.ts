@@ -72,3 +72,23 @@ describe("timeline of a single sample", () => {
     expect(Math.max(...xs) - Math.min(...xs)).toBeGreaterThan(800);
   });
 });
+
+describe("timeline with other configurations' RSS", () => {
+  it("draws each series as a line with its own colour, a legend entry and a title, on a scale that holds it", () => {
+    const data = { timeline: [{ event: 10, rssAnon: 8192, liveRequested: 40, causes: { "glibc.top": 8192 } }, { event: 20, rssAnon: 4096, liveRequested: 40, causes: { "glibc.top": 4096 } }], peak: { event: 10, rssAnon: 8192 }, events: [] };
+    const series = [
+      { label: "PYTHONMALLOC=malloc", points: [{ event: 10, value: 16384 }, { event: 20, value: 12288 }] },
+      { label: "libc=tlsf", points: [{ event: 10, value: 4096 }, { event: 20, value: 4096 }] },
+    ];
+    const svg = renderTimeline(data, { series });
+    const lines = [...svg.matchAll(/<path [^>]*stroke="([^"]+)"[^>]*class="series" data-series="([^"]+)"/g)].map((m) => [m[2], m[1]]);
+    expect(lines.map((l) => l[0])).toEqual(["PYTHONMALLOC=malloc", "libc=tlsf"]);
+    expect(new Set(lines.map((l) => l[1])).size).toBe(2);
+    expect(lines.map((l) => l[1])).not.toContain(distinctCauseColours(["glibc.top"])[0]);
+    expect(titles(svg)).toContain("PYTHONMALLOC=malloc: peak 16.0 KiB, 12.0 KiB at the end");
+    expect(svg).toMatch(/class="legend"[^]*RSS: PYTHONMALLOC=malloc[^]*RSS: libc=tlsf/);
+    expect(svg).toContain(">16.0 KiB</text>"); // the top tick is the highest series
+    expect(textAlternative(svg).desc).toMatch(/Lines: PYTHONMALLOC=malloc \(peak 16\.0 KiB\), libc=tlsf \(peak 4\.0 KiB\)\.$/);
+    expect(renderTimeline(data)).not.toContain('class="series"');
+  });
+});
