@@ -158,7 +158,7 @@ export class Glibc241Malloc extends GlibcMalloc {
   }
 
   /** `_int_free_merge_chunk`: checks, coalesces backward, then creates the free chunk. */
-  private freeMergeChunk(p: number, size: number, field: number): void {
+  protected freeMergeChunk(p: number, size: number, field: number): void {
     const next = p + size;
     const top = this.top;
     if (p === top) this.abort("double free or corruption (top)", "free", p);
@@ -182,7 +182,7 @@ export class Glibc241Malloc extends GlibcMalloc {
    * `_int_free_create_chunk`: the free chunk at `p`, merged with `next` when that is free or
    * the top; a large one goes to the unsorted bin, a small one to its small bin. Returns its size.
    */
-  private freeCreateChunk(p: number, size: number, next: number, nextsize: number): number {
+  protected freeCreateChunk(p: number, size: number, next: number, nextsize: number): number {
     const m = this.m;
     if (next !== this.top) {
       const nextField = this.sizeField(next);
@@ -219,7 +219,7 @@ export class Glibc241Malloc extends GlibcMalloc {
   }
 
   /** `_int_free_maybe_consolidate`. */
-  private freeMaybeConsolidate(size: number): void {
+  protected freeMaybeConsolidate(size: number): void {
     if (size >= FASTBIN_CONSOLIDATION_THRESHOLD) {
       if (this.haveFastchunks) this.mallocConsolidate();
       if (this.av !== this.mainArena) this.heapTrimTop();
