@@ -107,12 +107,13 @@ stackOptions(program.command("replay").description("replay a memtrace v1 trace (
   .option("--force", "replace an existing --out file (never the trace being read)")
   .option("--json", "print the summary and statistics as JSON")
   .option("--glibc-tunables <tunables>", "glibc malloc settings, as GLIBC_TUNABLES (glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=65536); each wins over the trace header's")
+  .addOption(new Option("--cpus <n>", "online CPUs glibc sizes its arena limit from (8 x n); wins over the trace header's # cpus").argParser(positiveInt))
   .addOption(new Option("--seed <n>", "make glibc's tcache_key (everything random in the stack) reproducible").argParser(nonNegativeInt))
   .option("--no-trace-settings", "ignore the settings the trace header records (CPython version, PYTHONMALLOC, GLIBC_TUNABLES, MALLOC_*_)")
   .action(
     async (
       trace: string,
-      flags: StackFlags & { stats?: StatsKind; out?: string; force?: boolean; json?: boolean; glibcTunables?: string; seed?: number; traceSettings: boolean },
+      flags: StackFlags & { stats?: StatsKind; out?: string; force?: boolean; json?: boolean; glibcTunables?: string; cpus?: number; seed?: number; traceSettings: boolean },
       command: Command,
     ) => {
       // Settings recorded in the trace's header apply unless given here (see trace-settings.ts).
@@ -126,6 +127,7 @@ stackOptions(program.command("replay").description("replay a memtrace v1 trace (
             pythonMalloc: given("pythonmalloc") ? flags.pythonmalloc : undefined,
             pymallocVersion: given("pymallocVersion") ? flags.pymallocVersion : undefined,
             glibcTunables: flags.glibcTunables,
+            cpus: flags.cpus,
             traceSettings: flags.traceSettings,
             seed: flags.seed,
           },

@@ -82,7 +82,7 @@ export async function runConfiguration(
     let watching = 0;
     const prepared = await prepareReplay(
       trace,
-      { pythonMalloc: config?.pythonMalloc, pymallocVersion: config?.pymallocVersion, glibcTunables: config?.glibcTunables, seed: base.seed ?? 0 },
+      { pythonMalloc: config?.pythonMalloc, pymallocVersion: config?.pymallocVersion, glibcTunables: config?.glibcTunables, cpus: config?.cpus, seed: base.seed ?? 0 },
       {
         ...base,
         libc: config?.libc ?? base.libc,
@@ -103,7 +103,7 @@ export async function runConfiguration(
     const glibcText = stack.libc instanceof GlibcMalloc && settings.glibcSettings.settings.length > 0 ? ` ${settings.glibcSettings.settings.map((s) => `${s.tunable.slice(13)}=${s.value}`).join(" ")}` : "";
     // a C program's trace: the Python settings are named only when the configuration sets them
     const python = header.python !== undefined || config?.pythonMalloc !== undefined || config?.pymallocVersion !== undefined;
-    describe = `${python ? `PYTHONMALLOC=${settings.pythonMalloc} pymalloc=${settings.pymallocVersion} ` : ""}libc=${stack.options.libc}${glibcText}${config?.trimEvery ? ` trim-every=${config.trimEvery}` : ""}`;
+    describe = `${python ? `PYTHONMALLOC=${settings.pythonMalloc} pymalloc=${settings.pymallocVersion} ` : ""}libc=${stack.options.libc}${glibcText}${config?.cpus !== undefined ? ` cpus=${config.cpus}` : ""}${config?.trimEvery ? ` trim-every=${config.trimEvery}` : ""}`;
     const libc = stack.libc;
     if (config?.trimEvery !== undefined && !(libc instanceof GlibcMalloc)) throw new Error("trim-every: malloc_trim is glibc's; the tlsf allocator has none");
     let simulated: (key: number) => number = () => 0;

@@ -10,6 +10,7 @@
  * | `libc=<impl>`, `--libc <impl>` | glibc or tlsf |
  * | `GLIBC_TUNABLES=<name=value[:name=value…]>`, `--glibc-tunables <…>` | glibc.malloc.* tunables |
  * | `MALLOC_TOP_PAD_=`, `MALLOC_PERTURB_=`, `MALLOC_MMAP_THRESHOLD_=`, `MALLOC_TRIM_THRESHOLD_=`, `MALLOC_MMAP_MAX_=`, `MALLOC_ARENA_MAX=`, `MALLOC_ARENA_TEST=` | glibc's environment aliases |
+ * | `cpus=<N>`, `--cpus <N>` | the online CPUs glibc sizes its arena limit from (8 × N), instead of the header's `# cpus` |
  * | `trim-every=<N>` | the program calls `malloc_trim(0)` after every N-th call event (glibc only) |
  *
  * glibc settings are resolved as glibc 2.36 resolves its environment (glibc-tunables.ts: a
@@ -41,6 +42,8 @@ export interface CompareConfig {
   readonly libc?: LibcImplementation;
   /** glibc's settings in GLIBC_TUNABLES syntax (aliases resolved), layered over the header's. */
   readonly glibcTunables?: string;
+  /** The CPU count glibc sizes its arena limit from, when changed. */
+  readonly cpus?: number;
   /** `malloc_trim(0)` after every this many call events. */
   readonly trimEvery?: number;
 }
@@ -50,6 +53,7 @@ const FLAG_NAMES: Readonly<Record<string, string>> = {
   "--pymalloc-version": "pymalloc",
   "--libc": "libc",
   "--glibc-tunables": "GLIBC_TUNABLES",
+  "--cpus": "cpus",
 };
 
 const NUMBER = /^(0[xX][0-9a-fA-F]+|[0-9]+)$/;
@@ -107,6 +111,10 @@ export function parseCompareSettings(text: string): CompareConfig {
       const n = Number(value);
       if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new CompareSettingsError(`"${word}": expected a positive number of call events`);
       config.trimEvery = n;
+    } else if (name === "cpus") {
+      const n = Number(value);
+      if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new CompareSettingsError(`"${word}": expected a positive number of CPUs`);
+      config.cpus = n;
     } else if (name === "GLIBC_TUNABLES") {
       for (const entry of value.split(":")) {
         const eq = entry.indexOf("=");
@@ -118,7 +126,7 @@ export function parseCompareSettings(text: string): CompareConfig {
       env[name] = value;
     } else {
       throw new CompareSettingsError(
-        `"${word}": unknown setting "${name}" (PYTHONMALLOC, pymalloc, libc, GLIBC_TUNABLES, ${GLIBC_MALLOC_ENV_NAMES.filter((n) => n !== "GLIBC_TUNABLES").join(", ")}, trim-every)`,
+        `"${word}": unknown setting "${name}" (PYTHONMALLOC, pymalloc, libc, GLIBC_TUNABLES, ${GLIBC_MALLOC_ENV_NAMES.filter((n) => n !== "GLIBC_TUNABLES").join(", ")}, cpus, trim-every)`,
       );
     }
   }
@@ -127,6 +135,7 @@ export function parseCompareSettings(text: string): CompareConfig {
     if (glibc.warnings.length > 0) throw new CompareSettingsError(glibc.warnings[0]);
     config.glibcTunables = formatGlibcSettings(glibc.settings);
   }
+  if (config.cpus !== undefined && config.libc === "tlsf") throw new CompareSettingsError(`"cpus=${config.cpus}": the CPU count sizes glibc's arena limit; the tlsf allocator has no arenas`);
   if (config.trimEvery !== undefined && config.libc === "tlsf") throw new CompareSettingsError(`"trim-every=${config.trimEvery}": malloc_trim is glibc's; the tlsf allocator has none`);
   return config;
 }

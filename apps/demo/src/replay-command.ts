@@ -20,6 +20,8 @@ export interface ReplayStackFlags {
   pymallocVersion?: PymallocVersion;
   /** `--glibc-tunables`. */
   glibcTunables?: string;
+  /** `--cpus`: the recording machine's CPU count to assume (glibc's arena limit). */
+  cpus?: number;
   /** `--no-trace-settings` makes this false. */
   traceSettings?: boolean;
   /** `--seed`. */
@@ -53,6 +55,7 @@ export async function prepareReplay(
     pythonMalloc: flags.pythonMalloc,
     pymallocVersion: flags.pymallocVersion,
     glibcTunables: flags.glibcTunables,
+    cpus: flags.cpus,
     fromHeader: flags.traceSettings,
   });
   const line = fromHeaderLine(settings);

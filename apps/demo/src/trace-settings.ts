@@ -23,6 +23,8 @@ export interface GivenSettings {
   readonly pymallocVersion?: PymallocVersion;
   /** `--glibc-tunables` (GLIBC_TUNABLES syntax). */
   readonly glibcTunables?: string;
+  /** `--cpus`: the online CPUs glibc sizes its arena limit from (8 × CPUs); wins over the header's `# cpus`. */
+  readonly cpus?: number;
   /** `false` (`--no-trace-settings`): take nothing from the header. @defaultValue true */
   readonly fromHeader?: boolean;
 }
@@ -124,10 +126,16 @@ export function replaySettings(header: TraceHeader, given: GivenSettings = {}): 
   }
   warnings.push(...glibc.warnings);
   let options = glibc.options;
-  if (useHeader && header.cpus !== undefined) {
+  if (given.cpus !== undefined) {
+    if (!(Number.isSafeInteger(given.cpus) && given.cpus >= 1)) throw new TraceSettingsError(`--cpus ${String(given.cpus)}: expected a whole number of CPUs, at least 1`);
+    options = { ...options, cpus: given.cpus };
+    if (useHeader && header.cpus !== undefined && header.cpus !== given.cpus) {
+      warnings.push(`the trace was recorded on ${cpusText(header.cpus)}; --cpus ${given.cpus} wins (glibc's arena limit ${8 * given.cpus} instead of ${8 * header.cpus}, unless arena_max is set)`);
+    }
+  } else if (useHeader && header.cpus !== undefined) {
     // glibc sizes its arena limit from the CPU count: the recording machine's, not this one's
     options = { ...options, cpus: header.cpus };
-    fromHeader.push(`${header.cpus} CPU${header.cpus === 1 ? "" : "s"}`);
+    fromHeader.push(cpusText(header.cpus));
   }
   let glibcRelease: GlibcRelease = "2.36";
   if (useHeader && header.glibc !== undefined) {
@@ -140,6 +148,10 @@ export function replaySettings(header: TraceHeader, given: GivenSettings = {}): 
     }
   }
   return { pythonMalloc, pymallocVersion, glibc: options, glibcSettings: glibc, glibcRelease, fromHeader, warnings };
+}
+
+function cpusText(cpus: number): string {
+  return `${cpus} CPU${cpus === 1 ? "" : "s"}`;
 }
 
 /**

@@ -10,6 +10,8 @@ describe("compare --with: the grammar", () => {
     expect(parseCompareSettings("--libc=tlsf pymalloc=3.8")).toMatchObject({ libc: "tlsf", pymallocVersion: "3.8" });
     expect(parseCompareSettings("--pymalloc-version 3.13 --pythonmalloc debug")).toMatchObject({ pymallocVersion: "3.13", pythonMalloc: "debug" });
     expect(parseCompareSettings("trim-every=1000")).toMatchObject({ trimEvery: 1000 });
+    expect(parseCompareSettings("cpus=1")).toEqual({ text: "cpus=1", cpus: 1 });
+    expect(parseCompareSettings("--cpus 4 MALLOC_ARENA_MAX=2")).toEqual({ text: "--cpus 4 MALLOC_ARENA_MAX=2", cpus: 4, glibcTunables: "glibc.malloc.arena_max=2" });
   });
 
   it("resolves glibc's settings as glibc does: aliases, GLIBC_TUNABLES winning, 0x and octal", () => {
@@ -32,6 +34,10 @@ describe("compare --with: the grammar", () => {
     ["malloc", /neither NAME=VALUE nor a flag/],
     ["trim-every=0", /positive number of call events/],
     ["trim-every=1e3", /positive number of call events/],
+    ["cpus=0", /"cpus=0": expected a positive number of CPUs/],
+    ["--cpus two", /expected a positive number of CPUs/],
+    ["cpus=1 --cpus 2", /"cpus" is given twice/],
+    ["--libc tlsf cpus=2", /tlsf allocator has no arenas/],
     ["MALLOC_ARENA_MAX=two", /whole number/],
     ["MALLOC_ARENA_MAX=0", /outside 1\.\./],
     ["GLIBC_TUNABLES=glibc.malloc.hugetlb=1", /not modelled/],
@@ -52,7 +58,7 @@ describe("compare --with: the grammar", () => {
   });
 
   it("property: the order of the words does not matter", () => {
-    const words = ["PYTHONMALLOC=malloc", "pymalloc=3.9", "--libc glibc", "MALLOC_ARENA_MAX=2", "GLIBC_TUNABLES=glibc.malloc.tcache_count=3", "trim-every=77"];
+    const words = ["PYTHONMALLOC=malloc", "pymalloc=3.9", "--libc glibc", "MALLOC_ARENA_MAX=2", "GLIBC_TUNABLES=glibc.malloc.tcache_count=3", "trim-every=77", "cpus=3"];
     fc.assert(
       fc.property(fc.shuffledSubarray(words, { minLength: 1 }), fc.context(), (chosen, _ctx) => {
         const forward = parseCompareSettings(chosen.join(" "));

@@ -130,6 +130,19 @@ describe("deciding the settings", () => {
     expect(replaySettings(h, { fromHeader: false }).glibc).toEqual({});
   });
 
+  it("--cpus wins over the header's # cpus, and says so when they differ", () => {
+    const h = parseTraceHeader(["# memtrace v1", "# recorder memtrace_libc (LD_PRELOAD): glibc 2.36", "# cpus 2", "m libc 1 0x10"]);
+    const s = replaySettings(h, { cpus: 1 });
+    expect(s.glibc).toEqual({ cpus: 1 });
+    expect(s.fromHeader).toEqual([]);
+    expect(s.warnings).toEqual(["the trace was recorded on 2 CPUs; --cpus 1 wins (glibc's arena limit 8 instead of 16, unless arena_max is set)"]);
+    expect(replaySettings(h, { cpus: 2 }).warnings).toEqual([]);
+    // a trace without # cpus (an older recorder): the given count, no warning
+    expect(replaySettings(parseTraceHeader(["# memtrace v1", "m libc 1 0x10"]), { cpus: 3 })).toMatchObject({ glibc: { cpus: 3 }, warnings: [] });
+    expect(() => replaySettings(h, { cpus: 0 })).toThrow(TraceSettingsError);
+    expect(() => replaySettings(h, { cpus: 1.5 })).toThrow(/--cpus 1\.5: expected a whole number of CPUs, at least 1/);
+  });
+
   it("--no-trace-settings takes nothing from the header", () => {
     const h = python("3.13.0", "# env PYTHONMALLOC=debug", "# env GLIBC_TUNABLES=glibc.malloc.tcache_count=0");
     const s = replaySettings(h, { fromHeader: false });
