@@ -14,8 +14,12 @@ export const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 /** The package's bin script. */
 export const BIN = fileURLToPath(new URL("../bin/mem-demo.js", import.meta.url));
 
-/** Whether the CLI has been built (turbo builds before testing). */
+/**
+ * Whether the CLI has been built (turbo builds the package before testing it). Under CI an
+ * unbuilt CLI is an error, not a reason to skip: the tests that need it must run there.
+ */
 export const built = existsSync(CLI);
+if (!built && process.env.CI) throw new Error(`${CLI} is missing under CI: the demo's test task must depend on its own build (turbo.json)`);
 
 const dirs: string[] = [];
 
