@@ -49,6 +49,14 @@ const TCACHE_FILL_COUNT_243 = 16;
  * - `realloc` keeps the block only when the request fits with less than 16 bytes to spare
  *   (the page of slack for mmapped chunks of 2.41 is gone);
  * - `calloc` takes from the tcache only when it exists, and clears `tidx2usize` bytes.
+ * - an mmapped chunk has the layout of any other chunk (commit 614cfd0f8a): its size is its
+ *   mapping's less 16 bytes, `malloc_usable_size` is size - 8, and `mremap_chunk` counts 16
+ *   bytes too many into `mmapped_mem` (`hblkhd`) each time, as the real 2.43 does;
+ * - `malloc_info` has no `<total type="fast">` lines.
+ *
+ * The tcache struct is a 0x300-byte chunk when the first free creates it, but 0x310 when a
+ * small-bin hit in `_int_malloc` does (`tcache_init(av)` passes `request2size(bytes)` to
+ * `_int_malloc`, which pads it again): both seen in the real 2.43 (scripts basic, largebins).
  *
  * Not modelled: the 12 large tcache bins (chunks above 0x3f0 bytes are cached only when the
  * `tcache_max` tunable raises the limit above that; this model keeps the limit at 1032 bytes
@@ -189,7 +197,7 @@ export class Glibc243Malloc extends Glibc241Malloc {
     if (this.tcacheCount === 0) return;
     const nb = checkedRequest2size(TCACHE_STRUCT_SIZE_242);
     const victim = this.inIntMalloc
-      ? this.intMalloc(nb, nb)
+      ? this.intMalloc(checkedRequest2size(nb), nb) // glibc pads request2size(bytes) again: a 0x310 chunk
       : this.malloc2(nb, TCACHE_STRUCT_SIZE_242);
     if (victim === 0) return;
     this.tcache = victim;
@@ -326,7 +334,7 @@ export class Glibc243Malloc extends Glibc241Malloc {
     const size = chunkSize(field);
     const usable =
       (field & IS_MMAPPED) !== 0
-        ? size - CHUNK_HDR_SZ
+        ? size - SIZE_SZ
         : (this.flagsAt(p + size) & PREV_INUSE) !== 0
         ? size - SIZE_SZ
         : 0;
@@ -334,6 +342,66 @@ export class Glibc243Malloc extends Glibc241Malloc {
     return this.withoutTcacheInit(() =>
       GlibcMalloc.prototype.realloc.call(this, oldmem, bytes)
     );
+  }
+
+  /**
+   * `sysmalloc_mmap` of 2.43: an mmapped chunk has the layout of any other chunk (commit
+   * 614cfd0f8a): its size is the mapping's less the header, so that a next chunk's header
+   * would fit; `prev_size` holds the offset into the mapping (0).
+   */
+  protected override sysmallocMmap(nb: number): number {
+    const size = Math.ceil((nb + CHUNK_HDR_SZ) / PAGE) * PAGE;
+    if (size <= nb) return 0;
+    const mm = this.mmap(size);
+    if (mm === -1) return 0;
+    this.wr(mm, 0);
+    this.wr(mm + 8, size - CHUNK_HDR_SZ + IS_MMAPPED);
+    this.nMmaps++;
+    if (this.nMmaps > this.maxNMmaps) this.maxNMmaps = this.nMmaps;
+    this.mmappedMem += size;
+    if (this.mmappedMem > this.maxMmappedMem)
+      this.maxMmappedMem = this.mmappedMem;
+    return mm + CHUNK_HDR_SZ;
+  }
+
+  /** `munmap_chunk`: the mapping is `prev_size + size + CHUNK_HDR_SZ` bytes (2.36's code on the old layout). */
+  protected override munmapChunk(p: number, call: string): void {
+    this.wr(p + 8, this.sizeField(p) + CHUNK_HDR_SZ);
+    super.munmapChunk(p, call);
+  }
+
+  /**
+   * `mremap_chunk` of 2.43: the new mapping is `ALIGN_UP(nb + offset + CHUNK_HDR_SZ)`; its
+   * `mmapped_mem` update still subtracts the chunk size, not the mapping's (16 bytes more
+   * each time, as `malloc_stats`/`hblkhd` of the real 2.43 show).
+   */
+  protected override mremapChunk(p: number, nb: number): number {
+    const field = this.sizeField(p);
+    this.wr(p + 8, field + CHUNK_HDR_SZ);
+    const np = super.mremapChunk(p, nb + SIZE_SZ);
+    if (np === 0 || (np === p && this.sizeField(p) === field + CHUNK_HDR_SZ)) {
+      this.wr(p + 8, field);
+      return np;
+    }
+    this.wr(np + 8, this.sizeField(np) - CHUNK_HDR_SZ);
+    this.mmappedMem += CHUNK_HDR_SZ;
+    if (this.mmappedMem > this.maxMmappedMem)
+      this.maxMmappedMem = this.mmappedMem;
+    return np;
+  }
+
+  /** `malloc_info` of 2.43: without the `<total type="fast">` lines (commit 7447efa962). */
+  override mallocInfo(): string {
+    return super.mallocInfo().replace(/<total type="fast"[^\n]*\n/g, "");
+  }
+
+  /** `malloc_usable_size`: `memsize`, the same for mmapped chunks as for others since 2.43. */
+  override usableSize(mem: number): number {
+    mem = pointerArgument("malloc_usable_size", mem);
+    if (mem === 0) return 0;
+    const field = this.sizeField(mem - CHUNK_HDR_SZ);
+    if ((field & IS_MMAPPED) !== 0) return chunkSize(field) - SIZE_SZ;
+    return super.usableSize(mem);
   }
 
   /** `memalign(alignment, bytes)` (`_mid_memalign` of 2.43: `tcache_get_align` first). */
