@@ -9,6 +9,8 @@ const FILE_COLOURS = [OKABE_ITO.blue, OKABE_ITO.orange, OKABE_ITO.bluishGreen, O
 const DARK = new Set<string>([OKABE_ITO.blue, OKABE_ITO.vermillion, OKABE_ITO.reddishPurple, OKABE_ITO.bluishGreen, GREY.dark, OKABE_ITO.black]);
 const AGGREGATE = GREY.mid;
 const ROOT = "#555555";
+/** Pseudo files that are no source (`<frozen …>` modules are real sources). */
+const PSEUDO = /^<(no live block|unknown)>$/;
 
 interface Placed {
   readonly node: FlameNode;
@@ -93,10 +95,10 @@ export function renderFlameGraph(root: FlameNode, options: RenderOptions = {}): 
   const depth = placed.reduce((d, p) => Math.max(d, p.depth), 0);
   // pseudo files (`<no live block>`, `<unknown>`) are no source: light grey, apart in the legend
   const all = filesBySize(placed, metric);
-  const files = all.filter((f) => !f.startsWith("<"));
-  const pseudo = all.filter((f) => f.startsWith("<"));
+  const files = all.filter((f) => !PSEUDO.test(f));
+  const pseudo = all.filter((f) => PSEUDO.test(f));
   const colourOf = new Map(files.slice(0, FILE_COLOURS.length).map((f, i) => [f, FILE_COLOURS[i]!]));
-  const fillOf = (p: Placed) => (p.depth === 0 ? ROOT : p.merged > 0 ? AGGREGATE : p.node.file.startsWith("<") ? GREY.light : (colourOf.get(p.node.file) ?? GREY.dark));
+  const fillOf = (p: Placed) => (p.depth === 0 ? ROOT : p.merged > 0 ? AGGREGATE : PSEUDO.test(p.node.file) ? GREY.light : (colourOf.get(p.node.file) ?? GREY.dark));
   const parts: string[] = [];
   for (const p of placed) {
     const n = p.node;

@@ -5,9 +5,9 @@ import { bytes, esc, legend, num, svgRoot, text } from "./svg.js";
 const MAX_GROUPS = 7;
 const MAX_POINTS = 800;
 const MAX_MARKERS = 60;
-/** Colours of extra series, those of no area first; each series also has its own dash pattern. */
-const SERIES_COLOURS = [OKABE_ITO.vermillion, OKABE_ITO.blue, OKABE_ITO.reddishPurple, OKABE_ITO.orange, OKABE_ITO.skyBlue, OKABE_ITO.bluishGreen];
-const SERIES_DASHES = ["none", "8 3 2 3", "2 2", "12 4", "6 2 2 2 2 2"];
+/** Colours of extra series, in order; each series also has a dash pattern of its own (colour is never the only cue). */
+const SERIES_COLOURS = [OKABE_ITO.vermillion, OKABE_ITO.black, OKABE_ITO.blue, OKABE_ITO.reddishPurple, OKABE_ITO.orange, OKABE_ITO.skyBlue];
+const SERIES_DASHES = ["none", "8 3 2 3", "2 2", "12 4", "6 2 2 2 2 2", "1 3"];
 
 /** The causes drawn as areas: the largest by their maximum, the rest summed as "other causes". */
 export function timelineGroups(samples: readonly TimelinePoint[], max = MAX_GROUPS): string[] {
@@ -107,9 +107,10 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
     samples.forEach((s, i) => (d += `${i === 0 ? "M" : "L"}${num(x(s.event))} ${num(y(s.liveRequested))}`));
     parts.push(`<path d="${d}" fill="none" stroke="${OKABE_ITO.black}" stroke-width="2" stroke-dasharray="5 3" class="live"><title>live requested bytes (what the program asked for and still holds)</title></path>`);
   }
-  // extra series (other configurations' RSS): solid lines in colours the areas do not use
-  const seriesColours = SERIES_COLOURS.filter((c) => !colours.includes(c));
-  const lineColour = (i: number) => (seriesColours.length > 0 ? seriesColours[i % seriesColours.length]! : SERIES_COLOURS[i % SERIES_COLOURS.length]!);
+  // extra series (other configurations' RSS): lines on a white halo (they cross the areas),
+  // each with a colour and a dash pattern of its own
+  const lineColour = (i: number) => SERIES_COLOURS[i % SERIES_COLOURS.length]!;
+  const lineDash = (i: number) => SERIES_DASHES[i % SERIES_DASHES.length]!;
   series.forEach((l, i) => {
     const pts = downsample(l.points, Math.min(MAX_POINTS, Math.max(2, Math.floor(maxNodes / 4))));
     if (pts.length === 0) return;
@@ -118,7 +119,8 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
     const peak = Math.max(...l.points.map((p) => p.value));
     const last = l.points[l.points.length - 1]!;
     parts.push(
-      `<path d="${d}" fill="none" stroke="${lineColour(i)}" stroke-width="2" stroke-dasharray="${SERIES_DASHES[i % SERIES_DASHES.length]!}" class="series" data-series="${esc(l.label)}"><title>${esc(`${l.label}: peak ${bytes(peak)}, ${bytes(last.value)} at the end`)}</title></path>`,
+      `<path d="${d}" fill="none" stroke="#FFFFFF" stroke-width="4.5" stroke-opacity="0.85" class="series-halo"/>` +
+      `<path d="${d}" fill="none" stroke="${lineColour(i)}" stroke-width="2" stroke-dasharray="${lineDash(i)}" class="series" data-series="${esc(l.label)}"><title>${esc(`${l.label}: peak ${bytes(peak)}, ${bytes(last.value)} at the end`)}</title></path>`,
     );
   });
   // peak
@@ -139,7 +141,7 @@ export function renderTimeline(data: TimelineData, options: RenderOptions = {}):
   const items = [
     ...groups.map((g, gi) => ({ colour: colours[gi]!, label: g })),
     { colour: "#FFFFFF", label: "- - live requested", swatch: ` stroke="${OKABE_ITO.black}" stroke-dasharray="3 2"` },
-    ...series.map((l, i) => ({ colour: lineColour(i), label: `RSS: ${l.label}` })),
+    ...series.map((l, i) => ({ colour: lineColour(i), label: `${lineDash(i) === "none" ? "——" : "-·-"} RSS: ${l.label}` })),
     { colour: OKABE_ITO.vermillion, label: "peak" },
     { colour: OKABE_ITO.reddishPurple, label: "policy event" },
   ];
