@@ -274,10 +274,35 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
     }
   }
 
-  /** `malloc_trim(pad)`: 1 if memory was given back (madvise of free pages or a lower break). */
+  /**
+   * `malloc_trim(pad)` (`__malloc_trim`): `mtrim` on every arena in list order (main_arena,
+   * then the thread arenas newest first). 1 if memory was given back (madvise of free pages
+   * or a lower break).
+   */
   mallocTrim(pad: number): number {
     pad = sizeArgument("malloc_trim", pad);
     if (!this.initialised) this.ptmallocInit();
+    let result = 0;
+    const current = this.av;
+    try {
+      for (const a of this.arenas()) {
+        this.useArena(a);
+        result |= this.mtrim(pad);
+      }
+    } finally {
+      this.useArena(current);
+    }
+    return result;
+  }
+
+  /**
+   * `mtrim(av, pad)` on the arena being worked on: consolidates it, then every free chunk of
+   * the unsorted bin and of the bins from the page's index up gives back the whole pages
+   * past its first 48 bytes (`sizeof(struct malloc_chunk)`: its header and links stay) with
+   * madvise(MADV_DONTNEED); only main_arena's top is trimmed (`systrim`), a thread heap's
+   * top keeps its pages.
+   */
+  private mtrim(pad: number): number {
     this.mallocConsolidate();
     const psindex = binIndex(PAGE);
     let result = 0;
@@ -296,7 +321,7 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
         }
       }
     }
-    return result | this.systrim(pad);
+    return this.av === this.mainArena ? result | this.systrim(pad) : result;
   }
 
   /** `mallinfo2()`: the sums over every arena (main_arena, then the thread arenas). */
