@@ -45,6 +45,7 @@ PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 #include "trace_writer.h"
 #include "ptr_map.h"
 #include "py_frames.h"
+#include "rss_sample.h"
 
 /* pymalloc's arena size: 256 KiB before CPython 3.10, 1 MiB since (obmalloc.c's ARENA_BITS). */
 #if PY_VERSION_HEX < 0x030A0000
@@ -234,6 +235,8 @@ static void *hook_malloc(void *ctx, size_t size) {
         tw_malloc(&W, h->name, size, (uint64_t)(uintptr_t)r);
         track_new(r, h->index);
         n_events++;
+        rss_note_block(r, size);
+        rss_tick(&W, n_events);
     }
     pthread_mutex_unlock(&lock);
     return r;
@@ -255,6 +258,8 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize) {
         tw_calloc(&W, h->name, nelem, elsize, (uint64_t)(uintptr_t)r);
         track_new(r, h->index);
         n_events++;
+        rss_note_block(r, nelem * elsize);
+        rss_tick(&W, n_events);
     }
     pthread_mutex_unlock(&lock);
     return r;
@@ -268,6 +273,7 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size) {
         note_thread();
         note_obmalloc_state(h);
     }
+    if (recording) rss_forget_block(ptr);
     depth++;
     void *r = h->orig.realloc(h->orig.ctx, ptr, size);
     depth--;
@@ -289,6 +295,8 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size) {
         }
         track_new(r, h->index);
         n_events++;
+        rss_note_block(r ? r : (size ? ptr : NULL), size);
+        rss_tick(&W, n_events);
     }
     pthread_mutex_unlock(&lock);
     return r;
@@ -305,6 +313,7 @@ static void hook_free(void *ctx, void *ptr) {
         note_thread();
         note_obmalloc_state(h);
     }
+    if (recording) rss_forget_block(ptr);
     depth++;
     h->orig.free(h->orig.ctx, ptr);
     depth--;
@@ -312,6 +321,7 @@ static void hook_free(void *ctx, void *ptr) {
         if (ptr == NULL || track_forget(ptr)) {
             tw_free(&W, h->name, (uint64_t)(uintptr_t)ptr);
             n_events++;
+            rss_tick(&W, n_events);
         } else {
             tw_comment_ptr(&W, h->index == 0 ? "untracked-free raw" : h->index == 1 ? "untracked-free mem" : "untracked-free obj", (uint64_t)(uintptr_t)ptr, 0);
             n_untracked_free++;
@@ -397,6 +407,7 @@ static void *hook_arena_alloc(void *ctx, size_t size) {
         if (r) {
             tw_arena_alloc(&W, size, (uint64_t)(uintptr_t)r);
             pm_put(&arenas_live, (uint64_t)(uintptr_t)r, size);
+            rss_add(&rss_arenas, (uintptr_t)r, (uintptr_t)r, size);
             n_arenas++;
         } else {
             tw_comment_ptr(&W, "arena-alloc-failed", 0, size);
@@ -416,6 +427,7 @@ static void hook_arena_free(void *ctx, void *ptr, size_t size) {
     if (recording) {
         if (depth > 0 && pm_remove(&arenas_live, (uint64_t)(uintptr_t)ptr, NULL)) {
             tw_arena_free(&W, (uint64_t)(uintptr_t)ptr, size);
+            rss_remove(&rss_arenas, (uintptr_t)ptr);
             n_arenas_freed++;
         } else {
             if (depth == 0) pthread_mutex_lock(&lock);
@@ -495,6 +507,7 @@ static void write_header(int argc, char **argv) {
             tw_line(&W, line);
         }
     }
+    rss_init((uintptr_t)read_start_brk());
     snprintf(line, sizeof line, "# heap-start 0x%llx", (unsigned long long)read_start_brk());
     tw_line(&W, line);
     snprintf(line, sizeof line, "# cpus %d", get_nprocs());
@@ -552,6 +565,7 @@ static void stop_recording(const char *why) {
             tw_line(&W, line);
         }
 #endif
+        if (rss_every != 0) rss_write(&W, n_events);
         snprintf(line, sizeof line, "# end %s: %llu events, %llu arenas allocated, %llu arenas released, %llu data-stack chunks, %llu untracked frees, %llu untracked reallocs",
                  why, (unsigned long long)n_events, (unsigned long long)n_arenas, (unsigned long long)n_arenas_freed,
                  (unsigned long long)n_data_stack, (unsigned long long)n_untracked_free, (unsigned long long)n_untracked_realloc);

@@ -1,0 +1,154 @@
+/*
+ * rss_sample.h: the real process's resident memory of the ranges the allocators own,
+ * sampled every K call events into the trace as a comment:
+ *
+ *   # rss <event> <brk-heap> <pymalloc-arenas> <mmapped-chunks> <RssAnon>
+ *
+ * <event> is the number of call events written so far; the next three are resident bytes
+ * measured with mincore(2): the main heap [heap-start, sbrk(0)), the pymalloc arenas the
+ * recorder saw (A lines not yet freed by a D line) and the chunks glibc mmapped for
+ * allocations the recorder saw (a result whose chunk header has IS_MMAPPED, 0x2, set); the
+ * last is RssAnon from /proc/self/status (every anonymous page: also stacks, libraries'
+ * data, the recorder's own buffers). The recorder's buffers (static, or mmapped by
+ * itself) lie in none of the three ranges, so they are excluded. Not covered: thread
+ * arenas' heaps (64 MiB mappings of non-main glibc arenas).
+ *
+ * Shared by memtrace_libc.c and memtrace_python.c; never allocates (tables are static).
+ * All functions are called with the recorder's lock held.
+ */
+#ifndef MEMTRACE_RSS_SAMPLE_H
+#define MEMTRACE_RSS_SAMPLE_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "trace_writer.h"
+
+#define RSS_MAX_RANGES 16384
+
+typedef struct {
+    uintptr_t key[RSS_MAX_RANGES];   /* what the range is removed by (the block, the arena) */
+    uintptr_t start[RSS_MAX_RANGES];
+    size_t len[RSS_MAX_RANGES];
+    int n;
+} rss_ranges;
+
+static rss_ranges rss_mapped;   /* glibc's mmapped chunks: the mapping (chunk - prev_size) */
+static rss_ranges rss_arenas;   /* pymalloc arenas */
+static uint64_t rss_every = 10000;
+static uintptr_t rss_heap_start;
+static unsigned char rss_vec[16384];
+
+/* MEMTRACE_RSS_EVERY (default 10000; 0 turns the samples off) and the heap's first byte. */
+static void rss_init(uintptr_t heap_start) {
+    const char *s = getenv("MEMTRACE_RSS_EVERY");
+    if (s && *s) {
+        uint64_t v = 0;
+        for (; *s >= '0' && *s <= '9'; s++) v = v * 10 + (uint64_t)(*s - '0');
+        rss_every = v;
+    }
+    rss_heap_start = heap_start;
+}
+
+static void rss_add(rss_ranges *r, uintptr_t key, uintptr_t start, size_t len) {
+    if (r->n < RSS_MAX_RANGES) {
+        r->key[r->n] = key;
+        r->start[r->n] = start;
+        r->len[r->n] = len;
+        r->n++;
+    }
+}
+
+static void rss_remove(rss_ranges *r, uintptr_t key) {
+    for (int i = 0; i < r->n; i++) {
+        if (r->key[i] == key) {
+            r->n--;
+            r->key[i] = r->key[r->n];
+            r->start[i] = r->start[r->n];
+            r->len[i] = r->len[r->n];
+            return;
+        }
+    }
+}
+
+/* glibc's chunk of a block it returned: mmapped if the size field has 0x2. */
+static inline int rss_is_mmapped(const void *p) {
+    return p && (((const size_t *)p)[-1] & 2) != 0;
+}
+
+/* A block glibc returned (size > 512: smaller ones may be pymalloc's, whose p[-1] is data). */
+static inline void rss_note_block(const void *p, size_t size) {
+    if (rss_every == 0 || !p || size <= 512 || !rss_is_mmapped(p)) return;
+    const size_t *h = (const size_t *)p;
+    size_t chunk = h[-1] & ~(size_t)7, before = h[-2];
+    rss_add(&rss_mapped, (uintptr_t)p, (uintptr_t)p - 2 * sizeof(size_t) - before, chunk + before);
+}
+
+/* A block about to be freed or reallocated (looked up, not read: it may be pymalloc's). */
+static inline void rss_forget_block(const void *p) {
+    if (rss_mapped.n != 0 && p) rss_remove(&rss_mapped, (uintptr_t)p);
+}
+
+/* Resident bytes of [start, start + len). */
+static uint64_t rss_resident(uintptr_t start, size_t len) {
+    uintptr_t a = start & ~(uintptr_t)4095, end = start + len;
+    uint64_t n = 0;
+    while (a < end) {
+        size_t pages = (end - a + 4095) / 4096;
+        if (pages > sizeof rss_vec) pages = sizeof rss_vec;
+        if (mincore((void *)a, pages * 4096, rss_vec) != 0) return n;
+        for (size_t i = 0; i < pages; i++) n += rss_vec[i] & 1;
+        a += pages * 4096;
+    }
+    return n * 4096;
+}
+
+static uint64_t rss_sum(const rss_ranges *r) {
+    uint64_t n = 0;
+    for (int i = 0; i < r->n; i++) n += rss_resident(r->start[i], r->len[i]);
+    return n;
+}
+
+/* RssAnon of /proc/self/status, in bytes. */
+static uint64_t rss_anon(void) {
+    char buf[8192];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strstr(buf, "RssAnon:");
+    if (!p) return 0;
+    p += 8;
+    while (*p == ' ' || *p == '\t') p++;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
+    return v * 1024;
+}
+
+/* Writes "# rss ..." now. */
+static void rss_write(trace_writer *w, uint64_t events) {
+    uintptr_t brk_now = (uintptr_t)sbrk(0);
+    uint64_t heap = rss_heap_start && brk_now > rss_heap_start ? rss_resident(rss_heap_start, brk_now - rss_heap_start) : 0;
+    uint64_t arenas = rss_sum(&rss_arenas), mapped = rss_sum(&rss_mapped), anon = rss_anon();
+    char *p = tw_reserve(w, 140);
+    p = tw_str(p, "# rss ");
+    p = tw_dec(p, events); *p++ = ' ';
+    p = tw_dec(p, heap); *p++ = ' ';
+    p = tw_dec(p, arenas); *p++ = ' ';
+    p = tw_dec(p, mapped); *p++ = ' ';
+    p = tw_dec(p, anon); *p++ = '\n';
+    tw_commit(w, p);
+}
+
+/* After a call event: a sample every rss_every events. */
+static inline void rss_tick(trace_writer *w, uint64_t events) {
+    if (rss_every != 0 && events % rss_every == 0) rss_write(w, events);
+}
+
+#endif

@@ -1,0 +1,189 @@
+/**
+ * `mem-demo explain <trace> --rss-check [--program-writes none|all|all-but-calloc-mmap]`:
+ * the replay's allocator-resident bytes predicted against the real ones the recorder
+ * sampled (`# rss <event> <heap> <arenas> <mmapped> <RssAnon>` comments, see
+ * packages/memtrace/README.md), at every sample:
+ *
+ *     real process (mincore)          simulated process (page tables)
+ *     [heap-start, sbrk(0))      vs   the [heap] VMA's resident pages
+ *     pymalloc arenas (A, not D) vs   the simulated arenas' resident pages
+ *     mmapped chunks it returned vs   the simulated mmapped chunks of the same calls
+ *
+ * The simulated allocators touch only their own metadata; a real program writes the blocks
+ * it gets. `programWrites` models that: "none" (metadata only), "all" (every block written
+ * whole when it is returned: objects initialised), "all-but-calloc-mmap" ("all", except a
+ * calloc served by a fresh mmapped chunk, whose zero pages glibc leaves untouched and
+ * programs often do too).
+ */
+import { residentAnonPages } from "@mem/os-vm";
+import type { TraceRecord } from "@mem/memtrace";
+import { prepareReplay } from "./replay-command.js";
+import { replayFile } from "./replay-file.js";
+import type { Replayer } from "./replay.js";
+import type { CPythonStack, StackOptions } from "./stack.js";
+
+const PAGE = 4096;
+
+/** The models of the program's own writes. */
+export const PROGRAM_WRITES = ["none", "all", "all-but-calloc-mmap"] as const;
+/** One of {@link PROGRAM_WRITES}. */
+export type ProgramWrites = (typeof PROGRAM_WRITES)[number];
+/** The model that predicted the recorded programs best (apps/demo/README.md, "Predicted RSS"). */
+export const DEFAULT_PROGRAM_WRITES: ProgramWrites = "all-but-calloc-mmap";
+
+/** Resident bytes of the three allocator-owned ranges. */
+export interface RssParts {
+  /** The main heap (brk). */
+  readonly heap: number;
+  /** pymalloc's arenas. */
+  readonly arenas: number;
+  /** Chunks glibc mmapped for the program's calls. */
+  readonly mmapped: number;
+}
+
+/** One `# rss` sample and the prediction at the same event. */
+export interface RssSample {
+  /** Call events replayed. */
+  readonly event: number;
+  /** What the recorder measured. */
+  readonly recorded: RssParts & { readonly rssAnon: number };
+  /** The simulated process at the same event. */
+  readonly predicted: RssParts;
+  /** (predicted total − recorded total) / recorded total × 100; 0 when both are 0. */
+  readonly errorPercent: number;
+}
+
+const RSS_LINE = /^ rss (\d+) (\d+) (\d+) (\d+) (\d+)$/;
+
+/** The parsed `# rss` comment (text after `#`), or undefined. */
+export function rssCommentOf(text: string): { event: number; heap: number; arenas: number; mmapped: number; rssAnon: number } | undefined {
+  const m = RSS_LINE.exec(text);
+  if (m === null) return undefined;
+  return { event: Number(m[1]), heap: Number(m[2]), arenas: Number(m[3]), mmapped: Number(m[4]), rssAnon: Number(m[5]) };
+}
+
+const total = (p: RssParts): number => p.heap + p.arenas + p.mmapped;
+
+/** Touches every page of [start, start + size) with a write of the byte already there. */
+function touch(stack: CPythonStack, start: number, size: number): void {
+  const memory = stack.process.memory;
+  for (let a = start; a < start + size; a = (Math.floor(a / PAGE) + 1) * PAGE) memory.store8(a, memory.load8(a));
+}
+
+/** The simulated glibc chunk behind `sim` when it is mmapped: [mapping start, length]. */
+function mappedChunk(stack: CPythonStack, sim: number, size: number): [number, number] | undefined {
+  if (sim === 0 || size <= 512 || stack.options.libc === "tlsf") return undefined;
+  const memory = stack.process.memory;
+  const field = memory.load64(sim - 8);
+  if ((field & 2) === 0) return undefined;
+  const before = memory.load64(sim - 16);
+  return [sim - 16 - before, field - (field & 7) + before];
+}
+
+/** Watches a replay: applies the program-writes model and predicts each `# rss` sample. */
+export class RssWatcher {
+  /** The samples so far. */
+  readonly samples: RssSample[] = [];
+  private readonly stack: CPythonStack;
+  private readonly writes: ProgramWrites;
+  private replayer: Replayer | undefined;
+  /** Recorded pointer → the simulated mmapped chunk it sits in. */
+  private readonly mapped = new Map<number, [number, number]>();
+
+  constructor(stack: CPythonStack, writes: ProgramWrites) {
+    this.stack = stack;
+    this.writes = writes;
+  }
+
+  /** The replayer, for its recorded → simulated pointer map. */
+  attach(replayer: Replayer): void {
+    this.replayer = replayer;
+  }
+
+  /** After each replayed line. */
+  onEvent(r: TraceRecord): void {
+    switch (r.kind) {
+      case "free":
+        this.mapped.delete(r.ptr);
+        return;
+      case "malloc":
+      case "calloc":
+      case "realloc":
+      case "memalign": {
+        if (r.kind === "realloc" && r.ptr !== 0 && (r.result !== 0 || r.size === 0)) this.mapped.delete(r.ptr);
+        if (r.result === 0) return;
+        const sim = this.replayer?.simulatedPointer(r.result) ?? 0;
+        if (sim === 0) return;
+        const size = r.kind === "calloc" ? r.nelem * r.elsize : r.size;
+        const chunk = mappedChunk(this.stack, sim, size);
+        if (chunk !== undefined) this.mapped.set(r.result, chunk);
+        if (this.writes === "none" || size === 0) return;
+        if (this.writes === "all-but-calloc-mmap" && r.kind === "calloc" && chunk !== undefined) return;
+        touch(this.stack, sim, size);
+        return;
+      }
+      case "comment": {
+        const rec = rssCommentOf(r.text);
+        if (rec !== undefined) this.sample(rec);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private sample(rec: { event: number; heap: number; arenas: number; mmapped: number; rssAnon: number }): void {
+    const resident = new Set<number>();
+    let heap = 0;
+    for (const vma of residentAnonPages(this.stack.process)) {
+      if (vma.name === "[heap]") heap += vma.pages.length * PAGE;
+      else if (vma.name === undefined) for (const p of vma.pages) resident.add(p);
+    }
+    const inRange = (start: number, length: number): number => {
+      let n = 0;
+      for (let p = Math.floor(start / PAGE); p * PAGE < start + length; p++) if (resident.has(p)) n += PAGE;
+      return n;
+    };
+    let arenas = 0;
+    const pymalloc = this.stack.pymalloc;
+    if (pymalloc !== undefined) {
+      const size = pymalloc.geometry.params.arenaSize;
+      for (const ao of pymalloc.arenaObjects()) arenas += inRange(ao.address, size);
+    }
+    let mmapped = 0;
+    for (const [start, length] of this.mapped.values()) mmapped += inRange(start, length);
+    const predicted = { heap, arenas, mmapped };
+    const recorded = { heap: rec.heap, arenas: rec.arenas, mmapped: rec.mmapped, rssAnon: rec.rssAnon };
+    const real = total(recorded);
+    const errorPercent = real === 0 ? (total(predicted) === 0 ? 0 : 100) : ((total(predicted) - real) / real) * 100;
+    this.samples.push({ event: rec.event, recorded, predicted, errorPercent });
+  }
+}
+
+/**
+ * Replays `trace` and compares the prediction with every `# rss` sample in it.
+ * @throws the replay's errors (ReplayError, TraceReadError)
+ */
+export async function rssCheck(trace: string, base: StackOptions, writes: ProgramWrites = DEFAULT_PROGRAM_WRITES, note: (line: string) => void = () => undefined): Promise<RssSample[]> {
+  const prepared = await prepareReplay(trace, {}, base, note);
+  const watcher = new RssWatcher(prepared.stack, writes);
+  await replayFile(prepared.stack, trace, { onEvent: (r) => watcher.onEvent(r), replayer: (replayer) => watcher.attach(replayer) });
+  return watcher.samples;
+}
+
+const kib = (n: number): string => `${Math.round(n / 1024)}`;
+
+/** The table `--rss-check` prints: one line a sample, then the mean and max |error|. */
+export function rssCheckText(samples: readonly RssSample[], writes: ProgramWrites): string {
+  if (samples.length === 0) return "no # rss samples in the trace: record it again with mem-demo record (--rss-every K)\n";
+  const lines = [`program writes: ${writes}; KiB resident (heap+arenas+mmapped), predicted vs recorded`, "event  predicted  recorded  error%  (heap arenas mmapped predicted / recorded)"];
+  for (const s of samples) {
+    lines.push(
+      `${s.event}  ${kib(total(s.predicted))}  ${kib(total(s.recorded))}  ${s.errorPercent.toFixed(2)}  ` +
+        `(${kib(s.predicted.heap)} ${kib(s.predicted.arenas)} ${kib(s.predicted.mmapped)} / ${kib(s.recorded.heap)} ${kib(s.recorded.arenas)} ${kib(s.recorded.mmapped)})`,
+    );
+  }
+  const abs = samples.map((s) => Math.abs(s.errorPercent));
+  lines.push(`error: mean ${(abs.reduce((a, b) => a + b, 0) / abs.length).toFixed(2)}%, max ${Math.max(...abs).toFixed(2)}% over ${samples.length} samples`);
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,57 @@
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_PROGRAM_WRITES, rssCheck, rssCheckText, rssCommentOf, type ProgramWrites, type RssSample } from "../src/rss-check.js";
+
+const FIXTURES = fileURLToPath(new URL("./fixtures/rss/", import.meta.url));
+
+const total = (p: RssSample["predicted"]): number => p.heap + p.arenas + p.mmapped;
+const maxError = (samples: readonly RssSample[]): number => Math.max(...samples.map((s) => Math.abs(s.errorPercent)));
+const check = (name: string, writes: ProgramWrites = DEFAULT_PROGRAM_WRITES) => rssCheck(`${FIXTURES}${name}.memtrace.gz`, {}, writes);
+
+describe("# rss comments", () => {
+  it("parses the five numbers and nothing else", () => {
+    expect(rssCommentOf(" rss 200 57344 0 4096 770048")).toEqual({ event: 200, heap: 57344, arenas: 0, mmapped: 4096, rssAnon: 770048 });
+    expect(rssCommentOf(" rss 200 57344 0 4096")).toBeUndefined();
+    expect(rssCommentOf(" exit: 3 events")).toBeUndefined();
+  });
+});
+
+/*
+ * Recorded on this machine (glibc 2.36, CPython 3.11.7) with the recorders' # rss samples
+ * (fixtures/rss/README.md). The bounds are the errors measured when the fixtures were made
+ * (apps/demo/README.md, "Predicted RSS against the real RSS") plus a margin of 1 point.
+ */
+describe("predicted allocator RSS against the recorded one (default model: " + DEFAULT_PROGRAM_WRITES + ")", () => {
+  it.each([
+    ["sort-lines", 0, 3],
+    ["awk", 0, 2],
+    ["sed", 0, 172],
+    ["python-dicts", 10.28, 49],
+  ] as const)("%s: every sample within %s%% (+1 point), %s samples", async (name, measured, count) => {
+    const samples = await check(name);
+    expect(samples).toHaveLength(count);
+    expect(maxError(samples)).toBeLessThanOrEqual(measured + 1);
+    expect(rssCheckText(samples, DEFAULT_PROGRAM_WRITES)).toContain(`over ${count} samples`);
+  });
+
+  it("the metadata-only model is worse: pages the programs wrote are missing", async () => {
+    expect(maxError(await check("sort-lines", "none"))).toBeGreaterThan(50);
+    expect(maxError(await check("python-dicts", "none"))).toBeGreaterThan(40);
+  });
+
+  it("the events and the recorded parts are the recorder's, the pymalloc arenas predicted exactly for python-dicts at the end", async () => {
+    const samples = await check("python-dicts");
+    const last = samples.at(-1)!;
+    expect(last.predicted.arenas).toBe(last.recorded.arenas);
+    for (let i = 1; i < samples.length; i++) expect(samples[i]!.event).toBeGreaterThanOrEqual(samples[i - 1]!.event);
+  });
+
+  it("xz fills only part of its buffers: metadata-only is far too low, written-whole far too high (what remains to model)", async () => {
+    const none = await check("xz", "none");
+    const all = await check("xz", "all");
+    const end = none.length - 1;
+    expect(total(none[end]!.predicted)).toBeLessThan(total(none[end]!.recorded) / 100);
+    expect(total(all[end]!.predicted)).toBeGreaterThan(total(all[end]!.recorded) * 4);
+    expect(maxError(await check("xz"))).toBeLessThanOrEqual(336.94);
+  });
+});
