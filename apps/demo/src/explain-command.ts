@@ -13,6 +13,7 @@ import { ReplayError } from "./replay.js";
 import { prepareReplay } from "./replay-command.js";
 import { replayFile } from "./replay-file.js";
 import { replayedWithLine } from "./trace-settings.js";
+import { DEFAULT_PROGRAM_WRITES, PROGRAM_WRITES, rssCheck, rssCheckText, type ProgramWrites } from "./rss-check.js";
 import type { StackOptions } from "./stack.js";
 
 /** `--at`: a call event (1-based count of m/c/r/f/a lines), `peak` or `end`. */
@@ -118,7 +119,9 @@ export function explainCommand<Flags extends object>(command: Command, toStackOp
     .addOption(new Option("--at <event>", "the moment the report explains: a call event number, peak or end").argParser(parseAt).default("end"))
     .addOption(new Option("--every <K>", "take a sample every K call events").argParser(parseEvery).default(10000))
     .option("--json", "print the timeline, peak and end as JSON (schema: @mem/insight/explain.schema.json)")
-    .action(async (trace: string, flags: Flags & { at: ExplainAt; every: number; json?: boolean; pythonmalloc?: StackOptions["pythonMalloc"]; pymallocVersion?: StackOptions["pymallocVersion"] }, cmd: Command) => {
+    .option("--rss-check", "print the predicted allocator-resident bytes against the # rss samples the recorder took, and the error in % (rss-check.ts)")
+    .addOption(new Option("--program-writes <model>", "with --rss-check: what the program writes of its blocks").choices(PROGRAM_WRITES).default(DEFAULT_PROGRAM_WRITES))
+    .action(async (trace: string, flags: Flags & { at: ExplainAt; every: number; json?: boolean; rssCheck?: boolean; programWrites: ProgramWrites; pythonmalloc?: StackOptions["pythonMalloc"]; pymallocVersion?: StackOptions["pymallocVersion"] }, cmd: Command) => {
       const given = (name: string) => cmd.getOptionValueSource(name) !== "default";
       try {
         // --by: tracemalloc's statistics from the trace's source locations (explain-by-source.ts)
@@ -126,6 +129,11 @@ export function explainCommand<Flags extends object>(command: Command, toStackOp
         const stackFor = () =>
           prepareReplay(trace, { pythonMalloc: given("pythonmalloc") ? flags.pythonmalloc : undefined, pymallocVersion: given("pymallocVersion") ? flags.pymallocVersion : undefined }, toStackOptions(flags), note).then((p) => p.stack);
         if (await runBySource(trace, flags, (text) => process.stdout.write(text), stackFor)) return;
+        if (flags.rssCheck) {
+          const samples = await rssCheck(trace, toStackOptions(flags), flags.programWrites, note);
+          process.stdout.write(flags.json ? JSON.stringify({ programWrites: flags.programWrites, samples }) + "\n" : rssCheckText(samples, flags.programWrites));
+          return;
+        }
         const outcome = await explainTrace(
           trace,
           toStackOptions(flags),
