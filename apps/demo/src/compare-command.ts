@@ -40,6 +40,9 @@ const ROWS: readonly { readonly label: string; readonly key: string; readonly va
   { label: "memory accesses", key: "memoryAccesses", value: (f) => f.memoryAccesses, bytes: false },
 ];
 
+/** The rows of compare's table (label, `--json` change key, the figure, whether it is bytes), for other views of it (the report's table). */
+export const COMPARE_ROWS = ROWS;
+
 /** The outcome of {@link compareTrace}: the baseline first, then one column per `--with`. */
 export interface CompareOutcome {
   /** The trace. */

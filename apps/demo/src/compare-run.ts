@@ -3,7 +3,7 @@
  * settings with the `--with` settings over them), watched by the insight layer's timeline,
  * reduced to the figures the table compares.
  */
-import { countSyscalls, Timeline, type SyscallCounts } from "@mem/insight";
+import { countSyscalls, Timeline, type SyscallCounts, type TimelineResult } from "@mem/insight";
 import { GlibcMalloc } from "@mem/libc-malloc";
 import type { TraceRecord } from "@mem/memtrace";
 import type { CompareConfig } from "./compare-settings.js";
@@ -64,7 +64,8 @@ export interface CompareColumn {
 /**
  * Replays `trace` under `config` (undefined: the baseline, the trace as recorded) and
  * returns its column. Any error of this replay becomes the column's failure; `note`
- * receives the lines about settings taken from the header or overridden.
+ * receives the lines about settings taken from the header or overridden; `onTimeline` the
+ * replay's timeline when it completed (the report overlays its RSS).
  */
 export async function runConfiguration(
   trace: string,
@@ -72,6 +73,7 @@ export async function runConfiguration(
   config: CompareConfig | undefined,
   every: number,
   note: (line: string) => void,
+  onTimeline?: (result: TimelineResult) => void,
 ): Promise<CompareColumn> {
   const label = config?.text ?? "baseline";
   let describe = label;
@@ -134,6 +136,7 @@ export async function runConfiguration(
     const accesses = traffic.loads + traffic.stores - before - watching;
     if (failure !== undefined) return { label, describe, figures: undefined, failure };
     const result = timeline.finish();
+    onTimeline?.(result);
     const livePeak = result.peakLive.event;
     let after = result.end as { rssAnon: number; event: number };
     for (const s of result.timeline) if (s.event >= livePeak && s.rssAnon < after.rssAnon) after = s;

@@ -46,6 +46,8 @@ export interface ResidentShare {
   readonly requested: number;
   /** Its live blocks. */
   readonly count: number;
+  /** With `by: "traceback"`: its frames, most recent first as tracemalloc lists them (absent for `<no live block>`). */
+  readonly frames?: readonly RawFrame[];
 }
 
 /** What {@link residentBySource} found. */
@@ -171,7 +173,10 @@ export async function residentBySource(stack: CPythonStack, trace: string, optio
     }
     share(biggest.key).resident += PAGE - given;
   }
-  const out: ResidentShare[] = [...shares].map(([k, s]) => ({ source: k.split("\u0000")[0]!, ...s }));
+  const out: ResidentShare[] = [...shares].map(([k, s]) => {
+    const [source, frames] = k.split("\u0000");
+    return { source: source!, ...s, ...(frames !== undefined ? { frames: JSON.parse(frames) as RawFrame[] } : {}) };
+  });
   out.push({ source: "<no live block>", resident: unclaimed, requested: 0, count: 0 });
   out.sort((a, b) => b.resident - a.resident || b.requested - a.requested || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
   const rssAnon = account(stack).rssAnon;

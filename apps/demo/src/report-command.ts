@@ -15,8 +15,11 @@ import { pinsText } from "@mem/insight";
 import { Option, type Command } from "commander";
 import { parseEvery } from "./explain-command.js";
 import { OutputError, OutputFile } from "./output-file.js";
+import { CompareSettingsError, type CompareConfig } from "./compare-settings.js";
+import { compareForReport, parseReportCompare } from "./report-compare.js";
 import { reportHtml } from "./report-html.js";
 import { MAX_SNAPSHOTS, replayForReport } from "./report-replay.js";
+import { sourcesForReport } from "./report-sources.js";
 import type { StackOptions } from "./stack.js";
 
 /** `<trace>.html`: the trace's path without `.gz` and `.memtrace`, plus `.html`. */
@@ -42,6 +45,8 @@ export interface ReportOptions {
   pymallocVersion?: StackOptions["pymallocVersion"];
   /** Timeline sample interval. @defaultValue 10000 */
   every?: number;
+  /** `--compare` configurations (compare's grammar): the what-if table and their RSS lines. */
+  compare?: readonly CompareConfig[];
 }
 
 /** What {@link writeReport} did. */
@@ -71,7 +76,13 @@ export async function writeReport(trace: string, base: StackOptions, options: Re
     const s = r.prepared.settings;
     const stopped = r.failure ? `at line ${r.failure.line}, after ${r.result.end.event} call events: ${r.failure.message.replace(/^(memtrace: )?line \d+: /, "")}` : undefined;
     const configuration = `PYTHONMALLOC=${s.pythonMalloc}, pymalloc ${s.pymallocVersion}, libc ${r.prepared.stack.options.libc}; samples every ${r.result.every} call events; ${r.snapshots.length} map snapshots (at most ${MAX_SNAPSHOTS}).`;
-    const html = reportHtml({ trace, configuration, json: r.json, paragraph: r.paragraph, pins: pinsText(r.result.end), snapshots: r.snapshots, ...(stopped !== undefined ? { stopped } : {}) }, viewBundle());
+    // the sources picture (a trace with stacks) and the what-if table: replays of their own
+    const sources = stopped === undefined ? await sourcesForReport(trace, base, { pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion }) : { note: "No sources picture: the replay stopped before the end." };
+    const compare = options.compare !== undefined && options.compare.length > 0 ? await compareForReport(trace, base, options.compare, r.result.every, note) : undefined;
+    const html = reportHtml(
+      { trace, configuration, json: r.json, paragraph: r.paragraph, pins: pinsText(r.result.end), snapshots: r.snapshots, sources, ...(compare !== undefined ? { compare } : {}), ...(stopped !== undefined ? { stopped } : {}) },
+      viewBundle(),
+    );
     await output.write(html);
     await output.complete();
     return { path, bytes: Buffer.byteLength(html), snapshots: r.snapshots.length, stopped };
@@ -101,13 +112,27 @@ export function reportCommand<Flags extends object>(command: Command, toStackOpt
     .option("--force", "replace an existing file")
     .option("--open", "open the report when written")
     .addOption(new Option("--every <K>", "take a timeline sample every K call events (explain's default, so that the figures are explain's)").argParser(parseEvery).default(10000))
-    .action(async (trace: string, flags: Flags & { out?: string; force?: boolean; open?: boolean; every: number; pythonmalloc?: StackOptions["pythonMalloc"]; pymallocVersion?: StackOptions["pymallocVersion"] }, cmd: Command) => {
+    .addOption(
+      new Option("--compare <settings>", "add compare's what-if table and overlay this configuration's RSS on the timeline (repeatable; mem-demo compare --with's grammar, e.g. 'PYTHONMALLOC=malloc')").argParser(
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      ),
+    )
+    .action(async (trace: string, flags: Flags & { out?: string; force?: boolean; open?: boolean; every: number; compare?: string[]; pythonmalloc?: StackOptions["pythonMalloc"]; pymallocVersion?: StackOptions["pymallocVersion"] }, cmd: Command) => {
       const given = (name: string) => cmd.getOptionValueSource(name) !== "default";
+      let compare: CompareConfig[] | undefined;
+      try {
+        compare = flags.compare === undefined ? undefined : parseReportCompare(flags.compare);
+      } catch (error) {
+        if (!(error instanceof CompareSettingsError)) throw error;
+        process.stderr.write(`mem-demo report: ${error.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
       try {
         const outcome = await writeReport(
           trace,
           toStackOptions(flags),
-          { out: flags.out, force: flags.force, every: flags.every, pythonMalloc: given("pythonmalloc") ? flags.pythonmalloc : undefined, pymallocVersion: given("pymallocVersion") ? flags.pymallocVersion : undefined },
+          { out: flags.out, force: flags.force, every: flags.every, ...(compare !== undefined ? { compare } : {}), pythonMalloc: given("pythonmalloc") ? flags.pythonmalloc : undefined, pymallocVersion: given("pymallocVersion") ? flags.pymallocVersion : undefined },
           (line) => process.stderr.write(`mem-demo report: ${line}\n`),
         );
         process.stdout.write(`${outcome.path}\n`);

@@ -8,10 +8,15 @@
  *   ├ figures (peak RSS, RSS and live bytes at the end) · the explain paragraph
  *   ├ timeline (cursor at the slider's event) · slider over the map snapshots
  *   ├ arena map · heap map · page map (redrawn from the snapshot the slider picks)
+ *   ├ sources: icicle graphs of resident and live requested bytes by traceback (a trace with
+ *   │ stacks; else a note), drawn in Node, at most 2,000 frames each
+ *   ├ what if (--compare): compare's table; each configuration's RSS a line on the timeline
  *   └ tables: causes at the end and at the peak, pins, policy events
  */
 import { mib, type ExplainJson } from "@mem/insight";
 import { downsample, type PackedMaps } from "@mem/view";
+import { compareTableHtml, type ReportComparison } from "./report-compare.js";
+import type { ReportSources } from "./report-sources.js";
 
 /** The most timeline samples a report carries (the picture draws at most 800). */
 export const MAX_TIMELINE_SAMPLES = 1000;
@@ -32,6 +37,10 @@ export interface ReportPage {
   readonly snapshots: readonly PackedMaps[];
   /** Where and why the replay stopped, when it did. */
   readonly stopped?: string;
+  /** The sources picture, or why there is none (absent: the section is left out). */
+  readonly sources?: ReportSources;
+  /** `--compare`: the what-if table and the configurations' RSS lines. */
+  readonly compare?: ReportComparison;
 }
 
 /** Escapes text for HTML. */
@@ -74,7 +83,7 @@ const SCRIPT = `
   function draw(i) {
     var s = MemView.unpackMaps(D.snapshots[i]);
     label.textContent = "call event " + s.event.toLocaleString("en-US") + " (snapshot " + (i + 1) + " of " + D.snapshots.length + ")";
-    document.getElementById("timeline").innerHTML = MemView.renderTimeline(D.timeline, { id: "timeline-svg", cursor: s.event });
+    document.getElementById("timeline").innerHTML = MemView.renderTimeline(D.timeline, { id: "timeline-svg", cursor: s.event, series: D.series });
     document.getElementById("arena-map").innerHTML = s.arenas ? MemView.renderArenaMap(s.arenas, { id: "arena-svg" }) : "<p>No pymalloc arena in this configuration.</p>";
     document.getElementById("heap-map").innerHTML = MemView.renderHeapMap(s.heap, { id: "heap-svg" });
     document.getElementById("page-map").innerHTML = MemView.renderPageMap(s.pages, { id: "page-svg" });
@@ -115,7 +124,18 @@ export function reportHtml(page: ReportPage, viewBundle: string): string {
     peak: { event: j.peak.event, rssAnon: j.peak.rssAnon },
     events: j.events,
   };
-  const data = { timeline, snapshots: page.snapshots };
+  const series = (page.compare?.series ?? []).map((l) => ({ label: l.label, points: downsample(l.points, MAX_TIMELINE_SAMPLES) }));
+  const data = { timeline, snapshots: page.snapshots, series };
+  const sources =
+    page.sources === undefined
+      ? ""
+      : page.sources.tree !== undefined
+        ? `<h2>Sources at the end</h2><figure id="flame-resident">${page.sources.resident}<figcaption>Resident bytes by traceback (explain --by traceback --resident), outermost call on top; the hover text gives each frame's resident and requested bytes.</figcaption></figure><figure id="flame-requested">${page.sources.requested}<figcaption>Live requested bytes by traceback.</figcaption></figure>`
+        : `<h2>Sources at the end</h2><p id="sources-note">${h(page.sources.note)}</p>`;
+  const compare =
+    page.compare === undefined
+      ? ""
+      : `<h2>What if (mem-demo compare)</h2><p>The trace replayed as recorded (baseline) and under each --compare configuration; each configuration's RssAnon is a line on the timeline.</p>${compareTableHtml(page.compare.json)}`;
   const last = page.snapshots.length - 1;
   const events = j.events.map((e) => `<li>event ${e.event.toLocaleString("en-US")}: ${h(e.text)}</li>`).join("");
   return `<!doctype html>
@@ -140,6 +160,7 @@ ${page.stopped !== undefined ? `<div class="stopped" id="stopped" role="alert">T
 <h2>Arena map</h2><figure><div id="arena-map"></div></figure>
 <h2>Heap map</h2><figure><div id="heap-map"></div></figure>
 <h2>Page map</h2><figure><div id="page-map"></div></figure>
+${sources}${compare}
 <h2>Causes at the end</h2>${causesTable("causes-end", j.end.causes, j.end.rssAnon)}
 <h2>Causes at the peak (event ${j.peak.event.toLocaleString("en-US")})</h2>${causesTable("causes-peak", j.peak.causes, j.peak.rssAnon)}
 <h2>Pins at the end</h2><pre id="pins">${h(page.pins)}</pre>
