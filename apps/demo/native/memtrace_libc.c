@@ -63,7 +63,7 @@
 #include <unistd.h>
 
 #include "trace_writer.h"
-#include "rss_sample.h"
+#include "libc_stacks.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -288,9 +288,7 @@ static void start(void) {
     write_env();
     p = tw_reserve(&W, 60);
     p = tw_str(p, "# heap-start ");
-    uint64_t heap_start = read_start_brk();
-    rss_init((uintptr_t)heap_start);
-    p = tw_hex(p, heap_start);
+    p = tw_hex(p, read_start_brk());
     *p++ = '\n';
     tw_commit(&W, p);
     p = tw_reserve(&W, 40);
@@ -298,6 +296,14 @@ static void start(void) {
     p = tw_dec(p, (uint64_t)get_nprocs());
     *p++ = '\n';
     tw_commit(&W, p);
+    ls_init((int *)&busy);
+    if (ls_frames > 0) {
+        p = tw_reserve(&W, 40);
+        p = tw_str(p, "# frames ");
+        p = tw_dec(p, (uint64_t)ls_frames);
+        *p++ = '\n';
+        tw_commit(&W, p);
+    }
     tw_flush(&W); /* the header (with the pid) is in the file from the start */
     pthread_key_create(&exit_key, thread_exit);
     state = 1;
@@ -338,6 +344,13 @@ static inline void enter(void) {
     if (state == 1) switch_thread();
 }
 
+/* The call site(s) of the allocation, before the lock is taken (libc_stacks.h). */
+#define CALL_SITE(st)                                         \
+    ls_stack st;                                              \
+    busy = 1;                                                 \
+    if (ls_frames < 0) ls_init((int *)&busy);                 \
+    LS_CAPTURE(&st, __builtin_return_address(0))
+
 static inline void leave(void) {
     pthread_mutex_unlock(&lock);
     busy = 0;
@@ -345,28 +358,30 @@ static inline void leave(void) {
 
 void *malloc(size_t n) {
     if (busy) return __libc_malloc(n);
+    CALL_SITE(st);
     enter();
     void *r = __libc_malloc(n);
-    if (state == 1) { tw_malloc(&W, "libc", n, (uint64_t)(uintptr_t)r); n_events++; rss_note_block(r, n); rss_tick(&W, n_events); }
+    if (state == 1) { ls_write(&W, &st); tw_malloc(&W, "libc", n, (uint64_t)(uintptr_t)r); n_events++; }
     leave();
     return r;
 }
 
 void *calloc(size_t n, size_t el) {
     if (busy) return __libc_calloc(n, el);
+    CALL_SITE(st);
     enter();
     void *r = __libc_calloc(n, el);
-    if (state == 1) { tw_calloc(&W, "libc", n, el, (uint64_t)(uintptr_t)r); n_events++; rss_note_block(r, n * el); rss_tick(&W, n_events); }
+    if (state == 1) { ls_write(&W, &st); tw_calloc(&W, "libc", n, el, (uint64_t)(uintptr_t)r); n_events++; }
     leave();
     return r;
 }
 
 void *realloc(void *p, size_t n) {
     if (busy) return __libc_realloc(p, n);
+    CALL_SITE(st);
     enter();
-    if (state == 1) rss_forget_block(p);
     void *r = __libc_realloc(p, n);
-    if (state == 1) { tw_realloc(&W, "libc", (uint64_t)(uintptr_t)p, n, (uint64_t)(uintptr_t)r); n_events++; rss_note_block(r ? r : (n ? p : NULL), n); rss_tick(&W, n_events); }
+    if (state == 1) { ls_write(&W, &st); tw_realloc(&W, "libc", (uint64_t)(uintptr_t)p, n, (uint64_t)(uintptr_t)r); n_events++; }
     leave();
     return r;
 }
@@ -374,45 +389,63 @@ void *realloc(void *p, size_t n) {
 void free(void *p) {
     if (busy) { __libc_free(p); return; }
     enter();
-    if (state == 1) rss_forget_block(p);
     __libc_free(p);
-    if (state == 1) { tw_free(&W, "libc", (uint64_t)(uintptr_t)p); n_events++; rss_tick(&W, n_events); }
+    if (state == 1) { tw_free(&W, "libc", (uint64_t)(uintptr_t)p); n_events++; }
     leave();
 }
 
-static void *aligned(size_t align, size_t n, size_t recorded_n, void *(*fn)(size_t, size_t), void *(*fn1)(size_t)) {
-    if (busy) return fn ? fn(align, n) : fn1(n);
+static void *aligned(size_t align, size_t n, size_t recorded_n, void *(*fn)(size_t, size_t), void *(*fn1)(size_t), const ls_stack *st) {
     enter();
     void *r = fn ? fn(align, n) : fn1(n);
-    if (state == 1) { tw_memalign(&W, "libc", align, recorded_n, (uint64_t)(uintptr_t)r); n_events++; rss_note_block(r, n); rss_tick(&W, n_events); }
+    if (state == 1) { ls_write(&W, st); tw_memalign(&W, "libc", align, recorded_n, (uint64_t)(uintptr_t)r); n_events++; }
     leave();
     return r;
 }
 
-void *memalign(size_t align, size_t n) { return aligned(align, n, n, __libc_memalign, NULL); }
+void *memalign(size_t align, size_t n) {
+    if (busy) return __libc_memalign(align, n);
+    CALL_SITE(st);
+    return aligned(align, n, n, __libc_memalign, NULL, &st);
+}
 
 /* glibc 2.36: aligned_alloc is the same function as memalign. */
-void *aligned_alloc(size_t align, size_t n) { return aligned(align, n, n, __libc_memalign, NULL); }
+void *aligned_alloc(size_t align, size_t n) {
+    if (busy) return __libc_memalign(align, n);
+    CALL_SITE(st);
+    return aligned(align, n, n, __libc_memalign, NULL, &st);
+}
 
 int posix_memalign(void **out, size_t align, size_t n) {
     /* glibc's own argument check, made before any allocation */
     if (align % sizeof(void *) != 0 || ((align / sizeof(void *)) & (align / sizeof(void *) - 1)) != 0 || align == 0)
         return EINVAL;
-    void *r = aligned(align, n, n, __libc_memalign, NULL);
+    void *r;
+    if (busy) {
+        r = __libc_memalign(align, n);
+    } else {
+        CALL_SITE(st);
+        r = aligned(align, n, n, __libc_memalign, NULL, &st);
+    }
     if (!r) return ENOMEM;
     *out = r;
     return 0;
 }
 
 /* valloc(n) is memalign(page size, n) in glibc. */
-void *valloc(size_t n) { return aligned((size_t)sysconf(_SC_PAGESIZE), n, n, NULL, __libc_valloc); }
+void *valloc(size_t n) {
+    if (busy) return __libc_valloc(n);
+    CALL_SITE(st);
+    return aligned((size_t)sysconf(_SC_PAGESIZE), n, n, NULL, __libc_valloc, &st);
+}
 
 /* pvalloc(n) is memalign(page size, rounded) with glibc 2.36's own rounding. */
 void *pvalloc(size_t n) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE), rounded;
     if (__builtin_add_overflow(n, page - 1, &rounded)) rounded = 0;
     else rounded &= -(page - 1);
-    return aligned(page, n, rounded, NULL, __libc_pvalloc);
+    if (busy) return __libc_pvalloc(n);
+    CALL_SITE(st);
+    return aligned(page, n, rounded, NULL, __libc_pvalloc, &st);
 }
 
 /*
@@ -782,7 +815,6 @@ __attribute__((constructor)) static void begin(void) {
 __attribute__((destructor)) static void finish(void) {
     pthread_mutex_lock(&lock);
     if (state == 1) {
-        if (rss_every != 0) rss_write(&W, n_events);
         char *p = tw_reserve(&W, 100);
         p = tw_str(p, "# exit: ");
         p = tw_dec(p, n_events);

@@ -163,7 +163,7 @@ program
   .option("--out <file>", "the trace to write (.gz compresses; - is standard output) (default: <program>.memtrace.gz)")
   .option("--stats-out <file>", "where to save the real pymalloc statistics (CPython only) (default: <program>.stats.txt)")
   .option("--force", "replace existing output files (never a file the command reads)")
-  .option("--frames <N>", "CPython 3.11: the Python traceback of every allocation, N frames at most as tracemalloc.start(N); 0: none (default: 1)", (v: string) => parseFrames(v))
+  .option("--frames <N>", "CPython 3.11: the Python traceback of every allocation, N frames at most as tracemalloc.start(N); 0: none (default: 1). With --libc: the C call site, N return addresses (at most 62), symbolised after the run (default: 0)", (v: string) => parseFrames(v))
   .addHelpText("after", RECORD_HELP)
   .action(async (command: string[], flags: { libc?: boolean; out?: string; statsOut?: string; force?: boolean; frames?: number }) => {
     const { record } = await import("./record-command.js");

@@ -93,10 +93,15 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
   const old = options.compareTo;
   const since = options.since ?? "x-tracemalloc";
   const live = new LiveTraces();
+  // a C program's trace (libc lines only) is read by call site; in a CPython trace, libc lines
+  // (if any) are not tracemalloc's and are left out
+  const libcLive = new LiveTraces();
+  const pythonLive = live;
+  let sawPython = false;
   let calls = 0;
   let limit = 1;
-  let atSnapshot: Snapshot | undefined;
-  let oldSnapshot: Snapshot | undefined;
+  let atSnapshot: [Snapshot, Snapshot] | undefined;
+  let oldSnapshot: [Snapshot, Snapshot] | undefined;
   let sawStacks = false;
   const stream: TraceStream = new TraceStream((r: TraceRecord) => {
     switch (r.kind) {
@@ -107,7 +112,10 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
       case "free":
         calls++;
         apply(r);
-        if (calls === since) live.clear();
+        if (calls === since) {
+          live.clear();
+          libcLive.clear();
+        }
         if (calls === old) oldSnapshot = take();
         if (calls === at) atSnapshot = take();
         return;
@@ -117,11 +125,15 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
       case "retrace":
         // an object reused from a free list: its block gets the current traceback
         if (live.traceback.has(r.ptr)) live.traceback.set(r.ptr, stream.stacks.current);
+        if (libcLive.traceback.has(r.ptr)) libcLive.traceback.set(r.ptr, stream.stacks.current);
         return;
       case "comment": {
         const m = /^ frames (\d+)$/.exec(r.text);
         if (m) limit = Number(m[1]);
-        else if (since === "x-tracemalloc" && r.text === " x-tracemalloc-start") live.clear();
+        else if (since === "x-tracemalloc" && r.text === " x-tracemalloc-start") {
+          live.clear();
+          libcLive.clear();
+        }
         return;
       }
       default:
@@ -136,9 +148,10 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
       return [fr.filename, fr.lineno];
     }), total: t.total };
   };
-  const take = () => live.snapshot(resolve, limit);
+  const take = (): [Snapshot, Snapshot] => [live.snapshot(resolve, limit), libcLive.snapshot(resolve, limit)];
   const apply = (r: TraceRecord) => {
-    if (r.domain === "libc") return;
+    const live = r.domain === "libc" ? libcLive : pythonLive;
+    if (r.domain !== "libc") sawPython = true;
     switch (r.kind) {
       case "malloc":
       case "memalign":
@@ -172,11 +185,12 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
   for (const [moment, name] of [[at, "--at"], [old, "--compare-to"], [since, "--since"]] as const) {
     if (typeof moment === "number" && moment > calls) throw new BySourceError(`${name} ${moment} is beyond the end of the trace (${calls} call events)`);
   }
-  const now = atSnapshot ?? take();
+  const pick = (pair: [Snapshot, Snapshot]): Snapshot => (sawPython ? pair[0] : pair[1]);
+  const now = pick(atSnapshot ?? take());
   const cumulative = options.cumulative ?? false;
   let lines: string[];
   if (old !== undefined) {
-    const before = oldSnapshot ?? take();
+    const before = pick(oldSnapshot ?? take());
     lines = now.compareTo(before, options.by, cumulative).map(String);
   } else {
     lines = now.statistics(options.by, cumulative).map(String);

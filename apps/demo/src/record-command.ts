@@ -19,7 +19,7 @@ export interface RecordFlags {
   statsOut?: string;
   /** Replace existing outputs. */
   force?: boolean;
-  /** Python frames of each allocation's traceback (0: none). @defaultValue 1 where the recorder supports it (CPython 3.11) */
+  /** Python frames of each allocation's traceback (0: none); with `libc`, return addresses of its C call site. @defaultValue 1 where the recorder supports it (CPython 3.11); 0 with `libc` */
   frames?: number;
 }
 
@@ -32,7 +32,7 @@ export async function record(command: string[], flags: RecordFlags): Promise<num
     // the default names are checked here, to say how to choose another one
     if (flags.out === undefined) checkDefault(out, mode.inputs, force, "--out");
     if (mode.kind === "libc") {
-      const r = await recordLibc(mode.command, { out, force, inputs: mode.inputs, interruptible: true });
+      const r = await recordLibc(mode.command, { out, force, inputs: mode.inputs, interruptible: true, ...(flags.frames !== undefined ? { frames: flags.frames } : {}) });
       const how = r.ending === "exit" ? "" : `; it ended by ${r.ending}`;
       process.stderr.write(
         `mem-demo record: ${r.events} calls of ${command[0] ?? "?"} written to ${where(r.out)} (heap start 0x${r.heapStart.toString(16)}, exit status ${r.exitCode}${how})\n`,

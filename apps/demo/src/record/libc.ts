@@ -21,6 +21,7 @@ import { libcShim } from "./helpers.js";
 import { findProgram } from "./mode.js";
 import { finishOutput, forwardInterrupts, reserveRaw } from "./outputs.js";
 import { run } from "./run.js";
+import { symbolizeTrace } from "./symbolize.js";
 
 /** Options of {@link recordLibc}. */
 export interface RecordLibcOptions {
@@ -40,6 +41,12 @@ export interface RecordLibcOptions {
   readonly stdio?: "inherit" | "pipe";
   /** Where compiled helpers are cached. @defaultValue {@link defaultCacheDir} */
   readonly cacheDir?: string;
+  /**
+   * Return addresses of each allocation's call site to record, most recent first (0: none);
+   * symbolised after the run to `file:line` or `function+0xoff (object)` (./symbolize.ts).
+   * @defaultValue 0
+   */
+  readonly frames?: number;
 }
 
 /** What a recording of a C program produced. */
@@ -88,7 +95,7 @@ export async function recordLibc(command: readonly string[], options: RecordLibc
   try {
     const result = await run(program, args, {
       cwd: options.cwd,
-      env: { ...base, MEMTRACE_OUT: raw, LD_PRELOAD: preload },
+      env: { ...base, MEMTRACE_OUT: raw, LD_PRELOAD: preload, MEMTRACE_LIBC_FRAMES: String(options.frames ?? 0) },
       stdio: options.stdio ?? "inherit",
       stdoutToStderr: options.out === "-",
       onSpawn: (child) => signals?.attach(child),
@@ -148,6 +155,7 @@ export async function recordLibc(command: readonly string[], options: RecordLibc
       : ending === undefined
         ? `${program} ended (${status}) without the recorder's end marker: calls after the last flush are missing; ${events} events`
         : undefined;
+    if ((options.frames ?? 0) > 0) await symbolizeTrace(raw);
     finished = true;
     const outcome = await finishOutput(raw, options.out, { force, partial });
     if (partial !== undefined) {
