@@ -1,9 +1,8 @@
 import { M_MXFAST, type GlibcMallocOptions } from "./api.js";
-import { chunkSize, isPowerOfTwo } from "./arena-state.js";
+import { chunkSize } from "./arena-state.js";
 import {
   CHUNK_HDR_SZ,
   DEFAULT_MMAP_THRESHOLD_MAX,
-  EINVAL,
   ENOMEM,
   IS_MMAPPED,
   MALLOC_ALIGNMENT,
@@ -16,25 +15,18 @@ import {
   csize2tidx,
   pointerArgument,
   sizeArgument,
-  xor64,
 } from "./constants.js";
 import type { ProcessSpace } from "@mem/os-vm";
-import { Glibc241Malloc } from "./glibc-241.js";
+import { Glibc242Malloc, TCACHE_STRUCT_SIZE_242 } from "./glibc-242.js";
 import { GlibcMalloc } from "./glibc-malloc.js";
 
-/** `TCACHE_SMALL_BINS + TCACHE_LARGE_BINS` since 2.42. */
-const TCACHE_BINS_242 = 76;
-/** `tcache_perthread_struct` since 2.42: `num_slots[76]` (u16), then `entries[76]`. */
-const TCACHE_STRUCT_SIZE_242 = 2 * TCACHE_BINS_242 + 8 * TCACHE_BINS_242;
-/** Offset of `entries[0]` in that struct. */
-const TCACHE_ENTRIES_242 = 2 * TCACHE_BINS_242;
 /** `TCACHE_FILL_COUNT` of 2.43 (commit 0b9210bd76, "set default tcache fill count to 16"). */
 const TCACHE_FILL_COUNT_243 = 16;
 
 /**
  * glibc 2.43's malloc (bminor/glibc `malloc/malloc.c` of the 2.43 freeze, checked against
  * Debian unstable's libc6 2.43-7 with the driver scripts of test/glibc), where it differs
- * from 2.41's ({@link Glibc241Malloc}):
+ * from 2.42's ({@link Glibc242Malloc}) and 2.41's:
  * - no fastbins and no `malloc_consolidate` (commits e3062b06c5, bf1015fb2d, bb5a4f5295):
  *   `mallopt(M_MXFAST)` and the `mxfast` tunable are accepted and do nothing;
  * - the tcache struct has 76 bins (`num_slots[76]`, counting down from the fill count, then
@@ -63,22 +55,19 @@ const TCACHE_FILL_COUNT_243 = 16;
  * as 2.41 does); `malloc_state` without fastbins is smaller (the arena's address differs,
  * heap placements do not).
  */
-export class Glibc243Malloc extends Glibc241Malloc {
+export class Glibc243Malloc extends Glibc242Malloc {
   /** The glibc release this model reproduces. */
   override readonly release: string = "2.43";
   /** `tcache_disabled()`: `tcache_init` ran (with a zero count, or the struct could not be allocated). */
   private tcacheDisabled = false;
+  /** Set while `_int_malloc` creates the tcache (its request is padded twice). */
+  private inIntMalloc = false;
 
-  /** As {@link Glibc241Malloc}'s constructor; the default tcache fill count is 16. */
+  /** As {@link Glibc242Malloc}'s constructor; the default tcache fill count is 16. */
   constructor(process: ProcessSpace, options: GlibcMallocOptions = {}) {
     super(process, options);
     if (options.tcacheCount === undefined)
       this.tcacheCount = TCACHE_FILL_COUNT_243;
-  }
-
-  /** `mp_.tcache_max_bytes`: chunks below it are cached. */
-  private get tcacheMaxBytes(): number {
-    return (this.tcacheBins - 1) * MALLOC_ALIGNMENT + MINSIZE + 1;
   }
 
   private get tcacheInactive(): boolean {
@@ -95,13 +84,6 @@ export class Glibc243Malloc extends Glibc241Malloc {
     if (this.tcache !== 0 && tidx < this.tcacheBins && this.tcHead(tidx) !== 0)
       return this.tcacheGet(tidx);
     return this.malloc2(nb, bytes);
-  }
-
-  /** `__libc_malloc2`: the arena path. */
-  private malloc2(nb: number, bytes: number): number {
-    return this.threaded
-      ? this.mallocInArena(nb, bytes)
-      : this.intMalloc(nb, bytes);
   }
 
   /** `free(mem)` (`__libc_free` of 2.43). */
@@ -131,36 +113,7 @@ export class Glibc243Malloc extends Glibc241Malloc {
         return;
       }
     }
-    if (this.threaded) {
-      this.freeInArena(p, field);
-      return;
-    }
-    if ((field & IS_MMAPPED) === 0) this.checkMainArena(p, field, "free");
-    this.intFree(p, field, false);
-  }
-
-  /** `tcache_double_free_verify`: every bin is walked. */
-  private doubleFreeVerify(p: number): void {
-    const e = p + CHUNK_HDR_SZ;
-    for (let tidx = 0; tidx < TCACHE_BINS_242; tidx++) {
-      let cnt = 0;
-      for (
-        let tmp = this.tcHead(tidx);
-        tmp !== 0;
-        tmp = this.reveal(tmp), cnt++
-      ) {
-        if (cnt >= this.tcacheCount)
-          this.abort("free(): too many chunks detected in tcache", "free", p);
-        if ((tmp & 15) !== 0)
-          this.abort(
-            "free(): unaligned chunk detected in tcache 2",
-            "free",
-            tmp
-          );
-        if (tmp === e)
-          this.abort("free(): double free detected in tcache 2", "free", p);
-      }
-    }
+    this.freeAfterTcache(p, field);
   }
 
   /**
@@ -200,15 +153,9 @@ export class Glibc243Malloc extends Glibc241Malloc {
       ? this.intMalloc(checkedRequest2size(nb), nb) // glibc pads request2size(bytes) again: a 0x310 chunk
       : this.malloc2(nb, TCACHE_STRUCT_SIZE_242);
     if (victim === 0) return;
-    this.tcache = victim;
-    this.m.fill(victim, TCACHE_STRUCT_SIZE_242, 0);
-    for (let i = 0; i < TCACHE_BINS_242; i++)
-      this.m.store16(victim + 2 * i, this.tcacheCount);
+    this.setUpTcache(victim);
     this.tcacheDisabled = false;
   }
-
-  private inIntMalloc = false;
-  private noTcacheInit = false;
 
   /**
    * `_int_malloc` of 2.43: as 2.41's without fastbins; a hit in a small bin creates the tcache
@@ -248,41 +195,6 @@ export class Glibc243Malloc extends Glibc241Malloc {
     this.globalMaxFast = 0;
   }
 
-  /** `num_slots[tidx]`: how many more chunks the bin takes. */
-  private slots(tidx: number): number {
-    return this.m.load16(this.tcache + 2 * tidx);
-  }
-
-  /** The number of chunks in the bin, `tcache_count - num_slots[tidx]`. */
-  protected override tcCount(tidx: number): number {
-    return this.tcacheCount - this.slots(tidx);
-  }
-
-  /** `tcache->entries[tidx]`. */
-  protected override tcHead(tidx: number): number {
-    return this.rd(this.tcache + TCACHE_ENTRIES_242 + 8 * tidx);
-  }
-
-  /** `tcache_get`. */
-  protected override tcacheGet(tidx: number): number {
-    const e = this.tcHead(tidx);
-    if ((e & 15) !== 0)
-      this.abort("malloc(): unaligned tcache chunk detected", "malloc", e);
-    this.wr(this.tcache + TCACHE_ENTRIES_242 + 8 * tidx, this.reveal(e));
-    this.m.store16(this.tcache + 2 * tidx, (this.slots(tidx) + 1) & 0xffff);
-    this.m.store64(e + 8, 0);
-    return e;
-  }
-
-  /** `tcache_put`. */
-  protected override tcachePut(chunk: number, tidx: number): void {
-    const e = chunk + CHUNK_HDR_SZ;
-    this.m.store64(e + 8, this.key);
-    this.wr(e, xor64(Math.floor(e / PAGE), this.tcHead(tidx)));
-    this.m.store64(this.tcache + TCACHE_ENTRIES_242 + 8 * tidx, e);
-    this.m.store16(this.tcache + 2 * tidx, (this.slots(tidx) - 1) & 0xffff);
-  }
-
   /** `calloc(n, size)` (`__libc_calloc` of 2.43). */
   override calloc(n: number, elemSize: number): number {
     n = sizeArgument("calloc", n);
@@ -300,23 +212,6 @@ export class Glibc243Malloc extends Glibc241Malloc {
       }
     }
     return this.calloc2(n, elemSize);
-  }
-
-  /** `__libc_calloc2`: 2.36's arena path, without its tcache creation. */
-  private calloc2(n: number, elemSize: number): number {
-    return this.withoutTcacheInit(() =>
-      GlibcMalloc.prototype.calloc.call(this, n, elemSize)
-    );
-  }
-
-  /** Runs 2.36 code that creates a missing tcache, which 2.43 leaves inactive. */
-  private withoutTcacheInit(run: () => number): number {
-    this.noTcacheInit = true;
-    try {
-      return run();
-    } finally {
-      this.noTcacheInit = false;
-    }
   }
 
   /** `realloc(old, bytes)` (`__libc_realloc` of 2.43). */
@@ -404,47 +299,6 @@ export class Glibc243Malloc extends Glibc241Malloc {
     return super.usableSize(mem);
   }
 
-  /** `memalign(alignment, bytes)` (`_mid_memalign` of 2.43: `tcache_get_align` first). */
-  override memalign(alignment: number, bytes: number): number {
-    alignment = sizeArgument("memalign", alignment);
-    bytes = sizeArgument("memalign", bytes);
-    if (!this.initialised) this.ptmallocInit();
-    if (alignment <= MALLOC_ALIGNMENT) return this.malloc(bytes);
-    if (alignment < MINSIZE) alignment = MINSIZE;
-    if (alignment > 2 ** 63) return this.fail(EINVAL);
-    if (!isPowerOfTwo(alignment)) {
-      let a = MALLOC_ALIGNMENT * 2;
-      while (a < alignment) a *= 2;
-      alignment = a;
-    }
-    const nb = checkedRequest2size(bytes);
-    if (nb === 0) return this.fail(ENOMEM);
-    const tidx = csize2tidx(nb);
-    if (this.tcache !== 0 && tidx < this.tcacheBins) {
-      const head = this.tcache + TCACHE_ENTRIES_242 + 8 * tidx;
-      let link = head;
-      let e = this.tcHead(tidx);
-      while (e !== 0 && e % alignment !== 0) {
-        link = e;
-        e = this.reveal(e);
-      }
-      if (e !== 0) {
-        if ((e & 15) !== 0)
-          this.abort(
-            "malloc(): unaligned tcache chunk detected",
-            "memalign",
-            e
-          );
-        const next = this.reveal(e);
-        this.wr(
-          link,
-          link === head ? next : xor64(Math.floor(link / PAGE), next)
-        );
-        this.m.store16(this.tcache + 2 * tidx, (this.slots(tidx) + 1) & 0xffff);
-        this.m.store64(e + 8, 0);
-        return e;
-      }
-    }
-    return this.intMemalign(alignment, bytes);
-  }
+  /** `tcache_get_align` of 2.43 leaves a missing tcache missing. */
+  protected override tcacheInitForMemalign(): void {}
 }

@@ -17,6 +17,7 @@ export { EINVAL, ENOMEM, MallocArgumentError } from "./constants.js";
 export { HeapCheckError, MallocAbort } from "./errors.js";
 export { GlibcMalloc } from "./glibc-malloc.js";
 export { Glibc241Malloc } from "./glibc-241.js";
+export { Glibc242Malloc } from "./glibc-242.js";
 export { Glibc243Malloc } from "./glibc-243.js";
 export { MAIN_ARENA_LIBC_OFFSET, mainArenaAddress } from "./main-arena.js";
 export { TlsfMalloc } from "./tlsf-malloc.js";
