@@ -10,7 +10,9 @@
  * Traces: the largest committed CPython 3.11 recordings, scattered-frees (855,230 events),
  * and a synthetic one (`SYNTH` call events, default 4,000,000: 1.2 M small objects, 90% freed
  * in scattered order, then churn), generated in memory.
- * Run: node --import tsx bench/explain-overhead.ts [rounds] (BENCH_QUICK=1: one recording, 1 M synthetic events).
+ * Run: node --expose-gc --import tsx bench/explain-overhead.ts [rounds] (BENCH_QUICK=1: one recording, 1 M
+ * synthetic events; BREAKDOWN=1: the cost stage by stage; OWN_TABLE=1: the timeline keeps the requested
+ * sizes in a table of its own, as before the replayer kept them; PROFILE=1: the explain side alone).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -94,8 +96,12 @@ function synthetic(n: number): Source {
   };
 }
 
-function replayAll(source: Source, stack: CPythonStack, onEvent?: (r: TraceRecord) => void): void {
+function replayAll(source: Source, stack: CPythonStack, onEvent?: (r: TraceRecord) => void, timeline?: Timeline): void {
   const replayer = new Replayer(stack, undefined, onEvent ? { onEvent } : {});
+  if (timeline !== undefined && process.env.OWN_TABLE !== "1") {
+    replayer.keepRequestedSizes();
+    timeline.requestedFrom(replayer);
+  }
   const record = new TraceRecord();
   for (let i = 0; i < source.length; i++) replayer.handle(source.load(i, record), i + 1);
 }
@@ -105,8 +111,12 @@ function plain(source: Source): void {
   replayAll(source, createStack({ ramSize: RAM }));
 }
 
-/** What explain-command.ts does around the replay. */
-function explain(source: Source): number {
+/**
+ * What explain-command.ts does around the replay. `stage` (BREAKDOWN=1) stops short: 1 the
+ * syscall counter and an empty hook, 2 plus the requested sizes (follow), 3 plus afterCall
+ * without samples, 4 everything.
+ */
+function explain(source: Source, stage = 4): number {
   const watch: { timeline?: Timeline; counts?: SyscallCounts } = {};
   const stack = createStack({
     ramSize: RAM,
@@ -116,11 +126,21 @@ function explain(source: Source): number {
       return counted.process;
     },
   });
-  const timeline = new Timeline(stack, { every: EVERY, syscalls: watch.counts });
+  const timeline = new Timeline(stack, { every: stage === 3 ? 2 ** 52 : EVERY, syscalls: watch.counts });
   watch.timeline = timeline;
-  replayAll(source, stack, (r) => {
-    if (timeline.follow(r)) timeline.afterCall();
-  });
+  if (stage === 1) replayAll(source, stack, () => undefined);
+  else if (stage === 2) replayAll(source, stack, (r) => void timeline.follow(r), timeline);
+  else {
+    replayAll(
+      source,
+      stack,
+      (r) => {
+        if (timeline.follow(r)) timeline.afterCall();
+      },
+      timeline,
+    );
+  }
+  if (stage < 4) return 0;
   return timeline.finish().timeline.length;
 }
 
@@ -137,6 +157,25 @@ const sources: Source[] = [];
 for (const name of quick ? ["json-roundtrip"] : ["json-roundtrip", "small-objects"]) sources.push(recording(join(PYTHON_RECORDINGS, `${name}.memtrace.gz`), name));
 if (!quick) sources.push(recording(new URL("../../../packages/insight/test/fixtures/scattered-frees.memtrace.gz", import.meta.url).pathname, "scattered-frees"));
 sources.push(synthetic(SYNTH));
+
+if (process.env.PROFILE === "1") {
+  // only the explain side, for --cpu-prof
+  for (const source of sources) explain(source);
+  process.exit(0);
+}
+
+if (process.env.BREAKDOWN === "1") {
+  for (const source of sources) {
+    const best = [Infinity, Infinity, Infinity, Infinity, Infinity];
+    for (let round = 0; round < rounds; round++) {
+      best[0] = Math.min(best[0]!, measure(() => plain(source)).user);
+      for (let stage = 1; stage <= 4; stage++) best[stage] = Math.min(best[stage]!, measure(() => explain(source, stage)).user);
+    }
+    const [replay, hook, follow, after, all] = best.map((x) => x.toFixed(2));
+    console.log(`${source.name}: user CPU s, best of ${rounds}: replay ${replay}; + empty hook ${hook}; + requested sizes ${follow}; + afterCall ${after}; + samples ${all}`);
+  }
+  process.exit(0);
+}
 
 const rows: Record<string, string>[] = [];
 for (const source of sources) {

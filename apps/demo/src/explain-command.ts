@@ -89,7 +89,15 @@ export async function explainTrace(trace: string, base: StackOptions, options: E
   };
   let failure: ReplayError | undefined;
   try {
-    await replayFile(prepared.stack, trace, { onEvent, replayer: (replayer) => (simulated = (key) => replayer.simulatedPointer(key)) });
+    await replayFile(prepared.stack, trace, {
+      onEvent,
+      replayer: (replayer) => {
+        simulated = (key) => replayer.simulatedPointer(key);
+        // the requested sizes beside the replay's own pointers: no second table per event
+        replayer.keepRequestedSizes();
+        timeline.requestedFrom(replayer);
+      },
+    });
   } catch (error) {
     if (!(error instanceof ReplayError)) throw error;
     failure = error;

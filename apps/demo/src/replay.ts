@@ -158,6 +158,10 @@ export class Replayer {
   private readonly pointers = new PointerMap(1 << 17);
   /** Recorded pointers live now. */
   private live = 0;
+  /** Whether the requested size of each live block is kept beside its pointer ({@link keepRequestedSizes}). */
+  private keepRequested = false;
+  /** The sum of the requested sizes of the live blocks, when kept. */
+  private requestedBytes = 0;
   private readonly placed: PlacedArenaAllocator | undefined;
   private readonly out: ((line: string) => void) | undefined;
   private readonly summary: ReplaySummary = {
@@ -239,6 +243,29 @@ export class Replayer {
     return value >= 0 ? value : value === -1 ? 0 : -value - 2;
   }
 
+  /**
+   * Keeps, from now on, the bytes each call asked for beside its pointer in the pointer table
+   * (one probe per event for both), for tools that watch a replay (`mem-demo explain`'s
+   * timeline): see {@link liveRequested} and {@link forEachLiveRequested}. Call it before the
+   * first line.
+   */
+  keepRequestedSizes(): void {
+    this.keepRequested = true;
+  }
+
+  /** Bytes the program asked for in its live blocks (with {@link keepRequestedSizes}, else 0). */
+  get liveRequested(): number {
+    return this.requestedBytes;
+  }
+
+  /** Calls `fn` with the simulated pointer and requested bytes of every live block (with {@link keepRequestedSizes}). */
+  forEachLiveRequested(fn: (simulated: number, size: number) => void): void {
+    if (!this.keepRequested) return;
+    this.pointers.forEach((value, _key, size) => {
+      if (value >= 0) fn(value, size);
+    });
+  }
+
   /** The summary so far. */
   finish(): ReplaySummary {
     const s = this.summary;
@@ -266,9 +293,13 @@ export class Replayer {
     throw new Error(`${what} of 0x${recorded.toString(16)}, which no earlier event of the trace returned`);
   }
 
-  private result(recorded: number, simulated: number): void {
+  private result(recorded: number, simulated: number, size: number): void {
     if (recorded !== 0 && simulated !== 0) {
-      const previous = this.pointers.set(recorded, simulated);
+      let previous: number;
+      if (this.keepRequested) {
+        previous = this.pointers.setWithExtra(recorded, simulated, size);
+        this.requestedBytes += size - (previous >= 0 ? this.pointers.previousExtra : 0);
+      } else previous = this.pointers.set(recorded, simulated);
       if (previous < 0) {
         if (++this.live > this.summary.peakLive) this.summary.peakLive = this.live;
       } else this.reusedLive(recorded, previous);
@@ -333,7 +364,7 @@ export class Replayer {
         s.domains[r.domain]++;
         const p = callMalloc(this.stack, r.domain, r.size);
         if (p === 0 && r.result !== 0) this.noMemory(r.domain, "Malloc", [r.size]);
-        this.result(r.result, p);
+        this.result(r.result, p, r.size);
         if (r.domain === "libc") this.place(r.result, p);
         if (this.out) this.emit({ kind: "malloc", domain: r.domain, size: r.size, result: p });
         return;
@@ -343,7 +374,7 @@ export class Replayer {
         s.domains[r.domain]++;
         const p = callCalloc(this.stack, r.domain, r.nelem, r.elsize);
         if (p === 0 && r.result !== 0) this.noMemory(r.domain, "Calloc", [r.nelem, r.elsize]);
-        this.result(r.result, p);
+        this.result(r.result, p, r.nelem * r.elsize);
         if (r.domain === "libc") this.place(r.result, p);
         if (this.out) this.emit({ kind: "calloc", domain: r.domain, nelem: r.nelem, elsize: r.elsize, result: p });
         return;
@@ -356,7 +387,7 @@ export class Replayer {
         if (p === 0 && r.result !== 0) this.noMemory(r.domain, "Realloc", [`0x${old.toString(16)}`, r.size]);
         // A successful realloc (or glibc's realloc(p, 0), which frees) ends the old pointer.
         if (r.ptr !== 0 && (r.result !== 0 || r.size === 0)) this.retire(r.ptr, old);
-        this.result(r.result, p);
+        this.result(r.result, p, r.size);
         if (r.domain === "libc") this.place(r.result, p);
         if (this.out) this.emit({ kind: "realloc", domain: r.domain, ptr: old, size: r.size, result: p });
         return;
@@ -375,7 +406,7 @@ export class Replayer {
         if (r.domain !== "libc") throw new Error(`memalign is a C library call: domain must be libc, got ${r.domain}`);
         s.domains.libc++;
         const p = this.stack.libc.memalign(r.alignment, r.size);
-        this.result(r.result, p);
+        this.result(r.result, p, r.size);
         this.place(r.result, p);
         if (this.out) this.emit({ kind: "memalign", domain: "libc", alignment: r.alignment, size: r.size, result: p });
         return;
@@ -459,7 +490,12 @@ export class Replayer {
   }
 
   private retire(recorded: number, simulated: number): void {
-    if (this.pointers.set(recorded, -simulated - 2) >= 0) this.live--;
+    if (this.keepRequested) {
+      if (this.pointers.setWithExtra(recorded, -simulated - 2, 0) >= 0) {
+        this.live--;
+        this.requestedBytes -= this.pointers.previousExtra;
+      }
+    } else if (this.pointers.set(recorded, -simulated - 2) >= 0) this.live--;
   }
 
   private emit(event: MemtraceEvent): void {

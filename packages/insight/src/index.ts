@@ -4,7 +4,7 @@ export { ResidentLedger } from "./ledger.js";
 export { findMappedChunks, type MappedChunk } from "./mapped-scan.js";
 export { pinsOf, type PinsOptions } from "./pins.js";
 export { countSyscalls, type SyscallCounts, type SyscallListener } from "./syscall-counter.js";
-export { Timeline, mib, type PolicyEvent, type Sample, type Snapshot, type TimelineOptions, type TimelineResult } from "./timeline.js";
+export { Timeline, mib, type PolicyEvent, type RequestedSizes, type Sample, type Snapshot, type TimelineOptions, type TimelineResult } from "./timeline.js";
 export { narrate } from "./narrate.js";
 export { causesTable, pinsText, renderReport, sparkline, type ReportOptions } from "./render.js";
 export { explainJson, EXPLAIN_SCHEMA_ID, type ExplainJson } from "./explain-json.js";

@@ -93,13 +93,31 @@ export class ResidentLedger {
     return slot >= 0 && slot + n <= this.pageOf.length && this.pageOf[slot + n - 1] === first + n - 1;
   }
 
+  /** The first slot whose page is `page` or above (binary search). */
+  private lowerBound(page: number): number {
+    const pages = this.pageOf;
+    let lo = 0;
+    let hi = pages.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (pages[mid]! < page) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Bytes of `[start, end)` on resident pages (claimed or not). */
   residentIn(start: number, end: number): number {
-    let total = 0;
-    for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) {
-      if (this.slot(page) < 0) continue;
-      total += Math.min(end, (page + 1) * PAGE) - Math.max(start, page * PAGE);
-    }
+    if (!(end > start)) return 0;
+    const first = Math.floor(start / PAGE);
+    const last = Math.ceil(end / PAGE) - 1;
+    // the resident pages of the range are the consecutive slots between two binary searches
+    const n = this.lowerBound(last + 1) - this.lowerBound(first);
+    if (n === 0) return 0;
+    let total = n * PAGE;
+    // partial first and last pages count only their bytes inside the range
+    if (start % PAGE !== 0 && this.slot(first) >= 0) total -= start - first * PAGE;
+    if (end % PAGE !== 0 && this.slot(last) >= 0) total -= (last + 1) * PAGE - end;
     return total;
   }
 

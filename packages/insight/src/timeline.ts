@@ -61,6 +61,18 @@ export interface PolicyEvent {
   readonly text: string;
 }
 
+/**
+ * Where the timeline can read the requested sizes of the live blocks instead of keeping its
+ * own table (a replayer that keeps them beside its pointers: apps/demo's `Replayer` with
+ * `keepRequestedSizes()`), saving a second hash-table operation per event.
+ */
+export interface RequestedSizes {
+  /** Bytes asked for in the live blocks. */
+  readonly liveRequested: number;
+  /** Calls `fn` with each live block's simulated pointer and requested bytes. */
+  forEachLiveRequested(fn: (simulated: number, size: number) => void): void;
+}
+
 /** Options of {@link Timeline}. */
 export interface TimelineOptions {
   /** Sample every this many call events. @defaultValue 10000 */
@@ -135,6 +147,8 @@ export class Timeline {
   private threshold = 0;
   /** Maps a caller's key (a recorded pointer) to the simulated user pointer, for full accounts. */
   private readonly simulated: ((key: number) => number) | undefined;
+  /** The requested sizes, when a replayer keeps them ({@link requestedFrom}). */
+  private source: RequestedSizes | undefined;
 
   /** Watches `stack`; `simulated` maps the keys given to {@link allocated} to simulated pointers. */
   constructor(stack: InspectedStack, options: TimelineOptions = {}, simulated?: (key: number) => number) {
@@ -155,6 +169,15 @@ export class Timeline {
   /** Call events seen. */
   get callsSeen(): number {
     return this.calls;
+  }
+
+  /**
+   * Reads the requested sizes from `source` from now on (call it before the first event):
+   * {@link follow} then only tells call events apart, and {@link allocated} / {@link released}
+   * are not to be called.
+   */
+  requestedFrom(source: RequestedSizes): void {
+    this.source = source;
   }
 
   /** A live block under `key` (the caller's pointer) was asked for with `size` bytes. */
@@ -182,6 +205,10 @@ export class Timeline {
    * (arena observations, writes, thread and stack records) changes nothing and returns false.
    */
   follow(r: TraceRecord): boolean {
+    if (this.source !== undefined) {
+      const kind = r.kind;
+      return kind === "malloc" || kind === "free" || kind === "realloc" || kind === "calloc" || kind === "memalign";
+    }
     switch (r.kind) {
       case "malloc":
       case "memalign":
@@ -302,7 +329,12 @@ export class Timeline {
 
   private measure(full: boolean): { sample: Sample; detail: AccountDetail } {
     let requested: Map<number, number> | undefined;
-    if (full && this.simulated !== undefined) {
+    const source = this.source;
+    if (full && source !== undefined) {
+      const sizes = new Map<number, number>();
+      source.forEachLiveRequested((p, size) => sizes.set(p, size));
+      requested = sizes;
+    } else if (full && this.simulated !== undefined) {
       requested = new Map();
       const simulated = this.simulated;
       this.requested.forEach((size, key) => {
@@ -317,7 +349,8 @@ export class Timeline {
         ? ""
         : `${process.faults.minor},${process.faults.major},${process.mm.rssAnon},${c0.mmap},${c0.munmap},${c0.madvise},${c0.brk},${c0.mremap}`;
     const vmas = fingerprint !== "" && fingerprint === this.residentKey ? this.resident : undefined;
-    const detail = accountDetail(this.stack, { liveRequested: this.liveRequested, requested, vmas });
+    const liveRequested = source === undefined ? this.liveRequested : source.liveRequested;
+    const detail = accountDetail(this.stack, { liveRequested, requested, vmas });
     this.resident = detail.vmas;
     this.residentKey = fingerprint;
     const a = detail.account;
@@ -335,7 +368,7 @@ export class Timeline {
       vmRss: a.vmRss,
       vmSize: mm.totalVm * 4096,
       vmHWM: Math.max(mm.hiwaterRss, mm.rss) * 4096,
-      liveRequested: this.liveRequested,
+      liveRequested,
       liveUsable: a.liveUsable,
       causes: a.causes,
       pymallocArenas: this.stack.pymalloc?.narenasCurrentlyAllocated ?? 0,

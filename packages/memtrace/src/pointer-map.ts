@@ -40,6 +40,13 @@ export class PointerMap {
   private mask: number;
   private shift: number;
   private count = 0;
+  /**
+   * A third column, an extra number per entry (created by the first {@link setWithExtra}):
+   * a replayer keeps the requested size beside the simulated pointer, at no second probe.
+   */
+  private extras: Float64Array | undefined;
+  /** The extra number of the entry the last {@link setWithExtra} replaced (0 when it added one). */
+  previousExtra = 0;
 
   /** Creates an empty map with room for about `capacity * 3/4` entries before it grows. */
   constructor(capacity = 1024) {
@@ -126,6 +133,63 @@ export class PointerMap {
   }
 
   /**
+   * {@link set} with an extra number kept beside the value (see {@link extraOf}); the replaced
+   * entry's extra is left in {@link previousExtra}. One probe for both.
+   * @throws {@link PointerMapError} as {@link set} does; also for an extra that is not a finite number.
+   */
+  setWithExtra(key: number, value: number, extra: number): number {
+    if (typeof extra !== "number" || !Number.isFinite(extra)) throw new PointerMapError(`memtrace: a PointerMap extra must be a finite number, got ${describe(extra)}`);
+    if (this.extras === undefined) this.extras = new Float64Array(this.keys.length);
+    if (this.keys[this.slot(key)] === 0 || typeof value !== "number" || value === -1 || Number.isNaN(value) || (this.count + 1) * 4 > this.keys.length * 3) {
+      // a new entry, a growth or a bad argument: set validates and places, then find the slot
+      const previous = this.set(key, value);
+      let i = this.slot(key);
+      while (this.keys[i] !== key) i = (i + 1) & this.mask;
+      this.previousExtra = previous === -1 ? 0 : this.extras[i]!;
+      this.extras[i] = extra;
+      return previous;
+    }
+    // the home slot is taken: the key, if stored, is in this probe run (one hash for all)
+    const keys = this.keys;
+    const extras = this.extras;
+    let i = this.slot(key);
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) {
+        const previous = this.values[i]!;
+        this.values[i] = value;
+        this.previousExtra = extras[i]!;
+        extras[i] = extra;
+        return previous;
+      }
+      if (k === 0) {
+        if (!(key > 0 && key <= Number.MAX_SAFE_INTEGER && Math.floor(key) === key)) return this.set(key, value); // throws
+        keys[i] = key;
+        this.count++;
+        this.values[i] = value;
+        this.previousExtra = 0;
+        extras[i] = extra;
+        return -1;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** The extra number stored with `key` by {@link setWithExtra} (0 when absent or never given). */
+  extraOf(key: number): number {
+    const extras = this.extras;
+    if (extras === undefined || typeof key !== "number") return 0;
+    const keys = this.keys;
+    let i = this.slot(key);
+    for (;;) {
+      const k = keys[i]!;
+      if (k === 0) return 0;
+      if (k === key) return extras[i]!;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /**
    * Removes `key` and returns its value, or -1 if it was not stored.
    * @throws {@link PointerMapError} when `key` is not a number.
    */
@@ -153,10 +217,12 @@ export class PointerMap {
       if (movable) {
         keys[i] = kj;
         values[i] = values[j]!;
+        if (this.extras !== undefined) this.extras[i] = this.extras[j]!;
         i = j;
       }
     }
     keys[i] = 0;
+    if (this.extras !== undefined) this.extras[i] = 0;
     this.count--;
     return value;
   }
@@ -164,23 +230,35 @@ export class PointerMap {
   /** Removes every entry. */
   clear(): void {
     this.keys.fill(0);
+    this.extras?.fill(0);
     this.count = 0;
   }
 
-  /** Calls `fn` for every entry, in no particular order. */
-  forEach(fn: (value: number, key: number) => void): void {
+  /** Calls `fn` for every entry, in no particular order (`extra`: see {@link setWithExtra}, else 0). */
+  forEach(fn: (value: number, key: number, extra: number) => void): void {
     const keys = this.keys;
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== 0) fn(this.values[i]!, keys[i]!);
+    const extras = this.extras;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== 0) fn(this.values[i]!, keys[i]!, extras === undefined ? 0 : extras[i]!);
   }
 
   private grow(): void {
     const oldKeys = this.keys;
     const oldValues = this.values;
+    const oldExtras = this.extras;
     this.keys = new Float64Array(oldKeys.length * 2);
     this.values = new Float64Array(oldKeys.length * 2);
+    this.extras = oldExtras === undefined ? undefined : new Float64Array(oldKeys.length * 2);
     this.mask = this.keys.length - 1;
     this.shift--;
     this.count = 0;
-    for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] !== 0) this.set(oldKeys[i]!, oldValues[i]!);
+    for (let i = 0; i < oldKeys.length; i++) {
+      if (oldKeys[i] === 0) continue;
+      this.set(oldKeys[i]!, oldValues[i]!);
+      if (oldExtras !== undefined && oldExtras[i] !== 0) {
+        let j = this.slot(oldKeys[i]!);
+        while (this.keys[j] !== oldKeys[i]) j = (j + 1) & this.mask;
+        this.extras![j] = oldExtras[i]!;
+      }
+    }
   }
 }

@@ -36,6 +36,37 @@ describe("PointerMap", () => {
     );
   });
 
+  it("keeps an extra number beside each value through sets, deletes and growth (setWithExtra)", () => {
+    const extraOp = fc.oneof(
+      fc.record({ op: fc.constant("set" as const), key, value: fc.nat(), extra: fc.nat({ max: 2 ** 40 }) }),
+      fc.record({ op: fc.constant("delete" as const), key }),
+    );
+    fc.assert(
+      fc.property(fc.array(extraOp, { maxLength: 400 }), (ops) => {
+        const ours = new PointerMap(16);
+        const model = new Map<number, [number, number]>();
+        for (const o of ops) {
+          if (o.op === "set") {
+            expect(ours.setWithExtra(o.key, o.value, o.extra)).toBe(model.get(o.key)?.[0] ?? -1);
+            expect(ours.previousExtra).toBe(model.get(o.key)?.[1] ?? 0);
+            model.set(o.key, [o.value, o.extra]);
+          } else {
+            expect(ours.delete(o.key)).toBe(model.get(o.key)?.[0] ?? -1);
+            model.delete(o.key);
+          }
+        }
+        for (const [k, [v, e]] of model) {
+          expect(ours.get(k)).toBe(v);
+          expect(ours.extraOf(k)).toBe(e);
+        }
+        const seen = new Map<number, [number, number]>();
+        ours.forEach((v, k, e) => seen.set(k, [v, e]));
+        expect(seen).toEqual(model);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("refuses NULL and reports missing keys as -1", () => {
     const m = new PointerMap();
     expect(() => m.set(0, 1)).toThrow("memtrace: PointerMap cannot store the NULL pointer");
