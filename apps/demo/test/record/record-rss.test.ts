@@ -1,0 +1,69 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseTrace } from "@mem/memtrace";
+import { describe, expect, it } from "vitest";
+import { recordLibc, recordPython } from "../../src/record/index.js";
+import { rssCheck, rssCommentOf } from "../../src/rss-check.js";
+import { cacheDir, haveCompiler, havePython, scratch } from "./support.js";
+
+type Sample = NonNullable<ReturnType<typeof rssCommentOf>>;
+
+function samplesOf(path: string): { samples: Sample[]; calls: number; arenas: number } {
+  const events = parseTrace(readFileSync(path, "utf8"));
+  const samples = events.flatMap((e) => (e.kind === "comment" ? [rssCommentOf(e.text)].filter((s) => s !== undefined) : []));
+  const calls = events.filter((e) => ["malloc", "calloc", "realloc", "free", "memalign"].includes(e.kind)).length;
+  const arenas = events.filter((e) => e.kind === "arena-alloc").length - events.filter((e) => e.kind === "arena-free").length;
+  return { samples, calls, arenas };
+}
+
+// a 1 MiB block (glibc mmaps it) of which the program writes the first half only
+const HALF = [
+  "python3", "-S", "-c",
+  "import ctypes; l = ctypes.CDLL(None); l.malloc.restype = ctypes.c_void_p; p = l.malloc(1 << 20); ctypes.memset(p, 1, 1 << 19)",
+];
+
+describe.skipIf(!haveCompiler)("# rss samples of the libc shim (real glibc)", () => {
+  it("samples every K events and at exit; an mmapped block half written is half resident, and the write models bracket it", { timeout: 120_000 }, async () => {
+    const out = join(scratch(), "half.memtrace");
+    const rec = await recordLibc(HALF, { out, stdio: "pipe", cacheDir, env: { ...process.env, MEMTRACE_RSS_EVERY: "50" } });
+    expect(rec.exitCode).toBe(0);
+    const { samples, calls } = samplesOf(out);
+    expect(samples.length).toBe(Math.floor(calls / 50) + 1);
+    samples.slice(0, -1).forEach((s, i) => expect(s.event).toBe((i + 1) * 50));
+    const end = samples.at(-1)!;
+    expect(end.event).toBe(calls);
+    expect(end.arenas).toBe(0);
+    // the half written (512 KiB) and the chunk header's page, give or take python's own mmapped blocks
+    expect(end.mmapped).toBeGreaterThanOrEqual(512 * 1024);
+    expect(end.mmapped).toBeLessThan(768 * 1024);
+    expect(end.heap + end.mmapped).toBeLessThanOrEqual(end.rssAnon);
+    const none = (await rssCheck(out, {}, "none")).at(-1)!;
+    const all = (await rssCheck(out, {}, "all")).at(-1)!;
+    expect(none.predicted.mmapped).toBeLessThan(end.mmapped);
+    expect(all.predicted.mmapped).toBeGreaterThan(end.mmapped);
+  });
+
+  it("MEMTRACE_RSS_EVERY=0 writes none", { timeout: 120_000 }, async () => {
+    const out = join(scratch(), "none.memtrace");
+    await recordLibc(HALF, { out, stdio: "pipe", cacheDir, env: { ...process.env, MEMTRACE_RSS_EVERY: "0" } });
+    expect(samplesOf(out).samples).toHaveLength(0);
+  });
+});
+
+describe.skipIf(!havePython)("# rss samples of the CPython recorder", () => {
+  it("measures the live arenas, within their size, and the brk heap within RssAnon", { timeout: 120_000 }, async () => {
+    const dir = scratch();
+    const out = join(dir, "dicts.memtrace");
+    const rec = await recordPython(["python3", "-S", "-c", "d = {str(i): [i] * 3 for i in range(20000)}"], {
+      out, stdio: "pipe", cacheDir, frames: 0, env: { ...process.env, MEMTRACE_RSS_EVERY: "5000" },
+    });
+    expect(rec.exitCode).toBe(0);
+    const { samples, calls, arenas } = samplesOf(out);
+    expect(samples.at(-1)!.event).toBe(calls);
+    expect(samples.length).toBe(Math.floor(calls / 5000) + 1);
+    const end = samples.at(-1)!;
+    expect(end.arenas).toBeGreaterThan(0);
+    expect(end.arenas).toBeLessThanOrEqual(arenas * 1048576);
+    for (const s of samples) expect(s.heap + s.arenas + s.mmapped).toBeLessThanOrEqual(s.rssAnon);
+  });
+});
