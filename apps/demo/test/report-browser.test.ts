@@ -40,10 +40,14 @@ const REFERENCES = fileURLToPath(new URL("./fixtures/report-screenshots/", impor
 const TOLERANCE = 0.02;
 
 const fixture = (path: string) => fileURLToPath(new URL(`../../../packages/${path}`, import.meta.url));
-/** Committed real recordings: the largest CPython one, and a C program's (glibc only, no pymalloc). */
-const RECORDINGS = [
-  { name: "json-roundtrip", path: fixture("small-object/test/fixtures/recordings/json-roundtrip.memtrace.gz"), python: true },
-  { name: "heap-workout", path: fixture("libc-malloc/test/fixtures/recordings/heap-workout.memtrace.gz"), python: false },
+/**
+ * Committed real recordings: the largest CPython one, a C program's (glibc only, no pymalloc),
+ * and a CPython one with stacks (`record --frames 5`) reported with `--compare`.
+ */
+const RECORDINGS: { name: string; path: string; python: boolean; stacks: boolean; args: string[] }[] = [
+  { name: "json-roundtrip", path: fixture("small-object/test/fixtures/recordings/json-roundtrip.memtrace.gz"), python: true, stacks: false, args: [] },
+  { name: "heap-workout", path: fixture("libc-malloc/test/fixtures/recordings/heap-workout.memtrace.gz"), python: false, stacks: false, args: [] },
+  { name: "sources", path: fileURLToPath(new URL("./fixtures/report-stacks/sources.memtrace.gz", import.meta.url)), python: true, stacks: true, args: ["--compare", "PYTHONMALLOC=malloc"] },
 ];
 
 /** Compares a PNG with its committed reference; writes the reference when asked to. */
@@ -71,7 +75,7 @@ describe.skipIf(!run)(`mem-demo report in Chromium${run ? "" : ` (skipped: ${rea
     dir = mkdtempSync(join(tmpdir(), "mem-demo-report-"));
     for (const r of RECORDINGS) {
       const out = join(dir, `${r.name}.html`);
-      const result = mem(["report", r.path, "-o", out], { cwd: dir });
+      const result = mem(["report", r.path, "-o", out, ...r.args], { cwd: dir });
       if (result.status !== 0) throw new Error(`report of ${r.name} failed: ${result.stderr}`);
       reports.set(r.name, out);
     }
@@ -141,6 +145,31 @@ describe.skipIf(!run)(`mem-demo report in Chromium${run ? "" : ` (skipped: ${rea
         await page.close();
       });
 
+      it(r.stacks ? "draws the sources as icicle graphs, and the --compare configuration's RSS as a line that stays when the slider moves" : "says why there is no sources picture", async () => {
+        const { page, errors } = await open(r.name);
+        if (r.stacks) {
+          expect(await page.locator("#sources-note").count()).toBe(0);
+          for (const id of ["#flame-resident-svg", "#flame-requested-svg"]) {
+            expect(await page.locator(`${id} rect.frame`).count()).toBeGreaterThan(10);
+            expect(await page.locator(`${id} g.legend`).count()).toBe(1);
+          }
+          await page.locator('#flame-resident-svg rect.frame[data-depth="1"]').first().hover({ force: true });
+          const tip = page.locator("#tooltip");
+          await expect.poll(() => tip.isVisible()).toBe(true);
+          expect(await tip.textContent()).toMatch(/: [\d.]+ (B|KiB|MiB) resident, [\d.]+ (B|KiB|MiB) requested in [\d,]+ live blocks/);
+          expect(await page.locator('#timeline-svg path.series[data-series="PYTHONMALLOC=malloc"]').count()).toBe(1);
+          await page.locator("#slider").fill("0");
+          expect(await page.locator('#timeline-svg path.series[data-series="PYTHONMALLOC=malloc"]').count()).toBe(1);
+          expect(await page.locator("#compare td[data-key]").count()).toBe(13 * 2);
+        } else {
+          expect(await page.locator("#flame-resident-svg").count()).toBe(0);
+          expect(await page.locator("#sources-note").textContent()).toMatch(/^This trace has no stacks/);
+          expect(await page.locator("#timeline-svg path.series").count()).toBe(0);
+        }
+        expect(errors).toEqual([]);
+        await page.close();
+      });
+
       it("shows a chunk's address, size and state when hovered", async () => {
         const { page } = await open(r.name);
         await page.locator('#heap-svg rect.chunk[data-state="in-use"]').first().hover({ force: true });
@@ -160,7 +189,7 @@ describe.skipIf(!run)(`mem-demo report in Chromium${run ? "" : ` (skipped: ${rea
         const { page } = await open(r.name);
         // the sticky slider bar would cover the top of a picture scrolled under it
         await page.addStyleTag({ content: ".controls { position: static !important; }" });
-        const pictures = ["timeline-svg", "heap-svg", "page-svg", ...(r.python ? ["arena-svg"] : [])];
+        const pictures = ["timeline-svg", "heap-svg", "page-svg", ...(r.python ? ["arena-svg"] : []), ...(r.stacks ? ["flame-resident-svg"] : [])];
         for (const id of pictures) {
           const png = await page.locator(`#${id}`).screenshot();
           const { differing, total } = compare(`${r.name}-${id.replace(/-svg$/, "")}`, png);

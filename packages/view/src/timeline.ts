@@ -5,8 +5,8 @@ import { bytes, esc, legend, num, svgRoot, text } from "./svg.js";
 const MAX_GROUPS = 7;
 const MAX_POINTS = 800;
 const MAX_MARKERS = 60;
-/** Colours of extra series, in order; each series also has a dash pattern of its own (colour is never the only cue). */
-const SERIES_COLOURS = [OKABE_ITO.vermillion, OKABE_ITO.black, OKABE_ITO.blue, OKABE_ITO.reddishPurple, OKABE_ITO.orange, OKABE_ITO.skyBlue];
+/** Colours of extra series, in order (black solid first: the peak is vermillion, live requested black dashed); each series also has a dash pattern of its own (colour is never the only cue). */
+const SERIES_COLOURS = [OKABE_ITO.black, OKABE_ITO.vermillion, OKABE_ITO.blue, OKABE_ITO.reddishPurple, OKABE_ITO.orange, OKABE_ITO.skyBlue];
 const SERIES_DASHES = ["none", "8 3 2 3", "2 2", "12 4", "6 2 2 2 2 2", "1 3"];
 
 /** The causes drawn as areas: the largest by their maximum, the rest summed as "other causes". */
