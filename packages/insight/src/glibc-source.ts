@@ -4,6 +4,9 @@ import type { ResidentLedger } from "./ledger.js";
 import { findMappedChunks, type MappedChunk } from "./mapped-scan.js";
 import { addDecorated, isDecorated, DEBUG_PAD_BYTES, DEBUG_SIZE_BYTES } from "./pymalloc-source.js";
 
+/** `HEAP_MAX_SIZE`: a thread heap's reservation (64 MiB, aligned to it). */
+const HEAP_MAX_SIZE = 64 * 1024 * 1024;
+
 /** glibc's IS_MMAPPED bit. */
 const IS_MMAPPED = 2;
 
@@ -15,6 +18,8 @@ export interface LibcFindings {
   liveUsable: number;
   /** The heap's chunks in address order (glibc), for the pins and the trim dry run. */
   readonly chunks: readonly HeapChunk[];
+  /** Each thread arena's chunks (its heaps oldest first, in address order; list order of the arenas), for the trim dry run. */
+  readonly threadChunks: readonly (readonly HeapChunk[])[];
   /** Chunks with a mapping of their own. */
   readonly mapped: readonly MappedChunk[];
   /** glibc's layout and policy, when the allocator is glibc. */
@@ -43,6 +48,8 @@ function freeCause(chunk: HeapChunk): string {
  *  heap: [prev_size][size|P][tcache_perthread_struct]...[size|P][data ......][size|P][top ... brk)
  *        headers: glibc.chunk-headers; data: glibc.in-use / glibc.tcache-struct / pymalloc.*;
  *        free chunks (header included): glibc.tcache, .fastbins, .unsorted, .small-bins, .large-bins
+ *  thread heap: [heap_info][malloc_state][pad][chunks as above ...][top ...)   glibc.heap-info, glibc.arena
+ *        (a later heap of the same arena: [heap_info][chunks ...])
  *  mmapped chunk: [0][size|M][data .................. page end]  glibc.mmapped-payload / -slack
  * ```
  * `requested` (user pointer → bytes asked for) splits an mmapped chunk into payload and slack.
@@ -58,48 +65,27 @@ export function accountGlibc(
 ): LibcFindings {
   const view = g.inspect();
   const mem = g.process.memory;
-  const findings: LibcFindings = { liveBlocks: 0, liveUsable: 0, chunks: [], mapped: [], glibc: view };
+  const findings: LibcFindings = { liveBlocks: 0, liveUsable: 0, chunks: [], threadChunks: [], mapped: [], glibc: view };
   if (!view.initialised) return findings;
   ledger.add(view.arena, view.arena + view.mainArenaSize, "glibc.main-arena");
   const chunks = g.walkHeap();
-  const starts = new Set(view.regions);
-  for (const c of chunks) {
-    const a = c.address;
-    if (starts.has(a)) ledger.add(a, a + 8, "glibc.chunk-headers");
-    if (c.state === "top") {
-      ledger.add(a + 8, a + c.size, "glibc.top");
-      continue;
-    }
-    if (c.state === "fencepost") {
-      ledger.add(a + 8, a + 16, "glibc.chunk-headers");
-      continue;
-    }
-    if (c.state !== "in-use") {
-      ledger.add(a + 8, a + c.size + 8, freeCause(c));
-      continue;
-    }
-    ledger.add(a + 8, a + 16, "glibc.chunk-headers");
-    const user = a + 16;
-    const end = a + c.size + 8;
-    if (a === view.tcacheChunk) {
-      ledger.add(user, end, "glibc.tcache-struct");
-      continue;
-    }
-    const structure = structures.get(user) ?? structures.get(user + 16);
-    if (structure !== undefined) {
-      ledger.add(user, end, structure);
-      continue;
-    }
-    findings.liveBlocks++;
-    if (debug && ledger.isResident(user) && ledger.isResident(user + 15) && isDecorated(mem, user, end - user)) {
-      addDecorated(ledger, mem, user, end, "glibc.in-use");
-      findings.liveUsable += end - user - DEBUG_SIZE_BYTES - DEBUG_PAD_BYTES;
-    } else {
-      ledger.add(user, end, "glibc.in-use");
-      findings.liveUsable += end - user;
-    }
+  const add = (c: ChunkCounts): void => {
+    findings.liveBlocks += c.liveBlocks;
+    findings.liveUsable += c.liveUsable;
+  };
+  add(accountChunks(chunks, new Set(view.regions), new Set([view.tcacheChunk]), ledger, mem, structures, debug));
+  // thread arenas: heap_info at each heap's start, the arena's malloc_state after the first's
+  const threadArenas = g.walkThreadHeaps();
+  for (const t of threadArenas) {
+    for (const h of t.heaps) ledger.add(h.start, h.start + t.heapInfoSize, "glibc.heap-info");
+    // the malloc_state and the 8 bytes that align the first chunk after it
+    ledger.add(t.arena, Math.max(t.arena + t.arenaSize, t.chunks[0]?.address ?? 0), "glibc.arena");
+    const starts = new Set(t.heaps.map((h, i) => (i === 0 ? (t.chunks[0]?.address ?? 0) : h.start + t.heapInfoSize)));
+    add(accountChunks(t.chunks, starts, new Set(t.tcacheStructs), ledger, mem, structures, debug));
   }
-  const mapped = findMappedChunks(vmas, mem, ledger, IS_MMAPPED, skip);
+  // the thread heaps' reservations are heaps, not mmapped chunks
+  const heapRanges = threadArenas.flatMap((t) => t.heaps.map((h) => [h.start, h.start + HEAP_MAX_SIZE] as const));
+  const mapped = findMappedChunks(vmas, mem, ledger, IS_MMAPPED, [...skip, ...heapRanges].sort((x, y) => x[0] - y[0]));
   for (const m of mapped) {
     const user = m.address + 16;
     const end = m.address + m.size;
@@ -121,5 +107,60 @@ export function accountGlibc(
     ledger.add(user, split, "glibc.mmapped-payload");
     ledger.add(split, end, "glibc.mmapped-slack");
   }
-  return { ...findings, chunks, mapped };
+  return { ...findings, chunks, mapped, threadChunks: threadArenas.map((t) => t.chunks) };
+}
+
+interface ChunkCounts {
+  liveBlocks: number;
+  liveUsable: number;
+}
+
+/** Gives the causes of one heap's chunks (main heap or a thread arena's heaps); returns the live blocks found. */
+function accountChunks(
+  chunks: readonly HeapChunk[],
+  starts: ReadonlySet<number>,
+  tcacheStructs: ReadonlySet<number>,
+  ledger: ResidentLedger,
+  mem: GlibcMalloc["process"]["memory"],
+  structures: ReadonlyMap<number, string>,
+  debug: boolean,
+): ChunkCounts {
+  const counts: ChunkCounts = { liveBlocks: 0, liveUsable: 0 };
+  for (const c of chunks) {
+    const a = c.address;
+    if (starts.has(a)) ledger.add(a, a + 8, "glibc.chunk-headers");
+    if (c.state === "top") {
+      ledger.add(a + 8, a + c.size, "glibc.top");
+      continue;
+    }
+    if (c.state === "fencepost") {
+      ledger.add(a + 8, a + 16, "glibc.chunk-headers");
+      continue;
+    }
+    if (c.state !== "in-use") {
+      ledger.add(a + 8, a + c.size + 8, freeCause(c));
+      continue;
+    }
+    ledger.add(a + 8, a + 16, "glibc.chunk-headers");
+    const user = a + 16;
+    const end = a + c.size + 8;
+    if (tcacheStructs.has(a)) {
+      ledger.add(user, end, "glibc.tcache-struct");
+      continue;
+    }
+    const structure = structures.get(user) ?? structures.get(user + 16);
+    if (structure !== undefined) {
+      ledger.add(user, end, structure);
+      continue;
+    }
+    counts.liveBlocks++;
+    if (debug && ledger.isResident(user) && ledger.isResident(user + 15) && isDecorated(mem, user, end - user)) {
+      addDecorated(ledger, mem, user, end, "glibc.in-use");
+      counts.liveUsable += end - user - DEBUG_SIZE_BYTES - DEBUG_PAD_BYTES;
+    } else {
+      ledger.add(user, end, "glibc.in-use");
+      counts.liveUsable += end - user;
+    }
+  }
+  return counts;
 }

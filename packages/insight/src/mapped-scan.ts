@@ -41,7 +41,8 @@ export function findMappedChunks(
         at = range[1];
         continue;
       }
-      if (ledger.isResident(at) && memory.load64(at) === 0) {
+      // prev_size read as two words: any 64-bit value may sit there (load64 refuses those above 2^53)
+      if (ledger.isResident(at) && memory.load32(at) === 0 && memory.load32(at + 4) === 0) {
         const low = memory.load32(at + 8);
         const field = low + memory.load32(at + 12) * 2 ** 32;
         const size = field - (low & 7);

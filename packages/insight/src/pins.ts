@@ -91,22 +91,11 @@ function topPin(chunks: readonly HeapChunk[], trimThreshold: number, topPad: num
 }
 
 /**
- * A dry run of glibc 2.36's `malloc_trim(0)` (`mtrim`): `malloc_consolidate` first merges
- * fastbin chunks with their free neighbours (and into the top); then, for every free chunk in
- * the bins larger than a page plus `sizeof(struct malloc_chunk)`, the whole pages from
- * `ALIGN_UP(p + 48, 4096)` are dropped with `madvise(MADV_DONTNEED)`; then `systrim(0)` moves
- * the break down by `ALIGN_DOWN(top_size - MINSIZE - 1, 4096)`.
- *
- * ```
- *   free chunk p [ 48 bytes kept | page | page | page | partial page ]   madvise on the pages
- *   top chunk    [ ............ | released by brk (ALIGN_DOWN(top - 33)) ]
- * ```
+ * One arena's part of mtrim: every run of free chunks (consolidated into one) not merged
+ * into the top gives back its whole pages past its first 48 bytes; appends them to `ranges`
+ * and returns the top chunk as consolidation leaves it (a run just below it merged in).
  */
-function trimDryRun(detail: AccountDetail): TrimDryRun {
-  const chunks = detail.libc.chunks;
-  const ledger = detail.ledger;
-  const ranges: { start: number; length: number; resident: number }[] = [];
-  let madviseBytes = 0;
+function madviseRuns(chunks: readonly HeapChunk[], ledger: AccountDetail["ledger"], ranges: { start: number; length: number; resident: number }[]): { topAddress: number; topSize: number } {
   let topSize = 0;
   let topAddress = 0;
   for (let i = 0; i < chunks.length; ) {
@@ -135,10 +124,33 @@ function trimDryRun(detail: AccountDetail): TrimDryRun {
     const rest = size - (paligned - start);
     if (rest <= PAGE - 1) continue;
     const length = Math.floor(rest / PAGE) * PAGE;
-    const resident = ledger.residentIn(paligned, paligned + length);
-    ranges.push({ start: paligned, length, resident });
-    madviseBytes += resident;
+    ranges.push({ start: paligned, length, resident: ledger.residentIn(paligned, paligned + length) });
   }
+  return { topAddress, topSize };
+}
+
+/**
+ * A dry run of glibc 2.36's `malloc_trim(0)` (`mtrim` on every arena, main_arena first):
+ * in each arena `malloc_consolidate` first merges
+ * fastbin chunks with their free neighbours (and into the top); then, for every free chunk in
+ * the bins larger than a page plus `sizeof(struct malloc_chunk)`, the whole pages from
+ * `ALIGN_UP(p + 48, 4096)` are dropped with `madvise(MADV_DONTNEED)`; then, for main_arena
+ * only, `systrim(0)` moves the break down by `ALIGN_DOWN(top_size - MINSIZE - 1, 4096)` (a
+ * thread heap's top keeps its pages).
+ *
+ * ```
+ *   free chunk p [ 48 bytes kept | page | page | page | partial page ]   madvise on the pages
+ *   top chunk    [ ............ | released by brk (ALIGN_DOWN(top - 33)) ]
+ * ```
+ */
+function trimDryRun(detail: AccountDetail): TrimDryRun {
+  const ledger = detail.ledger;
+  const ranges: { start: number; length: number; resident: number }[] = [];
+  // main_arena first, then each thread arena (whose top mtrim leaves alone)
+  const { topAddress, topSize } = madviseRuns(detail.libc.chunks, ledger, ranges);
+  for (const chunks of detail.libc.threadChunks) madviseRuns(chunks, ledger, ranges);
+  let madviseBytes = 0;
+  for (const r of ranges) madviseBytes += r.resident;
   let topTrimBytes = 0;
   let topTrimResident = 0;
   const area = topSize - MINSIZE - 1;

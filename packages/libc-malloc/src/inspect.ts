@@ -4,6 +4,8 @@
  * no memory is touched that the allocator has not touched, no state moves.
  */
 
+import type { HeapChunk } from "./api.js";
+
 /**
  * Where glibc's state and heap are, its policy parameters and counters.
  *
@@ -68,4 +70,29 @@ export interface TlsfInspection {
   readonly mapped: number;
   /** Bytes in those mappings. */
   readonly mappedBytes: number;
+}
+
+/**
+ * One thread arena as {@link GlibcMalloc.walkThreadHeaps} sees it: its heaps (64 MiB-aligned
+ * reservations, each starting with its `heap_info`; the first also holds the arena's
+ * `malloc_state`) and their chunks in address order.
+ *
+ * ```
+ *   first heap:  [heap_info 0x30][malloc_state 0x898][pad][chunk]...[top ....)[---p reserved rest]
+ *   later heaps: [heap_info 0x30][chunk]...[fenceposts]  or ...[top ....)
+ * ```
+ */
+export interface ThreadHeapWalk {
+  /** Address of the arena's `malloc_state` (just after the first heap's `heap_info`). */
+  readonly arena: number;
+  /** `sizeof(struct malloc_state)`: 0x898. */
+  readonly arenaSize: number;
+  /** The heaps, oldest first: where each starts and its accessible size (`heap_info.size`). */
+  readonly heaps: readonly { readonly start: number; readonly size: number }[];
+  /** `sizeof(heap_info)`: 0x30. */
+  readonly heapInfoSize: number;
+  /** The chunks of every heap, oldest heap first, in address order (the top chunk last). */
+  readonly chunks: readonly HeapChunk[];
+  /** Chunk addresses of the threads' tcache structs that lie in these heaps. */
+  readonly tcacheStructs: readonly number[];
 }

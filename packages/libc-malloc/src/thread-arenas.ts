@@ -18,11 +18,13 @@ import {
   checkedRequest2size,
   hex,
   pageDown,
+  xor64,
 } from "./constants.js";
 import { MallocAbort } from "./errors.js";
 import { chunkSize } from "./arena-state.js";
 import { HEAP_INFO_SIZE, HEAP_MAX_SIZE, HI_AR_PTR, HI_MPROTECT_SIZE, HI_PREV, HI_SIZE, HeapReservations, heapForPtr } from "./heap.js";
-import type { GlibcHeapView } from "./heap-check.js";
+import { walkGlibcHeap, type GlibcHeapView } from "./heap-check.js";
+import type { ThreadHeapWalk } from "./inspect.js";
 import { SystemMemory } from "./system-memory.js";
 
 /** `malloc_state.next_free`: the link of the free list of arenas. */
@@ -182,6 +184,54 @@ export abstract class ThreadArenas extends SystemMemory {
       this.useArena(this.mainArena);
     }
     return views;
+  }
+
+  /**
+   * Inspection (read-only): every thread arena (list order, newest first) with its heaps and
+   * chunks. A chunk sitting in any thread's tcache is named `tcache` (a thread's tcache holds
+   * chunks of any arena); the threads' tcache structs are listed by the heap that holds them.
+   */
+  walkThreadHeaps(): ThreadHeapWalk[] {
+    if (!this.threaded || !this.initialised) return [];
+    const inTcache = new Map<number, number>();
+    const structs = new Set<number>();
+    const tcaches = new Set<number>([this.tcache]);
+    for (const [thread, state] of this.threadStates) if (thread !== this.currentThread) tcaches.add(state.tcache);
+    for (const t of tcaches) {
+      if (t === 0) continue;
+      structs.add(t - CHUNK_HDR_SZ);
+      for (let i = 0; i < TCACHE_MAX_BINS; i++) {
+        let n = this.process.memory.load16(t + 2 * i);
+        for (let e = this.rd(t + TCACHE_ENTRIES + 8 * i); e !== 0 && n > 0; n--) {
+          inTcache.set(e - CHUNK_HDR_SZ, i);
+          e = xor64(Math.floor(e / PAGE), this.rd(e));
+        }
+      }
+    }
+    const walks: ThreadHeapWalk[] = [];
+    const current = this.av;
+    try {
+      for (const a of this.arenas().slice(1)) {
+        this.useArena(a);
+        const heaps: { start: number; size: number }[] = [];
+        for (let h = heapForPtr(this.top); h !== 0; h = this.rd(h + HI_PREV)) heaps.unshift({ start: h, size: this.rd(h + HI_SIZE) });
+        const regions = heaps.map(({ start }, i) => {
+          if (i > 0) return start + HEAP_INFO_SIZE;
+          const ptr = a + MALLOC_STATE_SIZE;
+          const misalign = (ptr + CHUNK_HDR_SZ) & 15;
+          return misalign > 0 ? ptr + MALLOC_ALIGNMENT - misalign : ptr;
+        });
+        const chunks = walkGlibcHeap({ ...this.view(), regions, brk: 0, tcache: 0 }).map((c) => {
+          const bin = c.state === "in-use" ? inTcache.get(c.address) : undefined;
+          return bin === undefined ? c : { ...c, state: "tcache" as const, bin };
+        });
+        const tcacheStructs = chunks.filter((c) => c.state === "in-use" && structs.has(c.address)).map((c) => c.address);
+        walks.push({ arena: a, arenaSize: MALLOC_STATE_SIZE, heaps, heapInfoSize: HEAP_INFO_SIZE, chunks, tcacheStructs });
+      }
+    } finally {
+      this.useArena(current);
+    }
+    return walks;
   }
 
   // =====================================================================================
