@@ -4,7 +4,7 @@
  * Every tier is chosen here, so swapping one is a change of option.
  */
 import { PhysicalMemory } from "@mem/hardware";
-import { Glibc241Malloc, GlibcMalloc, TlsfMalloc, type CAllocator, type GlibcMallocOptions } from "@mem/libc-malloc";
+import { Glibc241Malloc, Glibc242Malloc, Glibc243Malloc, GlibcMalloc, TlsfMalloc, type CAllocator, type GlibcMallocOptions } from "@mem/libc-malloc";
 import { Kernel, type OvercommitPolicy, type Process, type ProcessSpace } from "@mem/os-vm";
 import { createPyMem, type PyMem, type PythonMallocPreset, type SmallObjectHost } from "@mem/pymem";
 import { Pymalloc, type PymallocVersion } from "@mem/small-object";
@@ -18,8 +18,14 @@ export const LIBC_IMPLEMENTATIONS = ["glibc", "tlsf"] as const;
 export type LibcImplementation = (typeof LIBC_IMPLEMENTATIONS)[number];
 /** The `PYTHONMALLOC` presets of a CPython 3.11 release build. */
 export const PYTHONMALLOC_PRESETS = ["default", "malloc", "pymalloc", "debug", "malloc_debug", "pymalloc_debug"] as const;
-/** The glibc releases with a malloc model: 2.36 (Debian 12) and 2.41 (Debian 13). */
-export const GLIBC_RELEASES = ["2.36", "2.41"] as const;
+/**
+ * The glibc releases with a malloc model: 2.36 (Debian 12), 2.41 (Debian 13), 2.43 (Debian
+ * unstable), each checked against the real one, and 2.42 from its sources only (see
+ * {@link UNCHECKED_GLIBC_RELEASES}).
+ */
+export const GLIBC_RELEASES = ["2.36", "2.41", "2.42", "2.43"] as const;
+/** Releases whose model was written from the sources and never compared with a real build (no distribution ships 2.42). */
+export const UNCHECKED_GLIBC_RELEASES: readonly GlibcRelease[] = ["2.42"];
 /** One of {@link GLIBC_RELEASES}. */
 export type GlibcRelease = (typeof GLIBC_RELEASES)[number];
 /** The pymalloc parameter presets. */
@@ -114,8 +120,7 @@ export function createStack(options: StackOptions = {}): CPythonStack {
   if (!(GLIBC_RELEASES as readonly string[]).includes(settings.glibcRelease)) {
     throw new RangeError(`mem-demo: no model of glibc ${String(settings.glibcRelease)} (one of: ${GLIBC_RELEASES.join(", ")})`);
   }
-  const libc =
-    settings.libc === "glibc" ? (settings.glibcRelease === "2.41" ? new Glibc241Malloc(seen, glibc) : new GlibcMalloc(seen, glibc)) : new TlsfMalloc(seen);
+  const libc = settings.libc === "glibc" ? glibcMalloc(settings.glibcRelease, seen, glibc) : new TlsfMalloc(seen);
   let pymalloc: Pymalloc | undefined;
   const pymem = createPyMem({
     process: seen,
@@ -154,4 +159,18 @@ export function libcStatsText(libc: CPythonStack["libc"]): string {
   return Object.entries(info)
     .map(([field, value]) => `${field.padEnd(9)}= ${String(value).padStart(12)}`)
     .join("\n") + "\n";
+}
+
+/** The malloc model of a glibc release. */
+function glibcMalloc(release: GlibcRelease, process: ProcessSpace, options: GlibcMallocOptions): GlibcMalloc {
+  switch (release) {
+    case "2.41":
+      return new Glibc241Malloc(process, options);
+    case "2.42":
+      return new Glibc242Malloc(process, options);
+    case "2.43":
+      return new Glibc243Malloc(process, options);
+    default:
+      return new GlibcMalloc(process, options);
+  }
 }

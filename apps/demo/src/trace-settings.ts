@@ -8,7 +8,7 @@ import type { PythonMallocPreset } from "@mem/pymem";
 import type { PymallocVersion } from "@mem/small-object";
 import { formatGlibcSettings, glibcSettingsFromEnv, layerGlibcSettings, type GlibcSettings } from "./glibc-tunables.js";
 import type { TraceHeader } from "./trace-header.js";
-import { GLIBC_RELEASES, PYMALLOC_VERSION_NAMES, PYTHONMALLOC_PRESETS, type GlibcRelease } from "./stack.js";
+import { GLIBC_RELEASES, PYMALLOC_VERSION_NAMES, PYTHONMALLOC_PRESETS, UNCHECKED_GLIBC_RELEASES, type GlibcRelease } from "./stack.js";
 
 /** A trace whose recorded configuration the replay cannot reproduce (and the command line does not override). */
 export class TraceSettingsError extends Error {
@@ -143,6 +143,9 @@ export function replaySettings(header: TraceHeader, given: GivenSettings = {}): 
       glibcRelease = header.glibc as GlibcRelease;
       // 2.36 is the default: named only when another release was recorded
       if (glibcRelease !== "2.36") fromHeader.push(`glibc ${glibcRelease}`);
+      if (UNCHECKED_GLIBC_RELEASES.includes(glibcRelease)) {
+        warnings.push(`glibc ${glibcRelease}'s malloc model is written from its sources and not checked against a real build`);
+      }
     } else {
       warnings.push(`the trace was recorded under glibc ${header.glibc}, which has no malloc model here (${GLIBC_RELEASES.join(", ")}): replayed with glibc 2.36's`);
     }
