@@ -208,6 +208,8 @@ export interface BySourceFlags {
   readonly since?: number | "start" | "x-tracemalloc";
   readonly temporary?: number;
   readonly resident?: boolean;
+  readonly pins?: boolean;
+  readonly faults?: boolean;
 }
 
 function positive(value: string): number {
@@ -250,6 +252,12 @@ export function addBySourceOptions(command: Command): Command {
       new Option("--resident", "with --by: the resident bytes each source accounts for (pages split among the live blocks on them; sums to RssAnon)"),
     )
     .addOption(
+      new Option("--pins", "with --by: the pymalloc arenas (alone or shared) and the glibc heap top each source's surviving blocks pin at --at"),
+    )
+    .addOption(
+      new Option("--faults", "with --by: the minor page faults each source's allocations caused in the replay up to --at (which allocation made RSS jump)"),
+    )
+    .addOption(
       new Option("--temporary <N>", "with --by: the temporary allocations by source instead (blocks freed within N call events of their allocation), as heaptrack counts them").argParser(
         positive,
       ),
@@ -269,8 +277,8 @@ export async function runBySource(
   makeStack?: () => Promise<CPythonStack>,
 ): Promise<boolean> {
   if (flags.by === undefined) {
-    if (flags.top !== undefined || flags.cumulative || flags.compareTo !== undefined || flags.since !== undefined || flags.temporary !== undefined || flags.resident) {
-      throw new Error("--top, --cumulative, --compare-to, --since, --temporary and --resident go with --by lineno|filename|traceback");
+    if (flags.top !== undefined || flags.cumulative || flags.compareTo !== undefined || flags.since !== undefined || flags.temporary !== undefined || flags.resident || flags.pins || flags.faults) {
+      throw new Error("--top, --cumulative, --compare-to, --since, --temporary, --resident, --pins and --faults go with --by lineno|filename|traceback");
     }
     return false;
   }
@@ -279,6 +287,12 @@ export async function runBySource(
     const { residentBySource, residentLines } = await import("./explain-resident.js");
     const result = await residentBySource(await makeStack(), trace, { by: flags.by, at: flags.at ?? "end" });
     write(`${residentLines(result, flags.top).join("\n")}\n`);
+    return true;
+  }
+  if ((flags.pins || flags.faults) && makeStack !== undefined) {
+    const { pinsAndFaultsBySource, pinsFaultsLines } = await import("./explain-pins-faults.js");
+    const result = await pinsAndFaultsBySource(await makeStack(), trace, { by: flags.by, at: flags.at ?? "end" });
+    write(`${pinsFaultsLines(result, { pins: flags.pins ?? false, faults: flags.faults ?? false }, flags.top).join("\n")}\n`);
     return true;
   }
   if (flags.temporary !== undefined) {

@@ -1,0 +1,204 @@
+/**
+ * `mem-demo explain <trace> --by lineno|filename|traceback --pins` / `--faults`: two answers
+ * tracemalloc cannot give, by source.
+ *
+ * - **Faults** ("which allocation made RSS jump"): the trace is replayed through the
+ *   simulated stack and the process's minor-fault counter (`ru_minflt`) is read around each
+ *   allocation event; the faults it caused (first touches of pages: pymalloc's pool headers
+ *   in a fresh arena, glibc's chunk headers past the old top, calloc's zeroing) go to the
+ *   event's traceback. Frees and what runs outside events are counted apart.
+ *
+ *       m obj 64 ...   minflt 120 -> 121   a.py:3 +1 (a new pool's header page)
+ *       m raw 300000   minflt 121 -> 122   b.py:9 +1 (mmap chunk header; the rest is untouched)
+ *
+ * - **Pins** (at `--at`): the pymalloc arenas and the glibc heap top that the source's
+ *   surviving blocks keep from the kernel, from the insight layer's `pinsOf`. An arena is
+ *   pinned by every source with a live block in it, and pinned *alone* when all its live
+ *   blocks are that source's: freeing them would return the arena (its resident bytes). The
+ *   heap top is pinned by the source of the chunk that stops it from being trimmed.
+ */
+import { accountDetail, pinsOf } from "@mem/insight";
+import { TraceStream, type TraceRecord } from "@mem/memtrace";
+import { Traceback, formatSize, type KeyType, type RawFrame } from "@mem/pymem";
+import { BySourceError } from "./explain-by-source.js";
+import { traceChunks } from "./record/files.js";
+import { Replayer } from "./replay.js";
+import type { CPythonStack } from "./stack.js";
+
+/** glibc's chunk header: the user pointer is 16 bytes past the chunk. */
+const CHUNK_HEADER = 16;
+
+/** Options of {@link pinsAndFaultsBySource}. */
+export interface PinsFaultsOptions {
+  /** What the sources are grouped by (the first frame for `lineno`, its file for `filename`). */
+  readonly by: KeyType;
+  /** After this many call events, or the end. @defaultValue "end" */
+  readonly at?: number | "end";
+}
+
+/** One source's pins and faults. */
+export interface SourcePins {
+  /** `str(traceback)` as tracemalloc prints it, `<untraced>` for blocks without a traced allocation. */
+  readonly source: string;
+  /** Minor faults during its allocation events, up to the moment. */
+  faults: number;
+  /** pymalloc arenas holding at least one of its live blocks. */
+  arenas: number;
+  /** Arenas whose live blocks are all its own. */
+  arenasAlone: number;
+  /** Resident bytes of those arenas. */
+  residentAlone: number;
+  /** The chunk that keeps glibc's heap top from being trimmed is its block: what freeing it would trim (bytes; 0 under the threshold). */
+  heapTop: number | undefined;
+}
+
+/** What {@link pinsAndFaultsBySource} found. */
+export interface PinsFaults {
+  /** Sources with faults or pins, most faults first (then arenas). */
+  readonly sources: SourcePins[];
+  /** Minor faults of the whole replay up to the moment. */
+  readonly totalFaults: number;
+  /** Those during free events. */
+  readonly freeFaults: number;
+  /** pymalloc arenas with live blocks. */
+  readonly pinnedArenas: number;
+}
+
+/**
+ * Replays `trace` on `stack` up to the moment, counting each allocation's faults, then reads
+ * the pins. Python domains are attributed; a trace with only `libc` lines (a C program) by
+ * its call sites.
+ * @throws {@link BySourceError} without source locations or for a moment beyond the end
+ */
+export async function pinsAndFaultsBySource(stack: CPythonStack, trace: string, options: PinsFaultsOptions): Promise<PinsFaults> {
+  const at = options.at ?? "end";
+  const replayer = new Replayer(stack);
+  const faults = stack.process;
+  const tbOf = new Map<number, number>(); // live recorded pointer -> traceback
+  const libcTbOf = new Map<number, number>();
+  const faultsByTb = new Map<number, number>();
+  const libcFaultsByTb = new Map<number, number>();
+  let sawPython = false;
+  let calls = 0;
+  let freeFaults = 0;
+  let sawStacks = false;
+  let done = false;
+  const start = faults.faults.minor;
+  const stream: TraceStream = new TraceStream((r: TraceRecord, line: number) => {
+    if (done) return;
+    const before = faults.faults.minor;
+    replayer.handle(r, line);
+    const caused = faults.faults.minor - before;
+    switch (r.kind) {
+      case "stack":
+        sawStacks = true;
+        return;
+      case "retrace":
+        if (tbOf.has(r.ptr)) tbOf.set(r.ptr, stream.stacks.current);
+        return;
+      case "malloc":
+      case "calloc":
+      case "memalign":
+      case "realloc":
+      case "free": {
+        calls++;
+        const libc = r.domain === "libc";
+        if (!libc) sawPython = true;
+        const live = libc ? libcTbOf : tbOf;
+        if (r.kind === "free") {
+          freeFaults += caused;
+          live.delete(r.ptr);
+        } else {
+          const tb = stream.stacks.current;
+          const byTb = libc ? libcFaultsByTb : faultsByTb;
+          byTb.set(tb, (byTb.get(tb) ?? 0) + caused);
+          if (r.result !== 0) {
+            if (r.kind === "realloc" && r.ptr !== 0) live.delete(r.ptr);
+            live.set(r.result, tb);
+          }
+        }
+        if (calls === at) done = true;
+        return;
+      }
+      default:
+        return;
+    }
+  });
+  for await (const chunk of traceChunks(trace)) {
+    stream.push(chunk);
+    if (done) break;
+  }
+  if (!done) stream.end();
+  if (!sawStacks) {
+    throw new BySourceError("the trace has no source locations (#F/#T/#S records): record it with them, e.g. mem-demo record --frames 1 -- python3 script.py");
+  }
+  if (typeof at === "number" && calls < at) throw new BySourceError(`--at ${at} is beyond the end of the trace (${calls} call events)`);
+
+  const keyOf = new Map<number, string>();
+  const key = (tb: number): string => {
+    let k = keyOf.get(tb);
+    if (k === undefined) {
+      const frames: RawFrame[] = tb < 0 ? [["<unknown>", 0]] : stream.stacks.resolve(tb)!.map((f): RawFrame => [f.filename, f.lineno]);
+      const grouped: RawFrame[] = options.by === "traceback" ? frames : options.by === "lineno" ? frames.slice(0, 1) : [[frames[0]![0], 0]];
+      k = String(new Traceback(grouped));
+      keyOf.set(tb, k);
+    }
+    return k;
+  };
+  const sources = new Map<string, SourcePins>();
+  const source = (k: string): SourcePins => {
+    let s = sources.get(k);
+    if (s === undefined) sources.set(k, (s = { source: k, faults: 0, arenas: 0, arenasAlone: 0, residentAlone: 0, heapTop: undefined }));
+    return s;
+  };
+  for (const [tb, n] of sawPython ? faultsByTb : libcFaultsByTb) if (n > 0) source(key(tb)).faults += n;
+
+  // the live blocks at their simulated addresses
+  const bySimulated = new Map<number, string>();
+  for (const [ptr, tb] of sawPython ? tbOf : libcTbOf) {
+    const sim = replayer.simulatedPointer(ptr);
+    if (sim !== 0) bySimulated.set(sim, key(tb));
+  }
+  const detail = accountDetail(stack);
+  const pins = pinsOf(stack, detail, { maxArenas: Number.MAX_SAFE_INTEGER, maxBlocks: Number.MAX_SAFE_INTEGER });
+  for (const arena of pins.arenas) {
+    const owners = new Set(arena.blocks.map((b) => bySimulated.get(b.address) ?? "<untraced>"));
+    for (const k of owners) {
+      const s = source(k);
+      s.arenas++;
+      if (owners.size === 1) {
+        s.arenasAlone++;
+        s.residentAlone += arena.residentBytes;
+      }
+    }
+  }
+  if (pins.top !== undefined && pins.top.state === "in-use") {
+    source(bySimulated.get(pins.top.chunk + CHUNK_HEADER) ?? "<untraced>").heapTop = pins.top.wouldTrim;
+  }
+  const list = [...sources.values()].sort(
+    (a, b) => b.faults - a.faults || b.arenas - a.arenas || b.residentAlone - a.residentAlone || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0),
+  );
+  return { sources: list, totalFaults: faults.faults.minor - start, freeFaults, pinnedArenas: pins.arenas.length };
+}
+
+/** The lines `explain --by ... --pins` / `--faults` prints: one a source, then the totals. */
+export function pinsFaultsLines(result: PinsFaults, what: { pins: boolean; faults: boolean }, top?: number): string[] {
+  let list = result.sources.filter((s) => (what.faults && s.faults > 0) || (what.pins && (s.arenas > 0 || s.heapTop !== undefined)));
+  if (!what.faults) list = [...list].sort((a, b) => b.residentAlone - a.residentAlone || b.arenas - a.arenas || (a.source < b.source ? -1 : 1));
+  if (top !== undefined) list = list.slice(0, top);
+  const lines = list.map((s) => {
+    const parts: string[] = [];
+    if (what.faults) parts.push(`faults=${s.faults} (${formatSize(s.faults * 4096, false)} first touched)`);
+    if (what.pins) {
+      parts.push(`arenas=${s.arenas} (alone=${s.arenasAlone}, resident=${formatSize(s.residentAlone, false)})`);
+      if (s.heapTop !== undefined) parts.push(`heap top pinned (freeing it would trim ${formatSize(s.heapTop, false)})`);
+    }
+    return `${s.source}: ${parts.join(", ")}`;
+  });
+  const attributed = result.sources.reduce((n, s) => n + s.faults, 0);
+  const total: string[] = [];
+  if (what.faults) total.push(`faults=${result.totalFaults} (allocations ${attributed}, frees ${result.freeFaults}, other records ${result.totalFaults - attributed - result.freeFaults})`);
+  if (what.pins) total.push(`pinned arenas=${result.pinnedArenas}`);
+  lines.push(`total: ${total.join(", ")}`);
+  return lines;
+}
