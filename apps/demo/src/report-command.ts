@@ -1,5 +1,5 @@
 /**
- * `mem-demo report <trace> [-o report.html] [--force] [--open]`: one self-contained HTML file
+ * `mem-demo report <trace> [-o report.html] [--force] [--open] [--compare '<settings>']…`: one self-contained HTML file
  * with the timeline, the explain paragraph and tables, and the arena, heap and page maps under
  * a time slider (see report-html.ts for the page, report-replay.ts for the replay).
  *
@@ -7,6 +7,8 @@
  *   -o absent: <trace>.html beside the trace (.memtrace and .gz dropped), path printed
  *   an existing file is kept unless --force; written to a temporary file, renamed into place
  *   a trace that fails part way: the report up to the failure, saying where and why at its top
+ *   a trace with stacks (#S lines): + icicle graphs of its sources (a second replay, report-sources.ts)
+ *   --compare '<settings>' (repeatable): + compare's table and RSS lines (one replay each, report-compare.ts)
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -19,7 +21,7 @@ import { CompareSettingsError, type CompareConfig } from "./compare-settings.js"
 import { compareForReport, parseReportCompare } from "./report-compare.js";
 import { reportHtml } from "./report-html.js";
 import { MAX_SNAPSHOTS, replayForReport } from "./report-replay.js";
-import { sourcesForReport } from "./report-sources.js";
+import { NO_STACKS, sourcesForReport } from "./report-sources.js";
 import type { StackOptions } from "./stack.js";
 
 /** `<trace>.html`: the trace's path without `.gz` and `.memtrace`, plus `.html`. */
@@ -77,7 +79,12 @@ export async function writeReport(trace: string, base: StackOptions, options: Re
     const stopped = r.failure ? `at line ${r.failure.line}, after ${r.result.end.event} call events: ${r.failure.message.replace(/^(memtrace: )?line \d+: /, "")}` : undefined;
     const configuration = `PYTHONMALLOC=${s.pythonMalloc}, pymalloc ${s.pymallocVersion}, libc ${r.prepared.stack.options.libc}; samples every ${r.result.every} call events; ${r.snapshots.length} map snapshots (at most ${MAX_SNAPSHOTS}).`;
     // the sources picture (a trace with stacks) and the what-if table: replays of their own
-    const sources = stopped === undefined ? await sourcesForReport(trace, base, { pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion }) : { note: "No sources picture: the replay stopped before the end." };
+    const sources =
+      stopped !== undefined
+        ? { note: "No sources picture: the replay stopped before the end." }
+        : r.hasStacks
+          ? await sourcesForReport(trace, base, { pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion })
+          : { note: NO_STACKS };
     const compare = options.compare !== undefined && options.compare.length > 0 ? await compareForReport(trace, base, options.compare, r.result.every, note) : undefined;
     const html = reportHtml(
       { trace, configuration, json: r.json, paragraph: r.paragraph, pins: pinsText(r.result.end), snapshots: r.snapshots, sources, ...(compare !== undefined ? { compare } : {}), ...(stopped !== undefined ? { stopped } : {}) },

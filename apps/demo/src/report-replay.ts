@@ -46,6 +46,8 @@ export interface ReportReplay {
   readonly snapshots: readonly PackedMaps[];
   /** The replay's error when the trace failed part way. */
   readonly failure: ReplayError | undefined;
+  /** Whether the trace carries stacks (a `#S` line was read): the report then draws its sources. */
+  readonly hasStacks: boolean;
 }
 
 /**
@@ -83,7 +85,9 @@ export async function replayForReport(trace: string, base: StackOptions, options
     const maps = collectMaps(prepared.stack);
     snapshots.push(packMaps(event, maps.arenas, maps.heap, maps.pages));
   };
+  let hasStacks = false;
   const onEvent = (r: TraceRecord): void => {
+    if (r.kind === "stack") hasStacks = true;
     if (!timeline.follow(r)) return;
     timeline.afterCall();
     const event = timeline.callsSeen;
@@ -108,7 +112,7 @@ export async function replayForReport(trace: string, base: StackOptions, options
   if (snapshots[snapshots.length - 1]?.event !== timeline.callsSeen) snap(timeline.callsSeen);
   const stopped = failure ? { event: timeline.callsSeen, line: failure.line, error: failure.message } : undefined;
   const paragraph = narrate(result.end, failure ? `where the replay stopped (event ${result.end.event})` : "at the end");
-  return { prepared, result, json: explainJson(result, stopped), paragraph, snapshots, failure };
+  return { prepared, result, json: explainJson(result, stopped), paragraph, snapshots, failure, hasStacks };
 }
 
 /** The longest line of a trace: `r mem 0x7fffffffffff 9007199254740991 0x7fffffffffff` and its newline. */

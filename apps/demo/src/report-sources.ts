@@ -21,6 +21,9 @@ export type ReportSources =
   | { readonly tree: FlameNode; readonly resident: string; readonly requested: string; readonly note?: undefined }
   | { readonly tree?: undefined; readonly note: string };
 
+/** The note of a report whose trace has no stacks. */
+export const NO_STACKS = "This trace has no stacks (no #F/#T/#S records), so there is no flame graph of sources: record it with them, e.g. mem-demo record --frames 5 -- python3 script.py";
+
 /** The shares as flame paths: frames reversed to outermost first; `<no live block>` one frame of its own. */
 export function flamePaths(result: ResidentAttribution): FlamePath[] {
   return result.shares.map((s) => ({
@@ -48,7 +51,7 @@ export async function sourcesForReport(trace: string, base: StackOptions, flags:
     };
   } catch (error) {
     if (error instanceof BySourceError && /no source locations/.test(error.message)) {
-      return { note: "This trace has no stacks (no #F/#T/#S records), so there is no flame graph of sources: record it with them, e.g. mem-demo record --frames 5 -- python3 script.py" };
+      return { note: NO_STACKS };
     }
     if (!(error instanceof Error)) throw error;
     return { note: `The sources picture could not be drawn: ${error.message}` };
