@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * Regenerates the pictures the READMEs show (packages/view/docs/*.png) from the current code:
- * writes `mem-demo report` of two committed real recordings (json-roundtrip, the largest
- * CPython one; heap-workout, a C program's) into a temporary folder, opens them in Debian's
+ * writes `mem-demo report` of three committed real recordings (json-roundtrip, the largest
+ * CPython one; heap-workout, a C program's; sources, one with stacks, with --compare) into a temporary folder, opens them in Debian's
  * Chromium (playwright-core, no download) and screenshots each picture at the end of the
  * replay. Prints the figures the view README quotes: the report's size, its replay time and
  * its open time, and the shapes each picture draws. Needs the packages and apps/demo built.
@@ -21,6 +21,8 @@ const chromiumPath = process.env.MEM_CHROMIUM ?? "/usr/lib/chromium/chromium";
 const recordings = [
   { name: "json-roundtrip", path: "packages/small-object/test/fixtures/recordings/json-roundtrip.memtrace.gz", pictures: ["timeline", "arena", "heap", "page"] },
   { name: "heap-workout", path: "packages/libc-malloc/test/fixtures/recordings/heap-workout.memtrace.gz", pictures: ["heap"] },
+  // a recording with stacks (record --frames 5), reported with one what-if configuration
+  { name: "sources", path: "apps/demo/test/fixtures/report-stacks/sources.memtrace.gz", pictures: ["flame-resident", "timeline"], args: ["--compare", "PYTHONMALLOC=malloc"] },
 ];
 
 const dir = mkdtempSync(join(tmpdir(), "mem-readme-pictures-"));
@@ -29,7 +31,7 @@ try {
   for (const r of recordings) {
     const html = join(dir, `${r.name}.html`);
     const t0 = performance.now();
-    execFileSync(process.execPath, [cli, "report", join(root, r.path), "-o", html], { stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync(process.execPath, [cli, "report", join(root, r.path), "-o", html, ...(r.args ?? [])], { stdio: ["ignore", "ignore", "inherit"] });
     const replayMs = performance.now() - t0;
     const page = await browser.newPage({ viewport: { width: 1040, height: 900 }, deviceScaleFactor: 1 });
     const t1 = performance.now();
