@@ -132,6 +132,10 @@ export async function recordLibc(command: readonly string[], options: RecordLibc
         case "thread":
         case "thread-start":
         case "thread-exit":
+        case "frame":
+        case "traceback":
+        case "stack":
+        case "retrace":
           return;
         case "free":
           events++;

@@ -53,6 +53,7 @@ describe.skipIf(!haveCompiler)("record --libc --frames (real glibc)", () => {
       const out = join(dir, "calls.memtrace");
       const rec = await recordLibc([exe], { out, stdio: "pipe", cacheDir, frames: 3 });
       expect(rec.exitCode).toBe(0);
+      expect(rec.events).toBe(parseTrace(readFileSync(out, "utf8")).filter((e) => ["malloc", "calloc", "realloc", "free", "memalign"].includes(e.kind)).length);
       const text = readFileSync(out, "utf8");
       expect(text).toMatch(/^# frames 3$/m);
       expect(text).not.toMatch(/^#F \d+ 0 0x/m); // every address resolved
