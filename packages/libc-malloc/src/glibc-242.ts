@@ -19,6 +19,7 @@ import {
 } from "./constants.js";
 import { Glibc241Malloc } from "./glibc-241.js";
 import { GlibcMalloc } from "./glibc-malloc.js";
+import type { GlibcHeapView } from "./heap-check.js";
 
 /** `TCACHE_SMALL_BINS + TCACHE_LARGE_BINS` since 2.42. */
 export const TCACHE_BINS_242 = 76;
@@ -217,6 +218,26 @@ export class Glibc242Malloc extends Glibc241Malloc {
     this.freeMergeChunk(p, size, field);
   }
 
+  /** 76 bins since 2.42. */
+  protected override get tcacheBinTotal(): number {
+    return TCACHE_BINS_242;
+  }
+
+  /** `tcache->entries[i]` after the 76 `num_slots`. */
+  protected override tcacheEntrySlot(tc: number, i: number): number {
+    return tc + TCACHE_ENTRIES_242 + 8 * i;
+  }
+
+  /** Bin `i` holds `tcache_count - num_slots[i]` entries. */
+  protected override tcacheEntryCount(tc: number, i: number): number {
+    return this.tcacheCount - this.m.load16(tc + 2 * i);
+  }
+
+  /** The heap checker's view, with the 2.42 tcache layout. */
+  protected override view(): GlibcHeapView {
+    return { ...super.view(), tcacheLayout: { bins: TCACHE_BINS_242, entries: TCACHE_ENTRIES_242, countsDown: true } };
+  }
+
   /** `num_slots[tidx]`: how many more chunks the bin takes. */
   protected slots(tidx: number): number {
     return this.m.load16(this.tcache + 2 * tidx);
@@ -229,7 +250,7 @@ export class Glibc242Malloc extends Glibc241Malloc {
 
   /** `tcache->entries[tidx]`. */
   protected override tcHead(tidx: number): number {
-    return this.rd(this.tcache + TCACHE_ENTRIES_242 + 8 * tidx);
+    return this.rd(this.tcacheEntrySlot(this.tcache, tidx));
   }
 
   /** `tcache_get`. */

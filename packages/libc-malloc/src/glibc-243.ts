@@ -74,6 +74,29 @@ export class Glibc243Malloc extends Glibc242Malloc {
     return this.tcache === 0 && !this.tcacheDisabled;
   }
 
+  /** `tcache_disabled()` of the threads not running now. */
+  private readonly disabledByThread = new Map<number, boolean>();
+
+  /** Switches threads; the tcache state (inactive, disabled) is per thread, as glibc's `tcache` pointer. */
+  override setThread(thread: number): void {
+    if (thread === this.thread) return;
+    this.disabledByThread.set(this.thread, this.tcacheDisabled);
+    super.setThread(thread);
+    this.tcacheDisabled = this.disabledByThread.get(thread) ?? false;
+  }
+
+  /**
+   * A thread's exit (`tcache_thread_shutdown` of 2.43): its tcache is disabled first, so that
+   * freeing its entries and the struct goes to the arenas and never creates a tcache again.
+   */
+  override threadExit(thread: number): void {
+    const back = this.thread;
+    this.setThread(thread);
+    this.tcacheDisabled = true;
+    this.setThread(back);
+    super.threadExit(thread);
+  }
+
   /** `malloc(bytes)` (`__libc_malloc` of 2.43: the tcache only if it exists). */
   override malloc(bytes: number): number {
     bytes = sizeArgument("malloc", bytes);

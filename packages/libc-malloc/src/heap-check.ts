@@ -39,6 +39,8 @@ export interface GlibcHeapView {
   tcache: number;
   /** mp_.tcache_count. */
   tcacheCount: number;
+  /** The tcache struct's layout since 2.42 (76 bins, `num_slots` counting down); absent: 2.36's (64 bins, counts). */
+  tcacheLayout?: TcacheLayout;
   /** tcache_key. */
   tcacheKey: number;
   /** global_max_fast. */
@@ -47,6 +49,16 @@ export interface GlibcHeapView {
   haveFastchunks: boolean;
   /** Whether ptmalloc_init ran. */
   initialised: boolean;
+}
+
+/** The layout of a `tcache_perthread_struct`. */
+export interface TcacheLayout {
+  /** `TCACHE_MAX_BINS`. */
+  bins: number;
+  /** Offset of `entries[0]`. */
+  entries: number;
+  /** Whether the u16 per bin is `num_slots` (free slots, counting down from tcache_count) rather than a count. */
+  countsDown: boolean;
 }
 
 type Membership = { state: "tcache" | "fastbin" | "bin"; bin: number };
@@ -176,10 +188,12 @@ function collectMembers(view: GlibcHeapView): Map<number, Membership> {
 
   // tcache
   if (view.tcache !== 0) {
-    for (let i = 0; i < TCACHE_MAX_BINS; i++) {
-      const expected = mem.load16(view.tcache + 2 * i);
+    const layout = view.tcacheLayout ?? { bins: TCACHE_MAX_BINS, entries: TCACHE_ENTRIES, countsDown: false };
+    for (let i = 0; i < layout.bins; i++) {
+      const word = mem.load16(view.tcache + 2 * i);
+      const expected = layout.countsDown ? view.tcacheCount - word : word;
       let count = 0;
-      for (let e = read(mem, view.tcache + TCACHE_ENTRIES + 8 * i); e !== 0; e = reveal(mem, e)) {
+      for (let e = read(mem, view.tcache + layout.entries + 8 * i); e !== 0; e = reveal(mem, e)) {
         if (++count > expected) fail(`tcache bin ${i} holds more entries than its count ${expected}`, view.tcache);
         if ((e & 15) !== 0) fail(`tcache bin ${i} links a misaligned entry`, e);
         const p = e - CHUNK_HDR_SZ;

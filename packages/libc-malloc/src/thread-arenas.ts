@@ -128,8 +128,8 @@ export abstract class ThreadArenas extends SystemMemory {
     this.shuttingDown = true;
     if (tc !== 0) {
       this.tcache = 0;
-      for (let i = 0; i < TCACHE_MAX_BINS; i++) {
-        const slot = tc + TCACHE_ENTRIES + 8 * i;
+      for (let i = 0; i < this.tcacheBinTotal; i++) {
+        const slot = this.tcacheEntrySlot(tc, i);
         let e: number;
         while ((e = this.rd(slot)) !== 0) {
           if ((e & 15) !== 0) this.abort("tcache_thread_shutdown(): unaligned tcache chunk detected", "free", e);
@@ -150,6 +150,21 @@ export abstract class ThreadArenas extends SystemMemory {
       }
     }
     this.setThread(back);
+  }
+
+  /** `TCACHE_MAX_BINS` of the release (64 until 2.41, 76 since 2.42). */
+  protected get tcacheBinTotal(): number {
+    return TCACHE_MAX_BINS;
+  }
+
+  /** How many entries bin `i` of the tcache struct at `tc` holds (`counts[i]`; since 2.42 `tcache_count - num_slots[i]`). */
+  protected tcacheEntryCount(tc: number, i: number): number {
+    return this.m.load16(tc + 2 * i);
+  }
+
+  /** The address of `tcache->entries[i]` in the struct at `tc` (the layout changed in 2.42). */
+  protected tcacheEntrySlot(tc: number, i: number): number {
+    return tc + TCACHE_ENTRIES + 8 * i;
   }
 
   /** The arenas in glibc's list order (main_arena, then the newest first), as malloc_stats numbers them. */
@@ -187,13 +202,11 @@ export abstract class ThreadArenas extends SystemMemory {
   }
 
   /**
-   * Inspection (read-only): every thread arena (list order, newest first) with its heaps and
-   * chunks. A chunk sitting in any thread's tcache is named `tcache` (a thread's tcache holds
-   * chunks of any arena); the threads' tcache structs are listed by the heap that holds them.
+   * Every live thread's tcache (the current one's and the saved ones): the chunks in their
+   * bins (chunk address → tcache index) and the chunk addresses of the tcache structs.
    */
-  walkThreadHeaps(): ThreadHeapWalk[] {
-    if (!this.threaded || !this.initialised) return [];
-    const inTcache = new Map<number, number>();
+  protected allTcaches(): { entries: Map<number, number>; structs: Set<number> } {
+    const entries = new Map<number, number>();
     const structs = new Set<number>();
     const tcaches = new Set<number>([this.tcache]);
     for (const [thread, state] of this.threadStates) if (thread !== this.currentThread) tcaches.add(state.tcache);
@@ -203,11 +216,22 @@ export abstract class ThreadArenas extends SystemMemory {
       for (let i = 0; i < TCACHE_MAX_BINS; i++) {
         let n = this.process.memory.load16(t + 2 * i);
         for (let e = this.rd(t + TCACHE_ENTRIES + 8 * i); e !== 0 && n > 0; n--) {
-          inTcache.set(e - CHUNK_HDR_SZ, i);
+          entries.set(e - CHUNK_HDR_SZ, i);
           e = xor64(Math.floor(e / PAGE), this.rd(e));
         }
       }
     }
+    return { entries, structs };
+  }
+
+  /**
+   * Inspection (read-only): every thread arena (list order, newest first) with its heaps and
+   * chunks. A chunk sitting in any thread's tcache is named `tcache` (a thread's tcache holds
+   * chunks of any arena); the threads' tcache structs are listed by the heap that holds them.
+   */
+  walkThreadHeaps(): ThreadHeapWalk[] {
+    if (!this.threaded || !this.initialised) return [];
+    const { entries: inTcache, structs } = this.allTcaches();
     const walks: ThreadHeapWalk[] = [];
     const current = this.av;
     try {
