@@ -13,6 +13,15 @@
  * itself) lie in none of the three ranges, so they are excluded. Not covered: thread
  * arenas' heaps (64 MiB mappings of non-main glibc arenas).
  *
+ * Large blocks (RSS_LARGE bytes or more) are written only in part by many programs (a buffer
+ * sized for the worst case): for each live one, before every sample and just before the block
+ * is freed or reallocated, the pages of it that are resident are written as
+ *
+ *   # touched <block> <first>-<last> ...
+ *
+ * page ranges (inclusive) counted from the page holding <block>'s first byte, so that a replay
+ * can touch the same pages of its own block (--program-writes measured).
+ *
  * Shared by memtrace_libc.c and memtrace_python.c; never allocates (tables are static).
  * All functions are called with the recorder's lock held.
  */
@@ -39,6 +48,9 @@ typedef struct {
 
 static rss_ranges rss_mapped;   /* glibc's mmapped chunks: the mapping (chunk - prev_size) */
 static rss_ranges rss_arenas;   /* pymalloc arenas */
+static rss_ranges rss_large;    /* live blocks of RSS_LARGE bytes or more: key = start = the block */
+static trace_writer *rss_w;     /* the trace (set at the first event) */
+#define RSS_LARGE 65536
 static uint64_t rss_every = 10000;
 static uintptr_t rss_heap_start;
 static unsigned char rss_vec[16384];
@@ -82,16 +94,14 @@ static inline int rss_is_mmapped(const void *p) {
 
 /* A block glibc returned (size > 512: smaller ones may be pymalloc's, whose p[-1] is data). */
 static inline void rss_note_block(const void *p, size_t size) {
-    if (rss_every == 0 || !p || size <= 512 || !rss_is_mmapped(p)) return;
+    if (rss_every == 0 || !p || size <= 512) return;
+    if (size >= RSS_LARGE) rss_add(&rss_large, (uintptr_t)p, (uintptr_t)p, size);
+    if (!rss_is_mmapped(p)) return;
     const size_t *h = (const size_t *)p;
     size_t chunk = h[-1] & ~(size_t)7, before = h[-2];
     rss_add(&rss_mapped, (uintptr_t)p, (uintptr_t)p - 2 * sizeof(size_t) - before, chunk + before);
 }
 
-/* A block about to be freed or reallocated (looked up, not read: it may be pymalloc's). */
-static inline void rss_forget_block(const void *p) {
-    if (rss_mapped.n != 0 && p) rss_remove(&rss_mapped, (uintptr_t)p);
-}
 
 /* Resident bytes of [start, start + len). */
 static uint64_t rss_resident(uintptr_t start, size_t len) {
@@ -105,6 +115,58 @@ static uint64_t rss_resident(uintptr_t start, size_t len) {
         a += pages * 4096;
     }
     return n * 4096;
+}
+
+/* "# touched <block> <ranges>" for a live large block, when any page of it is resident. */
+static void rss_touched(trace_writer *w, uintptr_t p, size_t size) {
+    uintptr_t base = p & ~(uintptr_t)4095;
+    size_t pages = (p + size - base + 4095) / 4096, have = 0, from = 0;
+    char *line = NULL;
+    long run = -1;
+    for (size_t k = 0; k <= pages; k++) {
+        int in = 0;
+        if (k < pages) {
+            if (k >= from + have) { /* the next window of pages */
+                from = k;
+                have = pages - k < sizeof rss_vec ? pages - k : sizeof rss_vec;
+                if (mincore((void *)(base + k * 4096), have * 4096, rss_vec) != 0) return;
+            }
+            in = rss_vec[k - from] & 1;
+        }
+        if (in && run < 0) run = (long)k;
+        if (!in && run >= 0) {
+            if (!line) {
+                line = tw_reserve(w, 64);
+                line = tw_str(line, "# touched ");
+                line = tw_hex(line, p);
+            }
+            if ((size_t)(line - w->buf) + 48 > TW_BUFSIZE) break; /* no room: the rest is left out */
+            *line++ = ' ';
+            line = tw_dec(line, (uint64_t)run);
+            *line++ = '-';
+            line = tw_dec(line, (uint64_t)k - 1);
+            run = -1;
+        }
+    }
+    if (line) {
+        *line++ = '\n';
+        tw_commit(w, line);
+    }
+}
+
+/* A block about to be freed or reallocated (looked up, not read: it may be pymalloc's). */
+static inline void rss_forget_block(const void *p) {
+    if (!p) return;
+    if (rss_mapped.n != 0) rss_remove(&rss_mapped, (uintptr_t)p);
+    if (rss_large.n != 0) {
+        for (int i = 0; i < rss_large.n; i++) {
+            if (rss_large.key[i] == (uintptr_t)p) {
+                if (rss_w) rss_touched(rss_w, (uintptr_t)p, rss_large.len[i]);
+                rss_remove(&rss_large, (uintptr_t)p);
+                return;
+            }
+        }
+    }
 }
 
 static uint64_t rss_sum(const rss_ranges *r) {
@@ -133,6 +195,7 @@ static uint64_t rss_anon(void) {
 
 /* Writes "# rss ..." now. */
 static void rss_write(trace_writer *w, uint64_t events) {
+    for (int i = 0; i < rss_large.n; i++) rss_touched(w, rss_large.start[i], rss_large.len[i]);
     uintptr_t brk_now = (uintptr_t)sbrk(0);
     uint64_t heap = rss_heap_start && brk_now > rss_heap_start ? rss_resident(rss_heap_start, brk_now - rss_heap_start) : 0;
     uint64_t arenas = rss_sum(&rss_arenas), mapped = rss_sum(&rss_mapped), anon = rss_anon();
@@ -148,6 +211,7 @@ static void rss_write(trace_writer *w, uint64_t events) {
 
 /* After a call event: a sample every rss_every events. */
 static inline void rss_tick(trace_writer *w, uint64_t events) {
+    rss_w = w;
     if (rss_every != 0 && events % rss_every == 0) rss_write(w, events);
 }
 

@@ -13,7 +13,10 @@
  * it gets. `programWrites` models that: "none" (metadata only), "all" (every block written
  * whole when it is returned: objects initialised), "all-but-calloc-mmap" ("all", except a
  * calloc served by a fresh mmapped chunk, whose zero pages glibc leaves untouched and
- * programs often do too).
+ * programs often do too), "measured" (blocks under 64 KiB written whole; of larger ones, only
+ * the pages the recorder found resident: `# touched <block> <first>-<last> ...` comments, page
+ * ranges counted from the block's first page, written before each sample and before the
+ * block is freed or reallocated).
  */
 import { residentAnonPages } from "@mem/os-vm";
 import type { TraceRecord } from "@mem/memtrace";
@@ -25,11 +28,11 @@ import type { CPythonStack, StackOptions } from "./stack.js";
 const PAGE = 4096;
 
 /** The models of the program's own writes. */
-export const PROGRAM_WRITES = ["none", "all", "all-but-calloc-mmap"] as const;
+export const PROGRAM_WRITES = ["none", "all", "all-but-calloc-mmap", "measured"] as const;
 /** One of {@link PROGRAM_WRITES}. */
 export type ProgramWrites = (typeof PROGRAM_WRITES)[number];
 /** The model that predicted the recorded programs best (apps/demo/README.md, "Predicted RSS"). */
-export const DEFAULT_PROGRAM_WRITES: ProgramWrites = "all-but-calloc-mmap";
+export const DEFAULT_PROGRAM_WRITES: ProgramWrites = "measured";
 
 /** Resident bytes of the three allocator-owned ranges. */
 export interface RssParts {
@@ -60,6 +63,25 @@ export function rssCommentOf(text: string): { event: number; heap: number; arena
   const m = RSS_LINE.exec(text);
   if (m === null) return undefined;
   return { event: Number(m[1]), heap: Number(m[2]), arenas: Number(m[3]), mmapped: Number(m[4]), rssAnon: Number(m[5]) };
+}
+
+/** Blocks of this size or more are "large": the recorder writes their resident pages (rss_sample.h). */
+export const LARGE_BLOCK = 65536;
+
+const TOUCHED_LINE = /^ touched 0x([0-9a-f]+)((?: \d+-\d+)+)$/;
+
+/** The parsed `# touched` comment (text after `#`): the block and its resident page ranges, or undefined. */
+export function touchedCommentOf(text: string): { block: number; ranges: [number, number][] } | undefined {
+  const m = TOUCHED_LINE.exec(text);
+  if (m === null) return undefined;
+  const ranges = m[2]!
+    .trim()
+    .split(" ")
+    .map((r): [number, number] => {
+      const [a, b] = r.split("-");
+      return [Number(a), Number(b)];
+    });
+  return { block: parseInt(m[1]!, 16), ranges };
 }
 
 const total = (p: RssParts): number => p.heap + p.arenas + p.mmapped;
@@ -119,16 +141,34 @@ export class RssWatcher {
         if (chunk !== undefined) this.mapped.set(r.result, chunk);
         if (this.writes === "none" || size === 0) return;
         if (this.writes === "all-but-calloc-mmap" && r.kind === "calloc" && chunk !== undefined) return;
+        if (this.writes === "measured" && size >= LARGE_BLOCK) return; // its # touched lines say which pages
         touch(this.stack, sim, size);
         return;
       }
       case "comment": {
         const rec = rssCommentOf(r.text);
         if (rec !== undefined) this.sample(rec);
+        else if (this.writes === "measured") this.touched(r.text);
         return;
       }
       default:
         return;
+    }
+  }
+
+  /** A `# touched` comment: the same pages of the simulated block, written. */
+  private touched(text: string): void {
+    const t = touchedCommentOf(text);
+    if (t === undefined) return;
+    const sim = this.replayer?.simulatedPointer(t.block) ?? 0;
+    if (sim === 0) return;
+    const memory = this.stack.process.memory;
+    const first = Math.floor(sim / PAGE);
+    for (const [a, b] of t.ranges) {
+      for (let k = a; k <= b; k++) {
+        const at = Math.max(sim, (first + k) * PAGE);
+        memory.store8(at, memory.load8(at));
+      }
     }
   }
 

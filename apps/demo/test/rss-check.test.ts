@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PROGRAM_WRITES, rssCheck, rssCheckText, rssCommentOf, type ProgramWrites, type RssSample } from "../src/rss-check.js";
+import { DEFAULT_PROGRAM_WRITES, rssCheck, rssCheckText, rssCommentOf, touchedCommentOf, type ProgramWrites, type RssSample } from "../src/rss-check.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/rss/", import.meta.url));
 
@@ -14,6 +14,10 @@ describe("# rss comments", () => {
     expect(rssCommentOf(" rss 200 57344 0 4096")).toBeUndefined();
     expect(rssCommentOf(" exit: 3 events")).toBeUndefined();
   });
+  it("parses # touched page ranges", () => {
+    expect(touchedCommentOf(" touched 0x7f3fa301f010 0-3 6-8 16-16")).toEqual({ block: 0x7f3fa301f010, ranges: [[0, 3], [6, 8], [16, 16]] });
+    expect(touchedCommentOf(" touched 0x7f3fa301f010")).toBeUndefined();
+  });
 });
 
 /*
@@ -26,8 +30,10 @@ describe("predicted allocator RSS against the recorded one (default model: " + D
     ["sort-lines", 0, 3],
     ["awk", 0, 2],
     ["sed", 0, 172],
-    ["python-dicts", 10.28, 49],
-  ] as const)("%s: every sample within %s%% (+1 point), %s samples", async (name, measured, count) => {
+    ["xz", 0.02, 2],
+    ["ls-lR", 44.44, 267],
+    ["python-dicts", 2.44, 49],
+  ] as const)("%s: the error at every sample within %s percent (+1 point), %s samples", async (name, measured, count) => {
     const samples = await check(name);
     expect(samples).toHaveLength(count);
     expect(maxError(samples)).toBeLessThanOrEqual(measured + 1);
@@ -39,6 +45,11 @@ describe("predicted allocator RSS against the recorded one (default model: " + D
     expect(maxError(await check("python-dicts", "none"))).toBeGreaterThan(40);
   });
 
+  it("ls -lR ends exact only with the measured pages of its large blocks (written whole: 36% too high)", async () => {
+    expect(Math.abs((await check("ls-lR")).at(-1)!.errorPercent)).toBeLessThan(0.5);
+    expect((await check("ls-lR", "all")).at(-1)!.errorPercent).toBeGreaterThan(30);
+  });
+
   it("the events and the recorded parts are the recorder's, the pymalloc arenas predicted exactly for python-dicts at the end", async () => {
     const samples = await check("python-dicts");
     const last = samples.at(-1)!;
@@ -46,12 +57,12 @@ describe("predicted allocator RSS against the recorded one (default model: " + D
     for (let i = 1; i < samples.length; i++) expect(samples[i]!.event).toBeGreaterThanOrEqual(samples[i - 1]!.event);
   });
 
-  it("xz fills only part of its buffers: metadata-only is far too low, written-whole far too high (what remains to model)", async () => {
+  it("xz fills only part of its buffers: metadata-only is far too low, written-whole far too high", async () => {
     const none = await check("xz", "none");
     const all = await check("xz", "all");
     const end = none.length - 1;
     expect(total(none[end]!.predicted)).toBeLessThan(total(none[end]!.recorded) / 100);
     expect(total(all[end]!.predicted)).toBeGreaterThan(total(all[end]!.recorded) * 4);
-    expect(maxError(await check("xz"))).toBeLessThanOrEqual(336.94);
+    expect(maxError(await check("xz", "all-but-calloc-mmap"))).toBeGreaterThan(300);
   });
 });
