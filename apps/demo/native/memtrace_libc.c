@@ -348,8 +348,9 @@ static inline void enter(void) {
 #define CALL_SITE(st)                                         \
     ls_stack st;                                              \
     busy = 1;                                                 \
-    if (ls_frames < 0) ls_init((int *)&busy);                 \
-    LS_CAPTURE(&st, __builtin_return_address(0))
+    if (ls_frames < 0 && state != 2) ls_init((int *)&busy);   \
+    if (state != 2) LS_CAPTURE(&st, __builtin_return_address(0)); \
+    else st.n = 0 /* not recording (a child of the recorded process) */
 
 static inline void leave(void) {
     pthread_mutex_unlock(&lock);
@@ -802,6 +803,7 @@ __attribute__((constructor)) static void begin(void) {
     if (busy) return;
     /* glibc keeps the first fork handlers in static storage: this allocates nothing */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+    ls_init((int *)&busy); /* before the lock: backtrace's first call takes the loader's */
     enter();
     leave();
     if (state == 1) {
