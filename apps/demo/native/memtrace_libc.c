@@ -64,6 +64,7 @@
 
 #include "trace_writer.h"
 #include "libc_stacks.h"
+#include "rss_sample.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -288,7 +289,9 @@ static void start(void) {
     write_env();
     p = tw_reserve(&W, 60);
     p = tw_str(p, "# heap-start ");
-    p = tw_hex(p, read_start_brk());
+    uint64_t heap_start = read_start_brk();
+    rss_init((uintptr_t)heap_start);
+    p = tw_hex(p, heap_start);
     *p++ = '\n';
     tw_commit(&W, p);
     p = tw_reserve(&W, 40);
@@ -362,7 +365,7 @@ void *malloc(size_t n) {
     CALL_SITE(st);
     enter();
     void *r = __libc_malloc(n);
-    if (state == 1) { ls_write(&W, &st); tw_malloc(&W, "libc", n, (uint64_t)(uintptr_t)r); n_events++; }
+    if (state == 1) { ls_write(&W, &st); tw_malloc(&W, "libc", n, (uint64_t)(uintptr_t)r); n_events++; rss_note_block(r, n); rss_tick(&W, n_events); }
     leave();
     return r;
 }
@@ -372,7 +375,7 @@ void *calloc(size_t n, size_t el) {
     CALL_SITE(st);
     enter();
     void *r = __libc_calloc(n, el);
-    if (state == 1) { ls_write(&W, &st); tw_calloc(&W, "libc", n, el, (uint64_t)(uintptr_t)r); n_events++; }
+    if (state == 1) { ls_write(&W, &st); tw_calloc(&W, "libc", n, el, (uint64_t)(uintptr_t)r); n_events++; rss_note_block(r, n * el); rss_tick(&W, n_events); }
     leave();
     return r;
 }
@@ -381,8 +384,9 @@ void *realloc(void *p, size_t n) {
     if (busy) return __libc_realloc(p, n);
     CALL_SITE(st);
     enter();
+    if (state == 1) rss_forget_block(p);
     void *r = __libc_realloc(p, n);
-    if (state == 1) { ls_write(&W, &st); tw_realloc(&W, "libc", (uint64_t)(uintptr_t)p, n, (uint64_t)(uintptr_t)r); n_events++; }
+    if (state == 1) { ls_write(&W, &st); tw_realloc(&W, "libc", (uint64_t)(uintptr_t)p, n, (uint64_t)(uintptr_t)r); n_events++; rss_note_block(r ? r : (n ? p : NULL), n); rss_tick(&W, n_events); }
     leave();
     return r;
 }
@@ -390,15 +394,16 @@ void *realloc(void *p, size_t n) {
 void free(void *p) {
     if (busy) { __libc_free(p); return; }
     enter();
+    if (state == 1) rss_forget_block(p);
     __libc_free(p);
-    if (state == 1) { tw_free(&W, "libc", (uint64_t)(uintptr_t)p); n_events++; }
+    if (state == 1) { tw_free(&W, "libc", (uint64_t)(uintptr_t)p); n_events++; rss_tick(&W, n_events); }
     leave();
 }
 
 static void *aligned(size_t align, size_t n, size_t recorded_n, void *(*fn)(size_t, size_t), void *(*fn1)(size_t), const ls_stack *st) {
     enter();
     void *r = fn ? fn(align, n) : fn1(n);
-    if (state == 1) { ls_write(&W, st); tw_memalign(&W, "libc", align, recorded_n, (uint64_t)(uintptr_t)r); n_events++; }
+    if (state == 1) { ls_write(&W, st); tw_memalign(&W, "libc", align, recorded_n, (uint64_t)(uintptr_t)r); n_events++; rss_note_block(r, n); rss_tick(&W, n_events); }
     leave();
     return r;
 }
@@ -817,6 +822,7 @@ __attribute__((constructor)) static void begin(void) {
 __attribute__((destructor)) static void finish(void) {
     pthread_mutex_lock(&lock);
     if (state == 1) {
+        if (rss_every != 0) rss_write(&W, n_events);
         char *p = tw_reserve(&W, 100);
         p = tw_str(p, "# exit: ");
         p = tw_dec(p, n_events);
