@@ -73,7 +73,7 @@ export function accountGlibc(
     findings.liveBlocks += c.liveBlocks;
     findings.liveUsable += c.liveUsable;
   };
-  add(accountChunks(chunks, new Set(view.regions), new Set([view.tcacheChunk]), ledger, mem, structures, debug));
+  add(accountChunks(chunks, new Set(view.regions), new Set(view.tcacheChunks), ledger, mem, structures, debug));
   // thread arenas: heap_info at each heap's start, the arena's malloc_state after the first's
   const threadArenas = g.walkThreadHeaps();
   for (const t of threadArenas) {

@@ -490,6 +490,7 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
       topSize: ready ? chunkSize(this.sizeField(top)) : 0,
       brk: this.process.brk(0),
       tcacheChunk: this.tcache === 0 ? 0 : this.tcache - CHUNK_HDR_SZ,
+      tcacheChunks: this.threaded ? [...this.allTcaches().structs] : this.tcache === 0 ? [] : [this.tcache - CHUNK_HDR_SZ],
       systemMem: ready ? this.systemMem : 0,
       mmapThreshold: this.mmapThreshold,
       trimThreshold: this.trimThreshold,
@@ -500,9 +501,18 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
     };
   }
 
-  /** Walks the main heap chunk by chunk (tcache and bins are consulted to name each free chunk's list). */
+  /**
+   * Walks the main heap chunk by chunk (tcache and bins are consulted to name each free
+   * chunk's list; with threads, a chunk in any thread's tcache is named `tcache`).
+   */
   walkHeap(): HeapChunk[] {
-    return walkGlibcHeap(this.view());
+    const chunks = walkGlibcHeap(this.view());
+    if (!this.threaded) return chunks;
+    const { entries } = this.allTcaches();
+    return chunks.map((c) => {
+      const bin = c.state === "in-use" ? entries.get(c.address) : undefined;
+      return bin === undefined ? c : { ...c, state: "tcache" as const, bin };
+    });
   }
 
   /**

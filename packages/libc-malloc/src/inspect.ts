@@ -30,8 +30,10 @@ export interface GlibcInspection {
   readonly topSize: number;
   /** The current program break. */
   readonly brk: number;
-  /** The tcache struct's chunk address (its user pointer less 16), 0 when there is none. */
+  /** The current thread's tcache struct's chunk address (its user pointer less 16), 0 when there is none. */
   readonly tcacheChunk: number;
+  /** Every live thread's tcache struct (chunk addresses, in any heap). */
+  readonly tcacheChunks: readonly number[];
   /** `av->system_mem`. */
   readonly systemMem: number;
   /** `mp_.mmap_threshold`. */

@@ -213,9 +213,9 @@ export abstract class ThreadArenas extends SystemMemory {
     for (const t of tcaches) {
       if (t === 0) continue;
       structs.add(t - CHUNK_HDR_SZ);
-      for (let i = 0; i < TCACHE_MAX_BINS; i++) {
-        let n = this.process.memory.load16(t + 2 * i);
-        for (let e = this.rd(t + TCACHE_ENTRIES + 8 * i); e !== 0 && n > 0; n--) {
+      for (let i = 0; i < this.tcacheBinTotal; i++) {
+        let n = this.tcacheEntryCount(t, i);
+        for (let e = this.rd(this.tcacheEntrySlot(t, i)); e !== 0 && n > 0; n--) {
           entries.set(e - CHUNK_HDR_SZ, i);
           e = xor64(Math.floor(e / PAGE), this.rd(e));
         }
