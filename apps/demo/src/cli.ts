@@ -12,6 +12,7 @@ import { Command, Option } from "commander";
 import { reportFailure } from "./cli-errors.js";
 import { RECORD_HELP } from "./record/mode.js";
 import { parseFrames } from "./record/frames.js";
+import { parseRssEvery } from "./rss-check.js";
 import { killedExitStatus, outOfMemoryText, parseSwapMiB } from "./out-of-memory.js";
 import { renderWalkthrough } from "./render.js";
 import { ReplayError } from "./replay.js";
@@ -164,8 +165,9 @@ program
   .option("--stats-out <file>", "where to save the real pymalloc statistics (CPython only) (default: <program>.stats.txt)")
   .option("--force", "replace existing output files (never a file the command reads)")
   .option("--frames <N>", "CPython 3.11: the Python traceback of every allocation, N frames at most as tracemalloc.start(N); 0: none (default: 1). With --libc: the C call site, N return addresses (at most 62), symbolised after the run (default: 0)", (v: string) => parseFrames(v))
+  .option("--rss-every <K>", "a # rss sample of the real resident memory every K call events; 0: none (default: 10000)", (v: string) => parseRssEvery(v))
   .addHelpText("after", RECORD_HELP)
-  .action(async (command: string[], flags: { libc?: boolean; out?: string; statsOut?: string; force?: boolean; frames?: number }) => {
+  .action(async (command: string[], flags: { libc?: boolean; out?: string; statsOut?: string; force?: boolean; frames?: number; rssEvery?: number }) => {
     const { record } = await import("./record-command.js");
     process.exitCode = await record(command, flags);
   });

@@ -21,6 +21,8 @@ export interface RecordFlags {
   force?: boolean;
   /** Python frames of each allocation's traceback (0: none); with `libc`, return addresses of its C call site. @defaultValue 1 where the recorder supports it (CPython 3.11); 0 with `libc` */
   frames?: number;
+  /** A `# rss` sample every K call events (0: none). @defaultValue 10000 */
+  rssEvery?: number;
 }
 
 /** Runs the recording and reports it on standard error; returns the exit status. */
@@ -32,7 +34,7 @@ export async function record(command: string[], flags: RecordFlags): Promise<num
     // the default names are checked here, to say how to choose another one
     if (flags.out === undefined) checkDefault(out, mode.inputs, force, "--out");
     if (mode.kind === "libc") {
-      const r = await recordLibc(mode.command, { out, force, inputs: mode.inputs, interruptible: true, ...(flags.frames !== undefined ? { frames: flags.frames } : {}) });
+      const r = await recordLibc(mode.command, { out, force, inputs: mode.inputs, interruptible: true, ...(flags.frames !== undefined ? { frames: flags.frames } : {}), ...(flags.rssEvery !== undefined ? { rssEvery: flags.rssEvery } : {}) });
       const how = r.ending === "exit" ? "" : `; it ended by ${r.ending}`;
       process.stderr.write(
         `mem-demo record: ${r.events} calls of ${command[0] ?? "?"} written to ${where(r.out)} (heap start 0x${r.heapStart.toString(16)}, exit status ${r.exitCode}${how})\n`,
@@ -41,7 +43,7 @@ export async function record(command: string[], flags: RecordFlags): Promise<num
     }
     const statsOut = flags.statsOut ?? (flags.out === undefined || flags.out === "-" ? `${mode.name}.stats.txt` : defaultStatsPath(flags.out));
     if (flags.statsOut === undefined) checkDefault(statsOut, mode.inputs, force, "--stats-out");
-    const r = await recordPython(mode.command, { out, statsOut, force, inputs: mode.inputs, interruptible: true, ...(flags.frames !== undefined ? { frames: flags.frames } : {}) });
+    const r = await recordPython(mode.command, { out, statsOut, force, inputs: mode.inputs, interruptible: true, ...(flags.frames !== undefined ? { frames: flags.frames } : {}), ...(flags.rssEvery !== undefined ? { rssEvery: flags.rssEvery } : {}) });
     process.stderr.write(
       `mem-demo record: ${r.events} calls (${r.arenasAllocated} arenas obtained, ${r.arenasReleased} released) of ${r.python} ${r.version} written to ${where(r.out)}; ` +
         // CPython 3.13's PYTHONMALLOC=mimalloc: _PyObject_DebugMallocStats prints mimalloc's figures

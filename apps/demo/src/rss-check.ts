@@ -56,6 +56,16 @@ export interface RssSample {
   readonly errorPercent: number;
 }
 
+/**
+ * `mem-demo record --rss-every K`: a count of call events, 0 (no samples) or more.
+ * @throws Error naming the value otherwise
+ */
+export function parseRssEvery(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || value.trim() === "") throw new Error(`--rss-every: expected a number of call events (0 for no samples), got "${value}"`);
+  return n;
+}
+
 const RSS_LINE = /^ rss (\d+) (\d+) (\d+) (\d+) (\d+)$/;
 
 /** The parsed `# rss` comment (text after `#`), or undefined. */

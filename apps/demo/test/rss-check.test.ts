@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PROGRAM_WRITES, rssCheck, rssCheckText, rssCommentOf, touchedCommentOf, type ProgramWrites, type RssSample } from "../src/rss-check.js";
+import { DEFAULT_PROGRAM_WRITES, parseRssEvery, rssCheck, rssCheckText, rssCommentOf, touchedCommentOf, type ProgramWrites, type RssSample } from "../src/rss-check.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/rss/", import.meta.url));
 
@@ -13,6 +13,11 @@ describe("# rss comments", () => {
     expect(rssCommentOf(" rss 200 57344 0 4096 770048")).toEqual({ event: 200, heap: 57344, arenas: 0, mmapped: 4096, rssAnon: 770048 });
     expect(rssCommentOf(" rss 200 57344 0 4096")).toBeUndefined();
     expect(rssCommentOf(" exit: 3 events")).toBeUndefined();
+  });
+  it("--rss-every takes 0 or a count of events, nothing else", () => {
+    expect(parseRssEvery("0")).toBe(0);
+    expect(parseRssEvery("2000")).toBe(2000);
+    for (const bad of ["-1", "1.5", "", "ten"]) expect(() => parseRssEvery(bad)).toThrow(/--rss-every/);
   });
   it("parses # touched page ranges", () => {
     expect(touchedCommentOf(" touched 0x7f3fa301f010 0-3 6-8 16-16")).toEqual({ block: 0x7f3fa301f010, ranges: [[0, 3], [6, 8], [16, 16]] });

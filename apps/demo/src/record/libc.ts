@@ -47,6 +47,8 @@ export interface RecordLibcOptions {
    * @defaultValue 0
    */
   readonly frames?: number;
+  /** A `# rss` sample every this many call events (`MEMTRACE_RSS_EVERY`; 0: none). @defaultValue the environment's, else 10000 */
+  readonly rssEvery?: number;
 }
 
 /** What a recording of a C program produced. */
@@ -95,7 +97,7 @@ export async function recordLibc(command: readonly string[], options: RecordLibc
   try {
     const result = await run(program, args, {
       cwd: options.cwd,
-      env: { ...base, MEMTRACE_OUT: raw, LD_PRELOAD: preload, MEMTRACE_LIBC_FRAMES: String(options.frames ?? 0) },
+      env: { ...base, MEMTRACE_OUT: raw, LD_PRELOAD: preload, MEMTRACE_LIBC_FRAMES: String(options.frames ?? 0), ...(options.rssEvery !== undefined ? { MEMTRACE_RSS_EVERY: String(options.rssEvery) } : {}) },
       stdio: options.stdio ?? "inherit",
       stdoutToStderr: options.out === "-",
       onSpawn: (child) => signals?.attach(child),

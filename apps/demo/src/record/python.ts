@@ -45,6 +45,8 @@ export interface RecordPythonOptions {
    * other than 3.11 is refused. @defaultValue 1 on CPython 3.11, 0 on the others
    */
   readonly frames?: number;
+  /** A `# rss` sample every this many call events (`MEMTRACE_RSS_EVERY`; 0: none). @defaultValue the environment's, else 10000 */
+  readonly rssEvery?: number;
 }
 
 /** What a recording of a Python program produced. */
@@ -116,7 +118,7 @@ export async function recordPython(command: readonly string[], options: RecordPy
     statsRaw = createTemporary(statsOut);
     const result = await run(recorder, [raw, statsRaw, build.executable, ...args], {
       cwd: options.cwd,
-      env: framesEnv(options.env ?? process.env, options.frames),
+      env: { ...framesEnv(options.env ?? process.env, options.frames), ...(options.rssEvery !== undefined ? { MEMTRACE_RSS_EVERY: String(options.rssEvery) } : {}) },
       stdio: options.stdio ?? "inherit",
       stdoutToStderr: options.out === "-",
       onSpawn: (child) => signals?.attach(child),

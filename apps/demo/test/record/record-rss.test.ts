@@ -25,7 +25,7 @@ const HALF = [
 describe.skipIf(!haveCompiler)("# rss samples of the libc shim (real glibc)", () => {
   it("samples every K events and at exit; an mmapped block half written is half resident; none and all bracket it, measured matches", { timeout: 120_000 }, async () => {
     const out = join(scratch(), "half.memtrace");
-    const rec = await recordLibc(HALF, { out, stdio: "pipe", cacheDir, env: { ...process.env, MEMTRACE_RSS_EVERY: "50" } });
+    const rec = await recordLibc(HALF, { out, stdio: "pipe", cacheDir, rssEvery: 50 });
     expect(rec.exitCode).toBe(0);
     const { samples, calls } = samplesOf(out);
     expect(samples.length).toBe(Math.floor(calls / 50) + 1);
@@ -48,7 +48,7 @@ describe.skipIf(!haveCompiler)("# rss samples of the libc shim (real glibc)", ()
 
   it("MEMTRACE_RSS_EVERY=0 writes none", { timeout: 120_000 }, async () => {
     const out = join(scratch(), "none.memtrace");
-    await recordLibc(HALF, { out, stdio: "pipe", cacheDir, env: { ...process.env, MEMTRACE_RSS_EVERY: "0" } });
+    await recordLibc(HALF, { out, stdio: "pipe", cacheDir, rssEvery: 0 });
     expect(samplesOf(out).samples).toHaveLength(0);
   });
 });
@@ -58,7 +58,7 @@ describe.skipIf(!havePython)("# rss samples of the CPython recorder", () => {
     const dir = scratch();
     const out = join(dir, "dicts.memtrace");
     const rec = await recordPython(["python3", "-S", "-c", "d = {str(i): [i] * 3 for i in range(20000)}"], {
-      out, stdio: "pipe", cacheDir, frames: 0, env: { ...process.env, MEMTRACE_RSS_EVERY: "5000" },
+      out, stdio: "pipe", cacheDir, frames: 0, rssEvery: 5000,
     });
     expect(rec.exitCode).toBe(0);
     const { samples, calls, arenas } = samplesOf(out);
