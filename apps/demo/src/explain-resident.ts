@@ -65,8 +65,10 @@ export interface ResidentAttribution {
 export async function residentBySource(stack: CPythonStack, trace: string, options: ResidentOptions): Promise<ResidentAttribution> {
   const at = options.at ?? "end";
   const replayer = new Replayer(stack);
-  const size = new Map<number, number>();
-  const tbOf = new Map<number, number>();
+  // the CPython domains' live blocks, and the libc lines', which count only in a trace of a C
+  // program (no CPython domain at all: its call sites, record --libc --frames)
+  const live = [0, 1].map(() => ({ size: new Map<number, number>(), tbOf: new Map<number, number>() }));
+  let sawPython = false;
   let calls = 0;
   let sawStacks = false;
   let done = false;
@@ -78,7 +80,7 @@ export async function residentBySource(stack: CPythonStack, trace: string, optio
         sawStacks = true;
         return;
       case "retrace":
-        if (tbOf.has(r.ptr)) tbOf.set(r.ptr, stream.stacks.current);
+        for (const { tbOf } of live) if (tbOf.has(r.ptr)) tbOf.set(r.ptr, stream.stacks.current);
         return;
       case "malloc":
       case "calloc":
@@ -86,7 +88,9 @@ export async function residentBySource(stack: CPythonStack, trace: string, optio
       case "realloc":
       case "free":
         calls++;
-        if (r.domain !== "libc") {
+        {
+          if (r.domain !== "libc") sawPython = true;
+          const { size, tbOf } = live[r.domain === "libc" ? 1 : 0]!;
           if (r.kind === "free" || (r.kind === "realloc" && r.ptr !== 0 && r.result !== 0)) {
             size.delete(r.ptr);
             tbOf.delete(r.ptr);
@@ -112,6 +116,7 @@ export async function residentBySource(stack: CPythonStack, trace: string, optio
   }
   if (typeof at === "number" && calls < at) throw new BySourceError(`--at ${at} is beyond the end of the trace (${calls} call events)`);
 
+  const { size, tbOf } = live[sawPython ? 0 : 1]!;
   // the source key of every traceback, once
   const keyOf = new Map<number, string>();
   const key = (tb: number): string => {

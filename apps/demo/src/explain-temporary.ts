@@ -25,10 +25,16 @@ export interface TemporaryOptions {
  * @throws {@link BySourceError} for a trace without source locations; `MemtraceSyntaxError`
  */
 export async function temporaryBySource(trace: string, options: TemporaryOptions): Promise<string[]> {
-  const born = new Map<number, number>(); // ptr -> call event of its allocation
-  const size = new Map<number, number>();
-  const tbOf = new Map<number, number>();
-  const perTraceback = new Map<number, { size: number; count: number }>();
+  // two accounts: the CPython domains (tracemalloc's), and libc lines, which count only in a
+  // trace of a C program (no CPython domain at all: its call sites, record --libc --frames)
+  const state = [0, 1].map(() => ({
+    born: new Map<number, number>(), // ptr -> call event of its allocation
+    size: new Map<number, number>(),
+    tbOf: new Map<number, number>(),
+    perTraceback: new Map<number, { size: number; count: number }>(),
+  }));
+  let sawPython = false;
+  let current = state[0]!;
   let calls = 0;
   let sawStacks = false;
   const stream: TraceStream = new TraceStream((r: TraceRecord) => {
@@ -42,12 +48,13 @@ export async function temporaryBySource(trace: string, options: TemporaryOptions
       case "realloc":
       case "free":
         calls++;
-        if (r.domain === "libc") return;
+        if (r.domain !== "libc") sawPython = true;
+        current = state[r.domain === "libc" ? 1 : 0]!;
         if (r.kind === "free" || (r.kind === "realloc" && r.ptr !== 0 && r.result !== 0)) end(r.ptr);
         if (r.kind !== "free" && r.result !== 0) {
-          born.set(r.result, calls);
-          size.set(r.result, r.kind === "calloc" ? r.nelem * r.elsize : r.size);
-          tbOf.set(r.result, stream.stacks.current);
+          current.born.set(r.result, calls);
+          current.size.set(r.result, r.kind === "calloc" ? r.nelem * r.elsize : r.size);
+          current.tbOf.set(r.result, stream.stacks.current);
         }
         return;
       default:
@@ -55,6 +62,7 @@ export async function temporaryBySource(trace: string, options: TemporaryOptions
     }
   });
   const end = (ptr: number) => {
+    const { born, size, tbOf, perTraceback } = current;
     const b = born.get(ptr);
     if (b === undefined) return;
     if (calls - b <= options.within) {
@@ -74,7 +82,7 @@ export async function temporaryBySource(trace: string, options: TemporaryOptions
     throw new BySourceError("the trace has no source locations (#F/#T/#S records): record it with them, e.g. mem-demo record --frames 1 -- python3 script.py");
   }
   const groups = new Map<string, Statistic>();
-  for (const [tb, agg] of perTraceback) {
+  for (const [tb, agg] of state[sawPython ? 0 : 1]!.perTraceback) {
     let frames: RawFrame[] = [["<unknown>", 0]];
     if (tb >= 0) frames = stream.stacks.resolve(tb)!.map((f): RawFrame => [f.filename, f.lineno]);
     const key: RawFrame[] = options.by === "traceback" ? frames : options.by === "lineno" ? frames.slice(0, 1) : [[frames[0]![0], 0]];

@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { BySourceError, runBySource } from "../src/explain-by-source.js";
+import { BySourceError, explainBySource, runBySource } from "../src/explain-by-source.js";
+import { residentBySource } from "../src/explain-resident.js";
+import { temporaryBySource } from "../src/explain-temporary.js";
 import { pinsAndFaultsBySource, pinsFaultsLines } from "../src/explain-pins-faults.js";
 import { replayFile } from "../src/replay-file.js";
 import { createStack } from "../src/stack.js";
@@ -97,5 +99,30 @@ describe("explain --by --pins: the arenas and heap top each source's survivors k
     await expect(runBySource(t, { faults: true }, () => undefined)).rejects.toThrow(/go with --by/);
     const bare = trace("bare.memtrace", ["m obj 64 0x1000"]);
     await expect(pinsAndFaultsBySource(stack(), bare, { by: "lineno" })).rejects.toThrow(BySourceError);
+  });
+});
+
+describe("a C program's trace (libc lines only) by call site", () => {
+  const c = () =>
+    trace("c.memtrace", ["#S 1", "m libc 100 0x1000", "m libc 5000 0x2000", "#S 2", "m libc 64 0x3000", "f libc 0x3000", "#S 3", "c libc 4 25 0x4000"]);
+
+  it("statistics, temporary allocations, resident bytes and faults count the libc lines", async () => {
+    expect(await explainBySource(c(), { by: "lineno" })).toEqual([
+      "a.py:3: size=5100 B, count=2, average=2550 B",
+      "c.py:5: size=100 B, count=1, average=100 B",
+    ]);
+    expect(await temporaryBySource(c(), { by: "lineno", within: 1 })).toEqual(["b.py:9: size=64 B, count=1, average=64 B"]);
+    const resident = await residentBySource(stack(), c(), { by: "lineno" });
+    expect(resident.shares.reduce((n, s) => n + s.resident, 0)).toBe(resident.rssAnon);
+    expect(resident.shares.find((s) => s.source === "a.py:3")).toMatchObject({ requested: 5100, count: 2 });
+    const r = await pinsAndFaultsBySource(stack(), c(), { by: "lineno" });
+    // the first malloc makes glibc's heap: its pages are first touched there
+    expect(r.sources[0]).toMatchObject({ source: "a.py:3" });
+    expect(r.sources[0]!.faults).toBeGreaterThan(0);
+  });
+
+  it("a CPython trace leaves its libc lines out, as tracemalloc never sees them", async () => {
+    const mixed = trace("mixed.memtrace", ["#S 1", "m obj 100 0x1000", "#S 2", "m libc 64 0x3000"]);
+    expect(await explainBySource(mixed, { by: "lineno" })).toEqual(["a.py:3: size=100 B, count=1, average=100 B"]);
   });
 });
