@@ -91,8 +91,8 @@ export function linkAddress(address: number, map: Mapping, segments: readonly Se
   return seg === undefined ? undefined : fileOffset - seg.offset + seg.vaddr;
 }
 
-/** A function symbol: start, size (0: unknown), name. */
-interface Symbol {
+/** A function symbol of an object (`nm -S`): start, size (0: unknown), name. */
+export interface FunctionSymbol {
   readonly start: number;
   readonly size: number;
   readonly name: string;
@@ -107,9 +107,9 @@ function tool(name: string, args: readonly string[], input?: string): string {
 }
 
 /** The function symbols of an object, sorted: its symbol table, else its dynamic symbols. */
-function functionSymbols(path: string): Symbol[] {
-  const parse = (text: string): Symbol[] => {
-    const out: Symbol[] = [];
+function functionSymbols(path: string): FunctionSymbol[] {
+  const parse = (text: string): FunctionSymbol[] => {
+    const out: FunctionSymbol[] = [];
     for (const line of text.split("\n")) {
       // "0000000000012340 000000000000001a T xmalloc" (size absent for some symbols)
       const m = /^([0-9a-f]+) (?:([0-9a-f]+) )?([TtWwi]) (\S+)/.exec(line);
@@ -121,8 +121,12 @@ function functionSymbols(path: string): Symbol[] {
   return own.length > 0 ? own : parse(tool("nm", ["-D", "--defined-only", "-S", path]));
 }
 
-/** The symbol holding `address` (binary search; a sized symbol must contain it). */
-function symbolAt(symbols: readonly Symbol[], address: number): Symbol | undefined {
+/**
+ * The symbol holding `address` in `symbols` (sorted by start): the last one starting at or
+ * below it, provided its size (when known) reaches it; among aliases at the same start, one
+ * whose size reaches it. Binary search.
+ */
+export function symbolAt(symbols: readonly FunctionSymbol[], address: number): FunctionSymbol | undefined {
   let lo = 0;
   let hi = symbols.length - 1;
   let found = -1;
