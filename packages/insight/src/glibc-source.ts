@@ -20,6 +20,8 @@ export interface LibcFindings {
   readonly chunks: readonly HeapChunk[];
   /** Each thread arena's chunks (its heaps oldest first, in address order; list order of the arenas), for the trim dry run. */
   readonly threadChunks: readonly (readonly HeapChunk[])[];
+  /** The thread heaps' own structures, sorted: each heap's heap_info, and the first heap's malloc_state with its pad. */
+  readonly threadStructures: readonly (readonly [number, number])[];
   /** Chunks with a mapping of their own. */
   readonly mapped: readonly MappedChunk[];
   /** glibc's layout and policy, when the allocator is glibc. */
@@ -65,7 +67,7 @@ export function accountGlibc(
 ): LibcFindings {
   const view = g.inspect();
   const mem = g.process.memory;
-  const findings: LibcFindings = { liveBlocks: 0, liveUsable: 0, chunks: [], threadChunks: [], mapped: [], glibc: view };
+  const findings: LibcFindings = { liveBlocks: 0, liveUsable: 0, chunks: [], threadChunks: [], threadStructures: [], mapped: [], glibc: view };
   if (!view.initialised) return findings;
   ledger.add(view.arena, view.arena + view.mainArenaSize, "glibc.main-arena");
   const chunks = g.walkHeap();
@@ -76,10 +78,13 @@ export function accountGlibc(
   add(accountChunks(chunks, new Set(view.regions), new Set(view.tcacheChunks), ledger, mem, structures, debug));
   // thread arenas: heap_info at each heap's start, the arena's malloc_state after the first's
   const threadArenas = g.walkThreadHeaps();
+  const threadStructures: [number, number][] = [];
   for (const t of threadArenas) {
     for (const h of t.heaps) ledger.add(h.start, h.start + t.heapInfoSize, "glibc.heap-info");
     // the malloc_state and the 8 bytes that align the first chunk after it
-    ledger.add(t.arena, Math.max(t.arena + t.arenaSize, t.chunks[0]?.address ?? 0), "glibc.arena");
+    const stateEnd = Math.max(t.arena + t.arenaSize, t.chunks[0]?.address ?? 0);
+    ledger.add(t.arena, stateEnd, "glibc.arena");
+    t.heaps.forEach((h, i) => threadStructures.push([h.start, i === 0 ? stateEnd : h.start + t.heapInfoSize]));
     const starts = new Set(t.heaps.map((h, i) => (i === 0 ? (t.chunks[0]?.address ?? 0) : h.start + t.heapInfoSize)));
     add(accountChunks(t.chunks, starts, new Set(t.tcacheStructs), ledger, mem, structures, debug));
   }
@@ -107,7 +112,7 @@ export function accountGlibc(
     ledger.add(user, split, "glibc.mmapped-payload");
     ledger.add(split, end, "glibc.mmapped-slack");
   }
-  return { ...findings, chunks, mapped, threadChunks: threadArenas.map((t) => t.chunks) };
+  return { ...findings, chunks, mapped, threadChunks: threadArenas.map((t) => t.chunks), threadStructures: threadStructures.sort((x, y) => x[0] - y[0]) };
 }
 
 interface ChunkCounts {

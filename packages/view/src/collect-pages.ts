@@ -30,7 +30,7 @@ function heapCause(state: string, tlsf: boolean): string {
  * of the insight layer's causes, read from the arena and heap maps: `pymalloc.used-pools`,
  * `pymalloc.empty-pools`, `pymalloc.other` (alignment loss, never-carved pools),
  * `glibc.in-use`, `glibc.free` (tcache, fastbins, bins), `glibc.top`, `glibc.mmapped`,
- * `glibc.structures`; a page no holder covers is `other.<mapping>` (`other.[stack]`,
+ * `glibc.structures` (thread heaps too: their heap_info and malloc_state are structures); a page no holder covers is `other.<mapping>` (`other.[stack]`,
  * `other.libc.so.6`, `other.anon`). Read-only: page tables are walked, nothing is faulted.
  */
 export function collectPages(process: Process, detail: AccountDetail, arenas: ArenaMapData | undefined, heap: HeapMapData): PageMapData {
@@ -46,6 +46,12 @@ export function collectPages(process: Process, detail: AccountDetail, arenas: Ar
   }
   const tlsf = heap.allocator === "tlsf";
   for (const c of heap.chunks) holders.push({ start: c.address, end: c.address + c.size, cause: heapCause(c.state, tlsf) });
+  // thread heaps (glibc): heap_info and malloc_state, the threads' tcache structs, the chunks
+  const tcacheStructs = new Set(detail.libc.glibc?.tcacheChunks ?? []);
+  for (const [start, end] of detail.libc.threadStructures) holders.push({ start, end, cause: "glibc.structures" });
+  for (const chunks of detail.libc.threadChunks) {
+    for (const c of chunks) holders.push({ start: c.address, end: c.address + c.size, cause: c.state === "in-use" && tcacheStructs.has(c.address) ? "glibc.structures" : heapCause(c.state, false) });
+  }
   for (const m of heap.mmapped) holders.push({ start: m.address, end: m.address + m.size, cause: tlsf ? "libc.in-use" : "glibc.mmapped" });
   holders.sort((x, y) => x.start - y.start);
   const causes: string[] = [];
