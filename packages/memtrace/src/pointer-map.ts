@@ -139,17 +139,18 @@ export class PointerMap {
    */
   setWithExtra(key: number, value: number, extra: number): number {
     if (typeof extra !== "number" || !Number.isFinite(extra)) throw new PointerMapError(`memtrace: a PointerMap extra must be a finite number, got ${describe(extra)}`);
-    if (this.extras === undefined) this.extras = new Float64Array(this.keys.length);
-    if (this.keys[this.slot(key)] === 0 || typeof value !== "number" || value === -1 || Number.isNaN(value) || (this.count + 1) * 4 > this.keys.length * 3) {
-      // a new entry, a growth or a bad argument: set validates and places, then find the slot
-      const previous = this.set(key, value);
-      let i = this.slot(key);
-      while (this.keys[i] !== key) i = (i + 1) & this.mask;
-      this.previousExtra = previous === -1 ? 0 : this.extras[i]!;
-      this.extras[i] = extra;
-      return previous;
+    if (
+      typeof key !== "number" ||
+      !(key > 0 && key <= Number.MAX_SAFE_INTEGER && Math.floor(key) === key) ||
+      typeof value !== "number" ||
+      value === -1 ||
+      Number.isNaN(value)
+    ) {
+      return this.set(key, value); // throws the error set gives
     }
-    // the home slot is taken: the key, if stored, is in this probe run (one hash for all)
+    if (this.extras === undefined) this.extras = new Float64Array(this.keys.length);
+    if ((this.count + 1) * 4 > this.keys.length * 3) this.grow();
+    // one probe for the value and the extra
     const keys = this.keys;
     const extras = this.extras;
     let i = this.slot(key);
@@ -163,7 +164,6 @@ export class PointerMap {
         return previous;
       }
       if (k === 0) {
-        if (!(key > 0 && key <= Number.MAX_SAFE_INTEGER && Math.floor(key) === key)) return this.set(key, value); // throws
         keys[i] = key;
         this.count++;
         this.values[i] = value;
@@ -251,14 +251,19 @@ export class PointerMap {
     this.mask = this.keys.length - 1;
     this.shift--;
     this.count = 0;
+    // rehash: every key is distinct, so each goes to the first empty slot of its probe run
+    const keys = this.keys;
+    const values = this.values;
+    const extras = this.extras;
     for (let i = 0; i < oldKeys.length; i++) {
-      if (oldKeys[i] === 0) continue;
-      this.set(oldKeys[i]!, oldValues[i]!);
-      if (oldExtras !== undefined && oldExtras[i] !== 0) {
-        let j = this.slot(oldKeys[i]!);
-        while (this.keys[j] !== oldKeys[i]) j = (j + 1) & this.mask;
-        this.extras![j] = oldExtras[i]!;
-      }
+      const key = oldKeys[i]!;
+      if (key === 0) continue;
+      let j = this.slot(key);
+      while (keys[j] !== 0) j = (j + 1) & this.mask;
+      keys[j] = key;
+      values[j] = oldValues[i]!;
+      if (extras !== undefined) extras[j] = oldExtras![i]!;
+      this.count++;
     }
   }
 }
