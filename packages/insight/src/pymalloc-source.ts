@@ -61,8 +61,8 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
   if (s.arenas !== 0) findings.structures.set(s.arenas, "pymalloc.arena-objects");
   for (const node of arenaMapNodes(pymalloc, ledger)) findings.structures.set(node, "pymalloc.arena-map");
   const perBlockDebug = debug ? DEBUG_SIZE_BYTES + DEBUG_PAD_BYTES : 0;
-  /** Totals of the wholly resident pools: headers, live, debug decoration, free, never carved, quantization. */
-  const whole = new Float64Array(6);
+  /** Totals of the wholly resident pools: headers, live, debug decoration, free, never carved, quantization, empty pools. */
+  const whole = new Float64Array(7);
   for (const ao of pymalloc.arenaObjects()) {
     const base = ao.address;
     const first = base % poolSize === 0 ? base : base + poolSize - (base % poolSize);
@@ -73,6 +73,31 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
     ledger.add(poolsEnd, base + arenaSize, "pymalloc.arena-alignment");
     ledger.add(ao.poolAddress, poolsEnd, "pymalloc.uncarved-pools");
     for (let pool = first; pool < ao.poolAddress; pool += poolSize) {
+      // the fast path: a wholly resident pool (not the watched page) claimed with one lookup
+      if (ledger.claimWhole(pool, pool + poolSize)) {
+        const count = mem.load32(pool + COUNT);
+        if (count === 0) {
+          whole[6]! += poolSize;
+          arena.freeResident += poolSize;
+          continue;
+        }
+        const size = (mem.load32(pool + SZIDX) + 1) * alignment;
+        const blocksEnd = pool + overhead + Math.floor((poolSize - overhead) / size) * size;
+        const carvedEnd = Math.min(pool + mem.load32(pool + NEXTOFFSET), blocksEnd);
+        const free = (carvedEnd - pool - overhead) / size - count;
+        arena.liveBlocks += count;
+        arena.liveBytes += count * size;
+        arena.freeResident += free * size;
+        findings.liveBlocks += count;
+        findings.liveUsable += count * (size - perBlockDebug);
+        whole[0]! += overhead;
+        whole[1]! += count * (size - perBlockDebug);
+        whole[2]! += count * perBlockDebug;
+        whole[3]! += free * size;
+        whole[4]! += blocksEnd - carvedEnd;
+        whole[5]! += pool + poolSize - blocksEnd;
+        continue;
+      }
       const wholly = ledger.allResident(pool, pool + poolSize);
       if (!wholly && !ledger.isResident(pool)) {
         ledger.add(pool, pool + poolSize, "pymalloc.empty-pools");
@@ -133,6 +158,7 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
   ledger.credit("pymalloc.free-blocks", whole[3]!);
   ledger.credit("pymalloc.never-carved", whole[4]!);
   ledger.credit("pymalloc.quantization", whole[5]!);
+  ledger.credit("pymalloc.empty-pools", whole[6]!);
   return findings;
 }
 
