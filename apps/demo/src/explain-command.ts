@@ -4,13 +4,14 @@
  * and at the end, the pins, and the policy events; printed as a report that leads with a
  * plain-language paragraph, or with `--json` as the contract of `@mem/insight`'s schema.
  */
-import { countSyscalls, explainJson, renderReport, Timeline, type ExplainJson, type SyscallCounts } from "@mem/insight";
+import { explainJson, renderReport, type ExplainJson } from "@mem/insight";
 import type { TraceRecord } from "@mem/memtrace";
 import { arenaMapText, collectMaps } from "@mem/view";
 import { Option, type Command } from "commander";
 import { addBySourceOptions, runBySource } from "./explain-by-source.js";
 import { ReplayError } from "./replay.js";
 import { prepareReplay } from "./replay-command.js";
+import { prepareTimelineReplay } from "./timeline-replay.js";
 import { replayFile } from "./replay-file.js";
 import { replayedWithLine } from "./trace-settings.js";
 import { DEFAULT_PROGRAM_WRITES, PROGRAM_WRITES, rssCheck, rssCheckText, type ProgramWrites } from "./rss-check.js";
@@ -59,30 +60,20 @@ export interface ExplainOutcome {
 }
 
 /**
- * Replays `trace` with a {@link Timeline} watching and returns the report and the JSON.
+ * Replays `trace` with the insight layer's `Timeline` watching and returns the report and the JSON.
  * A trace that fails with a simulated fault is accounted up to the failing event; any other
  * error (unreadable or truncated trace, bad settings) is thrown.
  * @throws RangeError when `--at` lies beyond the end of the trace
  */
 export async function explainTrace(trace: string, base: StackOptions, options: ExplainOptions = {}, note: (line: string) => void = () => undefined): Promise<ExplainOutcome> {
-  const watch: { timeline?: Timeline; counts?: SyscallCounts } = {};
-  const prepared = await prepareReplay(
+  const at = options.at ?? "end";
+  const { prepared, timeline, bind } = await prepareTimelineReplay(
     trace,
     { pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion },
-    {
-      ...base,
-      wrapProcess: (process) => {
-        const counted = countSyscalls(base.wrapProcess ? base.wrapProcess(process) : process, (call, args) => watch.timeline?.onSyscall(call, args));
-        watch.counts = counted.counts;
-        return counted.process;
-      },
-    },
+    base,
+    { every: options.every ?? 10000, at: typeof at === "number" ? at : undefined },
     note,
   );
-  const at = options.at ?? "end";
-  let simulated: (key: number) => number = () => 0;
-  const timeline = new Timeline(prepared.stack, { every: options.every ?? 10000, syscalls: watch.counts, at: typeof at === "number" ? at : undefined }, (key) => simulated(key));
-  watch.timeline = timeline;
   const onEvent = (r: TraceRecord): void => {
     if (!timeline.follow(r)) return; // not a call event: A, D, w lines and comments
     timeline.afterCall();
@@ -92,7 +83,7 @@ export async function explainTrace(trace: string, base: StackOptions, options: E
     await replayFile(prepared.stack, trace, {
       onEvent,
       replayer: (replayer) => {
-        simulated = (key) => replayer.simulatedPointer(key);
+        bind(replayer);
         // the requested sizes beside the replay's own pointers: no second table per event
         replayer.keepRequestedSizes();
         timeline.requestedFrom(replayer);

@@ -8,11 +8,12 @@
  *                   when full: keep every other one, S doubles (memory constant in trace length)
  */
 import { closeSync, openSync, readSync, statSync } from "node:fs";
-import { countSyscalls, explainJson, narrate, Timeline, type ExplainJson, type SyscallCounts, type TimelineResult } from "@mem/insight";
+import { explainJson, narrate, type ExplainJson, type TimelineResult } from "@mem/insight";
 import type { TraceRecord } from "@mem/memtrace";
 import { collectMaps, packMaps, type PackedMaps } from "@mem/view";
 import { ReplayError } from "./replay.js";
-import { prepareReplay, type PreparedReplay } from "./replay-command.js";
+import type { PreparedReplay } from "./replay-command.js";
+import { prepareTimelineReplay } from "./timeline-replay.js";
 import { replayFile } from "./replay-file.js";
 import type { StackOptions } from "./stack.js";
 
@@ -56,25 +57,9 @@ export interface ReportReplay {
  * with the error; any other error (unreadable trace, bad settings) is thrown.
  */
 export async function replayForReport(trace: string, base: StackOptions, options: ReportReplayOptions = {}, note: (line: string) => void = () => undefined): Promise<ReportReplay> {
-  const watch: { timeline?: Timeline; counts?: SyscallCounts } = {};
-  const prepared = await prepareReplay(
-    trace,
-    { pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion },
-    {
-      ...base,
-      wrapProcess: (process) => {
-        const counted = countSyscalls(base.wrapProcess ? base.wrapProcess(process) : process, (call, args) => watch.timeline?.onSyscall(call, args));
-        watch.counts = counted.counts;
-        return counted.process;
-      },
-    },
-    note,
-  );
   const every = options.every ?? 10000;
   const max = Math.max(2, options.maxSnapshots ?? MAX_SNAPSHOTS);
-  let simulated: (key: number) => number = () => 0;
-  const timeline = new Timeline(prepared.stack, { every, syscalls: watch.counts }, (key) => simulated(key));
-  watch.timeline = timeline;
+  const { prepared, timeline, bind } = await prepareTimelineReplay(trace, { pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion }, base, { every }, note);
   const snapshots: PackedMaps[] = [];
   // map snapshots every `spacing` call events (1000·2^j): as sparse as the trace's least
   // possible length allows, so that few snapshots are taken only to be thinned away
@@ -103,7 +88,7 @@ export async function replayForReport(trace: string, base: StackOptions, options
   };
   let failure: ReplayError | undefined;
   try {
-    await replayFile(prepared.stack, trace, { onEvent, replayer: (replayer) => (simulated = (key) => replayer.simulatedPointer(key)) });
+    await replayFile(prepared.stack, trace, { onEvent, replayer: bind });
   } catch (error) {
     if (!(error instanceof ReplayError)) throw error;
     failure = error;
