@@ -43,6 +43,21 @@ export const AV_SYSTEM_MEM = 0x888;
 export const AV_MAX_SYSTEM_MEM = 0x890;
 /** `sizeof(struct malloc_state)`. */
 export const MALLOC_STATE_SIZE = 0x898;
+/**
+ * The shape of `struct malloc_state` in one release. Until 2.42 it is {@link MALLOC_STATE_WITH_FASTBINS};
+ * 2.43 dropped `have_fastchunks` and `fastbinsY` ({@link MALLOC_STATE_WITHOUT_FASTBINS}), so every
+ * field from `top` on sits `fieldShift` bytes lower than the `AV_*` offsets above say.
+ */
+export interface MallocStateLayout {
+  /** `sizeof(struct malloc_state)`: a thread arena's first chunk follows it in its first heap. */
+  readonly size: number;
+  /** Bytes to subtract from the `AV_*` offsets of `top` and later fields (0 while fastbins exist). */
+  readonly fieldShift: number;
+}
+/** `struct malloc_state` of 2.36 to 2.42 (0x898 bytes, with `have_fastchunks` and `fastbinsY[10]`). */
+export const MALLOC_STATE_WITH_FASTBINS: MallocStateLayout = { size: MALLOC_STATE_SIZE, fieldShift: 0 };
+/** `struct malloc_state` of 2.43 (0x840 bytes: `top` at +0x08 right after `mutex` and `flags`). */
+export const MALLOC_STATE_WITHOUT_FASTBINS: MallocStateLayout = { size: 0x840, fieldShift: AV_TOP - 0x08 };
 /** `NONCONTIGUOUS_BIT` of `malloc_state.flags`. */
 export const NONCONTIGUOUS_BIT = 2;
 

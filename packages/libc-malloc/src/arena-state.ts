@@ -16,8 +16,10 @@ import {
   FD,
   FD_NEXTSIZE,
   MALLOC_STATE_SIZE,
+  MALLOC_STATE_WITH_FASTBINS,
   NONCONTIGUOUS_BIT,
   TCACHE_ENTRIES,
+  type MallocStateLayout,
 } from "./arena-layout.js";
 import {
   CHUNK_HDR_SZ,
@@ -107,27 +109,27 @@ export abstract class ArenaState {
 
   /** `av->top`. */
   protected get top(): number {
-    return this.rd(this.arena + AV_TOP);
+    return this.rd(this.arena + AV_TOP - this.fieldShift);
   }
 
   /** `av->last_remainder`. */
   protected get lastRemainder(): number {
-    return this.rd(this.arena + AV_LAST_REMAINDER);
+    return this.rd(this.arena + AV_LAST_REMAINDER - this.fieldShift);
   }
 
   /** `av->system_mem`. */
   protected get systemMem(): number {
-    return this.rd(this.arena + AV_SYSTEM_MEM);
+    return this.rd(this.arena + AV_SYSTEM_MEM - this.fieldShift);
   }
 
   /** `av->max_system_mem`. */
   protected get maxSystemMem(): number {
-    return this.rd(this.arena + AV_MAX_SYSTEM_MEM);
+    return this.rd(this.arena + AV_MAX_SYSTEM_MEM - this.fieldShift);
   }
 
   /** `av->have_fastchunks`. */
   protected get haveFastchunks(): boolean {
-    return this.m.load32(this.arena + AV_HAVE_FASTCHUNKS) !== 0;
+    return this.fieldShift === 0 && this.m.load32(this.arena + AV_HAVE_FASTCHUNKS) !== 0;
   }
 
   /** `contiguous(av)` negated: the NONCONTIGUOUS_BIT of `av->flags`. */
@@ -137,7 +139,7 @@ export abstract class ArenaState {
 
   /** `av->binmap[block]`. */
   protected binmapWord(block: number): number {
-    return this.m.load32(this.arena + AV_BINMAP + 4 * block);
+    return this.m.load32(this.arena + AV_BINMAP - this.fieldShift + 4 * block);
   }
   /** Starts of the heap's regions (more than one only after brk failed); for the walker. */
   protected readonly regions: number[] = [];
@@ -159,6 +161,8 @@ export abstract class ArenaState {
     }
     this.mainArena = given ?? mainArenaOf(process) ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
     this.av = this.mainArena;
+    this.stateLayout = this.mallocStateLayout();
+    this.fieldShift = this.stateLayout.fieldShift;
     this.initialBrk = process.brk(0);
     this.key = options.tcacheKey ?? Math.floor(Math.random() * 2 ** 53);
     if (options.tcacheCount !== undefined && options.tcacheCount <= MAX_TCACHE_COUNT) this.tcacheCount = options.tcacheCount;
@@ -174,6 +178,18 @@ export abstract class ArenaState {
     if (options.perturb !== undefined) this.perturbByte = options.perturb & 0xff;
   }
   protected readonly pendingMxfast: number;
+  /** This release's `struct malloc_state` (size, and where its fields from `top` on sit). */
+  protected readonly stateLayout: MallocStateLayout;
+  /** `stateLayout.fieldShift`, kept in a field of its own for the hot paths: subtract it from `AV_TOP` and later offsets. */
+  protected readonly fieldShift: number;
+
+  /**
+   * The release's `struct malloc_state` layout: 0x898 bytes with fastbins (2.36 to 2.42).
+   * Called by the constructor, so an override must not read instance fields.
+   */
+  protected mallocStateLayout(): MallocStateLayout {
+    return MALLOC_STATE_WITH_FASTBINS;
+  }
 
   /** The start of the main arena's heap: the first address sbrk returned (before that, the current break). */
   get heapStart(): number {
@@ -208,11 +224,11 @@ export abstract class ArenaState {
       m.store64(bin + BK, bin);
     }
     m.store32(this.arena + AV_FLAGS, 0);
-    m.store64(this.arena + AV_NEXT, this.arena);
-    m.store64(this.arena + AV_ATTACHED_THREADS, 1);
+    m.store64(this.arena + AV_NEXT - this.fieldShift, this.arena);
+    m.store64(this.arena + AV_ATTACHED_THREADS - this.fieldShift, 1);
     this.setMaxFast(this.pendingMxfast);
     this.setHaveFastchunks(false);
-    this.setTop(this.arena + AV_TOP);
+    this.setTop(this.arena + AV_TOP - this.fieldShift);
   }
 
   protected tcacheInit(): void {
@@ -327,7 +343,7 @@ export abstract class ArenaState {
   }
 
   protected binAt(i: number): number {
-    return this.arena + AV_TOP + 16 * (i - 1);
+    return this.arena + AV_TOP - this.fieldShift + 16 * (i - 1);
   }
 
   protected markBin(i: number): void {
@@ -336,27 +352,27 @@ export abstract class ArenaState {
   }
 
   protected setBinmapWord(block: number, value: number): void {
-    this.m.store32(this.arena + AV_BINMAP + 4 * block, value);
+    this.m.store32(this.arena + AV_BINMAP - this.fieldShift + 4 * block, value);
   }
 
   protected setTop(value: number): void {
-    this.m.store64(this.arena + AV_TOP, value);
+    this.m.store64(this.arena + AV_TOP - this.fieldShift, value);
   }
 
   protected setLastRemainder(value: number): void {
-    this.m.store64(this.arena + AV_LAST_REMAINDER, value);
+    this.m.store64(this.arena + AV_LAST_REMAINDER - this.fieldShift, value);
   }
 
   protected setSystemMem(value: number): void {
-    this.m.store64(this.arena + AV_SYSTEM_MEM, value);
+    this.m.store64(this.arena + AV_SYSTEM_MEM - this.fieldShift, value);
   }
 
   protected setMaxSystemMem(value: number): void {
-    this.m.store64(this.arena + AV_MAX_SYSTEM_MEM, value);
+    this.m.store64(this.arena + AV_MAX_SYSTEM_MEM - this.fieldShift, value);
   }
 
   protected setHaveFastchunks(value: boolean): void {
-    this.m.store32(this.arena + AV_HAVE_FASTCHUNKS, value ? 1 : 0);
+    if (this.fieldShift === 0) this.m.store32(this.arena + AV_HAVE_FASTCHUNKS, value ? 1 : 0);
   }
 
   protected setNoncontiguous(): void {
@@ -410,6 +426,7 @@ export abstract class ArenaState {
       tcacheKey: this.tcacheKey,
       globalMaxFast: this.globalMaxFast,
       haveFastchunks: this.haveFastchunks,
+      ...(this.fieldShift !== 0 ? { stateFieldShift: this.fieldShift } : {}),
       initialised: this.initialised,
     };
   }

@@ -425,6 +425,7 @@ export abstract class BinAllocator extends ArenaState {
   }
 
   protected mallocConsolidate(): void {
+    if (this.fieldShift !== 0) return; // no fastbins in this release's malloc_state
     const m = this.m;
     this.setHaveFastchunks(false);
     const unsorted = this.binAt(1);

@@ -1,4 +1,5 @@
 import { M_MXFAST, type GlibcMallocOptions } from "./api.js";
+import { MALLOC_STATE_WITHOUT_FASTBINS, type MallocStateLayout } from "./arena-layout.js";
 import { chunkSize } from "./arena-state.js";
 import {
   CHUNK_HDR_SZ,
@@ -45,6 +46,8 @@ const TCACHE_FILL_COUNT_243 = 16;
  *   mapping's less 16 bytes, `malloc_usable_size` is size - 8, and `mremap_chunk` counts 16
  *   bytes too many into `mmapped_mem` (`hblkhd`) each time, as the real 2.43 does;
  * - `malloc_info` has no `<total type="fast">` lines.
+ * - `malloc_state` without fastbins is 0x840 bytes ({@link MALLOC_STATE_WITHOUT_FASTBINS}):
+ *   `top` and every later field sit 0x58 bytes lower, and so does a thread heap's first chunk.
  *
  * The tcache struct is a 0x300-byte chunk when the first free creates it, but 0x310 when a
  * small-bin hit in `_int_malloc` does (`tcache_init(av)` passes `request2size(bytes)` to
@@ -52,8 +55,7 @@ const TCACHE_FILL_COUNT_243 = 16;
  *
  * Not modelled: the 12 large tcache bins (chunks above 0x3f0 bytes are cached only when the
  * `tcache_max` tunable raises the limit above that; this model keeps the limit at 1032 bytes
- * as 2.41 does); `malloc_state` without fastbins is smaller (the arena's address differs,
- * heap placements do not).
+ * as 2.41 does).
  */
 export class Glibc243Malloc extends Glibc242Malloc {
   /** The glibc release this model reproduces. */
@@ -62,6 +64,11 @@ export class Glibc243Malloc extends Glibc242Malloc {
   private tcacheDisabled = false;
   /** Set while `_int_malloc` creates the tcache (its request is padded twice). */
   private inIntMalloc = false;
+
+  /** `struct malloc_state` of 2.43: 0x840 bytes, no `have_fastchunks` nor `fastbinsY` (a thread heap's first chunk sits 0x58 bytes lower). */
+  protected override mallocStateLayout(): MallocStateLayout {
+    return MALLOC_STATE_WITHOUT_FASTBINS;
+  }
 
   /** As {@link Glibc242Malloc}'s constructor; the default tcache fill count is 16. */
   constructor(process: ProcessSpace, options: GlibcMallocOptions = {}) {

@@ -9,7 +9,7 @@ import {
   M_TOP_PAD,
   M_TRIM_THRESHOLD,
 } from "./api.js";
-import { AV_FASTBINS, BK, FD, MALLOC_STATE_SIZE } from "./arena-layout.js";
+import { AV_FASTBINS, BK, FD } from "./arena-layout.js";
 import type { GlibcInspection } from "./inspect.js";
 import {
   CHUNK_HDR_SZ,
@@ -353,7 +353,7 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
     let nfast = 0;
     let fastavail = 0;
     for (let i = 0; i < NFASTBINS; i++) {
-      for (let p = this.rd(this.arena + AV_FASTBINS + 8 * i); p !== 0; p = this.reveal(p + FD)) {
+      for (let p = this.fieldShift === 0 ? this.rd(this.arena + AV_FASTBINS + 8 * i) : 0; p !== 0; p = this.reveal(p + FD)) {
         if ((p & 15) !== 0) this.abort("int_mallinfo(): unaligned fastbin chunk detected", "mallinfo2", p);
         nfast++;
         fastavail += chunkSize(this.sizeField(p));
@@ -428,7 +428,7 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
     let fastCount = 0;
     let fastBytes = 0;
     for (let i = 0; i < NFASTBINS; i++) {
-      let p = this.rd(this.arena + AV_FASTBINS + 8 * i);
+      let p = this.fieldShift === 0 ? this.rd(this.arena + AV_FASTBINS + 8 * i) : 0;
       if (p === 0) {
         sizes.push({ from: 0, to: 0, total: 0, count: 0 });
         continue;
@@ -484,7 +484,7 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
     return {
       initialised: ready,
       arena: this.arena,
-      mainArenaSize: MALLOC_STATE_SIZE,
+      mainArenaSize: this.stateLayout.size,
       regions: [...this.regions],
       top,
       topSize: ready ? chunkSize(this.sizeField(top)) : 0,

@@ -47,6 +47,8 @@ export interface GlibcHeapView {
   globalMaxFast: number;
   /** main_arena.have_fastchunks. */
   haveFastchunks: boolean;
+  /** `MallocStateLayout.fieldShift` when the release has no fastbins (2.43: 0x58); absent: 0x898-byte layout. */
+  stateFieldShift?: number;
   /** Whether ptmalloc_init ran. */
   initialised: boolean;
 }
@@ -84,7 +86,7 @@ export function checkGlibcHeap(view: GlibcHeapView): void {
   const members = collectMembers(view);
   if (view.regions.length === 0) {
     // no heap yet: top is still the fake chunk overlaying the unsorted bin header
-    if (view.top !== view.arena + AV_TOP) fail("top moved although the heap was never created", view.top);
+    if (view.top !== view.arena + AV_TOP - (view.stateFieldShift ?? 0)) fail("top moved although the heap was never created", view.top);
     // (a thread's tcache may hold chunks of other arenas, NON_MAIN_ARENA: not this heap's)
     const first = [...members.keys()].find((address) => (view.memory.load32(address + 8) & 4) === 0);
     if (first !== undefined) fail("a bin holds a chunk although the heap was never created", first);
@@ -139,7 +141,7 @@ function collectMembers(view: GlibcHeapView): Map<number, Membership> {
 
   // normal bins: doubly linked, right sizes, large bins sorted with a consistent nextsize ring
   for (let i = 1; i < NBINS; i++) {
-    const bin = view.arena + AV_TOP + 16 * (i - 1);
+    const bin = view.arena + AV_TOP - (view.stateFieldShift ?? 0) + 16 * (i - 1);
     let count = 0;
     let previous = bin;
     let previousSize = Infinity;
@@ -172,7 +174,7 @@ function collectMembers(view: GlibcHeapView): Map<number, Membership> {
 
   // fastbins
   let anyFast = false;
-  for (let i = 0; i < NFASTBINS; i++) {
+  for (let i = 0; i < (view.stateFieldShift === undefined ? NFASTBINS : 0); i++) {
     let count = 0;
     for (let p = read(mem, view.arena + AV_FASTBINS + 8 * i); p !== 0; p = reveal(mem, p + FD)) {
       if (++count > limit) fail(`fastbin ${i} has a cycle`, p);

@@ -16,8 +16,8 @@ import { isSyscallError } from "./errors.js";
  *         +0x10            size     bytes in use by the arena (page multiple)
  *         +0x18            mprotect_size  bytes made read-write so far (>= size)
  *         +0x20            pagesize
- *         +0x30 (first heap of an arena) struct malloc_state, 0x898 bytes
- *         +0x8d0 the arena's first chunk (top, then the thread's 0x290 tcache)
+ *         +0x30 (first heap of an arena) struct malloc_state, 0x898 bytes (2.43: 0x840)
+ *         +0x8d0 the arena's first chunk (top, then the thread's 0x290 tcache; 2.43: +0x870)
  *         (later heaps: chunks from +0x30)
  *         +size ......... +mprotect_size (rw-p) ......... +64 MiB (---p)
  * ```

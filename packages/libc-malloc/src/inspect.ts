@@ -20,7 +20,7 @@ export interface GlibcInspection {
   readonly initialised: boolean;
   /** Address of `main_arena`. */
   readonly arena: number;
-  /** `sizeof(struct malloc_state)`: 0x898. */
+  /** `sizeof(struct malloc_state)`: 0x898 (2.43: 0x840). */
   readonly mainArenaSize: number;
   /** Start of every heap region (the first is the heap start; more only after brk failed). */
   readonly regions: readonly number[];
@@ -87,7 +87,7 @@ export interface TlsfInspection {
 export interface ThreadHeapWalk {
   /** Address of the arena's `malloc_state` (just after the first heap's `heap_info`). */
   readonly arena: number;
-  /** `sizeof(struct malloc_state)`: 0x898. */
+  /** `sizeof(struct malloc_state)`: 0x898 (2.43: 0x840). */
   readonly arenaSize: number;
   /** The heaps, oldest first: where each starts and its accessible size (`heap_info.size`). */
   readonly heaps: readonly { readonly start: number; readonly size: number }[];

@@ -37,7 +37,7 @@ export abstract class SystemMemory extends BinAllocator {
     const oldField = this.sizeField(oldTop);
     let oldSize = chunkSize(oldField);
     const oldEnd = oldTop + oldSize;
-    const initialTop = this.arena + AV_TOP;
+    const initialTop = this.arena + AV_TOP - this.fieldShift;
     if (
       !(
         (oldTop === initialTop && oldSize === 0) ||

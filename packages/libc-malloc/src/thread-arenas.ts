@@ -1,6 +1,6 @@
 import type { ProcessSpace } from "@mem/os-vm";
 import type { GlibcMallocOptions } from "./api.js";
-import { AV_ATTACHED_THREADS, AV_FLAGS, AV_HAVE_FASTCHUNKS, AV_NEXT, BK, FD, MALLOC_STATE_SIZE, NONCONTIGUOUS_BIT, TCACHE_ENTRIES } from "./arena-layout.js";
+import { AV_ATTACHED_THREADS, AV_FLAGS, AV_HAVE_FASTCHUNKS, AV_NEXT, BK, FD, NONCONTIGUOUS_BIT, TCACHE_ENTRIES } from "./arena-layout.js";
 import {
   CHUNK_HDR_SZ,
   ENOMEM,
@@ -142,10 +142,10 @@ export abstract class ThreadArenas extends SystemMemory {
     const a = this.threadArena;
     this.threadArena = 0;
     if (a !== 0) {
-      const attached = this.rd(a + AV_ATTACHED_THREADS) - 1;
-      this.wr(a + AV_ATTACHED_THREADS, attached);
+      const attached = this.rd(a + AV_ATTACHED_THREADS - this.fieldShift) - 1;
+      this.wr(a + AV_ATTACHED_THREADS - this.fieldShift, attached);
       if (attached === 0) {
-        this.wr(a + AV_NEXT_FREE, this.freeList);
+        this.wr(a + AV_NEXT_FREE - this.fieldShift, this.freeList);
         this.freeList = a;
       }
     }
@@ -171,7 +171,7 @@ export abstract class ThreadArenas extends SystemMemory {
   arenas(): number[] {
     const list = [this.mainArena];
     if (!this.initialised) return list;
-    for (let a = this.rd(this.mainArena + AV_NEXT); a !== this.mainArena && list.length <= this.arenaSet.size; a = this.rd(a + AV_NEXT)) list.push(a);
+    for (let a = this.rd(this.mainArena + AV_NEXT - this.fieldShift); a !== this.mainArena && list.length <= this.arenaSet.size; a = this.rd(a + AV_NEXT - this.fieldShift)) list.push(a);
     return list;
   }
 
@@ -189,7 +189,7 @@ export abstract class ThreadArenas extends SystemMemory {
         for (let h = heapForPtr(this.top); h !== 0; h = this.rd(h + HI_PREV)) heaps.unshift(h);
         const regions = heaps.map((h, i) => {
           if (i > 0) return h + HEAP_INFO_SIZE;
-          const ptr = a + MALLOC_STATE_SIZE;
+          const ptr = a + this.stateLayout.size;
           const misalign = (ptr + CHUNK_HDR_SZ) & 15;
           return misalign > 0 ? ptr + MALLOC_ALIGNMENT - misalign : ptr;
         });
@@ -241,7 +241,7 @@ export abstract class ThreadArenas extends SystemMemory {
         for (let h = heapForPtr(this.top); h !== 0; h = this.rd(h + HI_PREV)) heaps.unshift({ start: h, size: this.rd(h + HI_SIZE) });
         const regions = heaps.map(({ start }, i) => {
           if (i > 0) return start + HEAP_INFO_SIZE;
-          const ptr = a + MALLOC_STATE_SIZE;
+          const ptr = a + this.stateLayout.size;
           const misalign = (ptr + CHUNK_HDR_SZ) & 15;
           return misalign > 0 ? ptr + MALLOC_ALIGNMENT - misalign : ptr;
         });
@@ -250,7 +250,7 @@ export abstract class ThreadArenas extends SystemMemory {
           return bin === undefined ? c : { ...c, state: "tcache" as const, bin };
         });
         const tcacheStructs = chunks.filter((c) => c.state === "in-use" && structs.has(c.address)).map((c) => c.address);
-        walks.push({ arena: a, arenaSize: MALLOC_STATE_SIZE, heaps, heapInfoSize: HEAP_INFO_SIZE, chunks, tcacheStructs });
+        walks.push({ arena: a, arenaSize: this.stateLayout.size, heaps, heapInfoSize: HEAP_INFO_SIZE, chunks, tcacheStructs });
       }
     } finally {
       this.useArena(current);
@@ -298,15 +298,15 @@ export abstract class ThreadArenas extends SystemMemory {
   private getFreeList(): number {
     const result = this.freeList;
     if (result === 0) return 0;
-    this.freeList = this.rd(result + AV_NEXT_FREE);
-    this.wr(result + AV_ATTACHED_THREADS, 1);
+    this.freeList = this.rd(result + AV_NEXT_FREE - this.fieldShift);
+    this.wr(result + AV_ATTACHED_THREADS - this.fieldShift, 1);
     this.detachArena(this.threadArena);
     this.threadArena = result;
     return result;
   }
 
   private detachArena(a: number): void {
-    if (a !== 0) this.wr(a + AV_ATTACHED_THREADS, this.rd(a + AV_ATTACHED_THREADS) - 1);
+    if (a !== 0) this.wr(a + AV_ATTACHED_THREADS - this.fieldShift, this.rd(a + AV_ATTACHED_THREADS - this.fieldShift) - 1);
   }
 
   private reusedArena(avoid: number): number {
@@ -317,20 +317,20 @@ export abstract class ThreadArenas extends SystemMemory {
     void avoid;
     this.detachArena(this.threadArena);
     this.removeFromFreeList(result);
-    this.wr(result + AV_ATTACHED_THREADS, this.rd(result + AV_ATTACHED_THREADS) + 1);
+    this.wr(result + AV_ATTACHED_THREADS - this.fieldShift, this.rd(result + AV_ATTACHED_THREADS - this.fieldShift) + 1);
     this.threadArena = result;
-    this.nextToUse = this.rd(result + AV_NEXT);
+    this.nextToUse = this.rd(result + AV_NEXT - this.fieldShift);
     return result;
   }
 
   private removeFromFreeList(a: number): void {
     if (this.freeList === a) {
-      this.freeList = this.rd(a + AV_NEXT_FREE);
+      this.freeList = this.rd(a + AV_NEXT_FREE - this.fieldShift);
       return;
     }
-    for (let p = this.freeList; p !== 0; p = this.rd(p + AV_NEXT_FREE)) {
-      if (this.rd(p + AV_NEXT_FREE) === a) {
-        this.wr(p + AV_NEXT_FREE, this.rd(a + AV_NEXT_FREE));
+    for (let p = this.freeList; p !== 0; p = this.rd(p + AV_NEXT_FREE - this.fieldShift)) {
+      if (this.rd(p + AV_NEXT_FREE - this.fieldShift) === a) {
+        this.wr(p + AV_NEXT_FREE - this.fieldShift, this.rd(a + AV_NEXT_FREE - this.fieldShift));
         return;
       }
     }
@@ -342,7 +342,7 @@ export abstract class ThreadArenas extends SystemMemory {
    * after main_arena and becomes the thread's.
    */
   private intNewArena(size: number): number {
-    const overhead = HEAP_INFO_SIZE + MALLOC_STATE_SIZE + MALLOC_ALIGNMENT;
+    const overhead = HEAP_INFO_SIZE + this.stateLayout.size + MALLOC_ALIGNMENT;
     let h = this.heaps.newHeap(size + overhead, this.topPad);
     if (h === 0) h = this.heaps.newHeap(overhead, this.topPad);
     if (h === 0) return 0;
@@ -353,10 +353,10 @@ export abstract class ThreadArenas extends SystemMemory {
     const saved = this.av;
     this.useArena(a);
     this.initState();
-    this.wr(a + AV_ATTACHED_THREADS, 1);
+    this.wr(a + AV_ATTACHED_THREADS - this.fieldShift, 1);
     this.setSystemMem(heapSize);
     this.setMaxSystemMem(heapSize);
-    let ptr = a + MALLOC_STATE_SIZE;
+    let ptr = a + this.stateLayout.size;
     const misalign = (ptr + CHUNK_HDR_SZ) & 15;
     if (misalign > 0) ptr += MALLOC_ALIGNMENT - misalign;
     this.setTop(ptr);
@@ -364,8 +364,8 @@ export abstract class ThreadArenas extends SystemMemory {
     this.useArena(saved);
     this.detachArena(this.threadArena);
     this.threadArena = a;
-    this.wr(a + AV_NEXT, this.rd(this.mainArena + AV_NEXT));
-    this.wr(this.mainArena + AV_NEXT, a);
+    this.wr(a + AV_NEXT - this.fieldShift, this.rd(this.mainArena + AV_NEXT - this.fieldShift));
+    this.wr(this.mainArena + AV_NEXT - this.fieldShift, a);
     this.arenaSet.add(a);
     return a;
   }
@@ -378,7 +378,7 @@ export abstract class ThreadArenas extends SystemMemory {
       this.m.store64(bin + BK, bin);
     }
     this.m.store32(this.av + AV_FLAGS, NONCONTIGUOUS_BIT);
-    this.m.store32(this.av + AV_HAVE_FASTCHUNKS, 0);
+    if (this.fieldShift === 0) this.m.store32(this.av + AV_HAVE_FASTCHUNKS, 0);
     this.setTop(this.binAt(1));
   }
 
