@@ -21,4 +21,4 @@ export { Glibc242Malloc } from "./glibc-242.js";
 export { Glibc243Malloc } from "./glibc-243.js";
 export { MAIN_ARENA_LIBC_OFFSET, mainArenaAddress } from "./main-arena.js";
 export { TlsfMalloc } from "./tlsf-malloc.js";
-export type { GlibcInspection, TlsfBlock, TlsfInspection } from "./inspect.js";
+export type { GlibcInspection, ThreadHeapWalk, TlsfBlock, TlsfInspection } from "./inspect.js";

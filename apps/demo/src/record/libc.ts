@@ -51,6 +51,9 @@ export interface RecordLibcOptions {
   readonly rssEvery?: number;
 }
 
+/** The most return addresses the shim records a call (LS_MAX_FRAMES 64 in native/libc_stacks.h, less its own two frames). */
+export const LIBC_MAX_FRAMES = 62;
+
 /** What a recording of a C program produced. */
 export interface LibcRecording {
   /** The trace file. */
@@ -84,6 +87,9 @@ const EXEC = /^ exec (.*): \d+ events$/;
 export async function recordLibc(command: readonly string[], options: RecordLibcOptions): Promise<LibcRecording> {
   const [program, ...args] = command;
   if (program === undefined) throw new RecordError("no command to record (usage: mem-demo record --libc -- <command> [args])");
+  if ((options.frames ?? 0) > LIBC_MAX_FRAMES) {
+    throw new RecordError(`--frames ${options.frames} with --libc: the shim records at most ${LIBC_MAX_FRAMES} return addresses (its backtrace buffer of 64 less its own two frames)`);
+  }
   const found = findProgram(program, options.env?.PATH ?? process.env.PATH);
   if (found === undefined) throw new RecordError(`command not found: ${program}`);
   const force = options.force ?? false;

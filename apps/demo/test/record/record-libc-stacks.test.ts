@@ -185,3 +185,16 @@ describe.skipIf(!haveCompiler)("record --libc --frames (real glibc)", () => {
     }
   });
 });
+
+describe("record --libc --frames beyond the shim's buffer", () => {
+  it("is refused before anything runs or is written, naming the limit", async () => {
+    const dir = scratch();
+    try {
+      const out = join(dir, "t.memtrace");
+      await expect(recordLibc(["true"], { out, frames: 63 })).rejects.toThrow(/--frames 63 with --libc: the shim records at most 62 return addresses/);
+      expect(() => readFileSync(out)).toThrow(/ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
