@@ -148,8 +148,14 @@ describe.skipIf(!built)("mem-demo replay --out: the user's files are safe", () =
       expect(r.status).toBe(signal === "SIGINT" ? 130 : 143);
       expect(r.stderr).toContain(`mem-demo replay: interrupted by ${signal}; the partial replayed trace is in out.memtrace`);
       const text = readFileSync(join(dir, "out.memtrace"), "utf8");
-      expect(lastLine(text)).toBe(`# partial: interrupted by ${signal} after 12000 events`);
-      expect(text.split("\n").filter((l) => l.startsWith("m ") || l.startsWith("f "))).toHaveLength(12000);
+      // stdin arrives in pipe-sized chunks: the signal may come before the last of them was
+      // replayed, so the count is whatever was replayed, and the file holds exactly those events
+      const partial = /^# partial: interrupted by (\w+) after (\d+) events$/.exec(lastLine(text) ?? "");
+      expect(partial?.[1]).toBe(signal);
+      const replayed = Number(partial?.[2]);
+      expect(replayed).toBeGreaterThan(0);
+      expect(replayed).toBeLessThanOrEqual(12000);
+      expect(text.split("\n").filter((l) => l.startsWith("m ") || l.startsWith("f "))).toHaveLength(replayed);
       expect(readdirSync(dir)).toEqual(["out.memtrace"]);
     }, 60_000);
   }
