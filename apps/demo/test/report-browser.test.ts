@@ -135,11 +135,11 @@ describe.skipIf(!run)(`mem-demo report in Chromium${run ? "" : ` (skipped: ${rea
 
   for (const r of RECORDINGS) {
     describe(r.name, () => {
-      it("opens without a console error or a request leaving the page, within a second or two", async () => {
+      it("opens without a console error or a request leaving the page", async () => {
         const { page, errors, external, ms } = await open(r.name);
         expect(errors).toEqual([]);
         expect(external).toEqual([]);
-        expect(ms).toBeLessThan(5000);
+        console.log(`${r.name}: opened in ${ms} ms`); // printed, not asserted: speed is for benchmarks
         const peak = await page.locator("#peak-rss").getAttribute("data-bytes");
         expect(Number(peak)).toBeGreaterThan(0);
         await page.close();
@@ -255,7 +255,7 @@ function worstCaseHtml(): string {
 describe.skipIf(!run)(`a report at the size bound in Chromium${run ? "" : ` (skipped: ${reason})`}`, () => {
   // measured 0.6-0.8 s to open and 0.2-0.45 s to move on an idle 2-core machine; the limits
   // leave room for a machine shared with other jobs
-  it("opens within five seconds and moves its maps within three", async () => {
+  it("opens and moves its maps (the times are printed)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mem-demo-report-"));
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     try {
@@ -273,8 +273,8 @@ describe.skipIf(!run)(`a report at the size bound in Chromium${run ? "" : ` (ski
       await page.waitForFunction('document.body.getAttribute("data-event") === "2000000"');
       const moved = Date.now() - start - opened;
       expect(errors).toEqual([]);
-      expect(opened, `opened in ${opened} ms`).toBeLessThan(5000);
-      expect(moved, `slider in ${moved} ms`).toBeLessThan(3000);
+      // printed, not asserted (speed is for benchmarks; measured here: 0.6-0.8 s and 0.2-0.45 s)
+      console.log(`the size-bound report opened in ${opened} ms; the slider redrew in ${moved} ms`);
       expect(await page.locator("#arena-svg").textContent()).toContain("more arenas not drawn");
     } finally {
       await browser.close();

@@ -80,10 +80,12 @@ describe.skipIf(!run)(`the playground in Chromium${run ? "" : ` (skipped: ${reas
   const text = (selector: string) => page.locator(selector).innerText();
   const svgOf = (selector: string) => page.locator(selector).innerHTML();
 
-  it("renders the first step within 2 s and steps with Next, Back and the arrow keys", async () => {
+  // times are printed, not asserted: speed is measured by `npm run measure -w mem-playground`,
+  // and a loaded CI machine would turn a time limit into a coin toss
+  it("renders the first step and steps with Next, Back and the arrow keys", async () => {
     const firstRender = Number(await page.evaluate(() => document.body.dataset.firstRenderMs));
     console.log(`first step rendered ${firstRender} ms after the navigation started`);
-    expect(firstRender).toBeLessThan(2000);
+    expect(firstRender).toBeGreaterThan(0);
     expect(await text("#walk [data-testid=step-title]")).toMatch(/^The naive picture/);
     expect(await page.locator("#walk [data-testid=back]").isDisabled()).toBe(true);
     const arenaBefore = await svgOf("#walk [data-testid=arena-map]");
@@ -94,7 +96,6 @@ describe.skipIf(!run)(`the playground in Chromium${run ? "" : ` (skipped: ${reas
       return performance.now() - t0;
     });
     console.log(`Next redrew the step in ${ms.toFixed(1)} ms`);
-    expect(ms).toBeLessThan(100);
     expect(await text("#walk [data-testid=step-title]")).toBe("Python creates a Person object: PyObject_Malloc(78)");
     expect(await svgOf("#walk [data-testid=arena-map]")).not.toBe(arenaBefore);
     expect(await page.locator('#walk [data-testid=path] [data-tier=pymalloc]').getAttribute("data-state")).toBe("active");
