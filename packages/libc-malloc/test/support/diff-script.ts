@@ -1,6 +1,6 @@
 /**
  * The random call sequences of the differential tests (test/glibc-differential.test.ts against
- * this machine's glibc 2.36, test/glibc-241-differential.test.ts against Debian 13's 2.41):
+ * this machine's glibc 2.36, test/glibc-release-differential.test.ts against Debian 13's 2.41 and unstable's 2.43):
  * fast-check arbitraries for driver script operations and start-up tunables.
  */
 import fc from "fast-check";
