@@ -48,6 +48,23 @@ export class BySourceError extends Error {
   override readonly name = "BySourceError";
 }
 
+/** The error of the `--by` family for a trace read without any stack record. */
+export function noStacksError(): BySourceError {
+  return new BySourceError("the trace has no source locations (#F/#T/#S records): record it with them, e.g. mem-demo record --frames 1 -- python3 script.py");
+}
+
+/**
+ * Reads `trace` into `stream`, stopping as soon as `done()` is true after a chunk (the moment
+ * asked for was reached); a trace read to its end is ended, so its last line is parsed too.
+ */
+export async function feedTrace(stream: TraceStream, trace: string, done: () => boolean = () => false): Promise<void> {
+  for await (const chunk of traceChunks(trace)) {
+    stream.push(chunk);
+    if (done()) return;
+  }
+  stream.end();
+}
+
 /** The live traces (pointer -> size and traceback id) as the trace is read. */
 class LiveTraces {
   readonly size = new Map<number, number>();
@@ -172,16 +189,8 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
         return;
     }
   };
-  for await (const chunk of traceChunks(trace)) {
-    stream.push(chunk);
-    if (atSnapshot !== undefined && (old === undefined || oldSnapshot !== undefined)) break;
-  }
-  if (atSnapshot === undefined || (old !== undefined && oldSnapshot === undefined)) stream.end();
-  if (!sawStacks) {
-    throw new BySourceError(
-      "the trace has no source locations (#F/#T/#S records): record it with them, e.g. mem-demo record --frames 1 -- python3 script.py",
-    );
-  }
+  await feedTrace(stream, trace, () => atSnapshot !== undefined && (old === undefined || oldSnapshot !== undefined));
+  if (!sawStacks) throw noStacksError();
   for (const [moment, name] of [[at, "--at"], [old, "--compare-to"], [since, "--since"]] as const) {
     if (typeof moment === "number" && moment > calls) throw new BySourceError(`${name} ${moment} is beyond the end of the trace (${calls} call events)`);
   }

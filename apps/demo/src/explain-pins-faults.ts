@@ -20,8 +20,7 @@
 import { accountDetail, pinsOf } from "@mem/insight";
 import { TraceStream, type TraceRecord } from "@mem/memtrace";
 import { Traceback, formatSize, type KeyType, type RawFrame } from "@mem/pymem";
-import { BySourceError } from "./explain-by-source.js";
-import { traceChunks } from "./record/files.js";
+import { BySourceError, feedTrace, noStacksError } from "./explain-by-source.js";
 import { Replayer } from "./replay.js";
 import type { CPythonStack } from "./stack.js";
 
@@ -124,14 +123,8 @@ export async function pinsAndFaultsBySource(stack: CPythonStack, trace: string, 
         return;
     }
   });
-  for await (const chunk of traceChunks(trace)) {
-    stream.push(chunk);
-    if (done) break;
-  }
-  if (!done) stream.end();
-  if (!sawStacks) {
-    throw new BySourceError("the trace has no source locations (#F/#T/#S records): record it with them, e.g. mem-demo record --frames 1 -- python3 script.py");
-  }
+  await feedTrace(stream, trace, () => done);
+  if (!sawStacks) throw noStacksError();
   if (typeof at === "number" && calls < at) throw new BySourceError(`--at ${at} is beyond the end of the trace (${calls} call events)`);
 
   const keyOf = new Map<number, string>();

@@ -19,8 +19,7 @@ import { account } from "@mem/insight";
 import { TraceStream, type TraceRecord } from "@mem/memtrace";
 import { residentAnonPages } from "@mem/os-vm";
 import { Traceback, formatSize, type KeyType, type RawFrame } from "@mem/pymem";
-import { BySourceError } from "./explain-by-source.js";
-import { traceChunks } from "./record/files.js";
+import { BySourceError, feedTrace, noStacksError } from "./explain-by-source.js";
 import { Replayer } from "./replay.js";
 import type { CPythonStack } from "./stack.js";
 
@@ -106,14 +105,8 @@ export async function residentBySource(stack: CPythonStack, trace: string, optio
         return;
     }
   });
-  for await (const chunk of traceChunks(trace)) {
-    stream.push(chunk);
-    if (done) break;
-  }
-  if (!done) stream.end();
-  if (!sawStacks) {
-    throw new BySourceError("the trace has no source locations (#F/#T/#S records): record it with them, e.g. mem-demo record --frames 1 -- python3 script.py");
-  }
+  await feedTrace(stream, trace, () => done);
+  if (!sawStacks) throw noStacksError();
   if (typeof at === "number" && calls < at) throw new BySourceError(`--at ${at} is beyond the end of the trace (${calls} call events)`);
 
   const { size, tbOf } = live[sawPython ? 0 : 1]!;

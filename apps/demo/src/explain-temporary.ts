@@ -7,8 +7,7 @@
  */
 import { TraceStream, type TraceRecord } from "@mem/memtrace";
 import { Statistic, Traceback, type KeyType, type RawFrame } from "@mem/pymem";
-import { traceChunks } from "./record/files.js";
-import { BySourceError } from "./explain-by-source.js";
+import { feedTrace, noStacksError } from "./explain-by-source.js";
 
 /** Options of {@link temporaryBySource}. */
 export interface TemporaryOptions {
@@ -76,11 +75,8 @@ export async function temporaryBySource(trace: string, options: TemporaryOptions
     size.delete(ptr);
     tbOf.delete(ptr);
   };
-  for await (const chunk of traceChunks(trace)) stream.push(chunk);
-  stream.end();
-  if (!sawStacks) {
-    throw new BySourceError("the trace has no source locations (#F/#T/#S records): record it with them, e.g. mem-demo record --frames 1 -- python3 script.py");
-  }
+  await feedTrace(stream, trace);
+  if (!sawStacks) throw noStacksError();
   const groups = new Map<string, Statistic>();
   for (const [tb, agg] of state[sawPython ? 0 : 1]!.perTraceback) {
     let frames: RawFrame[] = [["<unknown>", 0]];
