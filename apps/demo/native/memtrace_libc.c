@@ -287,10 +287,10 @@ static void start(void) {
     tw_commit(&W, p);
     write_argv();
     write_env();
+    uint64_t heap_start = read_start_brk();
+    rss_init(&W, (uintptr_t)heap_start); /* writes "# touched-min" */
     p = tw_reserve(&W, 60);
     p = tw_str(p, "# heap-start ");
-    uint64_t heap_start = read_start_brk();
-    rss_init((uintptr_t)heap_start);
     p = tw_hex(p, heap_start);
     *p++ = '\n';
     tw_commit(&W, p);

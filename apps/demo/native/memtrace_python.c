@@ -330,6 +330,142 @@ static void hook_free(void *ctx, void *ptr) {
     pthread_mutex_unlock(&lock);
 }
 
+/* ---- the program's direct C library calls (MEMTRACE_LIBC_CALLS=1) ----
+ *
+ * CPython, the C library and extension modules also call malloc directly (setlocale, stdio,
+ * dlopen of extension modules, expat, OpenSSL ...). Those blocks share glibc's heap with the
+ * raw domain's, so without them a replay lays the heap out differently: in CPython 3.11's
+ * start-up the real heap holds ~9 KiB more when pymalloc callocs its first 128 KiB radix-tree
+ * leaf, so the real one is mmapped where the replayed one is carved from the top and
+ * cleared (32 pages resident that the real process does not have).
+ *
+ * These definitions interpose the malloc family for the whole process (libpython and the C
+ * library call malloc through the PLT). A call made outside every hook (depth 0) while
+ * recording is written as a "libc" line; calls beneath a hook (the raw domain's own malloc,
+ * pymalloc's fallbacks) pass through. A free or realloc of a block allocated before the
+ * recording started is a comment ("# untracked-free libc", the realloc as a comment and an
+ * m line). Off by default: the lines change the trace's event count.
+ */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+static int libc_calls;          /* MEMTRACE_LIBC_CALLS=1, read in main */
+static uint64_t n_libc_calls, n_libc_untracked;
+#define LIBC_DOMAIN 3           /* the live map's index for blocks of libc lines */
+
+static inline int libc_recorded(void) { return libc_calls && depth == 0 && recording; }
+
+/* The lock taken for a libc line (depth raised: what the recorder does under it passes through). */
+static inline void libc_enter(void) {
+    depth++;
+    pthread_mutex_lock(&lock);
+    if (recording) note_thread();
+}
+
+static inline void libc_leave(void) {
+    pthread_mutex_unlock(&lock);
+    depth--;
+}
+
+static inline void libc_written(void *r, size_t size) {
+    track_new(r, LIBC_DOMAIN);
+    n_events++;
+    n_libc_calls++;
+    rss_note_block(r, size);
+    rss_tick(&W, n_events);
+}
+
+void *malloc(size_t n) {
+    if (!libc_recorded()) return __libc_malloc(n);
+    libc_enter();
+    void *r = __libc_malloc(n);
+    if (recording) {
+        tw_malloc(&W, "libc", n, (uint64_t)(uintptr_t)r);
+        libc_written(r, n);
+    }
+    libc_leave();
+    return r;
+}
+
+void *calloc(size_t n, size_t el) {
+    if (!libc_recorded()) return __libc_calloc(n, el);
+    libc_enter();
+    void *r = __libc_calloc(n, el);
+    if (recording) {
+        tw_calloc(&W, "libc", n, el, (uint64_t)(uintptr_t)r);
+        libc_written(r, n * el);
+    }
+    libc_leave();
+    return r;
+}
+
+void *realloc(void *p, size_t n) {
+    if (!libc_recorded()) return __libc_realloc(p, n);
+    libc_enter();
+    if (recording) rss_forget_block(p);
+    void *r = __libc_realloc(p, n);
+    if (recording) {
+        int known = p == NULL || r == NULL || track_forget(p);
+        if (known) {
+            tw_realloc(&W, "libc", (uint64_t)(uintptr_t)p, n, (uint64_t)(uintptr_t)r);
+        } else {
+            tw_comment_ptr(&W, "untracked-realloc libc", (uint64_t)(uintptr_t)p, n);
+            tw_malloc(&W, "libc", n, (uint64_t)(uintptr_t)r);
+            n_libc_untracked++;
+        }
+        libc_written(r ? r : (n ? p : NULL), n);
+    }
+    libc_leave();
+    return r;
+}
+
+void free(void *p) {
+    if (!libc_recorded()) {
+        __libc_free(p);
+        return;
+    }
+    libc_enter();
+    if (recording) rss_forget_block(p);
+    __libc_free(p);
+    if (recording && p != NULL) {
+        if (track_forget(p)) {
+            tw_free(&W, "libc", (uint64_t)(uintptr_t)p);
+            n_events++;
+            n_libc_calls++;
+            rss_tick(&W, n_events);
+        } else {
+            n_libc_untracked++; /* allocated before the recording started */
+        }
+    }
+    libc_leave();
+}
+
+static void *libc_aligned(size_t align, size_t n) {
+    if (!libc_recorded()) return __libc_memalign(align, n);
+    libc_enter();
+    void *r = __libc_memalign(align, n);
+    if (recording) {
+        tw_memalign(&W, "libc", align, n, (uint64_t)(uintptr_t)r);
+        libc_written(r, n);
+    }
+    libc_leave();
+    return r;
+}
+
+void *memalign(size_t align, size_t n) { return libc_aligned(align, n); }
+/* glibc 2.36: aligned_alloc is memalign */
+void *aligned_alloc(size_t align, size_t n) { return libc_aligned(align, n); }
+
+int posix_memalign(void **out, size_t align, size_t n) {
+    if (align % sizeof(void *) != 0 || ((align / sizeof(void *)) & (align / sizeof(void *) - 1)) != 0 || align == 0) return EINVAL;
+    void *r = libc_aligned(align, n);
+    if (!r) return ENOMEM;
+    *out = r;
+    return 0;
+}
+
 /* ---- objects reused from a free list (source locations, CPython 3.11) ----
  *
  * tracemalloc gives an object taken from a free list (lists, tuples, floats, dicts ...) the
@@ -507,7 +643,7 @@ static void write_header(int argc, char **argv) {
             tw_line(&W, line);
         }
     }
-    rss_init((uintptr_t)read_start_brk());
+    rss_init(&W, (uintptr_t)read_start_brk());
     snprintf(line, sizeof line, "# heap-start 0x%llx", (unsigned long long)read_start_brk());
     tw_line(&W, line);
     snprintf(line, sizeof line, "# cpus %d", get_nprocs());
@@ -565,6 +701,11 @@ static void stop_recording(const char *why) {
             tw_line(&W, line);
         }
 #endif
+        if (libc_calls) {
+            snprintf(line, sizeof line, "# libc-calls: %llu written, %llu frees or reallocs of blocks from before the recording",
+                     (unsigned long long)n_libc_calls, (unsigned long long)n_libc_untracked);
+            tw_line(&W, line);
+        }
         if (rss_every != 0) rss_write(&W, n_events);
         snprintf(line, sizeof line, "# end %s: %llu events, %llu arenas allocated, %llu arenas released, %llu data-stack chunks, %llu untracked frees, %llu untracked reallocs",
                  why, (unsigned long long)n_events, (unsigned long long)n_arenas, (unsigned long long)n_arenas_freed,
@@ -646,7 +787,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "memtrace_python: Python tracebacks are recorded for CPython 3.11 only (this is %s)\n", PY_VERSION);
         return 2;
     }
+    const char *libc_env = getenv("MEMTRACE_LIBC_CALLS");
+    libc_calls = libc_env != NULL && strcmp(libc_env, "1") == 0;
+    if (libc_env) unsetenv("MEMTRACE_LIBC_CALLS");
     write_header(pargc, pargv);
+    if (libc_calls) tw_line(&W, "# libc-calls: the program's direct malloc-family calls are libc lines");
     if (max_frames > 0) {
         char line[64];
         snprintf(line, sizeof line, "# frames %ld", max_frames);

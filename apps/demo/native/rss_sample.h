@@ -13,7 +13,7 @@
  * itself) lie in none of the three ranges, so they are excluded. Not covered: thread
  * arenas' heaps (64 MiB mappings of non-main glibc arenas).
  *
- * Large blocks (RSS_LARGE bytes or more) are written only in part by many programs (a buffer
+ * Large blocks (RSS_LARGE bytes or more, "# touched-min" in the header) are written only in part by many programs (a buffer
  * sized for the worst case): for each live one, before every sample and just before the block
  * is freed or reallocated, the pages of it that are resident are written as
  *
@@ -50,13 +50,18 @@ static rss_ranges rss_mapped;   /* glibc's mmapped chunks: the mapping (chunk - 
 static rss_ranges rss_arenas;   /* pymalloc arenas */
 static rss_ranges rss_large;    /* live blocks of RSS_LARGE bytes or more: key = start = the block */
 static trace_writer *rss_w;     /* the trace (set at the first event) */
-#define RSS_LARGE 65536
+/* Blocks of RSS_LARGE bytes or more get # touched lines; the header says so ("# touched-min"):
+   recorders before it used 65536, which left opendir's 32 KiB buffers and CPython's 8 KiB I/O
+   buffers, mostly unwritten, to be modelled as written whole. */
+#define RSS_LARGE 8192
 static uint64_t rss_every = 10000;
 static uintptr_t rss_heap_start;
+static int rss_pages;           /* MEMTRACE_RSS_PAGES=1: every sample also lists the resident pages */
 static unsigned char rss_vec[16384];
 
-/* MEMTRACE_RSS_EVERY (default 10000; 0 turns the samples off) and the heap's first byte. */
-static void rss_init(uintptr_t heap_start) {
+/* MEMTRACE_RSS_EVERY (default 10000; 0 turns the samples off) and the heap's first byte;
+   writes the header line "# touched-min <RSS_LARGE>" when sampling. */
+static void rss_init(trace_writer *w, uintptr_t heap_start) {
     const char *s = getenv("MEMTRACE_RSS_EVERY");
     if (s && *s) {
         uint64_t v = 0;
@@ -64,6 +69,15 @@ static void rss_init(uintptr_t heap_start) {
         rss_every = v;
     }
     rss_heap_start = heap_start;
+    const char *pages = getenv("MEMTRACE_RSS_PAGES");
+    rss_pages = pages && *pages == '1';
+    if (rss_every != 0) {
+        char *p = tw_reserve(w, 40);
+        p = tw_str(p, "# touched-min ");
+        p = tw_dec(p, RSS_LARGE);
+        *p++ = '\n';
+        tw_commit(w, p);
+    }
 }
 
 static void rss_add(rss_ranges *r, uintptr_t key, uintptr_t start, size_t len) {
@@ -117,8 +131,8 @@ static uint64_t rss_resident(uintptr_t start, size_t len) {
     return n * 4096;
 }
 
-/* "# touched <block> <ranges>" for a live large block, when any page of it is resident. */
-static void rss_touched(trace_writer *w, uintptr_t p, size_t size) {
+/* "# <label> <block> <ranges>": the resident pages of [p, p + size), when any is resident. */
+static void rss_page_line(trace_writer *w, const char *label, uintptr_t p, size_t size) {
     uintptr_t base = p & ~(uintptr_t)4095;
     size_t pages = (p + size - base + 4095) / 4096, have = 0, from = 0;
     char *line = NULL;
@@ -137,7 +151,9 @@ static void rss_touched(trace_writer *w, uintptr_t p, size_t size) {
         if (!in && run >= 0) {
             if (!line) {
                 line = tw_reserve(w, 64);
-                line = tw_str(line, "# touched ");
+                line = tw_str(line, "# ");
+                line = tw_str(line, label);
+                *line++ = ' ';
                 line = tw_hex(line, p);
             }
             if ((size_t)(line - w->buf) + 48 > TW_BUFSIZE) break; /* no room: the rest is left out */
@@ -152,6 +168,11 @@ static void rss_touched(trace_writer *w, uintptr_t p, size_t size) {
         *line++ = '\n';
         tw_commit(w, line);
     }
+}
+
+/* "# touched <block> <ranges>" for a live large block, when any page of it is resident. */
+static void rss_touched(trace_writer *w, uintptr_t p, size_t size) {
+    rss_page_line(w, "touched", p, size);
 }
 
 /* A block about to be freed or reallocated (looked up, not read: it may be pymalloc's). */
@@ -199,6 +220,11 @@ static void rss_write(trace_writer *w, uint64_t events) {
     uintptr_t brk_now = (uintptr_t)sbrk(0);
     uint64_t heap = rss_heap_start && brk_now > rss_heap_start ? rss_resident(rss_heap_start, brk_now - rss_heap_start) : 0;
     uint64_t arenas = rss_sum(&rss_arenas), mapped = rss_sum(&rss_mapped), anon = rss_anon();
+    if (rss_pages) { /* a debugging aid: which pages, not only how many */
+        if (rss_heap_start && brk_now > rss_heap_start) rss_page_line(w, "rss-pages heap", rss_heap_start, brk_now - rss_heap_start);
+        for (int i = 0; i < rss_arenas.n; i++) rss_page_line(w, "rss-pages arena", rss_arenas.start[i], rss_arenas.len[i]);
+        for (int i = 0; i < rss_mapped.n; i++) rss_page_line(w, "rss-pages mmapped", rss_mapped.start[i], rss_mapped.len[i]);
+    }
     char *p = tw_reserve(w, 140);
     p = tw_str(p, "# rss ");
     p = tw_dec(p, events); *p++ = ' ';

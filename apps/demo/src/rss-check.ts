@@ -13,8 +13,8 @@
  * it gets. `programWrites` models that: "none" (metadata only), "all" (every block written
  * whole when it is returned: objects initialised), "all-but-calloc-mmap" ("all", except a
  * calloc served by a fresh mmapped chunk, whose zero pages glibc leaves untouched and
- * programs often do too), "measured" (blocks under 64 KiB written whole; of larger ones, only
- * the pages the recorder found resident: `# touched <block> <first>-<last> ...` comments, page
+ * programs often do too), "measured" (blocks under the header's `# touched-min` — 8 KiB; 64 KiB
+ * in older traces — written whole; of larger ones, only the pages the recorder found resident: `# touched <block> <first>-<last> ...` comments, page
  * ranges counted from the block's first page, written before each sample and before the
  * block is freed or reallocated).
  */
@@ -75,7 +75,11 @@ export function rssCommentOf(text: string): { event: number; heap: number; arena
   return { event: Number(m[1]), heap: Number(m[2]), arenas: Number(m[3]), mmapped: Number(m[4]), rssAnon: Number(m[5]) };
 }
 
-/** Blocks of this size or more are "large": the recorder writes their resident pages (rss_sample.h). */
+/**
+ * Blocks of this size or more are "large" in a trace whose header has no `# touched-min` line
+ * (the first recorders): the recorder wrote their resident pages (rss_sample.h). Recorders
+ * since write `# touched-min 8192`.
+ */
 export const LARGE_BLOCK = 65536;
 
 const TOUCHED_LINE = /^ touched 0x([0-9a-f]+)((?: \d+-\d+)+)$/;
@@ -121,10 +125,14 @@ export class RssWatcher {
   private replayer: Replayer | undefined;
   /** Recorded pointer → the simulated mmapped chunk it sits in. */
   private readonly mapped = new Map<number, [number, number]>();
+  /** Blocks of this size or more have `# touched` lines (the header's `# touched-min`). */
+  private readonly touchedMin: number;
 
-  constructor(stack: CPythonStack, writes: ProgramWrites) {
+  /** `touchedMin`: the trace header's `# touched-min`, {@link LARGE_BLOCK} when it has none. */
+  constructor(stack: CPythonStack, writes: ProgramWrites, touchedMin = LARGE_BLOCK) {
     this.stack = stack;
     this.writes = writes;
+    this.touchedMin = touchedMin;
   }
 
   /** The replayer, for its recorded → simulated pointer map. */
@@ -151,7 +159,7 @@ export class RssWatcher {
         if (chunk !== undefined) this.mapped.set(r.result, chunk);
         if (this.writes === "none" || size === 0) return;
         if (this.writes === "all-but-calloc-mmap" && r.kind === "calloc" && chunk !== undefined) return;
-        if (this.writes === "measured" && size >= LARGE_BLOCK) return; // its # touched lines say which pages
+        if (this.writes === "measured" && size >= this.touchedMin) return; // its # touched lines say which pages
         touch(this.stack, sim, size);
         return;
       }
@@ -216,7 +224,7 @@ export class RssWatcher {
  */
 export async function rssCheck(trace: string, base: StackOptions, writes: ProgramWrites = DEFAULT_PROGRAM_WRITES, note: (line: string) => void = () => undefined): Promise<RssSample[]> {
   const prepared = await prepareReplay(trace, {}, base, note);
-  const watcher = new RssWatcher(prepared.stack, writes);
+  const watcher = new RssWatcher(prepared.stack, writes, prepared.header.touchedMin);
   await replayFile(prepared.stack, trace, { onEvent: (r) => watcher.onEvent(r), replayer: (replayer) => watcher.attach(replayer) });
   return watcher.samples;
 }

@@ -26,6 +26,8 @@ export interface TraceHeader {
   freeThreaded?: boolean;
   /** `# cpus N`: the recording machine's online CPUs (glibc's arena limit is 8 × N). */
   cpus?: number;
+  /** `# touched-min N`: the recorder wrote `# touched` lines for blocks of N bytes or more (absent: 65536, the first recorders'). */
+  touchedMin?: number;
 }
 
 /** The most header lines read (comments before the first event). */
@@ -47,6 +49,8 @@ export function parseTraceHeader(lines: Iterable<string>): TraceHeader {
     if (line === "# python-build free-threaded") header.freeThreaded = true;
     const cpus = /^# cpus ([1-9]\d{0,5})$/.exec(line);
     if (cpus) header.cpus = Number(cpus[1]);
+    const touched = /^# touched-min ([1-9]\d{0,15})$/.exec(line);
+    if (touched) header.touchedMin = Number(touched[1]);
     if (line.startsWith("# recorder ")) {
       const python = /\bCPython (\d+\.\d+(?:\.\d+)?[a-z0-9+]*)/.exec(line);
       if (python) header.python = python[1]!;
