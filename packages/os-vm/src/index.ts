@@ -22,4 +22,17 @@ export { PageTable } from "./page-table.js";
 export { VirtualMemory } from "./virtual-memory.js";
 export { checkKernel } from "./check.js";
 export { KernelOptionError, validateKernelOptions, validateProcessOptions } from "./kernel-options.js";
-export { residentAnonPages, type ResidentVma } from "./resident.js";
+export { residentAnonPages, type ResidentOptions, type ResidentVma } from "./resident.js";
+export {
+  CLEAR_REFS_ALL,
+  CLEAR_REFS_ANON,
+  CLEAR_REFS_MAPPED,
+  CLEAR_REFS_MM_HIWATER_RSS,
+  CLEAR_REFS_SOFT_DIRTY,
+  PM_PRESENT,
+  PM_SOFT_DIRTY,
+  PM_SWAP,
+  clearRefs,
+  isSoftDirty,
+  pagemap,
+} from "./soft-dirty.js";

@@ -6,6 +6,7 @@ import { PG_ANON, PG_LAZYFREE, PG_SHMEM, type PageAllocator } from "./page-alloc
 import {
   PTE_ACCESSED,
   PTE_DIRTY,
+  PTE_SOFT_DIRTY,
   PTE_PRESENT,
   PTE_PROTNONE,
   PTE_RW,
@@ -31,6 +32,9 @@ import {
   permsOf,
   type Vma,
 } from "./vma.js";
+
+/** `pte_mkdirty` on x86: D and the soft-dirty bit together. */
+const PTE_MKDIRTY = PTE_DIRTY | PTE_SOFT_DIRTY;
 
 /** What an address space needs from the kernel that owns it. */
 export interface KernelServices {
@@ -240,7 +244,7 @@ export class MemoryDescriptor implements FaultHandler {
           this.kernel.counters.shmemPages++;
         } else this.kernel.pages.setCount(pfn, this.kernel.pages.count(pfn) + 1);
         this.rssShmem++;
-        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | (vma.flags & VM_WRITE ? PTE_RW | (write ? PTE_DIRTY : 0) : 0), nx);
+        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | (vma.flags & VM_WRITE ? PTE_RW | (write ? PTE_MKDIRTY : 0) : 0), nx);
       } else if (!write && this.kernel.zeroPage) {
         writeEntry(this.ram, slot, this.kernel.zeroPfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | PTE_SPECIAL, nx);
       } else {
@@ -248,7 +252,7 @@ export class MemoryDescriptor implements FaultHandler {
         const pfn = this.newPage(vma, vpn, PG_ANON);
         this.rssAnon++;
         this.kernel.counters.anonPages++;
-        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | ((vma.flags & VM_WRITE) !== 0 ? PTE_RW | PTE_DIRTY : 0), nx);
+        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | ((vma.flags & VM_WRITE) !== 0 ? PTE_RW | PTE_MKDIRTY : 0), nx);
       }
       this.faults.minor++;
       this.updateHiwaterRss();
@@ -261,7 +265,7 @@ export class MemoryDescriptor implements FaultHandler {
         const pfn = this.newPage(vma, vpn, PG_ANON);
         this.rssAnon++;
         this.kernel.counters.anonPages++;
-        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY, nx);
+        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_MKDIRTY, nx);
       } else if (this.kernel.pages.count(old) > 1) {
         const pfn = this.newPage(vma, vpn, PG_ANON);
         this.ram.copy(pfn * PAGE_SIZE, old * PAGE_SIZE, PAGE_SIZE);
@@ -273,11 +277,11 @@ export class MemoryDescriptor implements FaultHandler {
           this.kernel.counters.anonPages--;
           this.kernel.freeUserPage(old);
         }
-        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY, nx);
+        writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_MKDIRTY, nx);
       } else {
         // the last mapping of a copied page: reuse it in place
         this.kernel.pages.setReverseMap(old, this.pid, vpn);
-        this.ram.store32(slot, (low | PTE_RW | PTE_DIRTY | PTE_ACCESSED) >>> 0);
+        this.ram.store32(slot, (low | PTE_RW | PTE_MKDIRTY | PTE_ACCESSED) >>> 0);
       }
       this.faults.minor++;
       this.memory.invalidate(vpn, vpn + 1);
@@ -301,7 +305,7 @@ export class MemoryDescriptor implements FaultHandler {
     this.rssAnon++;
     this.kernel.counters.anonPages++;
     const writable = exclusive && (vma.flags & VM_WRITE) !== 0;
-    writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | (writable ? PTE_RW | (write ? PTE_DIRTY : 0) : 0), nx);
+    writeEntry(this.ram, slot, pfn, PTE_PRESENT | PTE_USER | PTE_ACCESSED | (writable ? PTE_RW | (write ? PTE_MKDIRTY : 0) : 0) | (low & PTE_SOFT_DIRTY), nx);
     this.faults.major++;
     this.updateHiwaterRss();
   }
@@ -325,7 +329,7 @@ export class MemoryDescriptor implements FaultHandler {
     const swapSlot = swap.allocate();
     if (swapSlot < 0) return false;
     swap.writePage(swapSlot, pfn);
-    writeEntry(this.ram, slot, swapSlot, PTE_SWAP, false);
+    writeEntry(this.ram, slot, swapSlot, PTE_SWAP | (low & PTE_SOFT_DIRTY), false);
     this.memory.invalidate(vpn, vpn + 1);
     this.swapEntries++;
     this.dropFrame(pfn);
@@ -399,7 +403,8 @@ export class MemoryDescriptor implements FaultHandler {
       this.ram.store32(source, 0);
       this.ram.store32(source + 4, 0);
       const slot = this.pageTable.pteAddress(vpn + delta, true);
-      this.ram.store32(slot, low >>> 0);
+      // move_soft_dirty_pte: a moved page is soft-dirty (user space sees new data at the new address)
+      this.ram.store32(slot, (low !== 0 ? low | PTE_SOFT_DIRTY : 0) >>> 0);
       this.ram.store32(slot + 4, high);
       if ((low & (PTE_PRESENT | PTE_PROTNONE)) !== 0 && (low & PTE_SPECIAL) === 0) {
         const pfn = entryFrame(this.ram, slot, low);
@@ -432,7 +437,7 @@ export class MemoryDescriptor implements FaultHandler {
       const low = this.ram.load32(slot);
       if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
       const pfn = entryFrame(this.ram, slot, low);
-      let flags = low & (PTE_ACCESSED | PTE_DIRTY | PTE_SPECIAL | PTE_USER);
+      let flags = low & (PTE_ACCESSED | PTE_DIRTY | PTE_SOFT_DIRTY | PTE_SPECIAL | PTE_USER);
       flags |= readable ? PTE_PRESENT : PTE_PROTNONE;
       // Write permission goes on at once only for a page this process owns alone.
       const exclusive = (low & PTE_SPECIAL) === 0 && ((vma.flags & VM_SHARED) !== 0 || this.kernel.pages.count(pfn) === 1);

@@ -17,11 +17,12 @@ import { PG_PGTABLE, type PageAllocator } from "./page-allocator.js";
  *  one 64-bit entry, little-endian (stored as two 32-bit words):
  *   63  62..52  51.........12  11 10  9   8   7   6   5   4   3   2   1   0
  *  ┌──┬───────┬──────────────┬──┬──┬───┬───┬───┬───┬───┬───┬───┬───┬───┬───┐
- *  │NX│   0   │ frame number │  │  │SPC│PNO│PS │ D │ A │PCD│PWT│U/S│R/W│ P │
+ *  │NX│   0   │ frame number │SD│  │SPC│PNO│PS │ D │ A │PCD│PWT│U/S│R/W│ P │
  *  └──┴───────┴──────────────┴──┴──┴───┴───┴───┴───┴───┴───┴───┴───┴───┴───┘
  *  SPC (bit 9, _PAGE_SPECIAL): the shared zero page.  PNO (bit 8, _PAGE_PROTNONE):
  *  a PROT_NONE page that still holds its frame (P is clear).  Bit 10 with P clear: a swap
- *  entry whose "frame number" is the swap slot.
+ *  entry whose "frame number" is the swap slot.  SD (bit 11, _PAGE_SOFT_DIRTY): written
+ *  since the last `clear_refs` 4 (kept in a swap entry too, as _PAGE_SWP_SOFT_DIRTY).
  * ```
  *
  * Table pages are counted as Linux's `mm->pgtables_bytes` counts them (PUD, PMD and PTE
@@ -230,6 +231,11 @@ export const PTE_USER = 1 << 2;
 export const PTE_ACCESSED = 1 << 5;
 /** `_PAGE_DIRTY`. */
 export const PTE_DIRTY = 1 << 6;
+/**
+ * `_PAGE_SOFT_DIRTY` (bit 11, a software bit): set with D whenever the page is written or
+ * mapped dirty, cleared only by `clear_refs` 4 (Documentation/admin-guide/mm/soft-dirty.rst).
+ */
+export const PTE_SOFT_DIRTY = 1 << 11;
 /** `_PAGE_PROTNONE` (bit 8, meaningful when P is clear). */
 export const PTE_PROTNONE = 1 << 8;
 /** `_PAGE_SPECIAL` (bit 9): the zero page. */

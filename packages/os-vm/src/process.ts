@@ -354,6 +354,7 @@ export class Process implements ProcessSpace, MremapSyscall {
         if (accounted && !this.kernel.charge(grow)) fail("ENOMEM", `the overcommit policy refuses a commit charge of ${grow} pages`);
         if (accounted) this.mm.committedPages += grow;
         source.end = oldAddress + newLen;
+        source.softClean = false; // an expanded VMA is soft-dirty
         vmas.mergeRange(source.start, source.end);
         this.mm.updateHiwater();
         return oldAddress;
@@ -602,6 +603,7 @@ export class Process implements ProcessSpace, MremapSyscall {
     const heap = vmas.list[i];
     if (heap !== undefined && heap.end === oldTop && heap.start >= this.startBrk && heap.flags === BRK_FLAGS && heap.file === undefined) {
       heap.end = newTop;
+      heap.softClean = false; // do_brk_flags: VM_SOFTDIRTY
     } else {
       vmas.list.splice(vmas.indexAfter(oldTop), 0, {
         start: oldTop,

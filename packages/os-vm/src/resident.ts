@@ -1,6 +1,6 @@
 import { PAGE_SIZE } from "./api.js";
 import { PG_SHMEM } from "./page-allocator.js";
-import { PTE_PRESENT, PTE_PROTNONE, PTE_SPECIAL, entryFrame } from "./page-table.js";
+import { PTE_PRESENT, PTE_PROTNONE, PTE_SOFT_DIRTY, PTE_SPECIAL, entryFrame } from "./page-table.js";
 import type { Process } from "./process.js";
 
 /** One VMA and its resident anonymous pages, as {@link residentAnonPages} reports them. */
@@ -13,6 +13,17 @@ export interface ResidentVma {
   readonly name: string | undefined;
   /** Page numbers (address / 4096) of the pages counted in RssAnon, ascending. */
   readonly pages: number[];
+  /**
+   * With `{ softDirty: true }`: those of `pages` that are soft-dirty (pagemap bit 55: written
+   * since the last `clear_refs` 4, or the VMA is new since), ascending.
+   */
+  readonly softDirty?: number[];
+}
+
+/** Options of {@link residentAnonPages}. */
+export interface ResidentOptions {
+  /** Also list the soft-dirty pages ({@link ResidentVma.softDirty}), in the same walk. */
+  softDirty?: boolean;
 }
 
 /**
@@ -25,7 +36,7 @@ export interface ResidentVma {
  *   VMA [start, end) ─► PTEs in RAM ─► present, not special ─► frame not PG_SHMEM ─► counted
  * ```
  */
-export function residentAnonPages(process: Process): ResidentVma[] {
+export function residentAnonPages(process: Process, options: ResidentOptions = {}): ResidentVma[] {
   const mm = process.mm;
   const ram = mm.kernelPages.ram;
   const pages = mm.kernelPages;
@@ -34,13 +45,28 @@ export function residentAnonPages(process: Process): ResidentVma[] {
   const anyShmem = mm.rssShmem !== 0;
   for (const vma of mm.vmas.list) {
     const list: number[] = [];
+    const name = vmaName(process, vma);
+    if (options.softDirty !== true) {
+      mm.pageTable.forEachEntry(vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, (slot, vpn) => {
+        const low = ram.load32(slot);
+        // present, or PROT_NONE (the frame is kept and still counted); the zero page is not
+        if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0 || (low & PTE_SPECIAL) !== 0) return;
+        if (!anyShmem || (pages.flags(entryFrame(ram, slot, low)) & PG_SHMEM) === 0) list.push(vpn);
+      });
+      out.push({ start: vma.start, end: vma.end, name, pages: list });
+      continue;
+    }
+    const dirty: number[] = [];
+    // a VMA created or expanded since the last clear (VM_SOFTDIRTY): every page reads soft-dirty
+    const all = vma.softClean !== true;
     mm.pageTable.forEachEntry(vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, (slot, vpn) => {
       const low = ram.load32(slot);
-      // present, or PROT_NONE (the frame is kept and still counted); the zero page is not
       if ((low & (PTE_PRESENT | PTE_PROTNONE)) === 0 || (low & PTE_SPECIAL) !== 0) return;
-      if (!anyShmem || (pages.flags(entryFrame(ram, slot, low)) & PG_SHMEM) === 0) list.push(vpn);
+      if (anyShmem && (pages.flags(entryFrame(ram, slot, low)) & PG_SHMEM) !== 0) return;
+      list.push(vpn);
+      if (all || (low & PTE_SOFT_DIRTY) !== 0) dirty.push(vpn);
     });
-    out.push({ start: vma.start, end: vma.end, name: vmaName(process, vma), pages: list });
+    out.push({ start: vma.start, end: vma.end, name, pages: list, softDirty: dirty });
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { ArgumentRangeError, InvalidArgumentError, UnsafeIntegerError, describeArgument, type Memory, type MemoryTraffic } from "@mem/hardware";
 import { PAGE_SIZE } from "./api.js";
-import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_RW, entryFrame, type PageTable } from "./page-table.js";
+import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT, PTE_RW, PTE_SOFT_DIRTY, entryFrame, type PageTable } from "./page-table.js";
 
 /** What the memory view needs from its process: the page-fault handler and a range check. */
 export interface FaultHandler {
@@ -89,8 +89,9 @@ const NO_FRAME_VIEWS: FrameSource = { frameView: () => null, viewGeneration: 0, 
  *
  * A hit reads or writes the frame's bytes through a `DataView` that `PhysicalMemory.frameView`
  * handed out, and adds the access to RAM's traffic counters itself. A write view is only
- * cached for an entry whose PTE is writable and dirty, so a write hit needs no permission
- * check. The TLB is invalidated (`invalidate`) whenever the kernel changes or removes
+ * cached for an entry whose PTE is writable, dirty and soft-dirty, so a write hit needs no
+ * permission check and clearing the soft-dirty bits (with a TLB flush) costs the hit path
+ * nothing. The TLB is invalidated (`invalidate`) whenever the kernel changes or removes
  * entries, and every cached view is dropped when RAM's `viewGeneration` moves (a frame was
  * zeroed whole, a chunk given back, or a cache model attached).
  */
@@ -508,14 +509,16 @@ export class VirtualMemory implements Memory {
       if (pte >= 0) {
         const low = this.ram.load32(pte);
         if ((low & PTE_PRESENT) !== 0 && (!write || (low & PTE_RW) !== 0)) {
-          // The MMU sets Accessed on every walk and Dirty on a write.
-          const wanted = low | PTE_ACCESSED | (write ? PTE_DIRTY : 0);
+          // The MMU sets Accessed on every walk and Dirty on a write; soft-dirty too, where
+          // Linux write-protects the PTE at clear_refs and sets it in the write fault (the
+          // simulated kernel takes no fault: watching must not change the fault counts).
+          const wanted = low | PTE_ACCESSED | (write ? PTE_DIRTY | PTE_SOFT_DIRTY : 0);
           if (wanted !== low) this.ram.store32(pte, wanted >>> 0);
           this.tlbTag[slot] = vpn;
           this.tlbPhys[slot] = entryFrame(this.ram, pte, low) * PAGE_SIZE;
           this.readViews[slot] = null;
           this.writeViews[slot] = null;
-          this.tlbWritable[slot] = (wanted & (PTE_RW | PTE_DIRTY)) === (PTE_RW | PTE_DIRTY) ? 1 : 0;
+          this.tlbWritable[slot] = (wanted & (PTE_RW | PTE_DIRTY | PTE_SOFT_DIRTY)) === (PTE_RW | PTE_DIRTY | PTE_SOFT_DIRTY) ? 1 : 0;
           return;
         }
       }

@@ -21,6 +21,13 @@ export interface Vma {
   special: string | undefined;
   /** Identity of the `anon_vma` (0: none yet; given at the first fault). */
   anonVma: number;
+  /**
+   * `VM_SOFTDIRTY` is clear: set by `clear_refs` 4, dropped when the VMA is expanded (brk,
+   * mremap) or merged with a new mapping. Absent or false (a new VMA): every page of it reads
+   * soft-dirty in pagemap. Kept outside `flags` so that smaps' VmFlags stay those of the
+   * measured kernel (built without soft-dirty: no `sd`).
+   */
+  softClean?: boolean;
 }
 
 /** A file backing an image mapping: what /proc/PID/maps prints for it. */
@@ -207,6 +214,13 @@ export class VmaList {
     return this.list.splice(first, last - first);
   }
 
+  /** The VMAs intersecting `[start, end)`, in address order (nothing split). */
+  overlapping(start: number, end: number): Vma[] {
+    const out: Vma[] = [];
+    for (let i = this.indexAfter(start); i < this.list.length && this.list[i]!.start < end; i++) out.push(this.list[i]!);
+    return out;
+  }
+
   /** The VMAs intersecting `[start, end)` after splitting them at the edges (for mprotect/madvise). */
   isolate(start: number, end: number): Vma[] {
     this.splitAt(start);
@@ -230,12 +244,14 @@ export class VmaList {
     if (next !== undefined && canMerge(vma, next)) {
       vma.end = next.end;
       vma.anonVma ||= next.anonVma;
+      vma.softClean = vma.softClean === true && next.softClean === true;
       this.list.splice(i + 1, 1);
     }
     const prev = this.list[i - 1];
     if (prev !== undefined && canMerge(prev, vma)) {
       prev.end = vma.end;
       prev.anonVma ||= vma.anonVma;
+      prev.softClean = prev.softClean === true && vma.softClean === true;
       this.list.splice(i, 1);
       vma = prev;
     }
@@ -252,6 +268,7 @@ export class VmaList {
       if (canMerge(a, b)) {
         a.end = b.end;
         a.anonVma ||= b.anonVma;
+        a.softClean = a.softClean === true && b.softClean === true;
         this.list.splice(i + 1, 1);
       } else i++;
     }

@@ -31,7 +31,7 @@ describe("x86-64 page tables in RAM", () => {
     expect(entries).toHaveLength(4);
     for (const table of entries.slice(0, 3)) expect(table & 0xfffn).toBe(0x27n); // P | RW | US | A
     const pte = entries[3]!;
-    expect(pte & 0xfffn).toBe(0x67n); // P | RW | US | A | D
+    expect(pte & 0xfffn).toBe(0x867n); // P | RW | US | A | D | soft-dirty (bit 11, set with D)
     expect(pte >> 63n).toBe(1n); // NX: no PROT_EXEC
     const frame = Number((pte & 0x000ffffffffff000n) >> 12n);
     expect(ram.load8(frame * 4096)).toBe(0xab); // the byte is in that frame
