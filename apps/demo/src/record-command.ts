@@ -23,6 +23,8 @@ export interface RecordFlags {
   frames?: number;
   /** A `# rss` sample every K call events (0: none). @defaultValue 10000 */
   rssEvery?: number;
+  /** CPython: also the program's direct malloc-family calls, as `libc` lines (the `--libc` shim records them all anyway). */
+  libcCalls?: boolean;
 }
 
 /** Runs the recording and reports it on standard error; returns the exit status. */
@@ -43,7 +45,12 @@ export async function record(command: string[], flags: RecordFlags): Promise<num
     }
     const statsOut = flags.statsOut ?? (flags.out === undefined || flags.out === "-" ? `${mode.name}.stats.txt` : defaultStatsPath(flags.out));
     if (flags.statsOut === undefined) checkDefault(statsOut, mode.inputs, force, "--stats-out");
-    const r = await recordPython(mode.command, { out, statsOut, force, inputs: mode.inputs, interruptible: true, ...(flags.frames !== undefined ? { frames: flags.frames } : {}), ...(flags.rssEvery !== undefined ? { rssEvery: flags.rssEvery } : {}) });
+    const r = await recordPython(mode.command, {
+      out, statsOut, force, inputs: mode.inputs, interruptible: true,
+      ...(flags.frames !== undefined ? { frames: flags.frames } : {}),
+      ...(flags.rssEvery !== undefined ? { rssEvery: flags.rssEvery } : {}),
+      ...(flags.libcCalls ? { libcCalls: true } : {}),
+    });
     process.stderr.write(
       `mem-demo record: ${r.events} calls (${r.arenasAllocated} arenas obtained, ${r.arenasReleased} released) of ${r.python} ${r.version} written to ${where(r.out)}; ` +
         // CPython 3.13's PYTHONMALLOC=mimalloc: _PyObject_DebugMallocStats prints mimalloc's figures

@@ -127,6 +127,8 @@ export class RssWatcher {
   private readonly mapped = new Map<number, [number, number]>();
   /** Blocks of this size or more have `# touched` lines (the header's `# touched-min`). */
   private readonly touchedMin: number;
+  /** Recorded pointer → size of the live blocks that have `# touched` lines. */
+  private readonly large = new Map<number, number>();
 
   /** `touchedMin`: the trace header's `# touched-min`, {@link LARGE_BLOCK} when it has none. */
   constructor(stack: CPythonStack, writes: ProgramWrites, touchedMin = LARGE_BLOCK) {
@@ -145,12 +147,16 @@ export class RssWatcher {
     switch (r.kind) {
       case "free":
         this.mapped.delete(r.ptr);
+        this.large.delete(r.ptr);
         return;
       case "malloc":
       case "calloc":
       case "realloc":
       case "memalign": {
-        if (r.kind === "realloc" && r.ptr !== 0 && (r.result !== 0 || r.size === 0)) this.mapped.delete(r.ptr);
+        if (r.kind === "realloc" && r.ptr !== 0 && (r.result !== 0 || r.size === 0)) {
+          this.mapped.delete(r.ptr);
+          this.large.delete(r.ptr);
+        }
         if (r.result === 0) return;
         const sim = this.replayer?.simulatedPointer(r.result) ?? 0;
         if (sim === 0) return;
@@ -159,6 +165,7 @@ export class RssWatcher {
         if (chunk !== undefined) this.mapped.set(r.result, chunk);
         if (this.writes === "none" || size === 0) return;
         if (this.writes === "all-but-calloc-mmap" && r.kind === "calloc" && chunk !== undefined) return;
+        if (size >= this.touchedMin) this.large.set(r.result, size);
         if (this.writes === "measured" && size >= this.touchedMin) return; // its # touched lines say which pages
         touch(this.stack, sim, size);
         return;
@@ -174,17 +181,23 @@ export class RssWatcher {
     }
   }
 
-  /** A `# touched` comment: the same pages of the simulated block, written. */
+  /**
+   * A `# touched` comment: the same pages of the simulated block, written. The real and the
+   * simulated block may sit at different offsets in their first page, so the last page counted
+   * from the real one's may lie past the simulated block's end: only its bytes are written.
+   */
   private touched(text: string): void {
     const t = touchedCommentOf(text);
     if (t === undefined) return;
     const sim = this.replayer?.simulatedPointer(t.block) ?? 0;
-    if (sim === 0) return;
+    const size = this.large.get(t.block);
+    if (sim === 0 || size === undefined) return;
     const memory = this.stack.process.memory;
     const first = Math.floor(sim / PAGE);
     for (const [a, b] of t.ranges) {
       for (let k = a; k <= b; k++) {
         const at = Math.max(sim, (first + k) * PAGE);
+        if (at >= sim + size) break;
         memory.store8(at, memory.load8(at));
       }
     }

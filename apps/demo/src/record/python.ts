@@ -47,6 +47,13 @@ export interface RecordPythonOptions {
   readonly frames?: number;
   /** A `# rss` sample every this many call events (`MEMTRACE_RSS_EVERY`; 0: none). @defaultValue the environment's, else 10000 */
   readonly rssEvery?: number;
+  /**
+   * Also the program's direct malloc-family calls (the C library's, extension modules',
+   * CPython's own outside PyMem) as `libc` lines (`MEMTRACE_LIBC_CALLS=1`): the brk heap is then
+   * laid out as in the real run, which the RSS prediction needs (apps/demo/README.md, "Predicted
+   * RSS"). @defaultValue the environment's, else off
+   */
+  readonly libcCalls?: boolean;
 }
 
 /** What a recording of a Python program produced. */
@@ -118,7 +125,11 @@ export async function recordPython(command: readonly string[], options: RecordPy
     statsRaw = createTemporary(statsOut);
     const result = await run(recorder, [raw, statsRaw, build.executable, ...args], {
       cwd: options.cwd,
-      env: { ...framesEnv(options.env ?? process.env, options.frames), ...(options.rssEvery !== undefined ? { MEMTRACE_RSS_EVERY: String(options.rssEvery) } : {}) },
+      env: {
+        ...framesEnv(options.env ?? process.env, options.frames),
+        ...(options.rssEvery !== undefined ? { MEMTRACE_RSS_EVERY: String(options.rssEvery) } : {}),
+        ...(options.libcCalls !== undefined ? { MEMTRACE_LIBC_CALLS: options.libcCalls ? "1" : "0" } : {}),
+      },
       stdio: options.stdio ?? "inherit",
       stdoutToStderr: options.out === "-",
       onSpawn: (child) => signals?.attach(child),

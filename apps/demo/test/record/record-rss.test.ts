@@ -46,6 +46,21 @@ describe.skipIf(!haveCompiler)("# rss samples of the libc shim (real glibc)", ()
     expect(Math.abs(measured.predicted.mmapped - end.mmapped)).toBeLessThanOrEqual(8192);
   });
 
+  it("a 32 KiB block with one page written: # touched from 8 KiB (# touched-min), measured exact where written-whole is too high", { timeout: 120_000 }, async () => {
+    const out = join(scratch(), "page.memtrace");
+    const program = "import ctypes; l = ctypes.CDLL(None); l.malloc.restype = ctypes.c_void_p; p = l.malloc(32768); ctypes.memset(p, 1, 4096); print(hex(p))";
+    const rec = await recordLibc(["python3", "-S", "-c", program], { out, stdio: "pipe", cacheDir, rssEvery: 1000 });
+    expect(rec.exitCode).toBe(0);
+    const text = readFileSync(out, "utf8");
+    expect(text).toMatch(/^# touched-min 8192$/m);
+    expect(text).toContain(`# touched ${rec.stdout.trim()} 0-`);
+    const measured = await rssCheck(out, {}, "measured");
+    for (const s of measured) expect(s.predicted.heap).toBe(s.recorded.heap);
+    const all = (await rssCheck(out, {}, "all")).at(-1)!;
+    // 28 KiB unwritten, less what of them the heap had resident already (20 KiB measured)
+    expect(all.predicted.heap - all.recorded.heap).toBeGreaterThanOrEqual(12 * 1024);
+  });
+
   it("MEMTRACE_RSS_EVERY=0 writes none", { timeout: 120_000 }, async () => {
     const out = join(scratch(), "none.memtrace");
     await recordLibc(HALF, { out, stdio: "pipe", cacheDir, rssEvery: 0 });
@@ -68,5 +83,25 @@ describe.skipIf(!havePython)("# rss samples of the CPython recorder", () => {
     expect(end.arenas).toBeGreaterThan(0);
     expect(end.arenas).toBeLessThanOrEqual(arenas * 1048576);
     for (const s of samples) expect(s.heap + s.arenas + s.mmapped).toBeLessThanOrEqual(s.rssAnon);
+  });
+
+  // CPython's start-up (site imports) calls malloc directly (the C library, extension modules):
+  // without those calls the replayed brk heap is laid out differently from the real one
+  it("with --libc-calls the direct malloc calls are libc lines and every sample is predicted exactly; without, the start-up heap is off", { timeout: 240_000 }, async () => {
+    const dir = scratch();
+    const program = ["python3", "-c", "d = {str(i): [i] * 3 for i in range(3000)}"];
+    const withCalls = join(dir, "with.memtrace");
+    expect((await recordPython(program, { out: withCalls, stdio: "pipe", cacheDir, frames: 0, rssEvery: 2000, libcCalls: true })).exitCode).toBe(0);
+    const text = readFileSync(withCalls, "utf8");
+    expect(text).toMatch(/^m libc \d+ 0x[0-9a-f]+$/m);
+    expect(text).toMatch(/^# libc-calls: [1-9]\d* written/m);
+    const exact = await rssCheck(withCalls, {}, "measured");
+    expect(exact.length).toBeGreaterThan(10);
+    for (const s of exact) expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped });
+    const without = join(dir, "without.memtrace");
+    expect((await recordPython(program, { out: without, stdio: "pipe", cacheDir, frames: 0, rssEvery: 2000, libcCalls: false })).exitCode).toBe(0);
+    expect(readFileSync(without, "utf8")).not.toMatch(/^m libc /m);
+    const first = (await rssCheck(without, {}, "measured"))[0]!;
+    expect(Math.abs(first.predicted.heap - first.recorded.heap)).toBeGreaterThanOrEqual(4096);
   });
 });
