@@ -3,7 +3,7 @@
  * on real CPython 3.11 recordings, next to the same traces replayed natively by real
  * pymalloc (a C program linked with libpython; skipped with a message without a compiler).
  * Both sides parse the trace first (here into typed-array columns, see packed-trace.ts) and
- * time only the replay.
+ * time only the replay. Then replay-stacks.ts: a replay with and without stack records.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { Replayer } from "../src/replay.js";
 import { readTraceHeader } from "../src/replay-file.js";
 import { createStack, type StackOptions } from "../src/stack.js";
 import { PackedTrace } from "./packed-trace.js";
+import { benchReplayStacks } from "./replay-stacks.js";
 import { PYTHON_RECORDINGS, recordings } from "../test/support-fixtures.js";
 
 /** Parses a recording into columns (the event objects become garbage before the clock starts). */
@@ -51,3 +52,6 @@ for (const name of recordings(PYTHON_RECORDINGS)) {
   rows.push({ trace: pythonMalloc === "default" ? name : `${name} (PYTHONMALLOC=${pythonMalloc})`, calls: String(calls), "simulated stack (M events/s)": (ours / 1e6).toFixed(2), "native pymalloc (M events/s)": native, "native / simulated": ratio });
 }
 console.table(rows);
+
+// What source locations cost a replay: the same trace with and without its stack records (replay-stacks.ts).
+benchReplayStacks(process.env.BENCH_QUICK === "1" ? 3 : 7);

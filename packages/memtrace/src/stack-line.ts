@@ -44,11 +44,123 @@ function fieldEnd(src: string, s: number, end: number): number {
 }
 
 /**
- * Parses a stack record line (one {@link isStackLine} accepted) into `rec`.
+ * Turns a `#F` line's file name, `src[s, e)` as written (escaped), into the string a frame
+ * holds: {@link FilenameTable.intern} gives one string per distinct name, made once and
+ * holding no reference to `src`.
+ */
+export interface FilenameSource {
+  /**
+   * The unescaped file name written at `src[s, e)`.
+   * @throws {@link MemtraceSyntaxError} naming `line` for a bad escape
+   */
+  intern(src: string, s: number, e: number, line: number): string;
+}
+
+/*
+ * The fast path reads a well-formed record in one pass; at the first thing it does not
+ * expect it returns false and the careful path (parseStackLineCarefully) reads the line
+ * again and throws the precise error. Whatever the fast path accepts, the careful path
+ * accepts with the same result (a property test checks it).
+ */
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** Where the last fastDecimal/fastHex stopped. */
+let at = 0;
+
+/** Digits from `p` up to a space or `end` (at least one, no other character), or -1. */
+function fastDecimal(src: string, p: number, end: number): number {
+  let v = 0;
+  const s = p;
+  for (; p < end; p++) {
+    const d = src.charCodeAt(p) - 48;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+  }
+  at = p;
+  if (p === s || v > MAX_SAFE || (p < end && src.charCodeAt(p) !== SPACE)) return -1;
+  return v;
+}
+
+/**
+ * One-pass read of a stack record into `rec`; false when the careful path must decide.
+ * `names` makes a frame's file name (the careful path, without it, slices the line).
+ */
+function parseStackLineFast(src: string, start: number, end: number, rec: TraceRecord, names: FilenameSource | undefined, line: number): boolean {
+  const letter = src.charCodeAt(start + 1);
+  const p = start + 3;
+  if (letter === 83) {
+    // #S <traceback-id>
+    const v = fastDecimal(src, p, end);
+    if (v < 0 || at !== end) return false;
+    rec.kind = "stack";
+    rec.traceback = v;
+    return true;
+  }
+  if (letter === 82) {
+    // #R <ptr>: 0x and lowercase hex digits, as the careful path accepts
+    if (end - p < 3 || src.charCodeAt(p) !== 48 || src.charCodeAt(p + 1) !== 120) return false;
+    let v = 0;
+    for (let q = p + 2; q < end; q++) {
+      const c = src.charCodeAt(q);
+      if (c >= 48 && c <= 57) v = v * 16 + (c - 48);
+      else if (c >= 97 && c <= 102) v = v * 16 + (c - 87);
+      else return false;
+    }
+    if (v > MAX_SAFE) return false;
+    rec.kind = "retrace";
+    rec.ptr = v;
+    return true;
+  }
+  if (letter === 70) {
+    // #F <id> <lineno> <filename>
+    const id = fastDecimal(src, p, end);
+    if (id < 0 || at === end) return false;
+    const lineno = fastDecimal(src, at + 1, end);
+    if (lineno < 0 || at === end) return false;
+    if (names === undefined) return false;
+    // a bad escape is thrown by intern, with the careful path's message
+    rec.filename = names.intern(src, at + 1, end, line);
+    rec.kind = "frame";
+    rec.id = id;
+    rec.lineno = lineno;
+    return true;
+  }
+  // #T <id> <total> <frame-id>...
+  const id = fastDecimal(src, p, end);
+  if (id < 0 || at === end) return false;
+  const total = fastDecimal(src, at + 1, end);
+  if (total < 0 || at === end) return false;
+  const frames: number[] = [];
+  do {
+    const f = fastDecimal(src, at + 1, end);
+    if (f < 0) return false;
+    frames.push(f);
+  } while (at !== end);
+  if (total < frames.length) return false;
+  rec.kind = "traceback";
+  rec.id = id;
+  rec.total = total;
+  rec.frames = frames;
+  return true;
+}
+
+/**
+ * Parses a stack record line (one {@link isStackLine} accepted) into `rec`: a fast one-pass
+ * read, and for anything it does not expect, the careful read that names what is wrong.
+ * With `names`, a frame's file name is interned ({@link FilenameSource}); without, it is
+ * unescaped from the line.
  * @throws {@link MemtraceSyntaxError} naming the line: a missing or non-decimal field, an
  *   empty field, a traceback without frames, a badly escaped file name
  */
-export function parseStackLine(src: string, start: number, end: number, line: number, rec: TraceRecord): void {
+export function parseStackLine(src: string, start: number, end: number, line: number, rec: TraceRecord, names?: FilenameSource): void {
+  if (!parseStackLineFast(src, start, end, rec, names, line)) parseStackLineCarefully(src, start, end, line, rec);
+}
+
+/**
+ * The careful read of a stack record: every field checked in turn, the first problem thrown
+ * with its precise message. Exported for tests (the fast path must agree with it).
+ * @throws {@link MemtraceSyntaxError} as {@link parseStackLine}
+ */
+export function parseStackLineCarefully(src: string, start: number, end: number, line: number, rec: TraceRecord): void {
   const letter = src.charCodeAt(start + 1);
   let p = start + 3;
   if (letter === 83) {
@@ -135,7 +247,7 @@ function hexValue(src: string, s: number, n: number, line: number): number {
  * surrogate, as Python's `surrogateescape` makes for undecodable bytes); anything else
  * after a backslash is an error.
  */
-function unescapeFilename(src: string, s: number, e: number, line: number): string {
+export function unescapeFilename(src: string, s: number, e: number, line: number): string {
   const first = src.indexOf("\\", s);
   if (first < 0 || first >= e) return src.slice(s, e);
   let out = src.slice(s, first);

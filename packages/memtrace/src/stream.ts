@@ -2,7 +2,11 @@ import { MAX_LINE_LENGTH, MEMTRACE_HEADER, type MemtraceEvent, type ReadOptions 
 import { MemtraceLineTooLongError, MemtraceSyntaxError } from "./errors.js";
 import { parseLineInto } from "./parse-line.js";
 import { TraceRecord } from "./record.js";
+import { isStackLine } from "./stack-line.js";
 import { StackTable } from "./stacks.js";
+
+const HASH = 35;
+const CR = 13;
 
 /** Called for every line of a trace with the (reused) record it was parsed into and its line number. */
 export type RecordHandler = (record: TraceRecord, line: number) => void;
@@ -98,9 +102,11 @@ export class TraceStream {
     const line = ++this.lineNo;
     if (line === 1 && this.requireHeader) checkHeader(src, start, end);
     const rec = this.record;
-    parseLineInto(src, start, end, line, rec);
-    const kind = rec.kind;
-    if (kind === "stack" || kind === "frame" || kind === "traceback" || kind === "retrace") this.stacks.add(rec, line);
+    if (src.charCodeAt(start) === HASH && isStackLine(src, start, end)) {
+      // a stack record (#F #T #S #R): read straight into the table, file names interned
+      if (src.charCodeAt(end - 1) === CR) end--;
+      this.stacks.read(src, start, end, line, rec);
+    } else parseLineInto(src, start, end, line, rec);
     this.onRecord(rec, line);
   }
 }

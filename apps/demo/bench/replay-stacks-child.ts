@@ -1,0 +1,26 @@
+/**
+ * Replays of one trace as `mem-demo replay <trace>` does them (the stack from the trace's
+ * header, then {@link replayFile}: read, gunzip, parse, replay), in a fresh process: the first
+ * with the JIT cold, as for the command, then `warm` more in the same process. Prints one JSON
+ * line: the user CPU seconds of the first replay and of the fastest warm one (replay alone,
+ * the stack's construction excluded), and the calls replayed.
+ * Run by replay-stacks.ts: node --import tsx bench/replay-stacks-child.ts <trace> <warm>
+ */
+import { prepareReplay } from "../src/replay-command.js";
+import { replayFile } from "../src/replay-file.js";
+
+const trace = process.argv[2];
+const warmRounds = Number(process.argv[3] ?? 0);
+if (trace === undefined) throw new Error("usage: replay-stacks-child.ts <trace> <warm replays>");
+
+async function once(): Promise<{ user: number; calls: number }> {
+  const prepared = await prepareReplay(trace!, {}, { ramSize: 2 * 1024 ** 3 }, () => undefined);
+  const before = process.cpuUsage();
+  const summary = await replayFile(prepared.stack, trace!);
+  return { user: process.cpuUsage(before).user / 1e6, calls: summary.calls };
+}
+
+const cold = await once();
+let warm = Infinity;
+for (let i = 0; i < warmRounds; i++) warm = Math.min(warm, (await once()).user);
+process.stdout.write(JSON.stringify({ cold: cold.user, warm: warmRounds > 0 ? warm : null, calls: cold.calls }) + "\n");
