@@ -330,7 +330,7 @@ static void hook_free(void *ctx, void *ptr) {
     pthread_mutex_unlock(&lock);
 }
 
-/* ---- the program's direct C library calls (MEMTRACE_LIBC_CALLS=1) ----
+/* ---- the program's direct C library calls (MEMTRACE_LIBC_CALLS=0 turns them off) ----
  *
  * CPython, the C library and extension modules also call malloc directly (setlocale, stdio,
  * dlopen of extension modules, expat, OpenSSL ...). Those blocks share glibc's heap with the
@@ -344,14 +344,15 @@ static void hook_free(void *ctx, void *ptr) {
  * recording is written as a "libc" line; calls beneath a hook (the raw domain's own malloc,
  * pymalloc's fallbacks) pass through. A free or realloc of a block allocated before the
  * recording started is a comment ("# untracked-free libc", the realloc as a comment and an
- * m line). Off by default: the lines change the trace's event count.
+ * m line). On by default; MEMTRACE_LIBC_CALLS=0 records the PyMem domains only, as the
+ * recorder did before.
  */
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
 extern void *__libc_memalign(size_t, size_t);
-static int libc_calls;          /* MEMTRACE_LIBC_CALLS=1, read in main */
+static int libc_calls;          /* unless MEMTRACE_LIBC_CALLS=0, read in main */
 static uint64_t n_libc_calls, n_libc_untracked;
 #define LIBC_DOMAIN 3           /* the live map's index for blocks of libc lines */
 
@@ -788,7 +789,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *libc_env = getenv("MEMTRACE_LIBC_CALLS");
-    libc_calls = libc_env != NULL && strcmp(libc_env, "1") == 0;
+    libc_calls = libc_env == NULL || strcmp(libc_env, "0") != 0;
     if (libc_env) unsetenv("MEMTRACE_LIBC_CALLS");
     write_header(pargc, pargv);
     if (libc_calls) tw_line(&W, "# libc-calls: the program's direct malloc-family calls are libc lines");

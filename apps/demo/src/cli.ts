@@ -166,7 +166,7 @@ program
   .option("--force", "replace existing output files (never a file the command reads)")
   .option("--frames <N>", "CPython 3.11: the Python traceback of every allocation, N frames at most as tracemalloc.start(N); 0: none (default: 1). With --libc: the C call site, N return addresses (at most 62), symbolised after the run (default: 0)", (v: string) => parseFrames(v))
   .option("--rss-every <K>", "a # rss sample of the real resident memory every K call events; 0: none (default: 10000)", (v: string) => parseRssEvery(v))
-  .option("--libc-calls", "CPython: also the program's direct malloc calls (C library, extension modules), as libc lines: the replayed brk heap is then laid out as the real one (needed to predict RSS)")
+  .option("--no-libc-calls", "CPython: only the PyMem domains, not the program's direct malloc calls (C library, extension modules; recorded as libc lines by default, so that the replayed brk heap is laid out as the real one)")
   .addHelpText("after", RECORD_HELP)
   .action(async (command: string[], flags: { libc?: boolean; out?: string; statsOut?: string; force?: boolean; frames?: number; rssEvery?: number; libcCalls?: boolean }) => {
     const { record } = await import("./record-command.js");

@@ -23,7 +23,7 @@ export interface RecordFlags {
   frames?: number;
   /** A `# rss` sample every K call events (0: none). @defaultValue 10000 */
   rssEvery?: number;
-  /** CPython: also the program's direct malloc-family calls, as `libc` lines (the `--libc` shim records them all anyway). */
+  /** CPython: false (`--no-libc-calls`) leaves out the program's direct malloc-family calls (`libc` lines, recorded by default; the `--libc` shim records them all anyway). */
   libcCalls?: boolean;
 }
 
@@ -49,7 +49,7 @@ export async function record(command: string[], flags: RecordFlags): Promise<num
       out, statsOut, force, inputs: mode.inputs, interruptible: true,
       ...(flags.frames !== undefined ? { frames: flags.frames } : {}),
       ...(flags.rssEvery !== undefined ? { rssEvery: flags.rssEvery } : {}),
-      ...(flags.libcCalls ? { libcCalls: true } : {}),
+      ...(flags.libcCalls === false ? { libcCalls: false } : {}),
     });
     process.stderr.write(
       `mem-demo record: ${r.events} calls (${r.arenasAllocated} arenas obtained, ${r.arenasReleased} released) of ${r.python} ${r.version} written to ${where(r.out)}; ` +

@@ -51,7 +51,7 @@ export interface RecordPythonOptions {
    * Also the program's direct malloc-family calls (the C library's, extension modules',
    * CPython's own outside PyMem) as `libc` lines (`MEMTRACE_LIBC_CALLS=1`): the brk heap is then
    * laid out as in the real run, which the RSS prediction needs (apps/demo/README.md, "Predicted
-   * RSS"). @defaultValue the environment's, else off
+   * RSS"); false records the PyMem domains only (`MEMTRACE_LIBC_CALLS=0`). @defaultValue the environment's, else on
    */
   readonly libcCalls?: boolean;
 }

@@ -83,11 +83,13 @@ describe.skipIf(!havePython)("# rss samples of the CPython recorder", () => {
     expect(end.arenas).toBeGreaterThan(0);
     expect(end.arenas).toBeLessThanOrEqual(arenas * 1048576);
     for (const s of samples) expect(s.heap + s.arenas + s.mmapped).toBeLessThanOrEqual(s.rssAnon);
+    // the direct malloc calls are recorded by default (--no-libc-calls: not)
+    expect(readFileSync(out, "utf8")).toMatch(/^# libc-calls: [1-9]\d* written/m);
   });
 
   // CPython's start-up (site imports) calls malloc directly (the C library, extension modules):
   // without those calls the replayed brk heap is laid out differently from the real one
-  it("with --libc-calls the direct malloc calls are libc lines and every sample is predicted exactly; without, the start-up heap is off", { timeout: 240_000 }, async () => {
+  it("with the direct malloc calls as libc lines every sample is predicted exactly; without (--no-libc-calls), the start-up heap is off", { timeout: 240_000 }, async () => {
     const dir = scratch();
     const program = ["python3", "-c", "d = {str(i): [i] * 3 for i in range(3000)}"];
     const withCalls = join(dir, "with.memtrace");
