@@ -734,6 +734,20 @@ static PyMethodDef stop_def = { "_memtrace_stop", atexit_stop, METH_NOARGS, NULL
 /* Fallback when the Python atexit callbacks did not run (atexit._clear()). */
 static void ll_exit(void) { stop_recording("Py_AtExit"); }
 
+/*
+ * The recorder's own calls into Python (registering the callback above) allocate: the
+ * callback object and atexit's entry stay live, the argument tuple comes from and goes back
+ * to the tuple free list. They are written between "# recorder-own-begin" and
+ * "# recorder-own-end", so that mem-demo explain --by treats those blocks as untraced and
+ * ignores the #R lines (a real run has none of them); a replay still replays them, since they
+ * take memory from pymalloc.
+ */
+static void own_marker(const char *line) {
+    pthread_mutex_lock(&lock);
+    if (recording) tw_line(&W, line);
+    pthread_mutex_unlock(&lock);
+}
+
 static int register_atexit(void) {
     PyObject *mod = PyImport_ImportModule("atexit");
     if (!mod) return -1;
@@ -854,7 +868,10 @@ int main(int argc, char **argv) {
     if (PyStatus_Exception(status)) Py_ExitStatusException(status);
 
     Py_AtExit(ll_exit);
-    if (register_atexit() < 0) {
+    own_marker("# recorder-own-begin");
+    int registered = register_atexit();
+    own_marker("# recorder-own-end");
+    if (registered < 0) {
         PyErr_Print();
         fprintf(stderr, "memtrace_python: cannot register the atexit hook\n");
         return 2;

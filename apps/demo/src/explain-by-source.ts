@@ -98,6 +98,15 @@ class LiveTraces {
   }
 }
 
+/**
+ * The comments around the recorder's own calls into Python (registering its atexit hook):
+ * blocks allocated between them are not the program's and stay untraced; `#R` lines between
+ * them are ignored.
+ */
+export const OWN_BEGIN = " recorder-own-begin";
+/** See {@link OWN_BEGIN}. */
+export const OWN_END = " recorder-own-end";
+
 const UNKNOWN: { frames: RawFrame[]; total: number } = { frames: [["<unknown>", 0]], total: 1 };
 
 /**
@@ -120,6 +129,8 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
   let atSnapshot: [Snapshot, Snapshot] | undefined;
   let oldSnapshot: [Snapshot, Snapshot] | undefined;
   let sawStacks = false;
+  // between "# recorder-own-begin" and "# recorder-own-end": the recorder's own allocations
+  let own = false;
   const stream: TraceStream = new TraceStream((r: TraceRecord) => {
     switch (r.kind) {
       case "malloc":
@@ -140,13 +151,16 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
         sawStacks = true;
         return;
       case "retrace":
-        // an object reused from a free list: its block gets the current traceback
+        // an object reused from a free list: its block gets the current traceback (not in
+        // the recorder's own calls, which a real run does not make)
+        if (own) return;
         if (live.traceback.has(r.ptr)) live.traceback.set(r.ptr, stream.stacks.current);
         if (libcLive.traceback.has(r.ptr)) libcLive.traceback.set(r.ptr, stream.stacks.current);
         return;
       case "comment": {
         const m = /^ frames (\d+)$/.exec(r.text);
         if (m) limit = Number(m[1]);
+        else if (r.text === OWN_BEGIN || r.text === OWN_END) own = r.text === OWN_BEGIN;
         else if (since === "x-tracemalloc" && r.text === " x-tracemalloc-start") {
           live.clear();
           libcLive.clear();
@@ -172,15 +186,15 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
     switch (r.kind) {
       case "malloc":
       case "memalign":
-        if (r.result !== 0) live.add(r.result, r.size, stream.stacks.current);
+        if (r.result !== 0 && !own) live.add(r.result, r.size, stream.stacks.current);
         return;
       case "calloc":
-        if (r.result !== 0) live.add(r.result, r.nelem * r.elsize, stream.stacks.current);
+        if (r.result !== 0 && !own) live.add(r.result, r.nelem * r.elsize, stream.stacks.current);
         return;
       case "realloc":
         if (r.result === 0) return;
         if (r.ptr !== 0) live.remove(r.ptr);
-        live.add(r.result, r.size, stream.stacks.current);
+        if (!own) live.add(r.result, r.size, stream.stacks.current);
         return;
       case "free":
         live.remove(r.ptr);
