@@ -61,6 +61,26 @@ describe.skipIf(!haveCompiler)("# rss samples of the libc shim (real glibc)", ()
     expect(all.predicted.heap - all.recorded.heap).toBeGreaterThanOrEqual(12 * 1024);
   });
 
+  it("MEMTRACE_RSS_PAGES=1 (debugging) lists the resident pages of each range before each sample, as many as the sample counts", { timeout: 120_000 }, async () => {
+    const out = join(scratch(), "pages.memtrace");
+    await recordLibc(HALF, { out, stdio: "pipe", cacheDir, rssEvery: 500, env: { ...process.env, MEMTRACE_RSS_PAGES: "1" } });
+    const pages = (ranges: string[]): number => ranges.reduce((n, r) => n + Number(r.split("-")[1]) - Number(r.split("-")[0]) + 1, 0) * 4096;
+    let heap = 0, mmapped = 0, checked = 0;
+    for (const line of readFileSync(out, "utf8").split("\n")) {
+      const [hash, what, range, , ...ranges] = line.split(" ");
+      if (hash === "#" && what === "rss-pages") {
+        if (range === "heap") heap += pages(ranges);
+        if (range === "mmapped") mmapped += pages(ranges);
+      }
+      const s = rssCommentOf(line.slice(1));
+      if (s === undefined) continue;
+      expect([heap, mmapped]).toEqual([s.heap, s.mmapped]);
+      heap = mmapped = 0;
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(1);
+  });
+
   it("MEMTRACE_RSS_EVERY=0 writes none", { timeout: 120_000 }, async () => {
     const out = join(scratch(), "none.memtrace");
     await recordLibc(HALF, { out, stdio: "pipe", cacheDir, rssEvery: 0 });
