@@ -12,7 +12,9 @@
  * in scattered order, then churn), generated in memory.
  * Run: node --expose-gc --import tsx bench/explain-overhead.ts [rounds] (BENCH_QUICK=1: one recording, 1 M
  * synthetic events; BREAKDOWN=1: the cost stage by stage; OWN_TABLE=1: the timeline keeps the requested
- * sizes in a table of its own, as before the replayer kept them; PROFILE=1: the explain side alone).
+ * sizes in a table of its own, as before the replayer kept them; PROFILE=1: the explain side alone; INCREMENTAL=0:
+ * every sample a full account, as before soft-dirty tracking). Each round also runs explain with full accounts
+ * (`incremental: false`), the figure before soft-dirty tracking.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -116,7 +118,7 @@ function plain(source: Source): void {
  * syscall counter and an empty hook, 2 plus the requested sizes (follow), 3 plus afterCall
  * without samples, 4 everything.
  */
-function explain(source: Source, stage = 4): number {
+function explain(source: Source, stage = 4, incremental = process.env.INCREMENTAL !== "0"): number {
   const watch: { timeline?: Timeline; counts?: SyscallCounts } = {};
   const stack = createStack({
     ramSize: RAM,
@@ -126,7 +128,7 @@ function explain(source: Source, stage = 4): number {
       return counted.process;
     },
   });
-  const timeline = new Timeline(stack, { every: stage === 3 ? 2 ** 52 : EVERY, syscalls: watch.counts });
+  const timeline = new Timeline(stack, { every: stage === 3 ? 2 ** 52 : EVERY, syscalls: watch.counts, incremental });
   watch.timeline = timeline;
   if (stage === 1) replayAll(source, stack, () => undefined);
   else if (stage === 2) replayAll(source, stack, (r) => void timeline.follow(r), timeline);
@@ -181,10 +183,12 @@ const rows: Record<string, string>[] = [];
 for (const source of sources) {
   const p: { user: number; wall: number }[] = [];
   const e: { user: number; wall: number }[] = [];
+  const f: { user: number; wall: number }[] = [];
   let samples = 0;
   for (let round = 0; round < rounds; round++) {
     p.push(measure(() => plain(source)));
     e.push(measure(() => (samples = explain(source))));
+    f.push(measure(() => explain(source, 4, false)));
   }
   const best = (xs: { user: number; wall: number }[], k: "user" | "wall") => Math.min(...xs.map((x) => x[k]));
   const worst = (xs: { user: number; wall: number }[], k: "user" | "wall") => Math.max(...xs.map((x) => x[k]));
@@ -195,6 +199,7 @@ for (const source of sources) {
     "explain user s (best..worst)": `${best(e, "user").toFixed(2)}..${worst(e, "user").toFixed(2)}`,
     "wall best: replay / explain": `${best(p, "wall").toFixed(2)} / ${best(e, "wall").toFixed(2)}`,
     "extra (best user)": `${extra >= 0 ? "+" : ""}${(extra * 100).toFixed(0)}%`,
+    "full accounts: explain user s, extra": `${best(f, "user").toFixed(2)}, +${((best(f, "user") / best(p, "user") - 1) * 100).toFixed(0)}%`,
   });
   console.log(rows[rows.length - 1]);
 }

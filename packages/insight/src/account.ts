@@ -4,6 +4,7 @@ import type { Account, InspectedStack } from "./api.js";
 import { accountGlibc, type LibcFindings } from "./glibc-source.js";
 import { ResidentLedger } from "./ledger.js";
 import { accountPymalloc, type PymallocFindings } from "./pymalloc-source.js";
+import type { SoftDirtyTracker } from "./soft-dirty-tracker.js";
 import { accountTlsf } from "./tlsf-source.js";
 
 /** Options of {@link account}. */
@@ -23,6 +24,12 @@ export interface AccountOptions {
   vmas?: readonly ResidentVma[];
   /** Also split the 4096 bytes of the page holding this address by cause ({@link AccountDetail.page}). */
   page?: number;
+  /**
+   * Keep the account incremental with this tracker (one per process, used for every account
+   * of it): only what lies on pages written since its previous account is read again. `vmas`
+   * is then ignored (the tracker lists the pages itself).
+   */
+  tracker?: SoftDirtyTracker;
 }
 
 /** Everything an account found, for the pins and the trim dry run. */
@@ -55,10 +62,11 @@ export function usesDebugHooks(stack: InspectedStack): boolean {
  */
 export function accountDetail(stack: InspectedStack, options: AccountOptions = {}): AccountDetail {
   const process = stack.process;
-  const vmas = options.vmas ?? residentAnonPages(process);
+  const tracker = options.tracker;
+  const vmas = tracker !== undefined ? tracker.begin(process) : (options.vmas ?? residentAnonPages(process));
   const ledger = new ResidentLedger(vmas, options.page);
   const debug = usesDebugHooks(stack);
-  const py = stack.pymalloc === undefined ? undefined : accountPymalloc(stack.pymalloc, ledger, debug);
+  const py = stack.pymalloc === undefined ? undefined : accountPymalloc(stack.pymalloc, ledger, debug, tracker?.pools);
   const arenaSize = stack.pymalloc?.params.arenaSize ?? 0;
   const skip = (py?.arenas ?? []).map((a) => [a.base, a.base + arenaSize] as const).sort((x, y) => x[0] - y[0]);
   const structures = py?.structures ?? new Map<number, string>();
@@ -93,6 +101,7 @@ export function accountDetail(stack: InspectedStack, options: AccountOptions = {
     liveRequested,
     liveBlocks: (py?.liveBlocks ?? 0) + libc.liveBlocks,
   };
+  tracker?.commit();
   return { account, ledger, vmas, pymalloc: py, libc, page: Object.fromEntries(ledger.watched) };
 }
 

@@ -1,6 +1,8 @@
 export type { Account, ArenaPin, Causes, InspectedStack, PinningBlock, Pins, TopPin, TrimDryRun } from "./api.js";
 export { account, accountDetail, pageAccount, usesDebugHooks, type AccountDetail, type AccountOptions } from "./account.js";
 export { ResidentLedger } from "./ledger.js";
+export { PoolHeaderCache } from "./pool-cache.js";
+export { SoftDirtyTracker } from "./soft-dirty-tracker.js";
 export { findMappedChunks, type MappedChunk } from "./mapped-scan.js";
 export { pinsOf, type PinsOptions } from "./pins.js";
 export { countSyscalls, type SyscallCounts, type SyscallListener } from "./syscall-counter.js";

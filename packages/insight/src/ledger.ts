@@ -23,6 +23,8 @@ export class ResidentLedger {
   private readonly claimed: Float64Array;
   private readonly vmaOf: Uint32Array;
   private readonly vmas: readonly ResidentVma[];
+  /** 1 where the page is soft-dirty (every VMA listed its soft-dirty pages), else undefined: all count as dirty. */
+  private readonly dirty: Uint8Array | undefined;
   /** Bytes by cause. */
   readonly causes = new Map<string, number>();
   /** Resident bytes in all. */
@@ -54,6 +56,26 @@ export class ResidentLedger {
       }
     });
     this.residentBytes = n * PAGE;
+    if (vmas.every((v) => v.softDirty !== undefined)) {
+      const dirty = new Uint8Array(n);
+      let slot = 0;
+      for (const v of vmas) {
+        // both lists ascend: one merge pass
+        for (const page of v.softDirty!) {
+          while (this.pageOf[slot]! < page) slot++;
+          dirty[slot] = 1;
+        }
+      }
+      this.dirty = dirty;
+    }
+  }
+
+  /**
+   * Whether the page in `slot` (from {@link claimWholeAt}) may have changed since the last
+   * `clear_refs` 4: soft-dirty, or the ledger was built without soft-dirty information.
+   */
+  softDirty(slot: number): boolean {
+    return this.dirty === undefined || this.dirty[slot] === 1;
   }
 
   /** The slot of resident page `page`, or -1 (a cursor for sequential lookups, else binary search). */
@@ -145,15 +167,20 @@ export class ResidentLedger {
    * pool: one lookup per page, no per-range bookkeeping).
    */
   claimWhole(start: number, end: number): boolean {
-    if (this.watches(start, end)) return false;
+    return this.claimWholeAt(start, end) >= 0;
+  }
+
+  /** {@link claimWhole}, returning the slot of the range's first page (for {@link softDirty}), or -1. */
+  claimWholeAt(start: number, end: number): number {
+    if (this.watches(start, end)) return -1;
     const first = start / PAGE;
     const n = (end - start) / PAGE;
     const slot = this.slot(first);
-    if (slot < 0 || slot + n > this.pageOf.length || this.pageOf[slot + n - 1] !== first + n - 1) return false;
+    if (slot < 0 || slot + n > this.pageOf.length || this.pageOf[slot + n - 1] !== first + n - 1) return -1;
     // pages are sorted and distinct: the last of n consecutive slots being first + n - 1 means all are resident
     for (let i = slot; i < slot + n; i++) this.claimed[i]! += PAGE;
     this.last = slot + n - 1;
-    return true;
+    return slot;
   }
 
   /** Adds `bytes` to `cause` for bytes already claimed with {@link claimWhole}. */

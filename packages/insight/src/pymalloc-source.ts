@@ -1,6 +1,7 @@
 import type { Memory } from "@mem/hardware";
 import type { Pymalloc } from "@mem/small-object";
 import type { ResidentLedger } from "./ledger.js";
+import type { PoolHeaderCache } from "./pool-cache.js";
 
 /** The pool_header fields the account reads (see small-object's layout.ts for the diagram). */
 const COUNT = 0;
@@ -51,7 +52,7 @@ export interface PymallocFindings {
  * free bytes are split by the pool's count; when a carved page is not resident (it was
  * swapped out or dropped) the pool's free list is walked to place each block.
  */
-export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debug: boolean): PymallocFindings {
+export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debug: boolean, cache?: PoolHeaderCache): PymallocFindings {
   const s = pymalloc.state();
   const mem = s.memory;
   const g = s.geometry;
@@ -63,27 +64,55 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
   const perBlockDebug = debug ? DEBUG_SIZE_BYTES + DEBUG_PAD_BYTES : 0;
   /** Totals of the wholly resident pools: headers, live, debug decoration, free, never carved, quantization, empty pools. */
   const whole = new Float64Array(7);
+  const poolsPerArena = Math.floor(arenaSize / poolSize);
+  let reads = 0;
+  let hits = 0;
   for (const ao of pymalloc.arenaObjects()) {
     const base = ao.address;
     const first = base % poolSize === 0 ? base : base + poolSize - (base % poolSize);
     const poolsEnd = first + ao.ntotalpools * poolSize;
+    // with a cache: [count, szidx, nextoffset, known] of each pool at the last account
+    const headers = cache?.arena(base, poolsPerArena);
     const arena: ArenaSummary = { base, liveBlocks: 0, liveBytes: 0, residentBytes: ledger.residentIn(base, base + arenaSize), freeResident: 0 };
     findings.arenas.push(arena);
     ledger.add(base, first, "pymalloc.arena-alignment");
     ledger.add(poolsEnd, base + arenaSize, "pymalloc.arena-alignment");
     ledger.add(ao.poolAddress, poolsEnd, "pymalloc.uncarved-pools");
-    for (let pool = first; pool < ao.poolAddress; pool += poolSize) {
+    for (let pool = first, k = 0; pool < ao.poolAddress; pool += poolSize, k += 4) {
       // the fast path: a wholly resident pool (not the watched page) claimed with one lookup
-      if (ledger.claimWhole(pool, pool + poolSize)) {
-        const count = mem.load32(pool + COUNT);
+      const slot = ledger.claimWholeAt(pool, pool + poolSize);
+      if (slot >= 0) {
+        let count: number;
+        let szidx = 0;
+        let nextoffset = 0;
+        if (headers !== undefined && headers[k + 3] === 1 && !ledger.softDirty(slot)) {
+          // the header page was not written since the last account: its fields are the same
+          hits++;
+          count = headers[k]!;
+          szidx = headers[k + 1]!;
+          nextoffset = headers[k + 2]!;
+        } else {
+          reads++;
+          count = mem.load32(pool + COUNT);
+          if (count !== 0) {
+            szidx = mem.load32(pool + SZIDX);
+            nextoffset = mem.load32(pool + NEXTOFFSET);
+          }
+          if (headers !== undefined) {
+            headers[k] = count;
+            headers[k + 1] = szidx;
+            headers[k + 2] = nextoffset;
+            headers[k + 3] = 1;
+          }
+        }
         if (count === 0) {
           whole[6]! += poolSize;
           arena.freeResident += poolSize;
           continue;
         }
-        const size = (mem.load32(pool + SZIDX) + 1) * alignment;
+        const size = (szidx + 1) * alignment;
         const blocksEnd = pool + overhead + Math.floor((poolSize - overhead) / size) * size;
-        const carvedEnd = Math.min(pool + mem.load32(pool + NEXTOFFSET), blocksEnd);
+        const carvedEnd = Math.min(pool + nextoffset, blocksEnd);
         const free = (carvedEnd - pool - overhead) / size - count;
         arena.liveBlocks += count;
         arena.liveBytes += count * size;
@@ -98,6 +127,7 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
         whole[5]! += pool + poolSize - blocksEnd;
         continue;
       }
+      if (headers !== undefined) headers[k + 3] = 0;
       const wholly = ledger.allResident(pool, pool + poolSize);
       if (!wholly && !ledger.isResident(pool)) {
         ledger.add(pool, pool + poolSize, "pymalloc.empty-pools");
@@ -150,6 +180,10 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
         }
       }
     }
+  }
+  if (cache !== undefined) {
+    cache.reads += reads;
+    cache.hits += hits;
   }
   ledger.credit("pymalloc.pool-headers", whole[0]!);
   ledger.credit("pymalloc.live-blocks", whole[1]!);

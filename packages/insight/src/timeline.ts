@@ -4,6 +4,7 @@ import type { ResidentVma } from "@mem/os-vm";
 import { accountDetail, type AccountDetail } from "./account.js";
 import type { Account, Causes, InspectedStack, Pins } from "./api.js";
 import { pinsOf } from "./pins.js";
+import { SoftDirtyTracker } from "./soft-dirty-tracker.js";
 import type { SyscallCounts } from "./syscall-counter.js";
 
 /** The value of a freed block's key in the requested-size table. */
@@ -88,6 +89,12 @@ export interface TimelineOptions {
   at?: number;
   /** Narrated events kept (later ones are counted only). @defaultValue 200 */
   maxEvents?: number;
+  /**
+   * Keep the accounts incremental with soft-dirty tracking ({@link SoftDirtyTracker}): each
+   * sample re-reads only the pool headers on pages written since the previous one. The
+   * samples are the same either way. @defaultValue true
+   */
+  incremental?: boolean;
 }
 
 /** The finished timeline. */
@@ -149,6 +156,8 @@ export class Timeline {
   private readonly simulated: ((key: number) => number) | undefined;
   /** The requested sizes, when a replayer keeps them ({@link requestedFrom}). */
   private source: RequestedSizes | undefined;
+  /** The soft-dirty tracker of incremental accounts, if any. */
+  readonly tracker: SoftDirtyTracker | undefined;
 
   /** Watches `stack`; `simulated` maps the keys given to {@link allocated} to simulated pointers. */
   constructor(stack: InspectedStack, options: TimelineOptions = {}, simulated?: (key: number) => number) {
@@ -162,6 +171,7 @@ export class Timeline {
     this.counts = options.syscalls;
     this.atEvent = options.at;
     this.simulated = simulated;
+    this.tracker = options.incremental === false ? undefined : new SoftDirtyTracker();
     this.arenas = stack.pymalloc?.narenasCurrentlyAllocated ?? 0;
     this.threshold = this.mmapThreshold();
   }
@@ -350,7 +360,7 @@ export class Timeline {
         : `${process.faults.minor},${process.faults.major},${process.mm.rssAnon},${c0.mmap},${c0.munmap},${c0.madvise},${c0.brk},${c0.mremap}`;
     const vmas = fingerprint !== "" && fingerprint === this.residentKey ? this.resident : undefined;
     const liveRequested = source === undefined ? this.liveRequested : source.liveRequested;
-    const detail = accountDetail(this.stack, { liveRequested, requested, vmas });
+    const detail = accountDetail(this.stack, { liveRequested, requested, vmas, tracker: this.tracker });
     this.resident = detail.vmas;
     this.residentKey = fingerprint;
     const a = detail.account;

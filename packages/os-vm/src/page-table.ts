@@ -86,6 +86,30 @@ export class PageTable {
   }
 
   /**
+   * Calls `visit(table, baseVpn, from, to)` for every PTE page present under `[startVpn, endVpn)`:
+   * `table` is its frame, and its entries `from` to `to - 1` map pages `baseVpn + from` on
+   * (for walkers that read a whole PTE page at once).
+   */
+  forEachPteTable(startVpn: number, endVpn: number, visit: (table: number, baseVpn: number, from: number, to: number) => void): void {
+    this.walkTables(this.root, 3, 0, startVpn, endVpn, visit);
+  }
+
+  private walkTables(table: number, level: number, base: number, start: number, end: number, visit: (t: number, b: number, from: number, to: number) => void): void {
+    const span = SPAN[level]!;
+    const first = Math.max(0, Math.floor((start - base) / span));
+    const last = Math.min(511, Math.floor((end - 1 - base) / span));
+    for (let i = first; i <= last; i++) {
+      const slot = table * PAGE_SIZE + i * 8;
+      const low = this.ram.load32(slot);
+      if ((low & PTE_PRESENT) === 0) continue;
+      const child = entryFrame(this.ram, slot, low);
+      const childBase = base + i * span;
+      if (level === 1) visit(child, childBase, Math.max(0, start - childBase), Math.min(512, end - childBase));
+      else this.walkTables(child, level - 1, childBase, start, end, visit);
+    }
+  }
+
+  /**
    * Frees the table pages whose whole span lies in `[floorVpn, ceilingVpn)` (no mapping
    * there any more) and that intersect `[startVpn, endVpn)` (Linux's `free_pgtables`).
    * Their entries must already be clear.

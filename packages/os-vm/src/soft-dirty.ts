@@ -2,6 +2,7 @@ import { PAGE_SIZE } from "./api.js";
 import { SyscallError } from "./errors.js";
 import { PTE_ACCESSED, PTE_PRESENT, PTE_PROTNONE, PTE_SOFT_DIRTY, PTE_SWAP } from "./page-table.js";
 import type { Process } from "./process.js";
+import { residentAnonPages } from "./resident.js";
 
 /**
  * Soft-dirty page tracking (Linux's CONFIG_MEM_SOFT_DIRTY, Documentation/admin-guide/mm/soft-dirty.rst):
@@ -48,12 +49,16 @@ export function clearRefs(process: Process, value: number): void {
     mm.hiwaterRss = mm.rss;
     return;
   }
+  if (value === CLEAR_REFS_SOFT_DIRTY) {
+    // the resident walk clears as it goes (PTE pages read through frame views)
+    residentAnonPages(process, { clearSoftDirty: true });
+    return;
+  }
   const ram = mm.kernelPages.ram;
   const memory = mm.memory;
-  const bit = value === CLEAR_REFS_SOFT_DIRTY ? PTE_SOFT_DIRTY : PTE_ACCESSED;
+  const bit = PTE_ACCESSED;
   for (const vma of mm.vmas.list) {
     if ((value === CLEAR_REFS_ANON && vma.file !== undefined) || (value === CLEAR_REFS_MAPPED && vma.file === undefined)) continue;
-    if (value === CLEAR_REFS_SOFT_DIRTY) vma.softClean = true;
     mm.pageTable.forEachEntry(vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, (slot, vpn) => {
       const low = ram.load32(slot);
       if ((low & bit) === 0) return;

@@ -45,7 +45,7 @@ function tlbSlot(vpn: number): number {
 }
 
 /** What the direct path needs from RAM: frame views, their generation and the traffic counters. */
-interface FrameSource {
+export interface FrameSource {
   frameView(frame: number, forWrite: boolean): DataView | null;
   readonly viewGeneration: number;
   readonly traffic: MemoryTraffic;
@@ -56,7 +56,7 @@ interface FrameSource {
  * frames does). Tested by shape, not by class, so that a second copy of @mem/hardware (or
  * another RAM with the same contract) works too.
  */
-function offersFrameViews(ram: Memory): ram is Memory & FrameSource {
+export function offersFrameViews(ram: Memory): ram is Memory & FrameSource {
   const candidate = ram as Partial<FrameSource> & { frameSize?: unknown };
   return (
     typeof candidate.frameView === "function" &&
@@ -111,6 +111,8 @@ export class VirtualMemory implements Memory {
   private readonly tlbTag = new Float64Array(TLB_ENTRIES).fill(Number.NaN);
   private readonly tlbPhys = new Float64Array(TLB_ENTRIES);
   private readonly tlbWritable = new Uint8Array(TLB_ENTRIES);
+  /** Physical address of each cached entry's PTE (a paging-structure cache: a write to a read-only entry re-reads only the PTE). */
+  private readonly tlbPte = new Float64Array(TLB_ENTRIES);
   /** The frame view of each slot for loads, or null (not cached yet, or not allowed). */
   private readonly readViews: (DataView | null)[] = new Array<DataView | null>(TLB_ENTRIES).fill(null);
   /** The frame view of each slot for stores: only for writable, dirty entries. */
@@ -142,6 +144,17 @@ export class VirtualMemory implements Memory {
       const slot = tlbSlot(vpn);
       if (this.tlbTag[slot] === vpn) this.tlbTag[slot] = Number.NaN;
     }
+  }
+
+  /**
+   * Drops the write permission cached for page `vpn` (its PTE lost the soft-dirty bit): the
+   * next write re-reads the PTE (and sets the bit), loads keep their cached view.
+   */
+  writeProtect(vpn: number): void {
+    const slot = tlbSlot(vpn);
+    if (this.tlbTag[slot] !== vpn) return;
+    this.tlbWritable[slot] = 0;
+    this.writeViews[slot] = null;
   }
 
   // ---- loads ---------------------------------------------------------------------------
@@ -504,8 +517,11 @@ export class VirtualMemory implements Memory {
   private fill_(vpn: number, address: number, write: boolean, slot: number): void {
     this.tlbMisses++;
     if (address < 0 || address >= USER_SPACE) this.handler.handleFault(address, write); // throws
+    // a write to a cached read-only entry: its PTE's address is known (the kernel drops the
+    // entry before it frees or moves a page table), so only the PTE is read again
+    const cached = this.tlbTag[slot] === vpn;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const pte = this.table.pteAddress(vpn, false);
+      const pte = attempt === 0 && cached ? this.tlbPte[slot]! : this.table.pteAddress(vpn, false);
       if (pte >= 0) {
         const low = this.ram.load32(pte);
         if ((low & PTE_PRESENT) !== 0 && (!write || (low & PTE_RW) !== 0)) {
@@ -514,9 +530,12 @@ export class VirtualMemory implements Memory {
           // simulated kernel takes no fault: watching must not change the fault counts).
           const wanted = low | PTE_ACCESSED | (write ? PTE_DIRTY | PTE_SOFT_DIRTY : 0);
           if (wanted !== low) this.ram.store32(pte, wanted >>> 0);
+          const phys = entryFrame(this.ram, pte, low) * PAGE_SIZE;
+          // the same frame under the same tag keeps its read view
+          if (!(cached && attempt === 0 && this.tlbPhys[slot] === phys)) this.readViews[slot] = null;
           this.tlbTag[slot] = vpn;
-          this.tlbPhys[slot] = entryFrame(this.ram, pte, low) * PAGE_SIZE;
-          this.readViews[slot] = null;
+          this.tlbPhys[slot] = phys;
+          this.tlbPte[slot] = pte;
           this.writeViews[slot] = null;
           this.tlbWritable[slot] = (wanted & (PTE_RW | PTE_DIRTY | PTE_SOFT_DIRTY)) === (PTE_RW | PTE_DIRTY | PTE_SOFT_DIRTY) ? 1 : 0;
           return;

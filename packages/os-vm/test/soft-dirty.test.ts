@@ -109,6 +109,20 @@ describe("soft-dirty tracking (clear_refs 4, pagemap bit 55)", () => {
     expect(() => clearRefs(p, 6)).toThrow(/EINVAL.*clear_refs takes 1 to 5, got 6/);
   });
 
+  it("lists and clears in one walk exactly as listing then clear_refs 4 would", () => {
+    const p = machine();
+    const a = p.mmap(0, 600 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    for (let i = 0; i < 600; i += 3) p.memory.store8(a + i * PAGE, 1);
+    clearRefs(p, CLEAR_REFS_SOFT_DIRTY);
+    for (let i = 0; i < 600; i += 7) p.memory.store8(a + i * PAGE + 5, 2); // some hit cached write views
+    const listed = residentAnonPages(p, { softDirty: true });
+    const combined = residentAnonPages(p, { clearSoftDirty: true });
+    expect(combined).toEqual(listed);
+    expect(residentAnonPages(p, { softDirty: true }).every((v) => v.softDirty!.length === 0)).toBe(true);
+    p.memory.store8(a + 21 * PAGE, 3); // a cached write view must not survive the clear
+    expect(residentAnonPages(p, { softDirty: true }).flatMap((v) => v.softDirty)).toEqual([a / PAGE + 21]);
+  });
+
   it("property: a resident page that is not soft-dirty was resident at the last clear, with the same bytes", () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant("write" as const), page: fc.nat(15), value: fc.integer({ min: 1, max: 255 }) }),
