@@ -123,6 +123,19 @@ static void note_obmalloc_state(const domain_hook *h) {
 #define note_obmalloc_state(h) ((void)(h))
 #endif
 
+/* Set (lock held) when "# tracemalloc-init-begin" was written: the _tracemalloc module was just
+   created and its initialisation (tracemalloc_init) follows, which a run under
+   python -X tracemalloc has done at start-up, before tracing. Ended at the next mem or obj call:
+   tracemalloc_init makes raw calls only (its lock, 32 bytes) and direct mallocs. */
+static int tm_init_open;
+
+static void note_tm_init(const domain_hook *h) {
+    if (tm_init_open && h->index != 0) {
+        tm_init_open = 0;
+        tw_line(&W, "# tracemalloc-init-end");
+    }
+}
+
 /* ---- threads (lock held) ----
    Threads are numbered in the order of their first recorded call (1 = the first, the main
    thread): "n <n>" before a new thread's first call, "t <n>" before a call of another
@@ -226,6 +239,7 @@ static void *hook_malloc(void *ctx, size_t size) {
     if (recording) {
         note_thread();
         note_obmalloc_state(h);
+        note_tm_init(h);
     }
     depth++;
     void *r = h->orig.malloc(h->orig.ctx, size);
@@ -249,6 +263,7 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize) {
     if (recording) {
         note_thread();
         note_obmalloc_state(h);
+        note_tm_init(h);
     }
     depth++;
     void *r = h->orig.calloc(h->orig.ctx, nelem, elsize);
@@ -272,6 +287,7 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size) {
     if (recording) {
         note_thread();
         note_obmalloc_state(h);
+        note_tm_init(h);
     }
     if (recording) rss_forget_block(ptr);
     depth++;
@@ -312,6 +328,7 @@ static void hook_free(void *ctx, void *ptr) {
     if (recording) {
         note_thread();
         note_obmalloc_state(h);
+        note_tm_init(h);
     }
     if (recording) rss_forget_block(ptr);
     depth++;
@@ -526,6 +543,32 @@ PyObject *PyImport_ImportModule(const char *name) {
         if (recording) {
             tw_line(&W, "# x-tracemalloc-start");
             pf_keep_names = 1;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return m;
+}
+/*
+ * The _tracemalloc module's initialisation: PyInit__tracemalloc creates the module
+ * (PyModule_Create2, through the PLT) and then runs tracemalloc_init, whose lock is a raw
+ * block of the program in a run without tracemalloc but was allocated before tracing started
+ * in a run under python -X tracemalloc (tracemalloc_start initialises first). The trace gets
+ * "# tracemalloc-init-begin" when that module is created while tracemalloc is not initialised,
+ * and "# tracemalloc-init-end" before the next mem or obj call; explain --by leaves the blocks
+ * between untraced.
+ */
+static PyObject *(*orig_module_create2)(PyModuleDef *, int);
+/* the first field of CPython 3.11's _PyTraceMalloc_Config (pycore_pymem.h): initialised? */
+extern int _Py_tracemalloc_config;
+
+PyObject *PyModule_Create2(PyModuleDef *def, int apiver) {
+    if (!orig_module_create2) orig_module_create2 = (PyObject * (*)(PyModuleDef *, int))dlsym(RTLD_NEXT, "PyModule_Create2");
+    PyObject *m = orig_module_create2(def, apiver);
+    if (m != NULL && pf_max_frames && def != NULL && def->m_name != NULL && strcmp(def->m_name, "_tracemalloc") == 0 && _Py_tracemalloc_config == 0) {
+        pthread_mutex_lock(&lock);
+        if (recording && !tm_init_open) {
+            tw_line(&W, "# tracemalloc-init-begin");
+            tm_init_open = 1;
         }
         pthread_mutex_unlock(&lock);
     }

@@ -106,6 +106,14 @@ class LiveTraces {
 export const OWN_BEGIN = " recorder-own-begin";
 /** See {@link OWN_BEGIN}. */
 export const OWN_END = " recorder-own-end";
+/**
+ * The comments around the `_tracemalloc` module's initialisation in a recording (its table
+ * lock, a raw block): under `python -X tracemalloc` it was done at start-up, before tracing, so
+ * the blocks between are untraced as those of {@link OWN_BEGIN}.
+ */
+export const TM_INIT_BEGIN = " tracemalloc-init-begin";
+/** See {@link TM_INIT_BEGIN}. */
+export const TM_INIT_END = " tracemalloc-init-end";
 
 const UNKNOWN: { frames: RawFrame[]; total: number } = { frames: [["<unknown>", 0]], total: 1 };
 
@@ -129,7 +137,8 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
   let atSnapshot: [Snapshot, Snapshot] | undefined;
   let oldSnapshot: [Snapshot, Snapshot] | undefined;
   let sawStacks = false;
-  // between "# recorder-own-begin" and "# recorder-own-end": the recorder's own allocations
+  // between "# recorder-own-begin" and "# recorder-own-end" (the recorder's own allocations) or
+  // the tracemalloc-init pair: untraced
   let own = false;
   const stream: TraceStream = new TraceStream((r: TraceRecord) => {
     switch (r.kind) {
@@ -160,7 +169,7 @@ export async function explainBySource(trace: string, options: BySourceOptions): 
       case "comment": {
         const m = /^ frames (\d+)$/.exec(r.text);
         if (m) limit = Number(m[1]);
-        else if (r.text === OWN_BEGIN || r.text === OWN_END) own = r.text === OWN_BEGIN;
+        else if (r.text === OWN_BEGIN || r.text === OWN_END || r.text === TM_INIT_BEGIN || r.text === TM_INIT_END) own = r.text === OWN_BEGIN || r.text === TM_INIT_BEGIN;
         else if (since === "x-tracemalloc" && r.text === " x-tracemalloc-start") {
           live.clear();
           libcLive.clear();
