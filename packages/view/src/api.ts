@@ -184,6 +184,34 @@ export interface FlameNode {
   readonly count: number;
   /** Its callees, biggest first. */
   readonly children: readonly FlameNode[];
+  /**
+   * Callees left out of `children` by {@link pruneFlameTree} (each of them narrow enough to be
+   * merged into "other" anyway): how many, and per metric the sums over those of them with
+   * bytes in that metric. Absent when no callee was left out.
+   */
+  readonly rest?: FlameRest;
+}
+
+/** Sums over the callees a pruned flame node left out (see {@link FlameNode.rest}). */
+export interface FlameRestSums {
+  /** Left-out callees with bytes in this metric. */
+  readonly frames: number;
+  /** Their resident bytes. */
+  readonly resident: number;
+  /** Their live requested bytes. */
+  readonly requested: number;
+  /** Their live blocks. */
+  readonly count: number;
+}
+
+/** The callees of a flame node left out by pruning: the count, and the sums per metric. */
+export interface FlameRest {
+  /** Callees left out. */
+  readonly pruned: number;
+  /** Over those with resident bytes (what the resident picture merges). */
+  readonly resident: FlameRestSums;
+  /** Over those with live requested bytes (what the requested picture merges). */
+  readonly requested: FlameRestSums;
 }
 
 /** An extra series the timeline draws as a line (another configuration's RSS, say). */
@@ -214,4 +242,11 @@ export interface RenderOptions {
   series?: readonly TimelineSeries[];
   /** Flame graph only: what a frame's width shows. @defaultValue "resident" */
   metric?: "resident" | "requested";
+  /**
+   * Flame graph only: the width in pixels below which callees are merged into "other", to
+   * start with (it doubles while more than `maxNodes` frames would be drawn). A pruned tree
+   * draws as its whole tree did when given the width the whole tree ended with
+   * ({@link PrunedFlame.minFramePx}). @defaultValue 1
+   */
+  minFramePx?: number;
 }

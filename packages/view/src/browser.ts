@@ -8,6 +8,7 @@ export { renderArenaMap } from "./arena-map.js";
 export { renderHeapMap } from "./heap-map.js";
 export { renderFlameGraph } from "./flame-graph.js";
 export { flameTree } from "./flame-tree.js";
+export { FlamePacker, flameIndexAt, pruneFlameTree, unpackFlame, type FlamePruneOptions, type PackedFlame, type PackedFlames, type PrunedFlame, type UnpackedFlame } from "./flame-pack.js";
 export { pageCodeName, renderPageMap } from "./page-map.js";
 export { downsample, renderTimeline, timelineGroups } from "./timeline.js";
 export { causeColour, CHUNK_COLOURS, distinctCauseColours, GREY, OKABE_ITO, sizeClassColour, viridis } from "./palette.js";

@@ -1,4 +1,4 @@
-import type { FlameNode, RenderOptions } from "./api.js";
+import type { FlameNode, FlameRestSums, RenderOptions } from "./api.js";
 import { GREY, OKABE_ITO } from "./palette.js";
 import { bytes, legend, rect, svgRoot, text } from "./svg.js";
 
@@ -12,18 +12,25 @@ const ROOT = "#555555";
 /** Pseudo files that are no source (`<frozen …>` modules are real sources). */
 const PSEUDO = /^<(no live block|unknown)>$/;
 
-interface Placed {
+/** A frame as laid out: where it goes and what it stands for. */
+export interface PlacedFrame {
+  /** The frame (a synthetic `other (k frames)` node for merged callees). */
   readonly node: FlameNode;
+  /** Left edge, in pixels from the plot's left. */
   readonly x: number;
+  /** Width in pixels. */
   readonly w: number;
+  /** Row: 0 for the root. */
   readonly depth: number;
-  /** Narrow frames merged into this one. */
+  /** Narrow frames merged into this one (0: a frame drawn on its own). */
   readonly merged: number;
 }
 
+type Placed = PlacedFrame;
+
 const valueOf = (n: FlameNode, metric: "resident" | "requested") => (metric === "resident" ? n.resident : n.requested);
 
-/** Lays the tree out; callees narrower than `minPx` are merged, per caller, into one "other" frame. */
+/** Lays the tree out; callees narrower than `minPx` (and a pruned node's left-out callees) are merged, per caller, into one "other" frame. */
 function layout(root: FlameNode, metric: "resident" | "requested", plotW: number, minPx: number): Placed[] {
   const total = valueOf(root, metric);
   const out: Placed[] = [];
@@ -43,15 +50,35 @@ function layout(root: FlameNode, metric: "resident" | "requested", plotW: number
       walk(c, cx, depth + 1, 0);
       cx += v * scale;
     }
-    if (narrow.length > 0) {
-      const sum = (f: (m: FlameNode) => number) => narrow.reduce((s, m) => s + f(m), 0);
-      const other: FlameNode = { name: `other (${narrow.length} frames)`, file: "", resident: sum((m) => m.resident), requested: sum((m) => m.requested), count: sum((m) => m.count), children: [] };
-      out.push({ node: other, x: cx, w: valueOf(other, metric) * scale, depth: depth + 1, merged: narrow.length });
+    const rest = n.rest?.[metric];
+    if (narrow.length > 0 || (rest !== undefined && rest.frames > 0)) {
+      const sum = (f: (m: FlameNode | FlameRestSums) => number) => narrow.reduce((s, m) => s + f(m), rest !== undefined ? f(rest) : 0);
+      const frames = narrow.length + (rest?.frames ?? 0);
+      const other: FlameNode = { name: `other (${frames} frames)`, file: "", resident: sum((m) => m.resident), requested: sum((m) => m.requested), count: sum((m) => m.count), children: [] };
+      out.push({ node: other, x: cx, w: valueOf(other, metric) * scale, depth: depth + 1, merged: frames });
     }
   };
   if (total > 0) walk(root, 0, 0, 0);
   return out;
 }
+
+/**
+ * The frames {@link renderFlameGraph} draws for `metric`, and the merge width it settled on:
+ * callees narrower than `minPx` pixels are merged per caller, and `minPx` (from
+ * `startPx`) doubles while more than `maxNodes` frames would be drawn.
+ */
+export function placeFlameFrames(root: FlameNode, metric: "resident" | "requested", plotW: number, maxNodes: number, startPx = 1): { placed: PlacedFrame[]; minPx: number } {
+  let minPx = startPx;
+  let placed = layout(root, metric, plotW, minPx);
+  while (placed.length > maxNodes && minPx < plotW) placed = layout(root, metric, plotW, (minPx *= 2));
+  return { placed, minPx };
+}
+
+/** The node budget a flame graph applies for `maxNodes` (at least 8; 4,000 when absent). */
+export const flameMaxNodes = (maxNodes: number | undefined): number => Math.max(8, maxNodes ?? 4000);
+
+/** The plot width of a flame graph `width` pixels wide (8 pixels of margin each side). */
+export const flamePlotWidth = (width: number): number => width - 16;
 
 /** The files by their bytes, biggest first (the colour order). */
 function filesBySize(placed: readonly Placed[], metric: "resident" | "requested"): string[] {
@@ -85,13 +112,11 @@ function basename(file: string): string {
 export function renderFlameGraph(root: FlameNode, options: RenderOptions = {}): string {
   const width = options.width ?? 960;
   const metric = options.metric ?? "resident";
-  const maxNodes = Math.max(8, options.maxNodes ?? 4000);
+  const maxNodes = flameMaxNodes(options.maxNodes);
   const left = 8;
-  const plotW = width - 2 * left;
+  const plotW = flamePlotWidth(width);
   const top = 8;
-  let minPx = 1;
-  let placed = layout(root, metric, plotW, minPx);
-  while (placed.length > maxNodes && minPx < plotW) placed = layout(root, metric, plotW, (minPx *= 2));
+  const { placed } = placeFlameFrames(root, metric, plotW, maxNodes, options.minFramePx ?? 1);
   const depth = placed.reduce((d, p) => Math.max(d, p.depth), 0);
   // pseudo files (`<no live block>`, `<unknown>`) are no source: light grey, apart in the legend
   const all = filesBySize(placed, metric);
@@ -122,7 +147,7 @@ export function renderFlameGraph(root: FlameNode, options: RenderOptions = {}): 
   ];
   const lg = legend(items, height, width);
   const what = metric === "resident" ? "resident bytes" : "live requested bytes";
-  const biggest = [...placed].filter((p) => p.merged === 0 && p.depth > 0 && p.node.children.length === 0).sort((a, b) => valueOf(b.node, metric) - valueOf(a.node, metric)).slice(0, 3);
+  const biggest = [...placed].filter((p) => p.merged === 0 && p.depth > 0 && p.node.children.length === 0 && p.node.rest === undefined).sort((a, b) => valueOf(b.node, metric) - valueOf(a.node, metric)).slice(0, 3);
   const desc =
     `Icicle graph of ${bytes(valueOf(root, metric))} of ${what} by traceback, outermost call on top, ${placed.length} frames drawn in ${depth + 1} rows` +
     (biggest.length > 0 ? `. Largest: ${biggest.map((p) => `${p.node.name} ${bytes(valueOf(p.node, metric))}`).join(", ")}.` : ".");

@@ -26,8 +26,13 @@ function node(name: string, file: string): Building {
   return { name, file, resident: 0, requested: 0, count: 0, children: new Map() };
 }
 
+/** The order of a node's callees: by resident bytes, then requested bytes, biggest first; then by name. */
+export function flameOrder(x: FlameNode, y: FlameNode): number {
+  return y.resident - x.resident || y.requested - x.requested || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
+}
+
 function freeze(b: Building): FlameNode {
-  const children = [...b.children.values()].map(freeze).sort((x, y) => y.resident - x.resident || y.requested - x.requested || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  const children = [...b.children.values()].map(freeze).sort(flameOrder);
   return { name: b.name, file: b.file, resident: b.resident, requested: b.requested, count: b.count, children };
 }
 
