@@ -12,10 +12,14 @@ import { unescapeFilename, type FilenameSource } from "./stack-line.js";
  *   name[slot]   the name unescaped             what the frame holds
  */
 
-/** FNV-1a over the UTF-16 code units of src[s, e). */
+/**
+ * FNV-1a over the length and the last 24 UTF-16 code units of src[s, e): names of one
+ * program share long directory prefixes and differ at the end (a full comparison settles
+ * every match).
+ */
 function hashOf(src: string, s: number, e: number): number {
-  let h = 0x811c9dc5;
-  for (let p = s; p < e; p++) h = Math.imul(h ^ src.charCodeAt(p), 0x01000193);
+  let h = Math.imul(0x811c9dc5 ^ (e - s), 0x01000193);
+  for (let p = Math.max(s, e - 24); p < e; p++) h = Math.imul(h ^ src.charCodeAt(p), 0x01000193);
   return h | 0;
 }
 

@@ -63,6 +63,8 @@ export interface FilenameSource {
  * accepts with the same result (a property test checks it).
  */
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** The frame ids of the `#T` line being read (a line holds at most MAX_LINE_LENGTH / 2 of them). */
+const scratchFrames: number[] = [];
 /** Where the last fastDecimal/fastHex stopped. */
 let at = 0;
 
@@ -129,16 +131,19 @@ function parseStackLineFast(src: string, start: number, end: number, rec: TraceR
   if (id < 0 || at === end) return false;
   const total = fastDecimal(src, at + 1, end);
   if (total < 0 || at === end) return false;
-  const frames: number[] = [];
+  let n = 0;
   do {
     const f = fastDecimal(src, at + 1, end);
     if (f < 0) return false;
-    frames.push(f);
+    scratchFrames[n++] = f;
   } while (at !== end);
-  if (total < frames.length) return false;
+  if (total < n) return false;
   rec.kind = "traceback";
   rec.id = id;
   rec.total = total;
+  // an array of exactly n elements (an array grown by push keeps room for 17)
+  const frames = new Array<number>(n);
+  for (let i = 0; i < n; i++) frames[i] = scratchFrames[i]!;
   rec.frames = frames;
   return true;
 }

@@ -102,6 +102,15 @@ describe("FilenameTable", () => {
     expect(table.size).toBe(1002);
   });
 
+  it("tells apart names that differ only far from their end (the same hash)", () => {
+    const table = new FilenameTable();
+    const names = Array.from({ length: 300 }, (_, i) => `/p${String(i).padStart(3, "0")}/site-packages/pkg/__init__.py`);
+    const got = names.map((n) => table.intern(n, 0, n.length, 1));
+    expect(got).toEqual(names);
+    expect(names.map((n) => table.intern(`#F 1 1 ${n}`, 7, 7 + n.length, 1))).toEqual(names);
+    expect(table.size).toBe(300);
+  });
+
   it("refuses a bad escape with the line number, and not once only", () => {
     const table = new FilenameTable();
     expect(() => table.intern("a\\q", 0, 3, 12)).toThrow("memtrace: line 12: bad escape \\q in a frame's file name");
