@@ -15,6 +15,12 @@ export interface AccountOptions {
    * payload (asked for) and page slack.
    */
   requested?: ReadonlyMap<number, number>;
+  /**
+   * Instead of `requested`: the requested bytes of just the live blocks at `pointers` (user
+   * pointers of chunks with a mapping of their own, the only ones the account splits), asked
+   * for only when there are such chunks. Saves building a map of every live block.
+   */
+  requestedOf?: (pointers: ReadonlySet<number>) => ReadonlyMap<number, number>;
   /** The sum of the requested bytes of the live blocks, when the caller keeps it (instead of `requested`). */
   liveRequested?: number;
   /**
@@ -72,7 +78,7 @@ export function accountDetail(stack: InspectedStack, options: AccountOptions = {
   const structures = py?.structures ?? new Map<number, string>();
   const libc =
     stack.libc instanceof GlibcMalloc
-      ? accountGlibc(stack.libc, ledger, vmas, structures, skip, debug, options.requested)
+      ? accountGlibc(stack.libc, ledger, vmas, structures, skip, debug, options.requested ?? options.requestedOf)
       : accountTlsf(stack.libc, ledger, vmas, structures, skip, debug);
   const causes: Record<string, number> = {};
   let sum = 0;

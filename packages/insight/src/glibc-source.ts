@@ -54,7 +54,8 @@ function freeCause(chunk: HeapChunk): string {
  *        (a later heap of the same arena: [heap_info][chunks ...])
  *  mmapped chunk: [0][size|M][data .................. page end]  glibc.mmapped-payload / -slack
  * ```
- * `requested` (user pointer → bytes asked for) splits an mmapped chunk into payload and slack.
+ * `requested` (user pointer → bytes asked for, or a function giving them for the pointers
+ * asked about) splits an mmapped chunk into payload and slack.
  */
 export function accountGlibc(
   g: GlibcMalloc,
@@ -63,7 +64,7 @@ export function accountGlibc(
   structures: ReadonlyMap<number, string>,
   skip: readonly (readonly [number, number])[],
   debug: boolean,
-  requested: ReadonlyMap<number, number> | undefined,
+  requested: ReadonlyMap<number, number> | ((pointers: ReadonlySet<number>) => ReadonlyMap<number, number>) | undefined,
 ): LibcFindings {
   const view = g.inspect();
   const mem = g.process.memory;
@@ -91,6 +92,7 @@ export function accountGlibc(
   // the thread heaps' reservations are heaps, not mmapped chunks
   const heapRanges = threadArenas.flatMap((t) => t.heaps.map((h) => [h.start, h.start + HEAP_MAX_SIZE] as const));
   const mapped = findMappedChunks(vmas, mem, ledger, IS_MMAPPED, [...skip, ...heapRanges].sort((x, y) => x[0] - y[0]));
+  const asked = typeof requested === "function" ? (mapped.length === 0 ? undefined : requested(new Set(mapped.map((m) => m.address + 16)))) : requested;
   for (const m of mapped) {
     const user = m.address + 16;
     const end = m.address + m.size;
@@ -107,8 +109,8 @@ export function accountGlibc(
       continue;
     }
     findings.liveUsable += end - user;
-    const asked = requested?.get(user);
-    const split = asked === undefined ? end : Math.min(end, user + asked);
+    const bytes = asked?.get(user);
+    const split = bytes === undefined ? end : Math.min(end, user + bytes);
     ledger.add(user, split, "glibc.mmapped-payload");
     ledger.add(split, end, "glibc.mmapped-slack");
   }

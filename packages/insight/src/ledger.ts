@@ -48,13 +48,14 @@ export class ResidentLedger {
     this.vmaOf = new Uint32Array(n);
     this.pageOf = new Float64Array(n);
     let i = 0;
-    vmas.forEach((v, index) => {
-      for (const page of v.pages) {
-        this.pageOf[i] = page;
-        this.vmaOf[i] = index;
-        i++;
-      }
-    });
+    const pageOf = this.pageOf;
+    const vmaOf = this.vmaOf;
+    for (let index = 0; index < vmas.length; index++) {
+      const pages = vmas[index]!.pages;
+      pageOf.set(pages, i);
+      vmaOf.fill(index, i, i + pages.length);
+      i += pages.length;
+    }
     this.residentBytes = n * PAGE;
     if (vmas.every((v) => v.softDirty !== undefined)) {
       const dirty = new Uint8Array(n);

@@ -338,18 +338,28 @@ export class Timeline {
   }
 
   private measure(full: boolean): { sample: Sample; detail: AccountDetail } {
-    let requested: Map<number, number> | undefined;
+    // the requested sizes of the live blocks the account asks about (the mmapped chunks)
+    let requestedOf: ((pointers: ReadonlySet<number>) => Map<number, number>) | undefined;
     const source = this.source;
     if (full && source !== undefined) {
-      const sizes = new Map<number, number>();
-      source.forEachLiveRequested((p, size) => sizes.set(p, size));
-      requested = sizes;
+      requestedOf = (pointers) => {
+        const sizes = new Map<number, number>();
+        source.forEachLiveRequested((p, size) => {
+          if (pointers.has(p)) sizes.set(p, size);
+        });
+        return sizes;
+      };
     } else if (full && this.simulated !== undefined) {
-      requested = new Map();
       const simulated = this.simulated;
-      this.requested.forEach((size, key) => {
-        if (size >= 0) requested!.set(simulated(key), size);
-      });
+      requestedOf = (pointers) => {
+        const sizes = new Map<number, number>();
+        this.requested.forEach((size, key) => {
+          if (size < 0) return;
+          const p = simulated(key);
+          if (pointers.has(p)) sizes.set(p, size);
+        });
+        return sizes;
+      };
     }
     // the resident pages change only with a fault or a system call that unmaps, drops or moves pages
     const process = this.stack.process;
@@ -360,7 +370,7 @@ export class Timeline {
         : `${process.faults.minor},${process.faults.major},${process.mm.rssAnon},${c0.mmap},${c0.munmap},${c0.madvise},${c0.brk},${c0.mremap}`;
     const vmas = fingerprint !== "" && fingerprint === this.residentKey ? this.resident : undefined;
     const liveRequested = source === undefined ? this.liveRequested : source.liveRequested;
-    const detail = accountDetail(this.stack, { liveRequested, requested, vmas, tracker: this.tracker });
+    const detail = accountDetail(this.stack, { liveRequested, requestedOf, vmas, tracker: this.tracker });
     this.resident = detail.vmas;
     this.residentKey = fingerprint;
     const a = detail.account;
