@@ -15,7 +15,9 @@
  *
  * Large blocks (RSS_LARGE bytes or more, "# touched-min" in the header) are written only in part by many programs (a buffer
  * sized for the worst case): for each live one, before every sample and just before the block
- * is freed or reallocated, the pages of it that are resident are written as
+ * is freed or reallocated, when the number of its resident pages has changed since its last
+ * line (a block resident whole is not looked at again), the pages of it that are resident are
+ * written as
  *
  *   # touched <block> <first>-<last> ...
  *
@@ -36,14 +38,18 @@
 #include <unistd.h>
 
 #include "trace_writer.h"
+#include "ptr_map.h"
 
-#define RSS_MAX_RANGES 16384
+#define RSS_MAX_RANGES 65536
 
 typedef struct {
     uintptr_t key[RSS_MAX_RANGES];   /* what the range is removed by (the block, the arena) */
     uintptr_t start[RSS_MAX_RANGES];
     size_t len[RSS_MAX_RANGES];
+    size_t seen[RSS_MAX_RANGES];     /* rss_large: pages resident at the block's last # touched line */
     int n;
+    int full;                        /* a comment said that the table is full */
+    ptr_map index;                   /* key -> slot + 1 (mmap'd on first use): a free looks up in O(1) */
 } rss_ranges;
 
 static rss_ranges rss_mapped;   /* glibc's mmapped chunks: the mapping (chunk - prev_size) */
@@ -81,23 +87,45 @@ static void rss_init(trace_writer *w, uintptr_t heap_start) {
 }
 
 static void rss_add(rss_ranges *r, uintptr_t key, uintptr_t start, size_t len) {
-    if (r->n < RSS_MAX_RANGES) {
-        r->key[r->n] = key;
-        r->start[r->n] = start;
-        r->len[r->n] = len;
-        r->n++;
+    if (r->index.slots == NULL && !pm_init(&r->index, 1024)) return;
+    uint64_t old;
+    if (pm_get(&r->index, key, &old)) { /* a key seen again (a block not freed through us): replaced */
+        int i = (int)old - 1;
+        r->start[i] = start;
+        r->len[i] = len;
+        r->seen[i] = 0;
+        return;
     }
+    if (r->n >= RSS_MAX_RANGES) {
+        if (!r->full && rss_w) tw_line(rss_w, "# rss: range table full: later ranges are not measured (and get no # touched lines)");
+        r->full = 1;
+        return;
+    }
+    r->key[r->n] = key;
+    r->start[r->n] = start;
+    r->len[r->n] = len;
+    r->seen[r->n] = 0;
+    pm_put(&r->index, key, (uint64_t)r->n + 1);
+    r->n++;
+}
+
+/* The slot of key, or -1. */
+static inline int rss_find(const rss_ranges *r, uintptr_t key) {
+    uint64_t v;
+    return r->index.slots != NULL && pm_get(&r->index, key, &v) ? (int)v - 1 : -1;
 }
 
 static void rss_remove(rss_ranges *r, uintptr_t key) {
-    for (int i = 0; i < r->n; i++) {
-        if (r->key[i] == key) {
-            r->n--;
-            r->key[i] = r->key[r->n];
-            r->start[i] = r->start[r->n];
-            r->len[i] = r->len[r->n];
-            return;
-        }
+    uint64_t v;
+    if (r->index.slots == NULL || !pm_remove(&r->index, key, &v)) return;
+    int i = (int)v - 1;
+    r->n--;
+    if (i != r->n) { /* the last slot moves into the hole */
+        r->key[i] = r->key[r->n];
+        r->start[i] = r->start[r->n];
+        r->len[i] = r->len[r->n];
+        r->seen[i] = r->seen[r->n];
+        pm_put(&r->index, r->key[i], (uint64_t)i + 1);
     }
 }
 
@@ -171,7 +199,16 @@ static void rss_page_line(trace_writer *w, const char *label, uintptr_t p, size_
 }
 
 /* "# touched <block> <ranges>" for a live large block, when any page of it is resident. */
-static void rss_touched(trace_writer *w, uintptr_t p, size_t size) {
+/* Written only when the number of resident pages has changed since the block's last line (pages
+   of a live block only become resident, so the set has not changed either): the replay keeps
+   the pages of earlier lines. A block resident whole is not looked at again. */
+static void rss_touched(trace_writer *w, int i) {
+    uintptr_t p = rss_large.start[i], base = p & ~(uintptr_t)4095;
+    size_t size = rss_large.len[i], pages = (p + size - base + 4095) / 4096;
+    if (rss_large.seen[i] == pages) return;
+    size_t now = (size_t)(rss_resident(p, size) / 4096);
+    if (now == rss_large.seen[i]) return;
+    rss_large.seen[i] = now;
     rss_page_line(w, "touched", p, size);
 }
 
@@ -180,13 +217,10 @@ static inline void rss_forget_block(const void *p) {
     if (!p) return;
     if (rss_mapped.n != 0) rss_remove(&rss_mapped, (uintptr_t)p);
     if (rss_large.n != 0) {
-        for (int i = 0; i < rss_large.n; i++) {
-            if (rss_large.key[i] == (uintptr_t)p) {
-                if (rss_w) rss_touched(rss_w, (uintptr_t)p, rss_large.len[i]);
-                rss_remove(&rss_large, (uintptr_t)p);
-                return;
-            }
-        }
+        int i = rss_find(&rss_large, (uintptr_t)p);
+        if (i < 0) return;
+        if (rss_w) rss_touched(rss_w, i);
+        rss_remove(&rss_large, (uintptr_t)p);
     }
 }
 
@@ -216,7 +250,7 @@ static uint64_t rss_anon(void) {
 
 /* Writes "# rss ..." now. */
 static void rss_write(trace_writer *w, uint64_t events) {
-    for (int i = 0; i < rss_large.n; i++) rss_touched(w, rss_large.start[i], rss_large.len[i]);
+    for (int i = 0; i < rss_large.n; i++) rss_touched(w, i);
     uintptr_t brk_now = (uintptr_t)sbrk(0);
     uint64_t heap = rss_heap_start && brk_now > rss_heap_start ? rss_resident(rss_heap_start, brk_now - rss_heap_start) : 0;
     uint64_t arenas = rss_sum(&rss_arenas), mapped = rss_sum(&rss_mapped), anon = rss_anon();

@@ -23,7 +23,7 @@ export function nativeReplayer(build: PythonBuild, cacheDir = defaultCacheDir())
 /** Builds (once) the LD_PRELOAD shim; returns the shared object's path. */
 export function libcShim(cacheDir = defaultCacheDir()): Promise<string> {
   return compileNative(
-    { name: "memtrace_libc.so", source: "memtrace_libc.c", headers: ["trace_writer.h", "libc_stacks.h", "rss_sample.h"], flags: ["-shared", "-fPIC", "-pthread"], libs: [] },
+    { name: "memtrace_libc.so", source: "memtrace_libc.c", headers: ["trace_writer.h", "libc_stacks.h", "rss_sample.h", "ptr_map.h"], flags: ["-shared", "-fPIC", "-pthread"], libs: [] },
     cacheDir,
   );
 }

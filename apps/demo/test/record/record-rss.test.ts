@@ -107,6 +107,19 @@ describe.skipIf(!havePython)("# rss samples of the CPython recorder", () => {
     expect(readFileSync(out, "utf8")).toMatch(/^# libc-calls: [1-9]\d* written/m);
   });
 
+  it("a live block resident whole gets one # touched line, not one a sample (300 lists of 8.8 KiB over 40 samples), and the prediction stays exact", { timeout: 120_000 }, async () => {
+    const out = join(scratch(), "lists.memtrace");
+    const program = "keep = [[0] * 1100 for _ in range(300)]\nfor r in range(20):\n    tmp = [[i] for i in range(2000)]\n    del tmp\n";
+    expect((await recordPython(["python3", "-S", "-c", program], { out, stdio: "pipe", cacheDir, frames: 0, rssEvery: 1000 })).exitCode).toBe(0);
+    const text = readFileSync(out, "utf8");
+    const touched = text.split("\n").filter((l) => l.startsWith("# touched ")).length;
+    const samples = await rssCheck(out, {}, "measured");
+    expect(samples.length).toBeGreaterThan(40);
+    expect(touched).toBeGreaterThanOrEqual(300);
+    expect(touched).toBeLessThan(600); // one a block and a sample: more than 12,000
+    for (const s of samples) expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped });
+  });
+
   // CPython's start-up (site imports) calls malloc directly (the C library, extension modules):
   // without those calls the replayed brk heap is laid out differently from the real one
   it("with the direct malloc calls as libc lines every sample is predicted exactly; without (--no-libc-calls), the start-up heap is off", { timeout: 240_000 }, async () => {
