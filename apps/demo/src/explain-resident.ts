@@ -57,20 +57,38 @@ export interface ResidentAttribution {
   readonly rssAnon: number;
 }
 
+/** Options of {@link residentAtMoments}. */
+export interface ResidentMomentsOptions {
+  /** What the blocks are grouped by. */
+  readonly by: KeyType;
+  /** Call events to attribute at, ascending (those beyond the trace's end are never reached). */
+  readonly moments: readonly number[];
+  /** Also attribute at the end of the trace (after its last record). @defaultValue true */
+  readonly end?: boolean;
+}
+
 /**
- * Replays `trace` on `stack` up to the moment and splits the resident pages by source.
- * @throws {@link BySourceError} without source locations or for a moment beyond the end
+ * Replays `trace` on `stack` once and splits the resident pages by source at each of
+ * `moments` (right after that many call events, as `--at N` does) and, unless `end` is false,
+ * at the end; `onMoment` gets each attribution as it is made (the replay goes on after it).
+ * Without `end`, reading stops after the last moment.
+ * @returns the call events read
+ * @throws {@link BySourceError} without source locations
  */
-export async function residentBySource(stack: CPythonStack, trace: string, options: ResidentOptions): Promise<ResidentAttribution> {
-  const at = options.at ?? "end";
+export async function residentAtMoments(stack: CPythonStack, trace: string, options: ResidentMomentsOptions, onMoment: (event: number, result: ResidentAttribution) => void): Promise<number> {
+  const wantEnd = options.end ?? true;
+  const moments = options.moments;
+  let next = 0;
   const replayer = new Replayer(stack);
   // the CPython domains' live blocks, and the libc lines', which count only in a trace of a C
   // program (no CPython domain at all: its call sites, record --libc --frames)
-  const live = [0, 1].map(() => ({ size: new Map<number, number>(), tbOf: new Map<number, number>() }));
+  const live = [0, 1].map(() => new Map<number, LiveBlock>());
   let sawPython = false;
   let calls = 0;
   let sawStacks = false;
-  let done = false;
+  let done = !wantEnd && moments.length === 0;
+  const attribution = attributor(stack, replayer, options.by, (tb) => stream.stacks.resolve(tb));
+  const attribute = () => attribution(live[sawPython ? 0 : 1]!);
   const stream: TraceStream = new TraceStream((r: TraceRecord, line: number) => {
     if (done) return;
     replayer.handle(r, line);
@@ -79,7 +97,13 @@ export async function residentBySource(stack: CPythonStack, trace: string, optio
         sawStacks = true;
         return;
       case "retrace":
-        for (const { tbOf } of live) if (tbOf.has(r.ptr)) tbOf.set(r.ptr, stream.stacks.current);
+        for (const blocks of live) {
+          const b = blocks.get(r.ptr);
+          if (b !== undefined) {
+            b.tb = stream.stacks.current;
+            b.source = -1;
+          }
+        }
         return;
       case "malloc":
       case "calloc":
@@ -89,17 +113,16 @@ export async function residentBySource(stack: CPythonStack, trace: string, optio
         calls++;
         {
           if (r.domain !== "libc") sawPython = true;
-          const { size, tbOf } = live[r.domain === "libc" ? 1 : 0]!;
-          if (r.kind === "free" || (r.kind === "realloc" && r.ptr !== 0 && r.result !== 0)) {
-            size.delete(r.ptr);
-            tbOf.delete(r.ptr);
-          }
-          if (r.kind !== "free" && r.result !== 0) {
-            size.set(r.result, r.kind === "calloc" ? r.nelem * r.elsize : r.size);
-            tbOf.set(r.result, stream.stacks.current);
-          }
+          const blocks = live[r.domain === "libc" ? 1 : 0]!;
+          if (r.kind === "free" || (r.kind === "realloc" && r.ptr !== 0 && r.result !== 0)) blocks.delete(r.ptr);
+          if (r.kind !== "free" && r.result !== 0) blocks.set(r.result, { size: r.kind === "calloc" ? r.nelem * r.elsize : r.size, tb: stream.stacks.current, source: -1, sim: -1 });
         }
-        if (calls === at) done = true;
+        while (next < moments.length && moments[next]! < calls) next++;
+        if (moments[next] === calls) {
+          onMoment(calls, attribute());
+          next++;
+          if (!wantEnd && next === moments.length) done = true;
+        }
         return;
       default:
         return;
@@ -107,78 +130,133 @@ export async function residentBySource(stack: CPythonStack, trace: string, optio
   });
   await feedTrace(stream, trace, () => done);
   if (!sawStacks) throw noStacksError();
+  if (wantEnd) onMoment(calls, attribute());
+  return calls;
+}
+
+/**
+ * Replays `trace` on `stack` up to the moment and splits the resident pages by source.
+ * @throws {@link BySourceError} without source locations or for a moment beyond the end
+ */
+export async function residentBySource(stack: CPythonStack, trace: string, options: ResidentOptions): Promise<ResidentAttribution> {
+  const at = options.at ?? "end";
+  let result: ResidentAttribution | undefined;
+  const calls = await residentAtMoments(stack, trace, { by: options.by, moments: at === "end" ? [] : [at], end: at === "end" }, (_event, r) => (result = r));
   if (typeof at === "number" && calls < at) throw new BySourceError(`--at ${at} is beyond the end of the trace (${calls} call events)`);
+  if (result === undefined) throw new BySourceError(`--at ${String(at)} is not a call event (1 or more)`);
+  return result;
+}
 
-  const { size, tbOf } = live[sawPython ? 0 : 1]!;
-  // the source key of every traceback, once
-  const keyOf = new Map<number, string>();
-  const key = (tb: number): string => {
-    let k = keyOf.get(tb);
-    if (k === undefined) {
-      const frames: RawFrame[] = tb < 0 ? [["<unknown>", 0]] : stream.stacks.resolve(tb)!.map((f): RawFrame => [f.filename, f.lineno]);
-      const grouped: RawFrame[] = options.by === "traceback" ? frames : options.by === "lineno" ? frames.slice(0, 1) : [[frames[0]![0], 0]];
-      k = String(new Traceback(grouped));
-      if (options.by === "traceback") k = `${k}\u0000${JSON.stringify(grouped)}`;
-      keyOf.set(tb, k);
-    }
-    return k;
-  };
+/** A live traced block (by its recorded pointer), with what the attribution finds out about it once. */
+interface LiveBlock {
+  /** Requested bytes. */
+  readonly size: number;
+  /** Its traceback's id (`#T`/`#S`; a `#R` line changes it). */
+  tb: number;
+  /** Its source's index in the attribution's table; -1 until looked up (again after a `#R`). */
+  source: number;
+  /** Its simulated address; -1 until looked up. */
+  sim: number;
+}
 
-  // resident pages, and the live blocks' bytes on each
-  const resident = new Set<number>();
-  for (const vma of residentAnonPages(stack.process)) for (const p of vma.pages) resident.add(p);
-  const onPage = new Map<number, { key: string; bytes: number }[]>();
-  const shares = new Map<string, { resident: number; requested: number; count: number }>();
-  const share = (k: string) => {
-    let s = shares.get(k);
-    if (s === undefined) shares.set(k, (s = { resident: 0, requested: 0, count: 0 }));
-    return s;
-  };
-  for (const [ptr, bytes] of size) {
-    const k = key(tbOf.get(ptr)!);
-    const s = share(k);
-    s.requested += bytes;
-    s.count++;
-    const sim = replayer.simulatedPointer(ptr);
-    if (sim === 0 || bytes === 0) continue;
-    for (let a = sim; a < sim + bytes; ) {
-      const page = Math.floor(a / PAGE);
-      const next = Math.min((page + 1) * PAGE, sim + bytes);
-      if (resident.has(page)) {
-        let list = onPage.get(page);
-        if (list === undefined) onPage.set(page, (list = []));
-        list.push({ key: k, bytes: next - a });
+/**
+ * The attribution of the stack's resident pages among `live` blocks as it stands, grouped
+ * `by`; the source key of each traceback is kept across calls.
+ */
+function attributor(stack: CPythonStack, replayer: Replayer, by: KeyType, resolve: (tb: number) => readonly { filename: string; lineno: number }[] | undefined): (live: ReadonlyMap<number, LiveBlock>) => ResidentAttribution {
+  // the source of every traceback, once: an index into `sources` (equal keys, one index)
+  const sources: { key: string; source: string; frames: RawFrame[] | undefined }[] = [];
+  const indexOfKey = new Map<string, number>();
+  const sourceOf = new Map<number, number>();
+  const source = (tb: number): number => {
+    let i = sourceOf.get(tb);
+    if (i === undefined) {
+      const frames: RawFrame[] = tb < 0 ? [["<unknown>", 0]] : resolve(tb)!.map((f): RawFrame => [f.filename, f.lineno]);
+      const grouped: RawFrame[] = by === "traceback" ? frames : by === "lineno" ? frames.slice(0, 1) : [[frames[0]![0], 0]];
+      const text = String(new Traceback(grouped));
+      const key = by === "traceback" ? `${text}\u0000${JSON.stringify(grouped)}` : text;
+      i = indexOfKey.get(key);
+      if (i === undefined) {
+        indexOfKey.set(key, (i = sources.length));
+        sources.push({ key, source: text, frames: by === "traceback" ? grouped : undefined });
       }
-      a = next;
+      sourceOf.set(tb, i);
     }
-  }
-  let unclaimed = 0;
-  for (const page of resident) {
-    const list = onPage.get(page);
-    if (list === undefined) {
-      unclaimed += PAGE;
-      continue;
+    return i;
+  };
+  return (live) => {
+    // resident pages: a slot each, with the live blocks' bytes on it (two passes over the
+    // blocks: the bytes covered and the biggest block of each page, then the shares)
+    const slotOf = new Map<number, number>();
+    for (const vma of residentAnonPages(stack.process)) for (const p of vma.pages) if (!slotOf.has(p)) slotOf.set(p, slotOf.size);
+    const pages = slotOf.size;
+    const covered = new Float64Array(pages);
+    const given = new Float64Array(pages);
+    const biggestBytes = new Float64Array(pages);
+    const biggestSource = new Int32Array(pages).fill(-1);
+    // per source, in the order first met (that order breaks ties in the sort, as before)
+    const order: number[] = [];
+    const resident: number[] = [];
+    const requested: number[] = [];
+    const count: number[] = [];
+    const met = (i: number) => {
+      if (resident[i] === undefined) {
+        order.push(i);
+        resident[i] = requested[i] = count[i] = 0;
+      }
+    };
+    for (const [ptr, block] of live) {
+      if (block.source < 0) block.source = source(block.tb);
+      if (block.sim < 0) block.sim = replayer.simulatedPointer(ptr);
+      const { size: bytes, source: i, sim } = block;
+      met(i);
+      requested[i]! += bytes;
+      count[i]!++;
+      if (sim === 0 || bytes === 0) continue;
+      for (let a = sim; a < sim + bytes; ) {
+        const page = Math.floor(a / PAGE);
+        const next = Math.min((page + 1) * PAGE, sim + bytes);
+        const slot = slotOf.get(page);
+        if (slot !== undefined) {
+          covered[slot]! += next - a;
+          // the first of the blocks covering most of the page
+          if (biggestSource[slot] === -1 || next - a > biggestBytes[slot]!) {
+            biggestSource[slot] = i;
+            biggestBytes[slot] = next - a;
+          }
+        }
+        a = next;
+      }
     }
     // whole bytes: floor shares, the remainder to the block covering most of the page
-    const covered = list.reduce((n, e) => n + e.bytes, 0);
-    let given = 0;
-    let biggest = list[0]!;
-    for (const e of list) {
-      const part = Math.floor((PAGE * e.bytes) / covered);
-      share(e.key).resident += part;
-      given += part;
-      if (e.bytes > biggest.bytes) biggest = e;
+    for (const { sim, size: bytes, source: i } of live.values()) {
+      if (sim === 0 || bytes === 0) continue;
+      for (let a = sim; a < sim + bytes; ) {
+        const page = Math.floor(a / PAGE);
+        const next = Math.min((page + 1) * PAGE, sim + bytes);
+        const slot = slotOf.get(page);
+        if (slot !== undefined) {
+          const part = Math.floor((PAGE * (next - a)) / covered[slot]!);
+          resident[i]! += part;
+          given[slot]! += part;
+        }
+        a = next;
+      }
     }
-    share(biggest.key).resident += PAGE - given;
-  }
-  const out: ResidentShare[] = [...shares].map(([k, s]) => {
-    const [source, frames] = k.split("\u0000");
-    return { source: source!, ...s, ...(frames !== undefined ? { frames: JSON.parse(frames) as RawFrame[] } : {}) };
-  });
-  out.push({ source: "<no live block>", resident: unclaimed, requested: 0, count: 0 });
-  out.sort((a, b) => b.resident - a.resident || b.requested - a.requested || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
-  const rssAnon = account(stack).rssAnon;
-  return { shares: out, rssAnon };
+    let unclaimed = 0;
+    for (let slot = 0; slot < pages; slot++) {
+      if (biggestSource[slot] === -1) unclaimed += PAGE;
+      else resident[biggestSource[slot]!]! += PAGE - given[slot]!;
+    }
+    const out: ResidentShare[] = order.map((i) => {
+      const { source: text, frames } = sources[i]!;
+      return { source: text, resident: resident[i]!, requested: requested[i]!, count: count[i]!, ...(frames !== undefined ? { frames } : {}) };
+    });
+    out.push({ source: "<no live block>", resident: unclaimed, requested: 0, count: 0 });
+    out.sort((a, b) => b.resident - a.resident || b.requested - a.requested || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+    const rssAnon = account(stack).rssAnon;
+    return { shares: out, rssAnon };
+  };
 }
 
 /** The lines `explain --by ... --resident` prints: one a source, then the total. */

@@ -7,7 +7,8 @@
  *   -o absent: <trace>.html beside the trace (.memtrace and .gz dropped), path printed
  *   an existing file is kept unless --force; written to a temporary file, renamed into place
  *   a trace that fails part way: the report up to the failure, saying where and why at its top
- *   a trace with stacks (#S lines): + icicle graphs of its sources (a second replay, report-sources.ts)
+ *   a trace with stacks (#S lines): + icicle graphs of its sources at ≤ 64 of the map snapshots' events
+ *     and the end, following the slider (a second replay, report-sources.ts)
  *   --compare '<settings>' (repeatable): + compare's table and RSS lines (one replay each, report-compare.ts)
  */
 import { spawn } from "node:child_process";
@@ -21,7 +22,7 @@ import { CompareSettingsError, type CompareConfig } from "./compare-settings.js"
 import { compareForReport, parseReportCompare } from "./report-compare.js";
 import { reportHtml } from "./report-html.js";
 import { MAX_SNAPSHOTS, replayForReport } from "./report-replay.js";
-import { NO_STACKS, sourcesForReport } from "./report-sources.js";
+import { flameMoments, NO_STACKS, sourcesForReport } from "./report-sources.js";
 import type { StackOptions } from "./stack.js";
 
 /** `<trace>.html`: the trace's path without `.gz` and `.memtrace`, plus `.html`. */
@@ -83,7 +84,7 @@ export async function writeReport(trace: string, base: StackOptions, options: Re
       stopped !== undefined
         ? { note: "No sources picture: the replay stopped before the end." }
         : r.hasStacks
-          ? await sourcesForReport(trace, base, { pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion })
+          ? await sourcesForReport(trace, base, { pythonMalloc: options.pythonMalloc, pymallocVersion: options.pymallocVersion }, flameMoments(r.snapshots.map((m) => m.event), r.json.peak.event))
           : { note: NO_STACKS };
     const compare = options.compare !== undefined && options.compare.length > 0 ? await compareForReport(trace, base, options.compare, r.result.every, note) : undefined;
     const html = reportHtml(

@@ -9,14 +9,15 @@
  *   ├ timeline (cursor at the slider's event) · slider over the map snapshots
  *   ├ arena map · heap map · page map (redrawn from the snapshot the slider picks)
  *   ├ sources: icicle graphs of resident and live requested bytes by traceback (a trace with
- *   │ stacks; else a note), drawn in Node, at most 2,000 frames each
+ *   │ stacks; else a note), at most 2,000 frames each, drawn in the page from the flame
+ *   │ snapshot at or before the slider's event (its event said above them)
  *   ├ what if (--compare): compare's table; each configuration's RSS a line on the timeline
  *   └ tables: causes at the end and at the peak, pins, policy events
  */
 import { mib, type ExplainJson } from "@mem/insight";
 import { downsample, type PackedMaps } from "@mem/view";
 import { compareTableHtml, type ReportComparison } from "./report-compare.js";
-import type { ReportSources } from "./report-sources.js";
+import { FLAME_NODE_BUDGET, type ReportSources } from "./report-sources.js";
 
 /** The most timeline samples a report carries (the picture draws at most 800). */
 export const MAX_TIMELINE_SAMPLES = 1000;
@@ -88,6 +89,24 @@ const SCRIPT = `
     document.getElementById("heap-map").innerHTML = MemView.renderHeapMap(s.heap, { id: "heap-svg" });
     document.getElementById("page-map").innerHTML = MemView.renderPageMap(s.pages, { id: "page-svg" });
     document.body.setAttribute("data-event", String(s.event));
+    if (D.flames) drawFlames(s.event);
+  }
+  // the sources: the flame snapshot at or before the slider's event, redrawn when it changes
+  var flameShown = -1;
+  function drawFlames(event) {
+    var k = MemView.flameIndexAt(D.flames, event);
+    if (k < 0) k = 0;
+    var n = D.flames.snapshots.length;
+    var f = MemView.unpackFlame(D.flames, k);
+    var at = f.event.toLocaleString("en-US");
+    var note = document.getElementById("flame-event");
+    note.textContent = (k === n - 1 && f.event <= event ? "Sources at the end (call event " + at + ")" : "Sources at call event " + at) +
+      (f.event === event ? "" : f.event < event ? ", the last of the " + n + " flame snapshots at or before the slider's event " + event.toLocaleString("en-US") : ", the first of the " + n + " flame snapshots (none before the slider's event " + event.toLocaleString("en-US") + ")") + ".";
+    note.setAttribute("data-flame-event", String(f.event));
+    if (k === flameShown) return;
+    flameShown = k;
+    document.getElementById("flame-resident-graph").innerHTML = MemView.renderFlameGraph(f.tree, { id: "flame-resident-svg", maxNodes: D.flameBudget, minFramePx: f.minFramePx.resident });
+    document.getElementById("flame-requested-graph").innerHTML = MemView.renderFlameGraph(f.tree, { id: "flame-requested-svg", maxNodes: D.flameBudget, metric: "requested", minFramePx: f.minFramePx.requested });
   }
   slider.addEventListener("input", function () { draw(Number(slider.value)); });
   function jump(i) { slider.value = String(i); draw(i); }
@@ -125,12 +144,12 @@ export function reportHtml(page: ReportPage, viewBundle: string): string {
     events: j.events,
   };
   const series = (page.compare?.series ?? []).map((l) => ({ label: l.label, points: downsample(l.points, MAX_TIMELINE_SAMPLES) }));
-  const data = { timeline, snapshots: page.snapshots, series };
+  const data = { timeline, snapshots: page.snapshots, series, ...(page.sources?.flames !== undefined ? { flames: page.sources.flames, flameBudget: FLAME_NODE_BUDGET } : {}) };
   const sources =
     page.sources === undefined
       ? ""
-      : page.sources.tree !== undefined
-        ? `<h2>Sources at the end</h2><figure id="flame-resident">${page.sources.resident}<figcaption>Resident bytes by traceback (explain --by traceback --resident), outermost call on top; the hover text gives each frame's resident and requested bytes.</figcaption></figure><figure id="flame-requested">${page.sources.requested}<figcaption>Live requested bytes by traceback.</figcaption></figure>`
+      : page.sources.flames !== undefined
+        ? `<h2>Sources</h2><p id="flame-event"></p><figure id="flame-resident"><div id="flame-resident-graph"></div><figcaption>Resident bytes by traceback (explain --by traceback --resident --at the event above), outermost call on top; the hover text gives each frame's resident and requested bytes.</figcaption></figure><figure id="flame-requested"><div id="flame-requested-graph"></div><figcaption>Live requested bytes by traceback.</figcaption></figure>`
         : `<h2>Sources at the end</h2><p id="sources-note">${h(page.sources.note)}</p>`;
   const compare =
     page.compare === undefined
