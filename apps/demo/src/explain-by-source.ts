@@ -250,8 +250,8 @@ function positive(value: string): number {
   return n;
 }
 
-function moment(value: string): number | "end" {
-  if (value === "end") return value;
+function moment(value: string): number | "peak" | "end" {
+  if (value === "end" || value === "peak") return value;
   const n = positive(value);
   return n;
 }
@@ -273,7 +273,7 @@ export function addBySourceOptions(command: Command): Command {
     )
     .addOption(new Option("--top <N>", "with --by: only the first N lines").argParser(positive))
     .option("--cumulative", "with --by lineno or filename: tracemalloc's cumulative statistics (every frame counts)")
-    .addOption(new Option("--compare-to <event>", "with --by: print snapshot.compare_to(<the snapshot at this call event or end>)").argParser(moment))
+    .addOption(new Option("--compare-to <event>", "with --by: print snapshot.compare_to(<the snapshot at this call event, peak or end>)").argParser(moment))
     .addOption(
       new Option(
         "--since <when>",
@@ -299,8 +299,10 @@ export function addBySourceOptions(command: Command): Command {
 /**
  * Runs the `--by` form of explain when `--by` was given: prints tracemalloc's lines and
  * returns true; returns false otherwise (the account report runs).
- * @throws {@link BySourceError}, `MemtraceSyntaxError`, or an Error for `--at peak` or an
- *   option given without `--by`
+ * `--at peak` (and `--compare-to peak`) is the moment of tracemalloc's peak of traced memory
+ * (`get_traced_memory()[1]`, see ./explain-peak.ts).
+ * @throws {@link BySourceError}, `MemtraceSyntaxError`, or an Error for an option given
+ *   without `--by`
  */
 export async function runBySource(
   trace: string,
@@ -314,16 +316,19 @@ export async function runBySource(
     }
     return false;
   }
-  if (flags.at === "peak" || flags.compareTo === "peak") throw new Error("--by takes --at <call event> or end (tracemalloc has no snapshot of the peak)");
+  // --at peak: the moment of tracemalloc's get_traced_memory()[1] (the first event at the peak)
+  const peakAt = flags.at === "peak" || flags.compareTo === "peak" ? (await import("./explain-peak.js").then((m) => m.tracedPeak(trace, flags.since !== undefined ? { since: flags.since } : {}))).at : "end";
+  const when = (m: number | "peak" | "end" | undefined): SourceMoment => (m === "peak" ? peakAt : (m ?? "end"));
+  const at = when(flags.at);
   if (flags.resident && makeStack !== undefined) {
     const { residentBySource, residentLines } = await import("./explain-resident.js");
-    const result = await residentBySource(await makeStack(), trace, { by: flags.by, at: flags.at ?? "end" });
+    const result = await residentBySource(await makeStack(), trace, { by: flags.by, at });
     write(`${residentLines(result, flags.top).join("\n")}\n`);
     return true;
   }
   if ((flags.pins || flags.faults) && makeStack !== undefined) {
     const { pinsAndFaultsBySource, pinsFaultsLines } = await import("./explain-pins-faults.js");
-    const result = await pinsAndFaultsBySource(await makeStack(), trace, { by: flags.by, at: flags.at ?? "end" });
+    const result = await pinsAndFaultsBySource(await makeStack(), trace, { by: flags.by, at });
     write(`${pinsFaultsLines(result, { pins: flags.pins ?? false, faults: flags.faults ?? false }, flags.top).join("\n")}\n`);
     return true;
   }
@@ -335,8 +340,8 @@ export async function runBySource(
   }
   const lines = await explainBySource(trace, {
     by: flags.by,
-    at: flags.at ?? "end",
-    ...(flags.compareTo !== undefined ? { compareTo: flags.compareTo } : {}),
+    at,
+    ...(flags.compareTo !== undefined ? { compareTo: when(flags.compareTo) } : {}),
     ...(flags.top !== undefined ? { top: flags.top } : {}),
     cumulative: flags.cumulative ?? false,
     ...(flags.since !== undefined ? { since: flags.since } : {}),

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BySourceError, explainBySource } from "../src/explain-by-source.js";
+import { BySourceError, explainBySource, runBySource } from "../src/explain-by-source.js";
+import { tracedPeak } from "../src/explain-peak.js";
 import { temporaryBySource } from "../src/explain-temporary.js";
 import { residentBySource, residentLines } from "../src/explain-resident.js";
 import { replayFile } from "../src/replay-file.js";
@@ -71,6 +72,40 @@ describe("explain --by: tracemalloc's statistics from a trace with source locati
       "a.py:10: size=54 B, count=2, average=27 B",
     ]);
     expect(await explainBySource(T, { by: "lineno", at: 4, cumulative: true, top: 1 })).toEqual(["a.py:10: size=254 B, count=4, average=64 B"]);
+  });
+
+  it("--at peak: the first event at tracemalloc's peak of traced bytes (a realloc frees the old size first)", async () => {
+    // 100, 200, 230, 254, 1254 (raw realloc of NULL), 1454 (100 -> 300 in mem), 1354 (free); libc not counted
+    expect(await tracedPeak(T)).toEqual({ at: 6, peak: 1454, current: 1354 });
+    expect(await tracedPeak(T, { until: 4 })).toEqual({ at: 4, peak: 254, current: 254 });
+    expect(await tracedPeak(T, { since: 5 })).toEqual({ at: 6, peak: 300, current: 300 }); // the realloc of an untraced block traces the new one
+    let out = "";
+    expect(await runBySource(T, { by: "lineno", at: "peak" }, (t) => (out += t))).toBe(true);
+    expect(out.split("\n").filter(Boolean)).toEqual(await explainBySource(T, { by: "lineno", at: 6 }));
+    out = "";
+    await runBySource(T, { by: "lineno", compareTo: "peak" }, (t) => (out += t));
+    expect(out.split("\n").filter(Boolean)).toEqual(await explainBySource(T, { by: "lineno", compareTo: 6 }));
+    // a C program's trace (libc lines only) counts its libc blocks
+    expect(await tracedPeak(trace("c.memtrace", ["m libc 64 0x10", "m libc 32 0x20", "f libc 0x10"]))).toEqual({ at: 2, peak: 96, current: 32 });
+  });
+
+  it("leaves untraced what the recorder marks as not the program's (its own calls, tracemalloc's initialisation)", async () => {
+    const t = trace("own.memtrace", [
+      "#F 1 3 a.py",
+      "#T 1 1 1",
+      "#S 1",
+      "m obj 10 0x100",
+      "# recorder-own-begin",
+      "m obj 72 0x200",
+      "#R 0x100",
+      "# recorder-own-end",
+      "# tracemalloc-init-begin",
+      "m raw 32 0x300",
+      "# tracemalloc-init-end",
+      "m obj 20 0x400",
+    ]);
+    expect(await explainBySource(t, { by: "lineno" })).toEqual(["a.py:3: size=30 B, count=2, average=15 B"]);
+    expect(await tracedPeak(t)).toEqual({ at: 4, peak: 30, current: 30 });
   });
 
   it("--temporary: blocks freed within N call events, by where they were allocated", async () => {
