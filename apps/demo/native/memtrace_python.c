@@ -25,6 +25,9 @@
  *   last), stops the recording and writes the pymalloc statistics
  *   (_PyObject_DebugMallocStats, the pymalloc section of sys._debugmallocstats())
  *   at that same moment, so that replaying the trace must give the same statistics.
+ *   os._exit() and fatal signals (os.abort()) skip that callback: they flush and end the
+ *   trace too ("# end _exit(3): ...", "# end SIGABRT: ..."; see "leaving without the atexit
+ *   callbacks" below), so only SIGKILL leaves a trace without its end line.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -34,6 +37,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <time.h>
@@ -777,6 +781,151 @@ static PyMethodDef stop_def = { "_memtrace_stop", atexit_stop, METH_NOARGS, NULL
 /* Fallback when the Python atexit callbacks did not run (atexit._clear()). */
 static void ll_exit(void) { stop_recording("Py_AtExit"); }
 
+/* ---- leaving without the atexit callbacks: os._exit, fatal signals ----
+ *
+ * os._exit() (and a C extension's _exit/_Exit) skip every exit handler, and a fatal signal
+ * (os.abort()'s SIGABRT, a SIGSEGV) kills the process: the buffered tail of the trace would be
+ * lost. As in memtrace_libc.c, those ways out flush it and end the trace like stop_recording:
+ * _exit and _Exit are interposed (libpython calls them through its PLT; -rdynamic exports
+ * these), "# end _exit(3): N events, ..." then exit_group with the same status; a fatal or
+ * terminating signal whose action is the default gets a handler that writes
+ * "# end SIGABRT: N events, ..." and raises the signal again with its default action, so the
+ * exit status is the same. sigaction() and signal() are interposed so that the program (and
+ * CPython's signal module) sees SIG_DFL there, as without the recorder. The statistics are
+ * written too when that is safe: _exit with the GIL held; a signal when the GIL is held, the
+ * recorder's lock was free and no allocator call was under way in this thread (depth 0, with
+ * the direct libc calls recorded; a SIGABRT from glibc's malloc_printerr happens inside one).
+ * Only SIGKILL (and a crash of the recorder itself) still loses the tail.
+ */
+static volatile sig_atomic_t py_ended;    /* an end line was written by one of these */
+static volatile sig_atomic_t py_handles[65]; /* signals whose handler is the recorder's */
+
+static const char *py_signal_name(int sig) {
+    switch (sig) {
+    case SIGABRT: return "SIGABRT";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGTRAP: return "SIGTRAP";
+    case SIGSYS: return "SIGSYS";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGXCPU: return "SIGXCPU";
+    default: return "signal";
+    }
+}
+
+/* SIGINT (KeyboardInterrupt), SIGPIPE and SIGXFSZ (ignored) are CPython's own. */
+static const int py_fatal_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGTERM, SIGHUP, SIGQUIT, SIGXCPU };
+
+/* The lock, for an emergency write: tried for at most 200 ms (it may be this thread's own). */
+static int py_emergency_lock(void) {
+    for (int i = 0; i < 200; i++) {
+        if (pthread_mutex_trylock(&lock) == 0) return 1;
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    return 0; /* held by this thread or one stuck: write anyway (committed lines are whole) */
+}
+
+/* Writes the end lines ("# end <what>: N events, ..."), flushes and closes the trace; then the
+   statistics when stats_ok. Only in the recording process, once. */
+static void py_emergency_end(const char *what, int stats_ok) {
+    if (py_ended || !recording || W.fd < 0 || getpid() != owner_pid) return;
+    int locked = py_emergency_lock();
+    if (recording) {
+        recording = 0;
+        py_ended = 1;
+        char line[512];
+        if (libc_calls) {
+            snprintf(line, sizeof line, "# libc-calls: %llu written, %llu frees or reallocs of blocks from before the recording",
+                     (unsigned long long)n_libc_calls, (unsigned long long)n_libc_untracked);
+            tw_line(&W, line);
+        }
+        if (locked && rss_every != 0) rss_write(&W, n_events);
+        snprintf(line, sizeof line, "# end %s: %llu events, %llu arenas allocated, %llu arenas released, %llu data-stack chunks, %llu untracked frees, %llu untracked reallocs",
+                 what, (unsigned long long)n_events, (unsigned long long)n_arenas, (unsigned long long)n_arenas_freed,
+                 (unsigned long long)n_data_stack, (unsigned long long)n_untracked_free, (unsigned long long)n_untracked_realloc);
+        tw_line(&W, line);
+        tw_flush(&W);
+        close(W.fd);
+        W.fd = -1;
+    }
+    if (locked) pthread_mutex_unlock(&lock);
+    if (locked && stats_ok && PyGILState_Check()) write_stats();
+}
+
+static void py_on_fatal_signal(int sig) {
+    int saved = errno;
+    py_emergency_end(py_signal_name(sig), depth == 0 && libc_calls);
+    /* SA_RESETHAND put the default action back, SA_NODEFER lets it be delivered now */
+    if (sig > 0 && sig < 65) py_handles[sig] = 0;
+    raise(sig);
+    errno = saved;
+}
+
+static char py_alt_stack[1 << 16]; /* so that a stack overflow's SIGSEGV can still be handled */
+
+extern int __sigaction(int, const struct sigaction *, struct sigaction *); /* glibc's sigaction */
+typedef void (*py_handler_t)(int);
+extern py_handler_t py_libc_signal(int, py_handler_t) __asm__("bsd_signal"); /* glibc's signal */
+
+static void install_exit_handlers(void) {
+    stack_t old_ss;
+    if (sigaltstack(NULL, &old_ss) == 0 && (old_ss.ss_flags & SS_DISABLE)) {
+        stack_t ss = { .ss_sp = py_alt_stack, .ss_size = sizeof py_alt_stack, .ss_flags = 0 };
+        sigaltstack(&ss, NULL);
+    }
+    for (size_t i = 0; i < sizeof py_fatal_signals / sizeof py_fatal_signals[0]; i++) {
+        int sig = py_fatal_signals[i];
+        struct sigaction old;
+        if (__sigaction(sig, NULL, &old) != 0) continue;
+        if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue; /* ignored or handled: left alone */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = py_on_fatal_signal;
+        sigfillset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
+        if (__sigaction(sig, &sa, NULL) == 0) py_handles[sig] = 1;
+    }
+}
+
+/* What the program sees of the recorder's handlers: SIG_DFL, until it sets one of its own. */
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+    int mine = sig > 0 && sig < 65 && py_handles[sig];
+    int r = __sigaction(sig, act, old);
+    if (r == 0 && mine) {
+        if (old) {
+            memset(old, 0, sizeof *old);
+            old->sa_handler = SIG_DFL;
+        }
+        if (act) py_handles[sig] = 0;
+    }
+    return r;
+}
+
+py_handler_t signal(int sig, py_handler_t handler) {
+    int mine = sig > 0 && sig < 65 && py_handles[sig];
+    py_handler_t r = py_libc_signal(sig, handler);
+    if (r != SIG_ERR && mine) {
+        py_handles[sig] = 0;
+        return SIG_DFL;
+    }
+    return r;
+}
+
+static void __attribute__((noreturn)) py_exit_now(int status, const char *name) {
+    char what[32];
+    snprintf(what, sizeof what, "%s(%d)", name, status & 0xff);
+    py_emergency_end(what, 1);
+    for (;;) syscall(SYS_exit_group, status);
+}
+
+void _exit(int status) { py_exit_now(status, "_exit"); }
+void _Exit(int status) { py_exit_now(status, "_Exit"); }
+
 /*
  * The recorder's own calls into Python (registering the callback above) allocate: the
  * callback object and atexit's entry stay live, the argument tuple comes from and goes back
@@ -919,5 +1068,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "memtrace_python: cannot register the atexit hook\n");
         return 2;
     }
+    install_exit_handlers(); /* os._exit, os.abort(), a fatal signal: the trace still ends whole */
     return Py_RunMain();
 }

@@ -53,6 +53,7 @@ export async function record(command: string[], flags: RecordFlags): Promise<num
     });
     process.stderr.write(
       `mem-demo record: ${r.events} calls (${r.arenasAllocated} arenas obtained, ${r.arenasReleased} released) of ${r.python} ${r.version} written to ${where(r.out)}; ` +
+        (r.ending === "atexit" || r.ending === "Py_AtExit" ? "" : `it ended by ${r.ending} (exit status ${r.exitCode}); `) +
         // CPython 3.13's PYTHONMALLOC=mimalloc: _PyObject_DebugMallocStats prints mimalloc's figures
         (/^Medium block threshold/m.test(readFileSync(r.statsOut, "utf8").slice(0, 300))
           ? `mimalloc statistics in ${r.statsOut} (no mimalloc tier exists yet: a replay refuses the trace unless --pythonmalloc is given)\n`

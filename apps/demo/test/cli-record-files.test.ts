@@ -116,16 +116,26 @@ describe.skipIf(!built || !havePython)("mem-demo record (CPython): the user's fi
     const dir = tempDir();
     writeFileSync(join(dir, "t.memtrace"), "precious trace\n");
     writeFileSync(join(dir, "t.stats.txt"), "precious stats\n");
-    const r = mem(["record", "--out", "t.memtrace", "--force", "--", "python3", "-c", "import os; os._exit(3)"], { cwd: dir, env });
+    const r = mem(["record", "--out", "t.memtrace", "--force", "--", "python3", "-c", "import os; os.kill(os.getpid(), 9)"], { cwd: dir, env });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^mem-demo record: the trace is incomplete: python3 ended \(exit status 3\) before the recording reached its end/);
+    expect(r.stderr).toMatch(/^mem-demo record: the trace is incomplete: python3 ended \(exit status 137, SIGKILL\) before the recording reached its end/);
     expect(r.stderr).toContain("mem-demo record: t.memtrace is left as it was (a partial recording never replaces a file)");
     expect(readFileSync(join(dir, "t.memtrace"), "utf8")).toBe("precious trace\n");
     expect(readFileSync(join(dir, "t.stats.txt"), "utf8")).toBe("precious stats\n");
-    const fresh = mem(["record", "--out", "u.memtrace", "--", "python3", "-c", "import os; os._exit(3)"], { cwd: dir, env });
+    const fresh = mem(["record", "--out", "u.memtrace", "--", "python3", "-c", "import os; os.kill(os.getpid(), 9)"], { cwd: dir, env });
     expect(fresh.status).toBe(1);
-    expect(lastLine(readFileSync(join(dir, "u.memtrace"), "utf8"))).toMatch(/^# partial: python3 ended \(exit status 3\) before the recording reached its end/);
+    expect(lastLine(readFileSync(join(dir, "u.memtrace"), "utf8"))).toMatch(/^# partial: python3 ended \(exit status 137, SIGKILL\) before the recording reached its end/);
     expect(readdirSync(dir).sort()).toEqual(["t.memtrace", "t.stats.txt", "u.memtrace"]);
+  }, 120_000);
+
+  it("records a program that leaves by os._exit(3) or os.abort() whole, and exits as it did", () => {
+    const dir = tempDir();
+    for (const [how, status, ending] of [["os._exit(3)", 3, "_exit(3)"], ["os.abort()", 134, "SIGABRT"]] as const) {
+      const r = mem(["record", "--out", "t.memtrace", "--force", "--", "python3", "-c", `import os; ${how}`], { cwd: dir, env });
+      expect(r.status).toBe(status);
+      expect(r.stderr).toMatch(new RegExp(`written to t\\.memtrace; it ended by ${ending.replace(/[()]/g, "\\$&")} \\(exit status ${status}\\); pymalloc statistics in t\\.stats\\.txt\\n$`));
+      expect(lastLine(readFileSync(join(dir, "t.memtrace"), "utf8"))).toMatch(new RegExp(`^# end ${ending.replace(/[()]/g, "\\$&")}: \\d+ events, `));
+    }
   }, 120_000);
 
   it("writes the trace to standard output with --out - (the program's output goes to standard error)", () => {

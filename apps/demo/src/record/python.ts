@@ -65,8 +65,14 @@ export interface PythonRecording {
   /** The Python that ran (its `sys.executable`) and its version. */
   readonly python: string;
   readonly version: string;
-  /** The program's exit status. */
+  /** The program's exit status (128 + the signal's number when a signal ended it). */
   readonly exitCode: number;
+  /**
+   * How the recording ended, from the trace's end line: "atexit" (the recorder's atexit
+   * callback), "Py_AtExit", "_exit(3)" / "_Exit(3)" (os._exit: the recorder flushes the trace
+   * and passes the status on), or the fatal signal's name ("SIGABRT" from os.abort(), "SIGSEGV").
+   */
+  readonly ending: string;
   /** Events in the trace (allocation calls; A/D lines and comments not counted). */
   readonly events: number;
   /** pymalloc arenas obtained (`A` lines) and released (`D` lines). */
@@ -102,8 +108,8 @@ const END = /^# end (\S+): (\d+) events, (\d+) arenas allocated, (\d+) arenas re
  * Nothing is touched before the interpreter is known to run and the outputs may be written;
  * the recorder writes into temporary files put in place at the end (../output-file.ts).
  * @throws {@link RecordError} when no compiler or Python headers are found, or the program
- *   ended without reaching the end of the recording (os._exit, a signal: the partial trace is
- *   kept, ending `# partial: ...`); {@link OutputError} when an output may not be written;
+ *   ended without reaching the end of the recording (SIGKILL, a crash of the recorder: the partial
+ *   trace is kept, ending `# partial: ...`; os._exit and fatal signals end it whole); {@link OutputError} when an output may not be written;
  *   {@link Interrupted} after a signal
  */
 export async function recordPython(command: readonly string[], options: RecordPythonOptions): Promise<PythonRecording> {
@@ -141,7 +147,7 @@ export async function recordPython(command: readonly string[], options: RecordPy
       ? `interrupted by ${interrupted} after ${end ? end[2] : "the last flushed"} events`
       : end
         ? undefined
-        : `${basename(args[0] !== undefined && !args[0].startsWith("-") ? args[0] : python)} ended (${status}) before the recording reached its end (the atexit callbacks did not run: os._exit, a signal or a crash?)`;
+        : `${basename(args[0] !== undefined && !args[0].startsWith("-") ? args[0] : python)} ended (${status}) before the recording reached its end (killed by SIGKILL, or a crash of the recorder?)`;
     const stats = readFileSync(statsRaw, "utf8");
     finished = true;
     const outcome = await finishOutput(raw, options.out, { force, partial });
@@ -167,6 +173,7 @@ export async function recordPython(command: readonly string[], options: RecordPy
       python: build.executable,
       version: build.version,
       exitCode: result.exitCode,
+      ending: end![1]!,
       events: Number(end![2]),
       arenasAllocated: Number(end![3]),
       arenasReleased: Number(end![4]),
