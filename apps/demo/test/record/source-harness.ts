@@ -15,8 +15,9 @@
  *   entries keep the last attribute name looked up in each slot alive, the slot chosen by the
  *   name string's address, so which run-time-made names survive depends on the memory layout
  *   (a preloaded library moved 4-5 start-up lines of real tracemalloc's own output);
- * - no address randomisation (`setarch -R`, recording and real runs), PYTHONHASHSEED=0, and the
- *   script in a directory of its own (the import system lists it);
+ * - PYTHONHASHSEED=0, and the script in a directory of its own (the import system lists it);
+ *   address randomisation is off (`setarch -R`, recording and real runs) so that no rare layout
+ *   makes a test flaky, though with the cache cleared runs with it on were measured equal too;
  * - the snapshot's own list: `take_snapshot()` calls `_get_traces()`, whose empty list is the
  *   top of the list free list, the one the MARK line freed (`_l = [0]; del _l`); the real run
  *   gives that trace back its MARK-line traceback, as if taking the snapshot allocated nothing;
