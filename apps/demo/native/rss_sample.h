@@ -10,8 +10,24 @@
  * allocations the recorder saw (a result whose chunk header has IS_MMAPPED, 0x2, set); the
  * last is RssAnon from /proc/self/status (every anonymous page: also stacks, libraries'
  * data, the recorder's own buffers). The recorder's buffers (static, or mmapped by
- * itself) lie in none of the three ranges, so they are excluded. Not covered: thread
- * arenas' heaps (64 MiB mappings of non-main glibc arenas).
+ * itself) lie in none of the three ranges, so they are excluded.
+ *
+ * Just before each such line, the heaps of glibc's thread (non-main) arenas:
+ *
+ *   # rss-thread-heaps <event> <heaps> <resident bytes>
+ *
+ * (malloc/arena.c new_heap: each a HEAP_MAX_SIZE = 64 MiB mapping aligned to its size,
+ * reserved PROT_NONE and made read-write from its start as it grows). They are found in
+ * /proc/self/maps at each sample, so heaps made and deleted by any call are seen:
+ *
+ *   7f2c24000000-7f2c24021000 rw-p 00000000 00:00 0     <- start % 64 MiB == 0, anonymous,
+ *   7f2c24021000-7f2c28000000 ---p 00000000 00:00 0        read-write: heap_info at its start
+ *
+ *   heap +0x00 ar_ptr  +0x08 prev  +0x10 size  +0x18 mprotect_size   (checked: a heap's
+ *   size and mprotect_size are page multiples, 0 < size <= mprotect_size <= 64 MiB)
+ *
+ * and their resident bytes are measured with mincore over the whole 64 MiB. A trace from
+ * the recorders before has no such lines: the thread heaps were not measured.
  *
  * Large blocks (RSS_LARGE bytes or more, "# touched-min" in the header) are written only in part by many programs (a buffer
  * sized for the worst case): for each live one, before every sample and just before the block
@@ -248,7 +264,72 @@ static uint64_t rss_anon(void) {
     return v * 1024;
 }
 
-/* Writes "# rss ..." now. */
+#define RSS_HEAP_MAX ((uintptr_t)64 << 20) /* glibc's HEAP_MAX_SIZE on 64-bit */
+static char rss_maps[16384];
+
+/* A line of /proc/self/maps: the heap it starts, or 0 (not a 64 MiB-aligned, read-write,
+   anonymous mapping whose first bytes read as a heap_info). */
+static uintptr_t rss_heap_of_line(const char *p, const char *end) {
+    uintptr_t start = 0;
+    for (; p < end && *p != '-'; p++) {
+        int c = *p, d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return 0;
+        start = start * 16 + (uintptr_t)d;
+    }
+    if (start == 0 || start % RSS_HEAP_MAX != 0) return 0;
+    while (p < end && *p != ' ') p++;
+    if (end - p < 6 || memcmp(p, " rw-p ", 6) != 0) return 0;
+    /* offset, device, inode; anonymous: inode 0 and no path */
+    int field = 0;
+    for (p += 6; p < end && field < 3; field++) {
+        const char *f = p;
+        while (p < end && *p != ' ') p++;
+        if (field == 2 && !(p - f == 1 && *f == '0')) return 0;
+        while (p < end && *p == ' ') p++;
+    }
+    if (p != end) return 0; /* a path, [stack], [heap] ... */
+    const size_t *info = (const size_t *)start;
+    size_t size = info[2], mprotect_size = info[3];
+    if (info[0] == 0 || size == 0 || size % 4096 || mprotect_size % 4096 || size > mprotect_size || mprotect_size > RSS_HEAP_MAX) return 0;
+    return start;
+}
+
+/* "# rss-thread-heaps <event> <heaps> <resident>" (and with MEMTRACE_RSS_PAGES=1 the pages). */
+static void rss_thread_heaps(trace_writer *w, uint64_t events) {
+    uint64_t heaps = 0, resident = 0;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    size_t have = 0;
+    for (;;) {
+        ssize_t r = read(fd, rss_maps + have, sizeof rss_maps - have);
+        if (r <= 0) break;
+        have += (size_t)r;
+        char *line = rss_maps, *end = rss_maps + have;
+        for (char *nl; (nl = memchr(line, '\n', (size_t)(end - line))) != NULL; line = nl + 1) {
+            uintptr_t heap = rss_heap_of_line(line, nl);
+            if (heap == 0) continue;
+            /* the whole 64 MiB must be mapped (ENOMEM otherwise): one mincore of 16384 pages */
+            if (mincore((void *)heap, RSS_HEAP_MAX, rss_vec) != 0) continue;
+            uint64_t n = 0;
+            for (size_t i = 0; i < RSS_HEAP_MAX / 4096; i++) n += rss_vec[i] & 1;
+            heaps++;
+            resident += n * 4096;
+            if (rss_pages) rss_page_line(w, "rss-pages thread-heap", heap, RSS_HEAP_MAX);
+        }
+        have = (size_t)(end - line);
+        if (have == sizeof rss_maps) have = 0; /* a line longer than the buffer: skipped */
+        memmove(rss_maps, line, have);
+    }
+    close(fd);
+    char *p = tw_reserve(w, 100);
+    p = tw_str(p, "# rss-thread-heaps ");
+    p = tw_dec(p, events); *p++ = ' ';
+    p = tw_dec(p, heaps); *p++ = ' ';
+    p = tw_dec(p, resident); *p++ = '\n';
+    tw_commit(w, p);
+}
+
+/* Writes "# rss-thread-heaps ..." and "# rss ..." now. */
 static void rss_write(trace_writer *w, uint64_t events) {
     for (int i = 0; i < rss_large.n; i++) rss_touched(w, i);
     uintptr_t brk_now = (uintptr_t)sbrk(0);
@@ -259,6 +340,7 @@ static void rss_write(trace_writer *w, uint64_t events) {
         for (int i = 0; i < rss_arenas.n; i++) rss_page_line(w, "rss-pages arena", rss_arenas.start[i], rss_arenas.len[i]);
         for (int i = 0; i < rss_mapped.n; i++) rss_page_line(w, "rss-pages mmapped", rss_mapped.start[i], rss_mapped.len[i]);
     }
+    rss_thread_heaps(w, events);
     char *p = tw_reserve(w, 140);
     p = tw_str(p, "# rss ");
     p = tw_dec(p, events); *p++ = ' ';

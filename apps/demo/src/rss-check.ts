@@ -8,6 +8,10 @@
  *     [heap-start, sbrk(0))      vs   the [heap] VMA's resident pages
  *     pymalloc arenas (A, not D) vs   the simulated arenas' resident pages
  *     mmapped chunks it returned vs   the simulated mmapped chunks of the same calls
+ *     glibc's thread heaps       vs   the simulated thread arenas' heaps (walkThreadHeaps),
+ *     (# rss-thread-heaps)            each over its whole 64 MiB mapping
+ *
+ * Traces from the recorders before `# rss-thread-heaps` lines compare the first three only.
  *
  * The simulated allocators touch only their own metadata; a real program writes the blocks
  * it gets. `programWrites` models that: "none" (metadata only), "all" (every block written
@@ -18,6 +22,7 @@
  * ranges counted from the block's first page, written before each sample and before the
  * block is freed or reallocated).
  */
+import { GlibcMalloc } from "@mem/libc-malloc";
 import { residentAnonPages } from "@mem/os-vm";
 import type { TraceRecord } from "@mem/memtrace";
 import { prepareReplay } from "./replay-command.js";
@@ -26,6 +31,8 @@ import type { Replayer } from "./replay.js";
 import type { CPythonStack, StackOptions } from "./stack.js";
 
 const PAGE = 4096;
+/** glibc's HEAP_MAX_SIZE on 64-bit: a thread arena's heap is a mapping of this size, aligned to it. */
+const HEAP_MAX_SIZE = 64 * 1024 * 1024;
 
 /** The models of the program's own writes. */
 export const PROGRAM_WRITES = ["none", "all", "all-but-calloc-mmap", "measured"] as const;
@@ -42,6 +49,8 @@ export interface RssParts {
   readonly arenas: number;
   /** Chunks glibc mmapped for the program's calls. */
   readonly mmapped: number;
+  /** The heaps of glibc's thread arenas (only when the trace has `# rss-thread-heaps` lines). */
+  readonly threadHeaps?: number;
 }
 
 /** One `# rss` sample and the prediction at the same event. */
@@ -54,6 +63,8 @@ export interface RssSample {
   readonly predicted: RssParts;
   /** (predicted total − recorded total) / recorded total × 100; 0 when both are 0. */
   readonly errorPercent: number;
+  /** How many thread heaps there were, recorded and simulated (with `# rss-thread-heaps` lines only). */
+  readonly threadHeapCount?: { readonly recorded: number; readonly predicted: number };
 }
 
 /**
@@ -73,6 +84,15 @@ export function rssCommentOf(text: string): { event: number; heap: number; arena
   const m = RSS_LINE.exec(text);
   if (m === null) return undefined;
   return { event: Number(m[1]), heap: Number(m[2]), arenas: Number(m[3]), mmapped: Number(m[4]), rssAnon: Number(m[5]) };
+}
+
+const THREAD_HEAPS_LINE = /^ rss-thread-heaps (\d+) (\d+) (\d+)$/;
+
+/** The parsed `# rss-thread-heaps <event> <heaps> <resident bytes>` comment (text after `#`), or undefined. */
+export function rssThreadHeapsCommentOf(text: string): { event: number; heaps: number; resident: number } | undefined {
+  const m = THREAD_HEAPS_LINE.exec(text);
+  if (m === null) return undefined;
+  return { event: Number(m[1]), heaps: Number(m[2]), resident: Number(m[3]) };
 }
 
 /**
@@ -98,7 +118,7 @@ export function touchedCommentOf(text: string): { block: number; ranges: [number
   return { block: parseInt(m[1]!, 16), ranges };
 }
 
-const total = (p: RssParts): number => p.heap + p.arenas + p.mmapped;
+const total = (p: RssParts): number => p.heap + p.arenas + p.mmapped + (p.threadHeaps ?? 0);
 
 /** Touches every page of [start, start + size) with a write of the byte already there. */
 function touch(stack: CPythonStack, start: number, size: number): void {
@@ -129,6 +149,8 @@ export class RssWatcher {
   private readonly touchedMin: number;
   /** Recorded pointer → size of the live blocks that have `# touched` lines. */
   private readonly large = new Map<number, number>();
+  /** The `# rss-thread-heaps` line just read (it comes before its `# rss` line). */
+  private threadHeaps: { event: number; heaps: number; resident: number } | undefined;
 
   /** `touchedMin`: the trace header's `# touched-min`, {@link LARGE_BLOCK} when it has none. */
   constructor(stack: CPythonStack, writes: ProgramWrites, touchedMin = LARGE_BLOCK) {
@@ -173,6 +195,7 @@ export class RssWatcher {
       case "comment": {
         const rec = rssCommentOf(r.text);
         if (rec !== undefined) this.sample(rec);
+        else if (r.text.startsWith(" rss-thread-heaps ")) this.threadHeaps = rssThreadHeapsCommentOf(r.text);
         else if (this.writes === "measured") this.touched(r.text);
         return;
       }
@@ -223,11 +246,24 @@ export class RssWatcher {
     }
     let mmapped = 0;
     for (const [start, length] of this.mapped.values()) mmapped += inRange(start, length);
-    const predicted = { heap, arenas, mmapped };
-    const recorded = { heap: rec.heap, arenas: rec.arenas, mmapped: rec.mmapped, rssAnon: rec.rssAnon };
+    const heaps = this.threadHeaps?.event === rec.event ? this.threadHeaps : undefined;
+    this.threadHeaps = undefined;
+    let threadHeaps = 0;
+    const simulatedHeaps = heaps === undefined ? [] : this.simulatedThreadHeaps();
+    for (const start of simulatedHeaps) threadHeaps += inRange(start, HEAP_MAX_SIZE);
+    const predicted = heaps === undefined ? { heap, arenas, mmapped } : { heap, arenas, mmapped, threadHeaps };
+    const recorded = { heap: rec.heap, arenas: rec.arenas, mmapped: rec.mmapped, ...(heaps === undefined ? {} : { threadHeaps: heaps.resident }), rssAnon: rec.rssAnon };
     const real = total(recorded);
     const errorPercent = real === 0 ? (total(predicted) === 0 ? 0 : 100) : ((total(predicted) - real) / real) * 100;
-    this.samples.push({ event: rec.event, recorded, predicted, errorPercent });
+    const threadHeapCount = heaps === undefined ? {} : { threadHeapCount: { recorded: heaps.heaps, predicted: simulatedHeaps.length } };
+    this.samples.push({ event: rec.event, recorded, predicted, errorPercent, ...threadHeapCount });
+  }
+
+  /** The simulated process's thread heaps (their first bytes), from glibc's arenas. */
+  private simulatedThreadHeaps(): number[] {
+    const libc = this.stack.libc;
+    if (!(libc instanceof GlibcMalloc)) return [];
+    return libc.walkThreadHeaps().flatMap((w) => w.heaps.map((h) => h.start));
   }
 }
 
@@ -247,11 +283,17 @@ const kib = (n: number): string => `${Math.round(n / 1024)}`;
 /** The table `--rss-check` prints: one line a sample, then the mean and max |error|. */
 export function rssCheckText(samples: readonly RssSample[], writes: ProgramWrites): string {
   if (samples.length === 0) return "no # rss samples in the trace: record it again with mem-demo record (--rss-every K)\n";
-  const lines = [`program writes: ${writes}; KiB resident (heap+arenas+mmapped), predicted vs recorded`, "event  predicted  recorded  error%  (heap arenas mmapped predicted / recorded)"];
+  // thread heaps: a fourth part, with the number of heaps, when the trace measured them
+  const threads = samples.some((s) => s.threadHeapCount !== undefined);
+  const parts = threads ? "heap+arenas+mmapped+thread heaps" : "heap+arenas+mmapped";
+  const names = threads ? "heap arenas mmapped thread-heaps[count]" : "heap arenas mmapped";
+  const four = (p: RssParts, count: number | undefined): string =>
+    `${kib(p.heap)} ${kib(p.arenas)} ${kib(p.mmapped)}` + (threads ? ` ${kib(p.threadHeaps ?? 0)}[${count ?? "-"}]` : "");
+  const lines = [`program writes: ${writes}; KiB resident (${parts}), predicted vs recorded`, `event  predicted  recorded  error%  (${names} predicted / recorded)`];
   for (const s of samples) {
     lines.push(
       `${s.event}  ${kib(total(s.predicted))}  ${kib(total(s.recorded))}  ${s.errorPercent.toFixed(2)}  ` +
-        `(${kib(s.predicted.heap)} ${kib(s.predicted.arenas)} ${kib(s.predicted.mmapped)} / ${kib(s.recorded.heap)} ${kib(s.recorded.arenas)} ${kib(s.recorded.mmapped)})`,
+        `(${four(s.predicted, s.threadHeapCount?.predicted)} / ${four(s.recorded, s.threadHeapCount?.recorded)})`,
     );
   }
   const abs = samples.map((s) => Math.abs(s.errorPercent));

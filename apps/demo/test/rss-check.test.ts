@@ -1,10 +1,10 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PROGRAM_WRITES, parseRssEvery, rssCheck, rssCheckText, rssCommentOf, touchedCommentOf, type ProgramWrites, type RssSample } from "../src/rss-check.js";
+import { DEFAULT_PROGRAM_WRITES, parseRssEvery, rssCheck, rssCheckText, rssCommentOf, rssThreadHeapsCommentOf, touchedCommentOf, type ProgramWrites, type RssSample } from "../src/rss-check.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/rss/", import.meta.url));
 
-const total = (p: RssSample["predicted"]): number => p.heap + p.arenas + p.mmapped;
+const total = (p: RssSample["predicted"]): number => p.heap + p.arenas + p.mmapped + (p.threadHeaps ?? 0);
 const maxError = (samples: readonly RssSample[]): number => Math.max(...samples.map((s) => Math.abs(s.errorPercent)));
 const check = (name: string, writes: ProgramWrites = DEFAULT_PROGRAM_WRITES) => rssCheck(`${FIXTURES}${name}.memtrace.gz`, {}, writes);
 
@@ -18,6 +18,11 @@ describe("# rss comments", () => {
     expect(parseRssEvery("0")).toBe(0);
     expect(parseRssEvery("2000")).toBe(2000);
     for (const bad of ["-1", "1.5", "", "ten"]) expect(() => parseRssEvery(bad)).toThrow(/--rss-every/);
+  });
+  it("parses # rss-thread-heaps (event, heaps, resident bytes) and nothing else", () => {
+    expect(rssThreadHeapsCommentOf(" rss-thread-heaps 1548 15 2097152")).toEqual({ event: 1548, heaps: 15, resident: 2097152 });
+    expect(rssThreadHeapsCommentOf(" rss-thread-heaps 1548 15")).toBeUndefined();
+    expect(rssCommentOf(" rss-thread-heaps 1548 15 2097152")).toBeUndefined();
   });
   it("parses # touched page ranges", () => {
     expect(touchedCommentOf(" touched 0x7f3fa301f010 0-3 6-8 16-16")).toEqual({ block: 0x7f3fa301f010, ranges: [[0, 3], [6, 8], [16, 16]] });
@@ -44,6 +49,8 @@ describe("predicted allocator RSS against the recorded one (default model: " + D
     ["python-site-dicts", 0, 154],
     ["ls-lR-touched-64k", 44.44, 267],
     ["python-dicts", 2.44, 49],
+    ["thread-waves", 0, 8],
+    ["python-threads", 0, 110],
   ] as const)("%s: the error at every sample within %s percent (+0.1 point), %s samples", async (name, measured, count) => {
     const samples = await check(name);
     expect(samples).toHaveLength(count);
@@ -86,5 +93,45 @@ describe("predicted allocator RSS against the recorded one (default model: " + D
     expect(total(none[end]!.predicted)).toBeLessThan(total(none[end]!.recorded) / 100);
     expect(total(all[end]!.predicted)).toBeGreaterThan(total(all[end]!.recorded) * 4);
     expect(maxError(await check("xz", "all-but-calloc-mmap"))).toBeGreaterThan(300);
+  });
+});
+
+/*
+ * The thread arenas' heaps (# rss-thread-heaps, recorders since 2026-12-06): thread-waves (27
+ * threads in waves, 15 thread arenas on 2 CPUs; mem-demo record --libc --rss-every 200) and
+ * python3 -S threads.py (4 workers; --frames 0 --rss-every 1000).
+ */
+describe("the heaps of glibc's thread arenas, predicted against the recorded ones", () => {
+  it("thread-waves: the simulated heaps are as many as the real ones and as resident, at every sample", async () => {
+    const samples = await check("thread-waves");
+    for (const s of samples) {
+      expect(s.predicted.threadHeaps).toBe(s.recorded.threadHeaps);
+      expect(s.threadHeapCount!.predicted).toBe(s.threadHeapCount!.recorded);
+    }
+    const last = samples.at(-1)!;
+    expect(last.threadHeapCount).toEqual({ recorded: 15, predicted: 15 });
+    expect(last.recorded.threadHeaps).toBe(2048 * 1024);
+    expect(rssCheckText(samples, "measured")).toContain("1548  2148  2148  0.00  (100 0 0 2048[15] / 100 0 0 2048[15])");
+  });
+
+  it("thread-waves without its thread heaps would be 95% low; the metadata-only model is 70% low", async () => {
+    const last = (await check("thread-waves")).at(-1)!;
+    expect(1 - total({ ...last.predicted, threadHeaps: 0 }) / total(last.recorded)).toBeGreaterThan(0.95);
+    expect(maxError(await check("thread-waves", "none"))).toBeGreaterThan(65);
+  });
+
+  it("python3 -S threads.py: every part exact at every sample, the workers' 4 heaps included", async () => {
+    const samples = await check("python-threads");
+    for (const s of samples) expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped, threadHeaps: s.recorded.threadHeaps });
+    expect(samples.at(-1)!.threadHeapCount).toEqual({ recorded: 4, predicted: 4 });
+  });
+
+  it("traces from the recorders before have no thread heaps on either side", async () => {
+    for (const s of await check("python-dicts")) {
+      expect(s.recorded.threadHeaps).toBeUndefined();
+      expect(s.predicted.threadHeaps).toBeUndefined();
+      expect(s.threadHeapCount).toBeUndefined();
+    }
+    expect(rssCheckText(await check("sed"), "measured")).toContain("(heap arenas mmapped predicted / recorded)");
   });
 });

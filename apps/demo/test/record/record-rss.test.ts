@@ -1,9 +1,12 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseTrace } from "@mem/memtrace";
 import { describe, expect, it } from "vitest";
-import { recordLibc, recordPython } from "../../src/record/index.js";
-import { rssCheck, rssCommentOf } from "../../src/rss-check.js";
+import { hostSkip, skipTitle } from "../../../../scripts/host-facts.js";
+import { findCompiler, recordLibc, recordPython } from "../../src/record/index.js";
+import { rssCheck, rssCommentOf, rssThreadHeapsCommentOf } from "../../src/rss-check.js";
 import { cacheDir, haveCompiler, havePython, scratch } from "./support.js";
 
 type Sample = NonNullable<ReturnType<typeof rssCommentOf>>;
@@ -117,7 +120,7 @@ describe.skipIf(!havePython)("# rss samples of the CPython recorder", () => {
     expect(samples.length).toBeGreaterThan(40);
     expect(touched).toBeGreaterThanOrEqual(300);
     expect(touched).toBeLessThan(600); // one a block and a sample: more than 12,000
-    for (const s of samples) expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped });
+    for (const s of samples) expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped, threadHeaps: s.recorded.threadHeaps });
   });
 
   // CPython's start-up (site imports) calls malloc directly (the C library, extension modules):
@@ -132,11 +135,108 @@ describe.skipIf(!havePython)("# rss samples of the CPython recorder", () => {
     expect(text).toMatch(/^# libc-calls: [1-9]\d* written/m);
     const exact = await rssCheck(withCalls, {}, "measured");
     expect(exact.length).toBeGreaterThan(10);
-    for (const s of exact) expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped });
+    for (const s of exact) expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped, threadHeaps: s.recorded.threadHeaps });
     const without = join(dir, "without.memtrace");
     expect((await recordPython(program, { out: without, stdio: "pipe", cacheDir, frames: 0, rssEvery: 2000, libcCalls: false })).exitCode).toBe(0);
     expect(readFileSync(without, "utf8")).not.toMatch(/^m libc /m);
     const first = (await rssCheck(without, {}, "measured"))[0]!;
     expect(Math.abs(first.predicted.heap - first.recorded.heap)).toBeGreaterThanOrEqual(4096);
+  });
+});
+
+/*
+ * glibc's thread arenas live in heaps of their own (malloc/arena.c new_heap: 64 MiB mappings
+ * aligned to their size, PROT_NONE, made read-write as they grow). The recorders find them in
+ * /proc/self/maps at each sample and write "# rss-thread-heaps <event> <heaps> <resident>" just
+ * before the "# rss" line; rss-check compares them with the simulated arenas' heaps
+ * (GlibcMalloc.walkThreadHeaps). Exactness needs this glibc (2.36): the replay is glibc 2.36's.
+ */
+const threadSkip = haveCompiler ? hostSkip({ glibc: "2.36" }) : "no C compiler";
+const GROW = fileURLToPath(new URL("../fixtures/rss/thread-grow.c", import.meta.url));
+const WAVES = fileURLToPath(new URL("../../../../packages/libc-malloc/test/fixtures/thread-waves.c", import.meta.url));
+
+function compile(source: string): string {
+  const exe = join(scratch(), "prog");
+  const cc = spawnSync(findCompiler(), ["-O1", "-pthread", "-o", exe, source], { encoding: "utf8" });
+  if (cc.status !== 0) throw new Error(cc.stderr);
+  return exe;
+}
+
+/** The trace's `# rss-thread-heaps` lines, each checked to come just before the `# rss` line of its event. */
+function threadHeapLines(path: string): { event: number; heaps: number; resident: number; rssAnon: number }[] {
+  const lines = readFileSync(path, "utf8").split("\n");
+  const out: { event: number; heaps: number; resident: number; rssAnon: number }[] = [];
+  lines.forEach((line, i) => {
+    const s = rssCommentOf(line.slice(1));
+    if (s === undefined) return;
+    const t = rssThreadHeapsCommentOf(lines[i - 1]!.slice(1));
+    expect(t, `the line before "${line}"`).toBeDefined();
+    expect(t!.event).toBe(s.event);
+    out.push({ ...t!, rssAnon: s.rssAnon });
+  });
+  return out;
+}
+
+describe.skipIf(threadSkip !== null)(skipTitle("# rss-thread-heaps: the heaps of glibc's thread arenas", threadSkip), () => {
+  it("a thread growing its arena past 64 MiB (a second heap) and giving it back: every sample measured, its pages listed, and predicted exactly", { timeout: 240_000 }, async () => {
+    const out = join(scratch(), "grow.memtrace");
+    const rec = await recordLibc([compile(GROW)], { out, stdio: "pipe", cacheDir, rssEvery: 10000, env: { ...process.env, MEMTRACE_RSS_PAGES: "1" } });
+    expect(rec.exitCode).toBe(0);
+    const heaps = threadHeapLines(out);
+    expect(heaps).toHaveLength(Math.floor(rec.events / 10000) + 1);
+    // 10,000 blocks of 1,000 bytes written (1,008-byte chunks): 9.6 MiB more resident each sample
+    expect(heaps[0]!.heaps).toBe(1);
+    expect(heaps[0]!.resident).toBeGreaterThanOrEqual(10000 * 1008);
+    expect(heaps[6]!.heaps).toBe(2); // 70,000 chunks: past the first heap's 64 MiB
+    expect(heaps[7]!.resident).toBeGreaterThanOrEqual(80000 * 1008);
+    expect(heaps.at(-1)!.resident).toBeLessThan(heaps[7]!.resident - 8 * 1048576); // trimmed at the end
+    for (const h of heaps) expect(h.resident).toBeLessThanOrEqual(h.rssAnon);
+    // MEMTRACE_RSS_PAGES=1: the pages of each heap, as many as the sample counts
+    let pages = 0;
+    for (const line of readFileSync(out, "utf8").split("\n")) {
+      const [hash, what, range, , ...ranges] = line.split(" ");
+      if (hash === "#" && what === "rss-pages" && range === "thread-heap") pages += ranges.reduce((n, r) => n + Number(r.split("-")[1]) - Number(r.split("-")[0]) + 1, 0) * 4096;
+      const t = rssThreadHeapsCommentOf(line.slice(1));
+      if (t === undefined) continue;
+      expect(pages).toBe(t.resident);
+      pages = 0;
+    }
+    const samples = await rssCheck(out, {}, "measured");
+    expect(samples).toHaveLength(heaps.length);
+    for (const s of samples) {
+      expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped, threadHeaps: s.recorded.threadHeaps });
+      expect(s.threadHeapCount!.predicted).toBe(s.threadHeapCount!.recorded);
+    }
+  });
+
+  it("thread-waves (27 threads in waves, up to 15 thread arenas on 2 CPUs): every sample exact, the thread heaps included", { timeout: 240_000 }, async () => {
+    const out = join(scratch(), "waves.memtrace");
+    const rec = await recordLibc([compile(WAVES)], { out, stdio: "pipe", cacheDir, rssEvery: 200 });
+    expect(rec.exitCode).toBe(0);
+    const samples = await rssCheck(out, {}, "measured");
+    expect(samples.length).toBe(Math.floor(rec.events / 200) + 1);
+    expect(samples.at(-1)!.threadHeapCount!.recorded).toBeGreaterThan(1);
+    expect(samples.at(-1)!.recorded.threadHeaps).toBeGreaterThan(samples.at(-1)!.recorded.heap);
+    for (const s of samples) {
+      expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped, threadHeaps: s.recorded.threadHeaps });
+      expect(s.threadHeapCount!.predicted).toBe(s.threadHeapCount!.recorded);
+    }
+    // metadata only: the blocks' pages the threads wrote are missing
+    const none = await rssCheck(out, {}, "none");
+    expect(none.at(-1)!.predicted.threadHeaps!).toBeLessThan(none.at(-1)!.recorded.threadHeaps! / 2);
+  });
+
+  it.skipIf(!havePython)("CPython threads (the source-programs threads.py): every sample exact, the workers' thread heaps included", { timeout: 240_000 }, async () => {
+    const out = join(scratch(), "threads.memtrace");
+    const script = fileURLToPath(new URL("../fixtures/source-programs/threads.py", import.meta.url));
+    expect((await recordPython(["python3", "-S", script], { out, stdio: "pipe", cacheDir, frames: 0, rssEvery: 1000 })).exitCode).toBe(0);
+    const samples = await rssCheck(out, {}, "measured");
+    expect(samples.length).toBeGreaterThan(50);
+    expect(samples.at(-1)!.threadHeapCount!.recorded).toBeGreaterThanOrEqual(1);
+    expect(samples.at(-1)!.recorded.threadHeaps).toBeGreaterThan(0);
+    for (const s of samples) {
+      expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped, threadHeaps: s.recorded.threadHeaps });
+      expect(s.threadHeapCount!.predicted).toBe(s.threadHeapCount!.recorded);
+    }
   });
 });
