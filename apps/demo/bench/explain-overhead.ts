@@ -14,7 +14,7 @@
  * synthetic events; BREAKDOWN=1: the cost stage by stage; OWN_TABLE=1: the timeline keeps the requested
  * sizes in a table of its own, as before the replayer kept them; PROFILE=1: the explain side alone; INCREMENTAL=0:
  * every sample a full account, as before soft-dirty tracking). Each round also runs explain with full accounts
- * (`incremental: false`), the figure before soft-dirty tracking.
+ * (`incremental: false`), the figure before soft-dirty tracking. ONLY=<name part>: only the traces whose name contains it.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -159,6 +159,9 @@ const sources: Source[] = [];
 for (const name of quick ? ["json-roundtrip"] : ["json-roundtrip", "small-objects"]) sources.push(recording(join(PYTHON_RECORDINGS, `${name}.memtrace.gz`), name));
 if (!quick) sources.push(recording(new URL("../../../packages/insight/test/fixtures/scattered-frees.memtrace.gz", import.meta.url).pathname, "scattered-frees"));
 sources.push(synthetic(SYNTH));
+// ONLY=<name part>: just the traces whose name contains it
+const only = process.env.ONLY;
+if (only !== undefined) sources.splice(0, sources.length, ...sources.filter((s) => s.name.includes(only)));
 
 if (process.env.PROFILE === "1") {
   // only the explain side, for --cpu-prof
@@ -185,11 +188,9 @@ for (const source of sources) {
   const e: { user: number; wall: number }[] = [];
   const f: { user: number; wall: number }[] = [];
   let samples = 0;
-  for (let round = 0; round < rounds; round++) {
-    p.push(measure(() => plain(source)));
-    e.push(measure(() => (samples = explain(source))));
-    f.push(measure(() => explain(source, 4, false)));
-  }
+  const runs = [() => p.push(measure(() => plain(source))), () => e.push(measure(() => (samples = explain(source)))), () => f.push(measure(() => explain(source, 4, false)))];
+  // the order rotates from round to round, so that warm-up and load favour no side
+  for (let round = 0; round < rounds; round++) for (let k = 0; k < runs.length; k++) runs[(round + k) % runs.length]!();
   const best = (xs: { user: number; wall: number }[], k: "user" | "wall") => Math.min(...xs.map((x) => x[k]));
   const worst = (xs: { user: number; wall: number }[], k: "user" | "wall") => Math.max(...xs.map((x) => x[k]));
   const extra = best(e, "user") / best(p, "user") - 1;

@@ -12,9 +12,10 @@ import { PoolHeaderCache } from "./pool-cache.js";
  * ```
  * What is cached: each used pymalloc pool's header fields ({@link PoolHeaderCache}). The
  * result is byte for byte that of a full account (tested after random traces under every
- * preset). Only one tracker may watch a process: anyone else clearing the soft-dirty bits in
- * between makes the cache lie. Clearing the bits changes no tier's state that an allocator or
- * an account reads (only PTE bit 11 and the TLB).
+ * preset). When anyone else cleared the soft-dirty bits in between (another tracker, a
+ * `clear_refs` 4), the tracker sees the process's clear count move and starts afresh.
+ * Clearing the bits changes no tier's state that an allocator or an account reads (only PTE
+ * bit 11 and the TLB's write permissions).
  */
 export class SoftDirtyTracker {
   /** The pool headers of the last account. */
@@ -24,17 +25,22 @@ export class SoftDirtyTracker {
 
   /** An account began and has not completed (it threw): the cache may hold stale entries. */
   private pending = false;
+  /** The process's soft-dirty clear count after this tracker's last clear. */
+  private clears = -1;
 
   /**
    * Starts an account: the resident pages with the soft-dirty ones, and the bits cleared in
    * the same walk (the account only reads, so clearing before it equals clearing after it).
    */
   begin(process: Process): ResidentVma[] {
-    // an account that threw cleared the bits without re-reading every dirty header
-    if (this.pending) this.pools.reset();
+    // an account that threw cleared the bits without re-reading every dirty header; someone
+    // else clearing them (another tracker, a clear_refs) hid writes from this one
+    if (this.pending || process.mm.softDirtyClears !== this.clears) this.pools.reset();
     this.pending = true;
     this.pools.begin();
-    return residentAnonPages(process, { clearSoftDirty: true });
+    const vmas = residentAnonPages(process, { clearSoftDirty: true });
+    this.clears = process.mm.softDirtyClears;
+    return vmas;
   }
 
   /** Ends an account that completed: the cache now describes this moment. */

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { accountDetail, SoftDirtyTracker, type AccountDetail } from "../src/index.js";
+import { CLEAR_REFS_SOFT_DIRTY, clearRefs } from "@mem/os-vm";
 import { makeStack, type TestStack } from "./support.js";
 
 const PRESETS = ["default", "malloc", "pymalloc", "debug", "malloc_debug", "pymalloc_debug"] as const;
@@ -104,5 +105,11 @@ describe("incremental account (soft-dirty tracking)", () => {
     expect(tracker.pools.reads).toBeLessThanOrEqual(4); // the two pools freed from (and an arena-object page at most)
     expect(tracker.pools.hits).toBeGreaterThan(pools - 5);
     expect(visible(after)).toEqual(visible(accountDetail(s)));
+    // someone else clears the bits between two accounts: the tracker starts afresh
+    s.pymem.free("obj", blocks[5_000]!);
+    clearRefs(s.process, CLEAR_REFS_SOFT_DIRTY);
+    const again = accountDetail(s, { tracker });
+    expect(tracker.pools.hits).toBe(0);
+    expect(visible(again)).toEqual(visible(accountDetail(s)));
   });
 });

@@ -99,6 +99,11 @@ export class MemoryDescriptor implements FaultHandler {
   swapEntries = 0;
   /** Peak of RSS in pages (VmHWM). */
   hiwaterRss = 0;
+  /**
+   * Times the soft-dirty bits were cleared (`clear_refs` 4; simulator bookkeeping, not in
+   * Linux): a tracker that sees it move by more than its own clears knows someone else cleared them.
+   */
+  softDirtyClears = 0;
   /** Peak of total_vm in pages (VmPeak). */
   hiwaterVm = 0;
   /** Pages charged to the commit limit by this process's VM_ACCOUNT mappings. */

@@ -54,6 +54,7 @@ export function residentAnonPages(process: Process, options: ResidentOptions = {
   const clear = options.clearSoftDirty === true;
   const wantDirty = clear || options.softDirty === true;
   const out: ResidentVma[] = [];
+  if (clear) mm.softDirtyClears++;
   // without shmem pages every frame mapped here is anonymous: no need to read its flags
   const anyShmem = mm.rssShmem !== 0;
   for (const vma of mm.vmas.list) {

@@ -113,6 +113,8 @@ export class VirtualMemory implements Memory {
   private readonly tlbWritable = new Uint8Array(TLB_ENTRIES);
   /** Physical address of each cached entry's PTE (a paging-structure cache: a write to a read-only entry re-reads only the PTE). */
   private readonly tlbPte = new Float64Array(TLB_ENTRIES);
+  /** Write views set aside by {@link writeProtect}: the first write after it sets SD again and restores the view. */
+  private readonly parkedViews: (DataView | null)[] = new Array<DataView | null>(TLB_ENTRIES).fill(null);
   /** The frame view of each slot for loads, or null (not cached yet, or not allowed). */
   private readonly readViews: (DataView | null)[] = new Array<DataView | null>(TLB_ENTRIES).fill(null);
   /** The frame view of each slot for stores: only for writable, dirty entries. */
@@ -154,7 +156,23 @@ export class VirtualMemory implements Memory {
     const slot = tlbSlot(vpn);
     if (this.tlbTag[slot] !== vpn) return;
     this.tlbWritable[slot] = 0;
+    if (this.writeViews[slot] !== null) this.parkedViews[slot] = this.writeViews[slot]!;
     this.writeViews[slot] = null;
+  }
+
+  /**
+   * The first write to a page after {@link writeProtect}: sets A, D and SD in its PTE (whose
+   * address the entry keeps) and gives the entry its write view back, as the MMU's dirty-bit
+   * update would; counted as a TLB miss.
+   */
+  private rearm(slot: number, view: DataView): void {
+    this.tlbMisses++;
+    const pte = this.tlbPte[slot]!;
+    const low = this.ram.load32(pte);
+    this.ram.store32(pte, (low | PTE_ACCESSED | PTE_DIRTY | PTE_SOFT_DIRTY) >>> 0);
+    this.parkedViews[slot] = null;
+    this.writeViews[slot] = view;
+    this.tlbWritable[slot] = 1;
   }
 
   // ---- loads ---------------------------------------------------------------------------
@@ -507,6 +525,7 @@ export class VirtualMemory implements Memory {
       const slot = this.viewSlots[i]!;
       this.readViews[slot] = null;
       this.writeViews[slot] = null;
+      this.parkedViews[slot] = null;
       this.viewListed[slot] = 0;
     }
     this.viewCount = 0;
@@ -537,6 +556,7 @@ export class VirtualMemory implements Memory {
           this.tlbPhys[slot] = phys;
           this.tlbPte[slot] = pte;
           this.writeViews[slot] = null;
+          this.parkedViews[slot] = null;
           this.tlbWritable[slot] = (wanted & (PTE_RW | PTE_DIRTY | PTE_SOFT_DIRTY)) === (PTE_RW | PTE_DIRTY | PTE_SOFT_DIRTY) ? 1 : 0;
           return;
         }
@@ -562,8 +582,27 @@ export class VirtualMemory implements Memory {
     if (!(value >= 0 && value <= max) || Math.floor(value) !== value) {
       throw new ArgumentRangeError(`os-vm: store${8 * width} value must be an integer in 0..${max}, got ${String(value)}`);
     }
-    if (pageOffset(address) > PAGE_SIZE - width) {
+    const offset = pageOffset(address);
+    if (offset > PAGE_SIZE - width) {
       this.storeStraddling(address, width, value);
+      return;
+    }
+    const vpn = (address - offset) / PAGE_SIZE;
+    const slot = tlbSlot(vpn);
+    const parked = this.parkedViews[slot]!;
+    if (parked !== null && this.tlbTag[slot] === vpn && this.generation === this.frames.viewGeneration) {
+      // write-protected for soft-dirty tracking only: re-arm and store through the view
+      this.rearm(slot, parked);
+      this.traffic.stores++;
+      this.traffic.bytesMoved += width;
+      if (width === 1) parked.setUint8(offset, value);
+      else if (width === 2) parked.setUint16(offset, value, true);
+      else if (width === 4) parked.setUint32(offset, value, true);
+      else {
+        const low = value >>> 0;
+        parked.setUint32(offset, low, true);
+        parked.setUint32(offset + 4, (value - low) / Tlb.TwoTo32, true);
+      }
       return;
     }
     const phys = this.translate(address, true);

@@ -116,11 +116,20 @@ describe("soft-dirty tracking (clear_refs 4, pagemap bit 55)", () => {
     clearRefs(p, CLEAR_REFS_SOFT_DIRTY);
     for (let i = 0; i < 600; i += 7) p.memory.store8(a + i * PAGE + 5, 2); // some hit cached write views
     const listed = residentAnonPages(p, { softDirty: true });
+    const clears = p.mm.softDirtyClears;
     const combined = residentAnonPages(p, { clearSoftDirty: true });
     expect(combined).toEqual(listed);
+    expect(p.mm.softDirtyClears).toBe(clears + 1);
     expect(residentAnonPages(p, { softDirty: true }).every((v) => v.softDirty!.length === 0)).toBe(true);
     p.memory.store8(a + 21 * PAGE, 3); // a cached write view must not survive the clear
     expect(residentAnonPages(p, { softDirty: true }).flatMap((v) => v.softDirty)).toEqual([a / PAGE + 21]);
+    // each store width re-arms a write-protected entry and lands its value
+    residentAnonPages(p, { clearSoftDirty: true });
+    p.memory.store16(a + 42 * PAGE + 2, 0xbeef);
+    p.memory.store32(a + 63 * PAGE + 4, 0xdeadbeef);
+    p.memory.store64(a + 84 * PAGE + 8, 2 ** 40 + 5);
+    expect([p.memory.load16(a + 42 * PAGE + 2), p.memory.load32(a + 63 * PAGE + 4), p.memory.load64(a + 84 * PAGE + 8)]).toEqual([0xbeef, 0xdeadbeef, 2 ** 40 + 5]);
+    expect(residentAnonPages(p, { softDirty: true }).flatMap((v) => v.softDirty)).toEqual([a / PAGE + 42, a / PAGE + 63, a / PAGE + 84]);
   });
 
   it("property: a resident page that is not soft-dirty was resident at the last clear, with the same bytes", () => {
