@@ -484,7 +484,10 @@ export class VirtualMemory implements Memory {
     const vpn = (address - offset) * Tlb.InversePage;
     const slot = tlbSlot(vpn);
     if (offset + length > PAGE_SIZE || this.tlbTag[slot] !== vpn || this.generation !== this.frames.viewGeneration) return null;
-    return write ? this.writeViews[slot]! : this.readViews[slot]!;
+    if (!write) return this.readViews[slot]!;
+    const parked = this.parkedViews[slot]!;
+    if (parked !== null) this.rearm(slot, parked);
+    return this.writeViews[slot]!;
   }
 
   // ---- translation ---------------------------------------------------------------------

@@ -130,6 +130,14 @@ describe("soft-dirty tracking (clear_refs 4, pagemap bit 55)", () => {
     p.memory.store64(a + 84 * PAGE + 8, 2 ** 40 + 5);
     expect([p.memory.load16(a + 42 * PAGE + 2), p.memory.load32(a + 63 * PAGE + 4), p.memory.load64(a + 84 * PAGE + 8)]).toEqual([0xbeef, 0xdeadbeef, 2 ** 40 + 5]);
     expect(residentAnonPages(p, { softDirty: true }).flatMap((v) => v.softDirty)).toEqual([a / PAGE + 42, a / PAGE + 63, a / PAGE + 84]);
+    // and so does a range write (write, fill, copy)
+    residentAnonPages(p, { clearSoftDirty: true });
+    p.memory.write(a + 105 * PAGE, new Uint8Array([1, 2, 3]));
+    p.memory.fill(a + 126 * PAGE, 16, 7);
+    p.memory.copy(a + 147 * PAGE + 100, a + 105 * PAGE, 3);
+    expect([...p.memory.read(a + 147 * PAGE + 100, 3)]).toEqual([1, 2, 3]);
+    expect(p.memory.load8(a + 126 * PAGE + 15)).toBe(7);
+    expect(residentAnonPages(p, { softDirty: true }).flatMap((v) => v.softDirty)).toEqual([a / PAGE + 105, a / PAGE + 126, a / PAGE + 147]);
   });
 
   it("property: a resident page that is not soft-dirty was resident at the last clear, with the same bytes", () => {
