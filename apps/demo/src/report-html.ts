@@ -73,6 +73,7 @@ table{border-collapse:collapse;font-size:13px}td,th{padding:2px 10px;border-bott
 pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}
 #tooltip{position:fixed;pointer-events:none;background:#111;color:#fff;padding:4px 8px;border-radius:3px;font-size:12px;max-width:520px;display:none;z-index:5}
 figure{margin:10px 0}figcaption{color:#555;font-size:12px}
+#flame-event{margin:0;line-height:20px}/* whole pixels: the pictures under it stay on whole pixels */
 `;
 
 /** The page's own script (runs after the MemView bundle). */

@@ -194,6 +194,44 @@ describe.skipIf(!run)(`mem-demo report in Chromium${run ? "" : ` (skipped: ${rea
         await page.close();
       });
 
+      if (r.stacks) {
+        it("moves the sources with the slider: the flame graphs change and say which event they show", async () => {
+          const { page, errors } = await open(r.name);
+          const data = JSON.parse((await page.locator("#report-data").textContent()) ?? "{}") as { snapshots: { event: number }[]; flames: { snapshots: { event: number }[] } };
+          const flames = data.flames.snapshots.map((s) => s.event);
+          const read = () => Promise.all(["#flame-resident-graph", "#flame-requested-graph"].map((id) => page.locator(id).innerHTML()));
+          const shown = async () => Number(await page.locator("#flame-event").getAttribute("data-flame-event"));
+          const atEnd = await read();
+          expect(await shown()).toBe(flames.at(-1));
+          expect(await page.locator("#flame-event").textContent()).toMatch(/^Sources at the end \(call event [\d,]+\)\.$/);
+          // the first map snapshot has a flame snapshot of its own
+          await page.locator("#slider").fill("0");
+          expect(await shown()).toBe(data.snapshots[0]!.event);
+          expect(await page.locator("#flame-event").textContent()).toBe(`Sources at call event ${data.snapshots[0]!.event.toLocaleString("en-US")}.`);
+          const atStart = await read();
+          expect(atStart[0]).not.toBe(atEnd[0]);
+          expect(atStart[1]).not.toBe(atEnd[1]);
+          // so has the map snapshot nearest the peak
+          await page.locator("#to-peak").click();
+          expect(await shown()).toBe(Number(await page.locator("body").getAttribute("data-event")));
+          // a map snapshot without a flame snapshot of its own: the last flame snapshot before it
+          const between = data.snapshots.findIndex((s) => !flames.includes(s.event));
+          expect(between).toBeGreaterThan(0);
+          await page.locator("#slider").fill(String(between));
+          const event = data.snapshots[between]!.event;
+          const before = Math.max(...flames.filter((e) => e <= event));
+          expect(await shown()).toBe(before);
+          expect(await page.locator("#flame-event").textContent()).toBe(
+            `Sources at call event ${before.toLocaleString("en-US")}, the last of the ${flames.length} flame snapshots at or before the slider's event ${event.toLocaleString("en-US")}.`,
+          );
+          expect(await page.locator('#flame-resident-svg rect.frame[data-depth="0"]').getAttribute("data-bytes")).not.toBe(atEnd[0]!.match(/data-depth="0" data-bytes="(\d+)"/)![1]);
+          await page.locator("#to-end").click();
+          expect(await read()).toEqual(atEnd);
+          expect(errors).toEqual([]);
+          await page.close();
+        });
+      }
+
       it("shows a chunk's address, size and state when hovered", async () => {
         const { page } = await open(r.name);
         await page.locator('#heap-svg rect.chunk[data-state="in-use"]').first().hover({ force: true });
