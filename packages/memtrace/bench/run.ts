@@ -5,7 +5,10 @@
  *   (split("\n"), split(" "), Number(), an object per line);
  * - reading into fresh event objects (parseTrace) vs JSON.parse of the same events;
  * - formatting events vs JSON.stringify of the same events;
- * - PointerMap vs Map for the recorded-pointer -> replayed-pointer map a replayer keeps.
+ * - PointerMap vs Map for the recorded-pointer -> replayed-pointer map a replayer keeps;
+ * - reading a recording with source locations (apps/demo's stacks fixture, `--frames 5`: 77,474
+ *   calls, 25,161 `#F`/`#T`/`#S`/`#R` lines) vs the same recording with those lines removed
+ *   (per call: what the stack records cost the reader).
  * Run: npm run bench (BENCH_QUICK=1 for a shorter run).
  */
 import { readFileSync } from "node:fs";
@@ -27,6 +30,17 @@ const events = parseTrace(text);
 const json = JSON.stringify(events);
 const pointers = events.flatMap((e) => ("result" in e && e.result !== 0 ? [e.result] : []));
 
+const stacksFile = new URL("../../../apps/demo/test/fixtures/report-stacks/sources.memtrace.gz", import.meta.url);
+const withStacks = gunzipSync(readFileSync(stacksFile)).toString("utf8");
+const withoutStacks = withStacks
+  .split("\n")
+  .filter((l) => !/^#[FTSR] /.test(l))
+  .join("\n");
+const chunksOf = (t: string) => Array.from({ length: Math.ceil(t.length / CHUNK) }, (_, i) => t.slice(i * CHUNK, (i + 1) * CHUNK));
+const withChunks = chunksOf(withStacks);
+const withoutChunks = chunksOf(withoutStacks);
+const stackCalls = parseTrace(withoutStacks).filter((e) => e.kind === "malloc" || e.kind === "calloc" || e.kind === "realloc" || e.kind === "free").length;
+
 let sink = 0;
 
 function streamRead(): void {
@@ -35,6 +49,16 @@ function streamRead(): void {
   });
   for (const c of chunks) s.push(c);
   s.end();
+}
+
+/** A whole trace read by TraceStream (its stack table kept), one chunk at a time. */
+function readChunks(parts: readonly string[]): void {
+  const s = new TraceStream((r) => {
+    sink += r.size;
+  });
+  for (const c of parts) s.push(c);
+  s.end();
+  sink += s.stacks.tracebacks;
 }
 
 /** The obvious parser: what one writes first. */
@@ -103,6 +127,15 @@ const cases: Case[] = [
   { name: "read lines into event objects", unit: "M lines/s", per: LINES, ours: objectsRead, oursName: "parseTrace", baseline: jsonRead, baseName: "JSON.parse" },
   { name: "format events", unit: "M lines/s", per: events.length, ours: formatAll, oursName: "formatEvent", baseline: jsonFormatAll, baseName: "JSON.stringify" },
   { name: "pointer map set+get+delete", unit: "M ops/s", per: pointers.length * 3, ours: pointerMap, oursName: "PointerMap", baseline: jsMap, baseName: "Map" },
+  {
+    name: "read a recording with stacks",
+    unit: "M calls/s",
+    per: stackCalls,
+    ours: () => readChunks(withChunks),
+    oursName: "with #F/#T/#S/#R",
+    baseline: () => readChunks(withoutChunks),
+    baseName: "same without them",
+  },
 ];
 
 const bench = new Bench({ time: quick ? 200 : 600, warmupTime: quick ? 100 : 200 });

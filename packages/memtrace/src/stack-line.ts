@@ -141,10 +141,10 @@ function parseStackLineFast(src: string, start: number, end: number, rec: TraceR
   rec.kind = "traceback";
   rec.id = id;
   rec.total = total;
-  // an array of exactly n elements (an array grown by push keeps room for 17)
-  const frames = new Array<number>(n);
-  for (let i = 0; i < n; i++) frames[i] = scratchFrames[i]!;
-  rec.frames = frames;
+  // an array of exactly n elements (an array grown by push keeps room for 17), packed like
+  // the record's initial empty one (a holey array would change the record's hidden class
+  // and throw away the optimised code that reads records)
+  rec.frames = scratchFrames.slice(0, n);
   return true;
 }
 
