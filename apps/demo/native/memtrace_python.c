@@ -27,7 +27,8 @@
  *   at that same moment, so that replaying the trace must give the same statistics.
  *   os._exit() and fatal signals (os.abort()) skip that callback: they flush and end the
  *   trace too ("# end _exit(3): ...", "# end SIGABRT: ..."; see "leaving without the atexit
- *   callbacks" below), so only SIGKILL leaves a trace without its end line.
+ *   callbacks" below), so does an exec ("# end exec: ..."), so only SIGKILL leaves a trace
+ *   without its end line.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -36,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -830,6 +833,23 @@ static int py_emergency_lock(void) {
     return 0; /* held by this thread or one stuck: write anyway (committed lines are whole) */
 }
 
+/* The end lines, as stop_recording writes them, and a flush: the direct calls' count, a last
+   # rss sample (when sampled is set: the tables are consistent), "# end <what>: N events, ...". */
+static void py_end_lines(const char *what, int sample) {
+    char line[512];
+    if (libc_calls) {
+        snprintf(line, sizeof line, "# libc-calls: %llu written, %llu frees or reallocs of blocks from before the recording",
+                 (unsigned long long)n_libc_calls, (unsigned long long)n_libc_untracked);
+        tw_line(&W, line);
+    }
+    if (sample && rss_every != 0) rss_write(&W, n_events);
+    snprintf(line, sizeof line, "# end %s: %llu events, %llu arenas allocated, %llu arenas released, %llu data-stack chunks, %llu untracked frees, %llu untracked reallocs",
+             what, (unsigned long long)n_events, (unsigned long long)n_arenas, (unsigned long long)n_arenas_freed,
+             (unsigned long long)n_data_stack, (unsigned long long)n_untracked_free, (unsigned long long)n_untracked_realloc);
+    tw_line(&W, line);
+    tw_flush(&W);
+}
+
 /* Writes the end lines ("# end <what>: N events, ..."), flushes and closes the trace; then the
    statistics when stats_ok. Only in the recording process, once. */
 static void py_emergency_end(const char *what, int stats_ok) {
@@ -838,18 +858,7 @@ static void py_emergency_end(const char *what, int stats_ok) {
     if (recording) {
         recording = 0;
         py_ended = 1;
-        char line[512];
-        if (libc_calls) {
-            snprintf(line, sizeof line, "# libc-calls: %llu written, %llu frees or reallocs of blocks from before the recording",
-                     (unsigned long long)n_libc_calls, (unsigned long long)n_libc_untracked);
-            tw_line(&W, line);
-        }
-        if (locked && rss_every != 0) rss_write(&W, n_events);
-        snprintf(line, sizeof line, "# end %s: %llu events, %llu arenas allocated, %llu arenas released, %llu data-stack chunks, %llu untracked frees, %llu untracked reallocs",
-                 what, (unsigned long long)n_events, (unsigned long long)n_arenas, (unsigned long long)n_arenas_freed,
-                 (unsigned long long)n_data_stack, (unsigned long long)n_untracked_free, (unsigned long long)n_untracked_realloc);
-        tw_line(&W, line);
-        tw_flush(&W);
+        py_end_lines(what, locked);
         close(W.fd);
         W.fd = -1;
     }
@@ -925,6 +934,106 @@ static void __attribute__((noreturn)) py_exit_now(int status, const char *name) 
 
 void _exit(int status) { py_exit_now(status, "_exit"); }
 void _Exit(int status) { py_exit_now(status, "_Exit"); }
+
+/*
+ * The exec family (os.execv, os.execve, a C extension's execvp ...): the new image replaces the
+ * recorder, so before it the trace is ended as at exit ("# exec <path>", then the end lines with
+ * "# end exec: N events, ...") and the statistics are written (GIL held). If the exec fails,
+ * "# exec failed: the recording goes on" follows, the hooks the statistics took off are put back,
+ * the statistics are written again at the real end, and the last "# end" line is the one that
+ * counts (mem-demo record reads the last). A forked child (subprocess) records nothing anyway.
+ */
+static int py_exec_stats; /* the statistics were written for an exec */
+
+static void py_before_exec(const char *path) {
+    if (py_ended || !recording || W.fd < 0 || getpid() != owner_pid) return;
+    depth++; /* what the recorder does here is not the program's */
+    pthread_mutex_lock(&lock);
+    if (recording) {
+        char line[600];
+        snprintf(line, sizeof line, "# exec %.500s", path ? path : "?");
+        for (char *p = line; *p; p++) if (*p == '\n' || *p == '\r') *p = ' ';
+        tw_line(&W, line);
+        py_end_lines("exec", 1);
+    }
+    pthread_mutex_unlock(&lock);
+    if (!stats_written && PyGILState_Check()) {
+        write_stats();
+        py_exec_stats = 1;
+    }
+    depth--;
+}
+
+static void py_exec_failed(void) {
+    if (py_ended || !recording || getpid() != owner_pid) return;
+    int saved = errno;
+    if (py_exec_stats) { /* write_stats took the mem/obj hooks off: back on, and the statistics again at the end */
+        install_hooks();
+        stats_written = 0;
+        py_exec_stats = 0;
+    }
+    pthread_mutex_lock(&lock);
+    if (recording) tw_line(&W, "# exec failed: the recording goes on");
+    pthread_mutex_unlock(&lock);
+    errno = saved;
+}
+
+typedef int (*py_execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*py_execv_fn)(const char *, char *const[]);
+typedef int (*py_fexecve_fn)(int, char *const[], char *const[]);
+
+/* glibc's definition of an exec function other than execve (dlsym allocates: not recorded). */
+static void *py_next_exec(const char *name) {
+    depth++;
+    void *f = dlsym(RTLD_NEXT, name);
+    depth--;
+    return f;
+}
+
+int execve(const char *path, char *const argv[], char *const envp[]) {
+    static py_execve_fn next;
+    if (!next) next = (py_execve_fn)py_next_exec("execve");
+    py_before_exec(path);
+    int r = next ? next(path, argv, envp) : (int)syscall(SYS_execve, path, argv, envp);
+    py_exec_failed();
+    return r;
+}
+
+int execv(const char *path, char *const argv[]) {
+    static py_execv_fn next;
+    if (!next) next = (py_execv_fn)py_next_exec("execv");
+    py_before_exec(path);
+    int r = next ? next(path, argv) : (errno = ENOSYS, -1);
+    py_exec_failed();
+    return r;
+}
+
+int execvp(const char *file, char *const argv[]) {
+    static py_execv_fn next;
+    if (!next) next = (py_execv_fn)py_next_exec("execvp");
+    py_before_exec(file);
+    int r = next ? next(file, argv) : (errno = ENOSYS, -1);
+    py_exec_failed();
+    return r;
+}
+
+int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    static py_execve_fn next;
+    if (!next) next = (py_execve_fn)py_next_exec("execvpe");
+    py_before_exec(file);
+    int r = next ? next(file, argv, envp) : (errno = ENOSYS, -1);
+    py_exec_failed();
+    return r;
+}
+
+int fexecve(int fd, char *const argv[], char *const envp[]) {
+    static py_fexecve_fn next;
+    if (!next) next = (py_fexecve_fn)py_next_exec("fexecve");
+    py_before_exec("(file descriptor)");
+    int r = next ? next(fd, argv, envp) : (errno = ENOSYS, -1);
+    py_exec_failed();
+    return r;
+}
 
 /*
  * The recorder's own calls into Python (registering the callback above) allocate: the

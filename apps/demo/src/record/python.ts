@@ -70,7 +70,8 @@ export interface PythonRecording {
   /**
    * How the recording ended, from the trace's end line: "atexit" (the recorder's atexit
    * callback), "Py_AtExit", "_exit(3)" / "_Exit(3)" (os._exit: the recorder flushes the trace
-   * and passes the status on), or the fatal signal's name ("SIGABRT" from os.abort(), "SIGSEGV").
+   * and passes the status on), the fatal signal's name ("SIGABRT" from os.abort(), "SIGSEGV"), or
+   * "exec" (os.execv: the trace ends before the new program replaces the recorder).
    */
   readonly ending: string;
   /** Events in the trace (allocation calls; A/D lines and comments not counted). */
@@ -100,7 +101,8 @@ export function defaultStatsPath(out: string): string {
   return `${base}.stats.txt`;
 }
 
-const END = /^# end (\S+): (\d+) events, (\d+) arenas allocated, (\d+) arenas released, \d+ data-stack chunks, (\d+) untracked frees, (\d+) untracked reallocs$/m;
+// the last one counts: an exec that failed left "# end exec: ..." and the recording went on
+const END = /^# end (\S+): (\d+) events, (\d+) arenas allocated, (\d+) arenas released, \d+ data-stack chunks, (\d+) untracked frees, (\d+) untracked reallocs$/gm;
 
 /**
  * Records `command` (`["python3", "script.py", ...args]`; the interpreter may be omitted, or
@@ -140,7 +142,7 @@ export async function recordPython(command: readonly string[], options: RecordPy
       stdoutToStderr: options.out === "-",
       onSpawn: (child) => signals?.attach(child),
     });
-    const end = END.exec(readTail(raw));
+    const end = [...readTail(raw).matchAll(END)].at(-1);
     const interrupted = signals?.signal();
     const status = `exit status ${result.exitCode}${result.signal ? `, ${result.signal}` : ""}`;
     const partial = interrupted

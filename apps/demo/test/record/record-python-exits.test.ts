@@ -1,6 +1,6 @@
 /*
  * The CPython recorder on the ways out that skip the atexit callbacks: os._exit() (_exit
- * interposed) and fatal signals (os.abort()'s SIGABRT, a SIGSEGV). The buffered tail of the
+ * interposed), fatal signals (os.abort()'s SIGABRT, a SIGSEGV) and os.execv (the exec family). The buffered tail of the
  * trace used to be lost there (the recording reported incomplete); now every call is kept,
  * the trace ends with "# end _exit(3): ..." / "# end SIGABRT: ..." and the status is passed on.
  *
@@ -29,6 +29,11 @@ const PROGRAM = [
   "    pid = os.fork()",
   "    if pid == 0: os._exit(5)",
   "    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))",
+  'if sys.argv[1] == "exec_": os.execv("/bin/true", ["true"])',
+  'if sys.argv[1] == "fail_":',
+  '    try: os.execv("/nonexistent/prog", ["prog"])',
+  '    except OSError: print("exec failed")',
+  "    n = bytearray(123456)",
   // every argv[1] is also a constant of the code: otherwise one more string is allocated before the marker
   'if sys.argv[1] == "none_": pass',
 ].join("\n");
@@ -60,6 +65,7 @@ describe.skipIf(!havePython)("the CPython recorder keeps every call when the pro
       ["_exit", 3, "_exit(3)", 2],
       ["abort", 134, "SIGABRT", 2],
       ["segv_", 139, "SIGSEGV", undefined], // after importing ctypes
+      ["exec_", 0, "exec", 8], // /bin/true's status
     ] as const) {
       const r = await recordLeaving(how);
       expect(r.rec.exitCode, how).toBe(status);
@@ -75,6 +81,21 @@ describe.skipIf(!havePython)("the CPython recorder keeps every call when the pro
       // the statistics of that moment (the GIL held, no allocator call under way)
       expect(r.stats, how).toMatch(/^Small block threshold = 512/);
     }
+  });
+
+  it("os.execv that fails: '# exec failed', the recording goes on to its real end, whose statistics are written", { timeout: 120_000 }, async () => {
+    const r = await recordLeaving("fail_");
+    expect(r.rec.exitCode).toBe(0);
+    expect(r.rec.stdout).toBe("exec failed\n");
+    expect(r.rec.ending).toBe("atexit");
+    expect(r.calls).toBe(r.rec.events);
+    expect(r.lines.filter((l) => MARKER.test(l))).toHaveLength(2); // the second bytearray, after the failed exec: the hooks are back
+    const at = r.lines.indexOf("# exec /nonexistent/prog");
+    expect(at).toBeGreaterThan(0);
+    expect(r.lines.slice(at).find((l) => l.startsWith("# end "))).toMatch(/^# end exec: \d+ events, /);
+    expect(r.lines).toContain("# exec failed: the recording goes on");
+    expect(r.lines.at(-1)).toMatch(new RegExp(`^# end atexit: ${r.rec.events} events, `));
+    expect(r.stats).toMatch(/^Small block threshold = 512/);
   });
 
   it("a forked child's os._exit(5) does not end the parent's recording; the program's own SIGTERM handler and getsignal() are as without the recorder", { timeout: 120_000 }, async () => {
