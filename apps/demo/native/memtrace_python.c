@@ -834,7 +834,7 @@ static int py_emergency_lock(void) {
 }
 
 /* The end lines, as stop_recording writes them, and a flush: the direct calls' count, a last
-   # rss sample (when sampled is set: the tables are consistent), "# end <what>: N events, ...". */
+   # rss sample (when sample is set: the lock is held, the tables are consistent), "# end <what>: N events, ...". */
 static void py_end_lines(const char *what, int sample) {
     char line[512];
     if (libc_calls) {
