@@ -185,8 +185,9 @@ function attributor(stack: CPythonStack, replayer: Replayer, by: KeyType, resolv
     return i;
   };
   return (live) => {
-    // resident pages: a slot each, with the live blocks' bytes on it (two passes over the
-    // blocks: the bytes covered and the biggest block of each page, then the shares)
+    // resident pages: a slot each, with the live blocks' bytes on it (one pass over the
+    // blocks: the bytes covered and the biggest block of each page, and the pieces on them;
+    // then the pieces' shares)
     const slotOf = new Map<number, number>();
     for (const vma of residentAnonPages(stack.process)) for (const p of vma.pages) if (!slotOf.has(p)) slotOf.set(p, slotOf.size);
     const pages = slotOf.size;
@@ -194,22 +195,26 @@ function attributor(stack: CPythonStack, replayer: Replayer, by: KeyType, resolv
     const given = new Float64Array(pages);
     const biggestBytes = new Float64Array(pages);
     const biggestSource = new Int32Array(pages).fill(-1);
-    // per source, in the order first met (that order breaks ties in the sort, as before)
-    const order: number[] = [];
-    const resident: number[] = [];
-    const requested: number[] = [];
-    const count: number[] = [];
-    const met = (i: number) => {
-      if (resident[i] === undefined) {
-        order.push(i);
-        resident[i] = requested[i] = count[i] = 0;
-      }
-    };
     for (const [ptr, block] of live) {
       if (block.source < 0) block.source = source(block.tb);
       if (block.sim < 0) block.sim = replayer.simulatedPointer(ptr);
+    }
+    // per source, in the order first met (that order breaks ties in the sort, as before)
+    const order: number[] = [];
+    const seen = new Uint8Array(sources.length);
+    const resident = new Float64Array(sources.length);
+    const requested = new Float64Array(sources.length);
+    const count = new Float64Array(sources.length);
+    // the pieces of blocks on resident pages, in block order: page slot, bytes, source
+    const pieceSlot: number[] = [];
+    const pieceBytes: number[] = [];
+    const pieceSource: number[] = [];
+    for (const block of live.values()) {
       const { size: bytes, source: i, sim } = block;
-      met(i);
+      if (seen[i] === 0) {
+        seen[i] = 1;
+        order.push(i);
+      }
       requested[i]! += bytes;
       count[i]!++;
       if (sim === 0 || bytes === 0) continue;
@@ -224,24 +229,19 @@ function attributor(stack: CPythonStack, replayer: Replayer, by: KeyType, resolv
             biggestSource[slot] = i;
             biggestBytes[slot] = next - a;
           }
+          pieceSlot.push(slot);
+          pieceBytes.push(next - a);
+          pieceSource.push(i);
         }
         a = next;
       }
     }
     // whole bytes: floor shares, the remainder to the block covering most of the page
-    for (const { sim, size: bytes, source: i } of live.values()) {
-      if (sim === 0 || bytes === 0) continue;
-      for (let a = sim; a < sim + bytes; ) {
-        const page = Math.floor(a / PAGE);
-        const next = Math.min((page + 1) * PAGE, sim + bytes);
-        const slot = slotOf.get(page);
-        if (slot !== undefined) {
-          const part = Math.floor((PAGE * (next - a)) / covered[slot]!);
-          resident[i]! += part;
-          given[slot]! += part;
-        }
-        a = next;
-      }
+    for (let k = 0; k < pieceSlot.length; k++) {
+      const slot = pieceSlot[k]!;
+      const part = Math.floor((PAGE * pieceBytes[k]!) / covered[slot]!);
+      resident[pieceSource[k]!]! += part;
+      given[slot]! += part;
     }
     let unclaimed = 0;
     for (let slot = 0; slot < pages; slot++) {
