@@ -14,6 +14,9 @@
  * heap top) carries those pages. Pages no live traced block covers (allocator metadata,
  * cached free chunks, the frame data stack, blocks made before tracing started) form one
  * more line, `<no live block>`. The lines sum to the account's RssAnon exactly.
+ *
+ * `residentAtMoments` makes the same attribution at several call events of one replay (the
+ * report's flame snapshots); `residentBySource` is it with one moment, `--at N` or the end.
  */
 import { account } from "@mem/insight";
 import { TraceStream, type TraceRecord } from "@mem/memtrace";
