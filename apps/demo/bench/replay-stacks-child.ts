@@ -2,9 +2,10 @@
  * Replays of one trace as `mem-demo replay <trace>` does them (the stack from the trace's
  * header, then {@link replayFile}: read, gunzip, parse, replay), in a fresh process: the first
  * with the JIT cold, as for the command, then `warm` more in the same process. Prints one JSON
- * line: the user CPU seconds of the first replay and the mean of the warm ones (replay alone,
+ * line: the user CPU seconds of the first replay and the median of the warm ones (replay alone,
  * the stack's construction excluded), and the calls replayed. (The kernel accounts CPU time
- * in ticks of a few milliseconds: a mean over several replays is steadier than the fastest.)
+ * in ticks of a few milliseconds, and the garbage of the previous replay's stack is collected
+ * during the next: the median of several replays is steadier than the fastest or the mean.)
  * Run by replay-stacks.ts: node --import tsx bench/replay-stacks-child.ts <trace> <warm>
  */
 import { prepareReplay } from "../src/replay-command.js";
@@ -22,6 +23,7 @@ async function once(): Promise<{ user: number; calls: number }> {
 }
 
 const cold = await once();
-let warm = 0;
-for (let i = 0; i < warmRounds; i++) warm += (await once()).user / warmRounds;
-process.stdout.write(JSON.stringify({ cold: cold.user, warm: warmRounds > 0 ? warm : null, calls: cold.calls }) + "\n");
+const warm: number[] = [];
+for (let i = 0; i < warmRounds; i++) warm.push((await once()).user);
+warm.sort((a, b) => a - b);
+process.stdout.write(JSON.stringify({ cold: cold.user, warm: warm[warm.length >> 1] ?? null, calls: cold.calls }) + "\n");

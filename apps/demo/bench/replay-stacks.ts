@@ -7,7 +7,7 @@
  *
  * - cold: the first replay in a fresh process (bench/replay-stacks-child.ts), as the command
  *   runs; the replay's own CPU (the stack's construction excluded);
- * - warm: the mean of the next few replays in that process (each variant in processes of its
+ * - warm: the median of the next few replays in that process (each variant in processes of its
  *   own: replaying both in one process makes each slow the other's JIT down);
  * - the whole `mem-demo replay` command (the built CLI): Node's and the modules' start-up included.
  *
@@ -28,7 +28,7 @@ const FIXTURE = fileURLToPath(new URL("../test/fixtures/report-stacks/sources.me
 const CHILD = fileURLToPath(new URL("./replay-stacks-child.ts", import.meta.url));
 const STACK_LINE = /^#[FTSR] /;
 const COPIES = 10;
-/** Replays after the first in each fresh process (their mean is the warm figure). */
+/** Replays after the first in each fresh process (their median is the warm figure). */
 const WARM = 5;
 const POINTER_STEP = 2 ** 40;
 
@@ -82,7 +82,7 @@ const DEMO = fileURLToPath(new URL("..", import.meta.url));
 /** Prints the process's user CPU seconds to standard error as it exits (loaded with --import). */
 const CPU_AT_EXIT = `data:text/javascript,process.on("exit",()=>process.stderr.write("cpu-at-exit "+process.cpuUsage().user/1e6+"\\n"))`;
 
-/** A fresh process's first replay of `path` and the mean of `warm` more (user CPU), and the calls replayed. */
+/** A fresh process's first replay of `path` and the median of `warm` more (user CPU), and the calls replayed. */
 function replays(path: string, warm: number): { cold: number; warm: number; calls: number } {
   const out = execFileSync(process.execPath, ["--import", "tsx", CHILD, path, String(warm)], { encoding: "utf8", cwd: DEMO });
   return JSON.parse(out.trim().split("\n").at(-1)!) as { cold: number; warm: number; calls: number };
@@ -142,7 +142,7 @@ export function benchReplayStacks(rounds: number): void {
       for (const [mode, [without, withStacks]] of [
         ["cold replay (first in a fresh process)", best.cold],
         ["whole mem-demo replay command", best.process],
-        [`warm replay (mean of ${WARM} after the first, same process)`, best.warm],
+        [`warm replay (median of ${WARM} after the first, same process)`, best.warm],
       ] as const) {
         rows.push({
           trace: trace.name,
