@@ -161,6 +161,18 @@ export class VirtualMemory implements Memory {
   }
 
   /**
+   * A write to a page whose entry was filled by a read while its PTE lacked D or SD (after a
+   * soft-dirty clear): when the PTE (at the address the entry keeps) is present and writable,
+   * the frame's write view, for {@link rearm}; else null (the walk and fault path decides).
+   */
+  private writeAssist(slot: number): DataView | null {
+    if (this.generation !== this.frames.viewGeneration) return null;
+    const low = this.ram.load32(this.tlbPte[slot]!);
+    if ((low & (PTE_PRESENT | PTE_RW)) !== (PTE_PRESENT | PTE_RW)) return null;
+    return this.frames.frameView(this.tlbPhys[slot]! / PAGE_SIZE, true);
+  }
+
+  /**
    * The first write to a page after {@link writeProtect}: sets A, D and SD in its PTE (whose
    * address the entry keeps) and gives the entry its write view back, as the MMU's dirty-bit
    * update would; counted as a TLB miss.
@@ -592,7 +604,8 @@ export class VirtualMemory implements Memory {
     }
     const vpn = (address - offset) / PAGE_SIZE;
     const slot = tlbSlot(vpn);
-    const parked = this.parkedViews[slot]!;
+    let parked: DataView | null = this.parkedViews[slot] ?? null;
+    if (parked === null && this.tlbTag[slot] === vpn && this.tlbWritable[slot] === 0 && this.readViews[slot] !== null) parked = this.writeAssist(slot);
     if (parked !== null && this.tlbTag[slot] === vpn && this.generation === this.frames.viewGeneration) {
       // write-protected for soft-dirty tracking only: re-arm and store through the view
       this.rearm(slot, parked);
