@@ -79,7 +79,6 @@ extern void *__libc_pvalloc(size_t);
 static trace_writer W = { .fd = -1 };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t state = 0; /* 0: not started, 1: recording, 2: off */
-static volatile sig_atomic_t ended;  /* an end marker was written */
 static uint64_t n_events;
 static int n_threads;
 static TLS __thread int busy;      /* inside the shim on this thread */
@@ -89,6 +88,9 @@ static pthread_key_t exit_key;     /* its destructor writes "x <n>" */
 static pid_t exiting[256];         /* kernel tids of threads past their "x" line (lock held) */
 static int exiting_no[256];        /* and their thread numbers */
 static int n_exiting;
+
+#define MT_PASS_THROUGH busy
+#include "exit_paths.h" /* _exit, fatal signals, exec: the shim's part is below */
 
 static uint64_t read_start_brk(void) {
     char buf[4096];
@@ -461,7 +463,6 @@ void *pvalloc(size_t n) {
  * and a replay makes the same call (apps/demo/src/libc-control.ts). Not call events.
  */
 typedef int (*malloc_trim_fn)(size_t);
-static void *next_fn(const char *name); /* below, with the exec functions */
 extern int __libc_mallopt(int, int);
 
 static char *signed_dec(char *p, long long v) {
@@ -471,7 +472,7 @@ static char *signed_dec(char *p, long long v) {
 
 int malloc_trim(size_t pad) {
     static malloc_trim_fn next_trim;
-    if (!next_trim) next_trim = (malloc_trim_fn)next_fn("malloc_trim");
+    if (!next_trim) next_trim = (malloc_trim_fn)mt_next("malloc_trim");
     if (busy) return next_trim(pad);
     enter();
     int r = next_trim(pad);
@@ -521,50 +522,12 @@ static void fork_child(void) {
     W.len = 0;
 }
 
-/* ---- leaving without exit(): _exit, fatal signals, exec ---------------------------- */
+/* ---- leaving without exit(): _exit, fatal signals, exec (exit_paths.h) ------------- */
 
-static const char *signal_name(int sig) {
-    switch (sig) {
-    case SIGABRT: return "SIGABRT";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGILL: return "SIGILL";
-    case SIGTRAP: return "SIGTRAP";
-    case SIGSYS: return "SIGSYS";
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case SIGHUP: return "SIGHUP";
-    case SIGQUIT: return "SIGQUIT";
-    case SIGPIPE: return "SIGPIPE";
-    case SIGXCPU: return "SIGXCPU";
-    case SIGXFSZ: return "SIGXFSZ";
-    default: return "a signal";
-    }
-}
-
-static const int caught_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGINT,
-                                      SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU, SIGXFSZ };
-
-/*
- * Takes the lock for an emergency write (async-signal context: no blocking forever).
- * Returns 1 if taken. If this thread is inside the shim (busy), the buffer is consistent
- * up to W.len (a line is committed only once complete), so writing after it is safe.
- */
-static int emergency_lock(void) {
-    if (busy) return 0;
-    for (int i = 0; i < 200; i++) {
-        if (pthread_mutex_trylock(&lock) == 0) return 1;
-        struct timespec ms = { 0, 1000000 };
-        nanosleep(&ms, NULL);
-    }
-    return 0; /* another thread is stuck holding it: write anyway */
-}
-
-/* Writes "<prefix><what>: N events<suffix>" and flushes; only in the recording process. */
-static void emergency_line(const char *prefix, const char *what, long status, const char *suffix) {
+/* Writes "<prefix><what>: N events" and flushes; only in the recording process. */
+static void emergency_line(const char *prefix, const char *what) {
     if (state != 1 || W.fd < 0 || getpid() != W.owner) return;
-    int locked = emergency_lock();
+    int locked = mt_emergency_lock(&lock, busy);
     if (state == 1) {
         char *p = tw_reserve(&W, 600);
         p = tw_str(p, prefix);
@@ -573,234 +536,54 @@ static void emergency_line(const char *prefix, const char *what, long status, co
             *p++ = (what[n] == '\n' || what[n] == '\r') ? ' ' : what[n];
             n++;
         }
-        if (status >= 0) {
-            *p++ = '(';
-            p = tw_dec(p, (uint64_t)status);
-            *p++ = ')';
-        }
         p = tw_str(p, ": ");
         p = tw_dec(p, n_events);
-        p = tw_str(p, " events");
-        p = tw_str(p, suffix);
-        *p++ = '\n';
+        p = tw_str(p, " events\n");
         tw_commit(&W, p);
         tw_flush(&W);
     }
     if (locked) pthread_mutex_unlock(&lock);
 }
 
-/*
- * Signals whose handler is the shim's, while the program has not set its own. The program
- * must not notice: sigaction() and signal() (interposed below) report SIG_DFL for them, as
- * without the shim (CPython, for one, makes SIGINT raise KeyboardInterrupt only when it
- * finds SIG_DFL there), and a handler the program sets simply replaces the shim's.
- */
-static volatile sig_atomic_t shim_handles[65];
-
-/* A signal that ends the process: flush, mark the end, then die of it as the default action would. */
-static void on_fatal_signal(int sig) {
-    int saved = errno;
-    if (!ended) {
-        emergency_line("# end ", signal_name(sig), -1, "");
-        if (state == 1 && getpid() == W.owner) ended = 1;
-    }
-    /* SA_RESETHAND put the default action back and SA_NODEFER lets it be delivered now. A
-       fault (SIGSEGV of a bad access) would also recur on return; raising ends it here. */
-    if (sig > 0 && sig < 65) shim_handles[sig] = 0;
-    raise(sig);
-    errno = saved;
+/* _exit, _Exit or a fatal signal: "# end _exit(3): N events", "# end SIGABRT: N events". */
+static int mt_end(const char *what, int how) {
+    (void)how;
+    emergency_line("# end ", what);
+    return state == 1 && getpid() == W.owner;
 }
 
-static char alt_stack[1 << 16]; /* so that a stack overflow's SIGSEGV can still be handled */
+/* "# exec <path>: N events" before the new image replaces this one (which, if the shim is
+   preloaded into it, takes the trace over: see claim()). */
+static void mt_exec_begin(const char *path) { emergency_line("# exec ", path); }
 
-static void install_signal_handlers(void) {
-    stack_t old_ss;
-    if (sigaltstack(NULL, &old_ss) == 0 && (old_ss.ss_flags & SS_DISABLE)) {
-        stack_t ss = { .ss_sp = alt_stack, .ss_size = sizeof alt_stack, .ss_flags = 0 };
-        sigaltstack(&ss, NULL);
-    }
-    for (size_t i = 0; i < sizeof caught_signals / sizeof caught_signals[0]; i++) {
-        struct sigaction old;
-        if (sigaction(caught_signals[i], NULL, &old) != 0) continue;
-        /* only where the default action applies: an ignored signal stays ignored */
-        if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) {
-            struct sigaction sa;
-            memset(&sa, 0, sizeof sa);
-            sa.sa_handler = on_fatal_signal;
-            sigfillset(&sa.sa_mask);
-            sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
-            if (sigaction(caught_signals[i], &sa, NULL) == 0) shim_handles[caught_signals[i]] = 1;
-        }
-    }
-}
-
-typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
-typedef void (*signal_fn_t)(int);
-typedef signal_fn_t (*signal_fn)(int, signal_fn_t);
-static void *next_fn(const char *name);
-
-static sigaction_fn next_sigaction; /* glibc's, resolved by the constructor (or on first use) */
-static signal_fn next_signal;
-
-/* What the program sees of the shim's handlers: SIG_DFL, until it sets a handler of its own. */
-int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-    if (!next_sigaction) next_sigaction = (sigaction_fn)next_fn("sigaction");
-    sigaction_fn next = next_sigaction;
-    if (!next) { errno = ENOSYS; return -1; }
-    int mine = sig > 0 && sig < 65 && shim_handles[sig];
-    int r = next(sig, act, old);
-    if (r == 0 && mine) {
-        if (old) {
-            memset(old, 0, sizeof *old);
-            old->sa_handler = SIG_DFL;
-        }
-        if (act) shim_handles[sig] = 0;
-    }
-    return r;
-}
-
-signal_fn_t signal(int sig, signal_fn_t handler) {
-    if (!next_signal) next_signal = (signal_fn)next_fn("signal");
-    signal_fn next = next_signal;
-    if (!next) { errno = ENOSYS; return SIG_ERR; }
-    int mine = sig > 0 && sig < 65 && shim_handles[sig];
-    signal_fn_t r = next(sig, handler);
-    if (r != SIG_ERR && mine) {
-        shim_handles[sig] = 0;
-        return SIG_DFL;
-    }
-    return r;
-}
-
-/* _exit and _Exit skip the destructor: flush and mark the end, then exit_group as glibc does. */
-static void __attribute__((noreturn)) exit_now(int status, const char *name) {
-    if (!ended) {
-        emergency_line("# end ", name, status & 0xff, "");
-        if (state == 1 && getpid() == W.owner) ended = 1;
-    }
-    for (;;) syscall(SYS_exit_group, status);
-}
-
-void _exit(int status) { exit_now(status, "_exit"); }
-void _Exit(int status) { exit_now(status, "_Exit"); }
-
-/*
- * The exec family: the buffer is flushed with "# exec <path>: N events" before the new
- * image replaces this one (which, if the shim is preloaded into it, takes the trace over;
- * see claim()). If the exec fails, the recording goes on after "# exec failed".
- */
-static void before_exec(const char *path) {
-    if (!ended) emergency_line("# exec ", path ? path : "?", -1, "");
-}
-
-static void exec_failed(void) {
-    if (ended || state != 1 || getpid() != W.owner) return;
-    int saved = errno;
+/* The exec failed: the recording goes on. */
+static void mt_exec_failed(void) {
+    if (state != 1 || getpid() != W.owner) return;
     pthread_mutex_lock(&lock);
     tw_line(&W, "# exec failed");
     pthread_mutex_unlock(&lock);
-    errno = saved;
 }
 
-/* The next definition of an exec function (glibc's). dlsym may allocate: busy passes that through. */
-static void *next_fn(const char *name) {
-    int was = busy;
-    busy = 1;
-    void *f = dlsym(RTLD_NEXT, name);
-    busy = was;
-    return f;
+/* SIGINT, SIGPIPE and SIGXFSZ too: a C program usually leaves them at the default. */
+static const int caught_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGINT,
+                                      SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGXCPU, SIGXFSZ };
+
+/* glibc's sigaction and signal: the next definitions (resolved by the constructor, or on first use). */
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+typedef mt_handler_t (*signal_fn)(int, mt_handler_t);
+static sigaction_fn next_sigaction;
+static signal_fn next_signal;
+
+static int mt_glibc_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+    if (!next_sigaction) next_sigaction = (sigaction_fn)mt_next("sigaction");
+    if (!next_sigaction) { errno = ENOSYS; return -1; }
+    return next_sigaction(sig, act, old);
 }
 
-typedef int (*execve_fn)(const char *, char *const[], char *const[]);
-typedef int (*execv_fn)(const char *, char *const[]);
-typedef int (*fexecve_fn)(int, char *const[], char *const[]);
-typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int);
-
-int execve(const char *path, char *const argv[], char *const envp[]) {
-    static execve_fn next;
-    if (!next) next = (execve_fn)next_fn("execve");
-    before_exec(path);
-    int r = next ? next(path, argv, envp) : (int)syscall(SYS_execve, path, argv, envp);
-    exec_failed();
-    return r;
-}
-
-int execv(const char *path, char *const argv[]) {
-    static execv_fn next;
-    if (!next) next = (execv_fn)next_fn("execv");
-    before_exec(path);
-    int r = next ? next(path, argv) : (errno = ENOSYS, -1);
-    exec_failed();
-    return r;
-}
-
-int execvp(const char *file, char *const argv[]) {
-    static execv_fn next;
-    if (!next) next = (execv_fn)next_fn("execvp");
-    before_exec(file);
-    int r = next ? next(file, argv) : (errno = ENOSYS, -1);
-    exec_failed();
-    return r;
-}
-
-int execvpe(const char *file, char *const argv[], char *const envp[]) {
-    static execve_fn next;
-    if (!next) next = (execve_fn)next_fn("execvpe");
-    before_exec(file);
-    int r = next ? next(file, argv, envp) : (errno = ENOSYS, -1);
-    exec_failed();
-    return r;
-}
-
-int fexecve(int fd, char *const argv[], char *const envp[]) {
-    static fexecve_fn next;
-    if (!next) next = (fexecve_fn)next_fn("fexecve");
-    before_exec("(file descriptor)");
-    int r = next ? next(fd, argv, envp) : (errno = ENOSYS, -1);
-    exec_failed();
-    return r;
-}
-
-int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) {
-    static execveat_fn next;
-    if (!next) next = (execveat_fn)next_fn("execveat");
-    before_exec(path);
-    int r = next ? next(dirfd, path, argv, envp, flags) : (errno = ENOSYS, -1);
-    exec_failed();
-    return r;
-}
-
-/* execl, execlp, execle: the arguments gathered on the stack (no malloc), then the v forms. */
-#define GATHER_ARGS(first, ap, argv)                     \
-    size_t argc_ = 1;                                    \
-    va_start(ap, first);                                 \
-    while (va_arg(ap, const char *) != NULL) argc_++;    \
-    va_end(ap);                                          \
-    const char *argv[argc_ + 1];                         \
-    argv[0] = first;                                     \
-    va_start(ap, first);                                 \
-    for (size_t i_ = 1; i_ <= argc_; i_++) argv[i_] = va_arg(ap, const char *);
-
-int execl(const char *path, const char *arg, ...) {
-    va_list ap;
-    GATHER_ARGS(arg, ap, argv)
-    va_end(ap);
-    return execv(path, (char *const *)argv);
-}
-
-int execlp(const char *file, const char *arg, ...) {
-    va_list ap;
-    GATHER_ARGS(arg, ap, argv)
-    va_end(ap);
-    return execvp(file, (char *const *)argv);
-}
-
-int execle(const char *path, const char *arg, ...) {
-    va_list ap;
-    GATHER_ARGS(arg, ap, argv)
-    char *const *envp = va_arg(ap, char *const *);
-    va_end(ap);
-    return execve(path, (char *const *)argv, envp);
+static mt_handler_t mt_glibc_signal(int sig, mt_handler_t handler) {
+    if (!next_signal) next_signal = (signal_fn)mt_next("signal");
+    if (!next_signal) { errno = ENOSYS; return SIG_ERR; }
+    return next_signal(sig, handler);
 }
 
 /* Start when the shim is loaded, so that a program making no call still leaves a trace. */
@@ -813,9 +596,9 @@ __attribute__((constructor)) static void begin(void) {
     leave();
     if (state == 1) {
         /* resolve glibc's sigaction and signal now, not first inside a signal handler */
-        if (!next_sigaction) next_sigaction = (sigaction_fn)next_fn("sigaction");
-        if (!next_signal) next_signal = (signal_fn)next_fn("signal");
-        install_signal_handlers();
+        if (!next_sigaction) next_sigaction = (sigaction_fn)mt_next("sigaction");
+        if (!next_signal) next_signal = (signal_fn)mt_next("signal");
+        mt_install_handlers(caught_signals, sizeof caught_signals / sizeof caught_signals[0]);
     }
 }
 
@@ -830,7 +613,7 @@ __attribute__((destructor)) static void finish(void) {
         tw_commit(&W, p);
         tw_flush(&W);
         W.unbuffered = 1;
-        ended = 1;
+        mt_ended = 1;
     }
     pthread_mutex_unlock(&lock);
 }

@@ -784,54 +784,28 @@ static PyMethodDef stop_def = { "_memtrace_stop", atexit_stop, METH_NOARGS, NULL
 /* Fallback when the Python atexit callbacks did not run (atexit._clear()). */
 static void ll_exit(void) { stop_recording("Py_AtExit"); }
 
-/* ---- leaving without the atexit callbacks: os._exit, fatal signals ----
+/* ---- leaving without the atexit callbacks: os._exit, fatal signals, exec (exit_paths.h) ----
  *
- * os._exit() (and a C extension's _exit/_Exit) skip every exit handler, and a fatal signal
- * (os.abort()'s SIGABRT, a SIGSEGV) kills the process: the buffered tail of the trace would be
- * lost. As in memtrace_libc.c, those ways out flush it and end the trace like stop_recording:
- * _exit and _Exit are interposed (libpython calls them through its PLT; -rdynamic exports
- * these), "# end _exit(3): N events, ..." then exit_group with the same status; a fatal or
- * terminating signal whose action is the default gets a handler that writes
- * "# end SIGABRT: N events, ..." and raises the signal again with its default action, so the
- * exit status is the same. sigaction() and signal() are interposed so that the program (and
- * CPython's signal module) sees SIG_DFL there, as without the recorder. The statistics are
- * written too when that is safe: _exit with the GIL held; a signal when the GIL is held, the
- * recorder's lock was free and no allocator call was under way in this thread (depth 0, with
- * the direct libc calls recorded; a SIGABRT from glibc's malloc_printerr happens inside one).
- * Only SIGKILL (and a crash of the recorder itself) still loses the tail.
+ * os._exit() (and a C extension's _exit/_Exit) skip every exit handler, a fatal signal
+ * (os.abort()'s SIGABRT, a SIGSEGV) kills the process and an exec replaces it: the buffered
+ * tail of the trace would be lost. exit_paths.h, shared with memtrace_libc.c, catches those
+ * ways out (libpython and C extensions call _exit, sigaction, signal and the exec functions
+ * through their PLT; -rdynamic exports the recorder's); this recorder ends the trace there
+ * like stop_recording: "# end _exit(3): N events, ..." then exit_group with the same status;
+ * "# end SIGABRT: N events, ..." then the signal raised again with its default action, so the
+ * exit status is the same; "# exec <path>" and "# end exec: N events, ..." before the new
+ * image. The program (and CPython's signal module) sees SIG_DFL where the recorder's handler
+ * is, as without the recorder. The statistics are written too when that is safe: _exit and
+ * exec with the GIL held; a signal when the GIL is held, the recorder's lock was free and no
+ * allocator call was under way in this thread (depth 0, with the direct libc calls recorded;
+ * a SIGABRT from glibc's malloc_printerr happens inside one). Only SIGKILL (and a crash of
+ * the recorder itself) still loses the tail.
  */
-static volatile sig_atomic_t py_ended;    /* an end line was written by one of these */
-static volatile sig_atomic_t py_handles[65]; /* signals whose handler is the recorder's */
-
-static const char *py_signal_name(int sig) {
-    switch (sig) {
-    case SIGABRT: return "SIGABRT";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGILL: return "SIGILL";
-    case SIGTRAP: return "SIGTRAP";
-    case SIGSYS: return "SIGSYS";
-    case SIGTERM: return "SIGTERM";
-    case SIGHUP: return "SIGHUP";
-    case SIGQUIT: return "SIGQUIT";
-    case SIGXCPU: return "SIGXCPU";
-    default: return "signal";
-    }
-}
+#define MT_PASS_THROUGH depth
+#include "exit_paths.h"
 
 /* SIGINT (KeyboardInterrupt), SIGPIPE and SIGXFSZ (ignored) are CPython's own. */
 static const int py_fatal_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGTERM, SIGHUP, SIGQUIT, SIGXCPU };
-
-/* The lock, for an emergency write: tried for at most 200 ms (it may be this thread's own). */
-static int py_emergency_lock(void) {
-    for (int i = 0; i < 200; i++) {
-        if (pthread_mutex_trylock(&lock) == 0) return 1;
-        struct timespec ms = { 0, 1000000 };
-        nanosleep(&ms, NULL);
-    }
-    return 0; /* held by this thread or one stuck: write anyway (committed lines are whole) */
-}
 
 /* The end lines, as stop_recording writes them, and a flush: the direct calls' count, a last
    # rss sample (when sample is set: the lock is held, the tables are consistent), "# end <what>: N events, ...". */
@@ -851,92 +825,37 @@ static void py_end_lines(const char *what, int sample) {
 }
 
 /* Writes the end lines ("# end <what>: N events, ..."), flushes and closes the trace; then the
-   statistics when stats_ok. Only in the recording process, once. */
-static void py_emergency_end(const char *what, int stats_ok) {
-    if (py_ended || !recording || W.fd < 0 || getpid() != owner_pid) return;
-    int locked = py_emergency_lock();
+   statistics when stats_ok. Only in the recording process. Returns 1 when the trace ended here. */
+static int py_emergency_end(const char *what, int stats_ok) {
+    if (!recording || W.fd < 0 || getpid() != owner_pid) return 0;
+    int locked = mt_emergency_lock(&lock, 0); /* the lock may be this thread's: then 200 ms, and written anyway */
+    int ended = 0;
     if (recording) {
         recording = 0;
-        py_ended = 1;
+        ended = 1;
         py_end_lines(what, locked);
         close(W.fd);
         W.fd = -1;
     }
     if (locked) pthread_mutex_unlock(&lock);
     if (locked && stats_ok && PyGILState_Check()) write_stats();
+    return ended;
 }
 
-static void py_on_fatal_signal(int sig) {
-    int saved = errno;
-    py_emergency_end(py_signal_name(sig), depth == 0 && libc_calls);
-    /* SA_RESETHAND put the default action back, SA_NODEFER lets it be delivered now */
-    if (sig > 0 && sig < 65) py_handles[sig] = 0;
-    raise(sig);
-    errno = saved;
+/* _exit/_Exit: the statistics too, if this thread holds the GIL. A signal: only if no allocator
+   call was under way in this thread either (depth 0, with the direct libc calls recorded). */
+static int mt_end(const char *what, int how) {
+    return py_emergency_end(what, how == MT_END_EXIT || (depth == 0 && libc_calls));
 }
-
-static char py_alt_stack[1 << 16]; /* so that a stack overflow's SIGSEGV can still be handled */
 
 extern int __sigaction(int, const struct sigaction *, struct sigaction *); /* glibc's sigaction */
-typedef void (*py_handler_t)(int);
-extern py_handler_t py_libc_signal(int, py_handler_t) __asm__("bsd_signal"); /* glibc's signal */
+extern mt_handler_t py_libc_signal(int, mt_handler_t) __asm__("bsd_signal"); /* glibc's signal */
 
-static void install_exit_handlers(void) {
-    stack_t old_ss;
-    if (sigaltstack(NULL, &old_ss) == 0 && (old_ss.ss_flags & SS_DISABLE)) {
-        stack_t ss = { .ss_sp = py_alt_stack, .ss_size = sizeof py_alt_stack, .ss_flags = 0 };
-        sigaltstack(&ss, NULL);
-    }
-    for (size_t i = 0; i < sizeof py_fatal_signals / sizeof py_fatal_signals[0]; i++) {
-        int sig = py_fatal_signals[i];
-        struct sigaction old;
-        if (__sigaction(sig, NULL, &old) != 0) continue;
-        if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue; /* ignored or handled: left alone */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = py_on_fatal_signal;
-        sigfillset(&sa.sa_mask);
-        sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
-        if (__sigaction(sig, &sa, NULL) == 0) py_handles[sig] = 1;
-    }
-}
-
-/* What the program sees of the recorder's handlers: SIG_DFL, until it sets one of its own. */
-int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-    int mine = sig > 0 && sig < 65 && py_handles[sig];
-    int r = __sigaction(sig, act, old);
-    if (r == 0 && mine) {
-        if (old) {
-            memset(old, 0, sizeof *old);
-            old->sa_handler = SIG_DFL;
-        }
-        if (act) py_handles[sig] = 0;
-    }
-    return r;
-}
-
-py_handler_t signal(int sig, py_handler_t handler) {
-    int mine = sig > 0 && sig < 65 && py_handles[sig];
-    py_handler_t r = py_libc_signal(sig, handler);
-    if (r != SIG_ERR && mine) {
-        py_handles[sig] = 0;
-        return SIG_DFL;
-    }
-    return r;
-}
-
-static void __attribute__((noreturn)) py_exit_now(int status, const char *name) {
-    char what[32];
-    snprintf(what, sizeof what, "%s(%d)", name, status & 0xff);
-    py_emergency_end(what, 1);
-    for (;;) syscall(SYS_exit_group, status);
-}
-
-void _exit(int status) { py_exit_now(status, "_exit"); }
-void _Exit(int status) { py_exit_now(status, "_Exit"); }
+static int mt_glibc_sigaction(int sig, const struct sigaction *act, struct sigaction *old) { return __sigaction(sig, act, old); }
+static mt_handler_t mt_glibc_signal(int sig, mt_handler_t handler) { return py_libc_signal(sig, handler); }
 
 /*
- * The exec family (os.execv, os.execve, a C extension's execvp ...): the new image replaces the
+ * The exec family (os.execv, os.execve, a C extension's execvp or execl ...): the new image replaces the
  * recorder, so before it the trace is ended as at exit ("# exec <path>", then the end lines with
  * "# end exec: N events, ...") and the statistics are written (GIL held). If the exec fails,
  * "# exec failed: the recording goes on" follows, the hooks the statistics took off are put back,
@@ -945,13 +864,13 @@ void _Exit(int status) { py_exit_now(status, "_Exit"); }
  */
 static int py_exec_stats; /* the statistics were written for an exec */
 
-static void py_before_exec(const char *path) {
-    if (py_ended || !recording || W.fd < 0 || getpid() != owner_pid) return;
+static void mt_exec_begin(const char *path) {
+    if (!recording || W.fd < 0 || getpid() != owner_pid) return;
     depth++; /* what the recorder does here is not the program's */
     pthread_mutex_lock(&lock);
     if (recording) {
         char line[600];
-        snprintf(line, sizeof line, "# exec %.500s", path ? path : "?");
+        snprintf(line, sizeof line, "# exec %.500s", path);
         for (char *p = line; *p; p++) if (*p == '\n' || *p == '\r') *p = ' ';
         tw_line(&W, line);
         py_end_lines("exec", 1);
@@ -964,9 +883,8 @@ static void py_before_exec(const char *path) {
     depth--;
 }
 
-static void py_exec_failed(void) {
-    if (py_ended || !recording || getpid() != owner_pid) return;
-    int saved = errno;
+static void mt_exec_failed(void) {
+    if (!recording || getpid() != owner_pid) return;
     if (py_exec_stats) { /* write_stats took the mem/obj hooks off: back on, and the statistics again at the end */
         install_hooks();
         stats_written = 0;
@@ -975,64 +893,6 @@ static void py_exec_failed(void) {
     pthread_mutex_lock(&lock);
     if (recording) tw_line(&W, "# exec failed: the recording goes on");
     pthread_mutex_unlock(&lock);
-    errno = saved;
-}
-
-typedef int (*py_execve_fn)(const char *, char *const[], char *const[]);
-typedef int (*py_execv_fn)(const char *, char *const[]);
-typedef int (*py_fexecve_fn)(int, char *const[], char *const[]);
-
-/* glibc's definition of an exec function other than execve (dlsym allocates: not recorded). */
-static void *py_next_exec(const char *name) {
-    depth++;
-    void *f = dlsym(RTLD_NEXT, name);
-    depth--;
-    return f;
-}
-
-int execve(const char *path, char *const argv[], char *const envp[]) {
-    static py_execve_fn next;
-    if (!next) next = (py_execve_fn)py_next_exec("execve");
-    py_before_exec(path);
-    int r = next ? next(path, argv, envp) : (int)syscall(SYS_execve, path, argv, envp);
-    py_exec_failed();
-    return r;
-}
-
-int execv(const char *path, char *const argv[]) {
-    static py_execv_fn next;
-    if (!next) next = (py_execv_fn)py_next_exec("execv");
-    py_before_exec(path);
-    int r = next ? next(path, argv) : (errno = ENOSYS, -1);
-    py_exec_failed();
-    return r;
-}
-
-int execvp(const char *file, char *const argv[]) {
-    static py_execv_fn next;
-    if (!next) next = (py_execv_fn)py_next_exec("execvp");
-    py_before_exec(file);
-    int r = next ? next(file, argv) : (errno = ENOSYS, -1);
-    py_exec_failed();
-    return r;
-}
-
-int execvpe(const char *file, char *const argv[], char *const envp[]) {
-    static py_execve_fn next;
-    if (!next) next = (py_execve_fn)py_next_exec("execvpe");
-    py_before_exec(file);
-    int r = next ? next(file, argv, envp) : (errno = ENOSYS, -1);
-    py_exec_failed();
-    return r;
-}
-
-int fexecve(int fd, char *const argv[], char *const envp[]) {
-    static py_fexecve_fn next;
-    if (!next) next = (py_fexecve_fn)py_next_exec("fexecve");
-    py_before_exec("(file descriptor)");
-    int r = next ? next(fd, argv, envp) : (errno = ENOSYS, -1);
-    py_exec_failed();
-    return r;
 }
 
 /*
@@ -1177,6 +1037,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "memtrace_python: cannot register the atexit hook\n");
         return 2;
     }
-    install_exit_handlers(); /* os._exit, os.abort(), a fatal signal: the trace still ends whole */
+    /* os._exit, os.abort(), a fatal signal: the trace still ends whole */
+    mt_install_handlers(py_fatal_signals, sizeof py_fatal_signals / sizeof py_fatal_signals[0]);
     return Py_RunMain();
 }

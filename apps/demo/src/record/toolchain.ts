@@ -14,6 +14,7 @@ import { homedir } from "node:os";
 import { basename, delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RecordError } from "./errors.js";
+import { nativeInputs } from "./native-inputs.js";
 import { run } from "./run.js";
 
 /** The directory of the C sources: `apps/demo/native`, found upwards from this module (src/record or dist). */
@@ -116,7 +117,7 @@ export interface NativeTarget {
   readonly name: string;
   /** The main source file in the native directory. */
   readonly source: string;
-  /** Headers it includes from the native directory (part of the cache key). */
+  /** Headers it includes from the native directory; with those found by {@link nativeInputs}, part of the cache key. */
   readonly headers: readonly string[];
   /** Extra flags before the source (e.g. -shared -fPIC). */
   readonly flags: readonly string[];
@@ -134,7 +135,7 @@ export async function compileNative(target: NativeTarget, cacheDir = defaultCach
   const hash = createHash("sha256");
   hash.update(cc);
   for (const f of [...target.flags, ...target.libs]) hash.update(`\0${f}`);
-  for (const file of [target.source, ...target.headers]) hash.update(readFileSync(join(dir, file)));
+  for (const file of nativeInputs(dir, target.source, target.headers)) hash.update(`\0${file}\0`).update(readFileSync(join(dir, file)));
   const out = join(cacheDir, `${target.name}-${hash.digest("hex").slice(0, 16)}`);
   if (existsSync(out)) return out;
   mkdirSync(cacheDir, { recursive: true });
