@@ -138,6 +138,13 @@ describe("soft-dirty tracking (clear_refs 4, pagemap bit 55)", () => {
     expect([...p.memory.read(a + 147 * PAGE + 100, 3)]).toEqual([1, 2, 3]);
     expect(p.memory.load8(a + 126 * PAGE + 15)).toBe(7);
     expect(residentAnonPages(p, { softDirty: true }).flatMap((v) => v.softDirty)).toEqual([a / PAGE + 105, a / PAGE + 126, a / PAGE + 147]);
+    // an entry dropped, then filled again by a read (read-only: SD clear), then written
+    residentAnonPages(p, { clearSoftDirty: true });
+    p.mm.memory.invalidate(a / PAGE + 168, a / PAGE + 169);
+    expect(p.memory.load8(a + 168 * PAGE)).toBe(1);
+    p.memory.store32(a + 168 * PAGE + 12, 0x12345678);
+    expect(p.memory.load32(a + 168 * PAGE + 12)).toBe(0x12345678);
+    expect(residentAnonPages(p, { softDirty: true }).flatMap((v) => v.softDirty)).toEqual([a / PAGE + 168]);
   });
 
   it("property: a resident page that is not soft-dirty was resident at the last clear, with the same bytes", () => {
