@@ -22,14 +22,15 @@
  *                              |                                                "# end _exit(3): N events..."
  *                              +--SYS_exit_group(3)--> kernel
  *
- * The including file defines, before #include, MT_PASS_THROUGH: an lvalue (a thread-local
+ * The including file is compiled with _GNU_SOURCE (RTLD_NEXT, execvpe) and defines, before
+ * #include, MT_PASS_THROUGH: an lvalue (a thread-local
  * int) that, while non-zero, makes the shim's own allocator wrappers pass calls through
  * unrecorded (dlsym may allocate). It defines these functions, declared here:
  *
  *   int  mt_end(what, how)     writes "# end <what>: N events..." and flushes; how is
- *                              MT_END_SIGNAL (in a signal handler: async-signal-safe writes
- *                              only; the lock may be held by this or another thread) or
- *                              MT_END_EXIT. Returns 1 when the trace has ended here (the end
+ *                              MT_END_SIGNAL (in a signal handler, which may have interrupted
+ *                              this very shim: the lock may be held by this or another
+ *                              thread; no malloc) or MT_END_EXIT. Returns 1 when the trace has ended here (the end
  *                              line is written; no later one may be).
  *   void mt_exec_begin(path)   before the new image replaces this one
  *   void mt_exec_failed(void)  the exec returned (errno is kept around it)
