@@ -9,8 +9,11 @@
  *   frames     [file, line, file, line, …]                 each (file, line) once
  *   nodes      [parent, frame, parent, frame, …]           each call path once; node 0 is the root
  *   snapshots  { event, minFramePx: [resident, requested],
- *                values: [node, resident, requested, count, …]   the nodes drawn (either metric)
- *                rest:   [node, pruned, rf, rr, rq, rc, qf, qr, qq, qc, …] }   what was left out
+ *                values: [node, resident, requested, count, …]   the nodes drawn (either metric);
+ *                        -1 - node alone: the same numbers as at the moment before
+ *                rest:   [node, pruned, f, r, q, c, …] }                       what was left out:
+ *                        the same sums for both metrics (the usual case); when they differ,
+ *                        [node, -1 - pruned, rf, rr, rq, rc, qf, qr, qq, qc]
  * ```
  */
 import type { FlameNode, FlameRest, FlameRestSums } from "./api.js";
@@ -80,9 +83,16 @@ export interface PackedFlame {
   readonly event: number;
   /** `minFramePx` for the resident and the requested picture. */
   readonly minFramePx: readonly [number, number];
-  /** Per node kept: its id, resident bytes, requested bytes, live blocks (flat). */
+  /**
+   * Per node kept: its id, resident bytes, requested bytes, live blocks; or -1 minus its id
+   * alone when they are those of the moment before (flat).
+   */
   readonly values: readonly number[];
-  /** Per node with callees left out: its id, how many, then resident's and requested's frames, resident, requested, count (flat). */
+  /**
+   * Per node with callees left out: its id, how many, then frames, resident, requested, count
+   * of those left out (the same for both metrics); or, when the metrics' sums differ, its id,
+   * -1 minus how many, then resident's and requested's four sums (flat).
+   */
   readonly rest: readonly number[];
 }
 
@@ -100,8 +110,6 @@ export interface PackedFlames {
   readonly snapshots: readonly PackedFlame[];
 }
 
-const VALUES = 4;
-const REST = 10;
 
 /**
  * Builds {@link PackedFlames} one moment at a time: each tree is pruned
@@ -116,6 +124,8 @@ export class FlamePacker {
   private readonly nodeIds = new Map<string, number>();
   private readonly nodes: number[] = [-1, -1];
   private readonly snapshots: PackedFlame[] = [];
+  /** The numbers of the nodes kept at the last moment added, by node id. */
+  private previous = new Map<number, readonly [number, number, number]>();
 
   /** @param root - the root's name (`flameTree`'s `root`) */
   constructor(
@@ -159,13 +169,23 @@ export class FlamePacker {
     const pruned = pruneFlameTree(tree, this.options);
     const values: number[] = [];
     const rest: number[] = [];
+    const now = new Map<number, readonly [number, number, number]>();
     const walk = (n: FlameNode, id: number) => {
-      values.push(id, n.resident, n.requested, n.count);
+      const before = this.previous.get(id);
+      if (before !== undefined && before[0] === n.resident && before[1] === n.requested && before[2] === n.count) values.push(-1 - id);
+      else values.push(id, n.resident, n.requested, n.count);
+      now.set(id, [n.resident, n.requested, n.count]);
       const r = n.rest;
-      if (r !== undefined) rest.push(id, r.pruned, ...METRICS.flatMap((m) => [r[m].frames, r[m].resident, r[m].requested, r[m].count]));
+      if (r !== undefined) {
+        const sums = (m: FlameRestSums) => [m.frames, m.resident, m.requested, m.count];
+        const [a, b] = [sums(r.resident), sums(r.requested)];
+        if (a.every((x, k) => x === b[k])) rest.push(id, r.pruned, ...a);
+        else rest.push(id, -1 - r.pruned, ...a, ...b);
+      }
       for (const c of n.children) walk(c, this.nodeId(id, c));
     };
     walk(pruned.tree, 0);
+    this.previous = now;
     this.snapshots.push({ event, minFramePx: [pruned.minFramePx.resident, pruned.minFramePx.requested], values, rest });
   }
 
@@ -202,9 +222,28 @@ interface Building {
 export function unpackFlame(packed: PackedFlames, index: number): UnpackedFlame {
   const s = packed.snapshots[index];
   if (s === undefined) throw new RangeError(`view: flame snapshot ${index} does not exist (${packed.snapshots.length} snapshots)`);
+  // the numbers of every node at each moment up to this one (a node may say "as before")
+  let previous = new Map<number, readonly [number, number, number]>();
+  let numbers = previous;
+  for (let k = 0; k <= index; k++) {
+    const v = packed.snapshots[k]!.values;
+    numbers = new Map();
+    for (let i = 0; i < v.length; ) {
+      if (v[i]! < 0) {
+        const id = -1 - v[i]!;
+        const before = previous.get(id);
+        if (before === undefined) throw new RangeError(`view: flame snapshot ${k}: node ${id} is "as before", but was not in snapshot ${k - 1}`);
+        numbers.set(id, before);
+        i += 1;
+      } else {
+        numbers.set(v[i]!, [v[i + 1]!, v[i + 2]!, v[i + 3]!]);
+        i += 4;
+      }
+    }
+    previous = numbers;
+  }
   const byId = new Map<number, Building>();
-  for (let i = 0; i < s.values.length; i += VALUES) {
-    const id = s.values[i]!;
+  for (const [id, [resident, requested, count]] of numbers) {
     let name = packed.root;
     let file = "";
     if (id !== 0) {
@@ -213,7 +252,7 @@ export function unpackFlame(packed: PackedFlames, index: number): UnpackedFlame 
       const line = packed.frames[2 * frame + 1]!;
       name = line > 0 ? `${file}:${line}` : file;
     }
-    byId.set(id, { name, file, resident: s.values[i + 1]!, requested: s.values[i + 2]!, count: s.values[i + 3]!, children: [] });
+    byId.set(id, { name, file, resident, requested, count, children: [] });
   }
   for (const [id, b] of byId) {
     if (id === 0) continue;
@@ -221,11 +260,19 @@ export function unpackFlame(packed: PackedFlames, index: number): UnpackedFlame 
     if (parent === undefined) throw new RangeError(`view: flame snapshot ${index}: node ${id}'s parent ${packed.nodes[2 * id]} is not in it`);
     parent.children.push(b);
   }
-  for (let i = 0; i < s.rest.length; i += REST) {
+  for (let i = 0; i < s.rest.length; ) {
     const b = byId.get(s.rest[i]!);
     if (b === undefined) throw new RangeError(`view: flame snapshot ${index}: rest of node ${s.rest[i]}, which is not in it`);
     const sums = (at: number): FlameRestSums => ({ frames: s.rest[at]!, resident: s.rest[at + 1]!, requested: s.rest[at + 2]!, count: s.rest[at + 3]! });
-    b.rest = { pruned: s.rest[i + 1]!, resident: sums(i + 2), requested: sums(i + 6) };
+    const pruned = s.rest[i + 1]!;
+    if (pruned >= 0) {
+      const both = sums(i + 2);
+      b.rest = { pruned, resident: both, requested: both };
+      i += 6;
+    } else {
+      b.rest = { pruned: -1 - pruned, resident: sums(i + 2), requested: sums(i + 6) };
+      i += 10;
+    }
   }
   for (const b of byId.values()) b.children.sort(flameOrder);
   const root = byId.get(0);

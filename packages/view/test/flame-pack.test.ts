@@ -29,20 +29,29 @@ const paths = fc.array(
 );
 
 describe("flame snapshots: pruned, packed, unpacked", () => {
-  it("draws a pruned, packed and unpacked tree exactly as the whole tree, for both metrics, at any budget", () => {
+  it("draws each moment, pruned, packed and unpacked, exactly as its whole tree, for both metrics, at any budget", () => {
+    // moments that share tracebacks (some unchanged from the moment before), as a replay's do
+    const moments = fc.array(fc.oneof(paths.map((ps) => ({ ps, again: false })), fc.constant({ ps: [] as FlamePath[], again: true })), { minLength: 1, maxLength: 4 });
     fc.assert(
-      fc.property(paths, fc.integer({ min: 8, max: 80 }), fc.constantFrom(300, 960), (ps, maxNodes, width) => {
-        const tree = flameTree(ps);
+      fc.property(moments, fc.integer({ min: 8, max: 80 }), fc.constantFrom(300, 960), (ms, maxNodes, width) => {
         const packer = new FlamePacker("all", { maxNodes, width });
-        packer.add(7, tree);
+        const trees: FlameNode[] = [];
+        ms.forEach((m, i) => {
+          const tree = m.again && i > 0 ? trees[i - 1]! : flameTree(m.ps);
+          trees.push(tree);
+          packer.add(10 * i, tree);
+        });
         const packed = JSON.parse(JSON.stringify(packer.packed())) as ReturnType<FlamePacker["packed"]>;
-        const back = unpackFlame(packed, 0);
-        expect(back.event).toBe(7);
-        for (const metric of ["resident", "requested"] as const) {
-          expect(renderFlameGraph(back.tree, { metric, maxNodes, width, minFramePx: back.minFramePx[metric] })).toBe(renderFlameGraph(tree, { metric, maxNodes, width }));
-        }
+        trees.forEach((tree, i) => {
+          const back = unpackFlame(packed, i);
+          expect(back.event).toBe(10 * i);
+          expect(back.tree).toEqual(pruneFlameTree(tree, { maxNodes, width }).tree);
+          for (const metric of ["resident", "requested"] as const) {
+            expect(renderFlameGraph(back.tree, { metric, maxNodes, width, minFramePx: back.minFramePx[metric] })).toBe(renderFlameGraph(tree, { metric, maxNodes, width }));
+          }
+        });
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 
@@ -73,12 +82,30 @@ describe("flame snapshots: pruned, packed, unpacked", () => {
     expect(p.files).toEqual(["/app/main.py", "/app/load.py", "/usr/lib/python3.11/json/decoder.py", "<no live block>"]);
     expect(p.nodes.length / 2).toBe(8);
     expect(p.frames.length / 2).toBe(7);
-    expect(p.snapshots.map((s) => [s.event, s.values.length / 4, s.rest.length / 10])).toEqual([
-      [100, 8, 1],
-      [200, 8, 1],
+    // eight nodes kept; at 200 the four on the scaled path (the root, main.py:30, load.py:12,
+    // decoder.py:353) have new numbers, the other four are "as before" (one number each);
+    // the thousand narrow callees of main.py:50: one rest of six numbers (the same sums for both metrics)
+    expect(p.snapshots.map((s) => [s.event, s.values.length, s.values.filter((v) => v < 0).length, s.rest.length])).toEqual([
+      [100, 8 * 4, 0, 6],
+      [200, 4 * 4 + 4, 4, 6],
     ]);
     expect(unpackFlame(p, 1).tree.resident).toBe(flameTree(golden(2)).resident);
     expect(unpackFlame(p, 0).tree).toEqual(pruneFlameTree(flameTree(golden(1))).tree);
+  });
+
+  it("stores both metrics' sums of what was left out when they differ", () => {
+    // a thousand narrow callees, half of them with no requested bytes (blocks of size 0)
+    const ps = golden().map((x, i) => (i >= 4 && i % 2 === 0 ? { ...x, requested: 0 } : x));
+    const packer = new FlamePacker();
+    packer.add(1, flameTree(ps));
+    const p = packer.packed();
+    expect(p.snapshots[0]!.rest.length).toBe(10);
+    expect(p.snapshots[0]!.rest[1]).toBe(-1 - 1000);
+    const { rest } = unpackFlame(p, 0).tree.children.find((c) => c.name === "/app/main.py:50")!;
+    expect(rest?.pruned).toBe(1000);
+    expect(rest?.resident.frames).toBe(1000);
+    expect(rest?.requested.frames).toBe(500);
+    expect(rest?.requested.requested).toBe(500 * 48);
   });
 
   it("names the moment a slider shows: the last at or before its event", () => {
