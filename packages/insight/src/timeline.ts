@@ -92,7 +92,10 @@ export interface TimelineOptions {
   /**
    * Keep the accounts incremental with soft-dirty tracking ({@link SoftDirtyTracker}): each
    * sample re-reads only the pool headers on pages written since the previous one. The
-   * samples are the same either way. @defaultValue true
+   * samples are the same either way; what changes is the simulated memory traffic: after each
+   * sample, the first store to each page sets its soft-dirty bit again (a PTE load and store),
+   * which a caller counting the program's accesses (compare's time proxy) would see.
+   * @defaultValue false
    */
   incremental?: boolean;
 }
@@ -171,7 +174,7 @@ export class Timeline {
     this.counts = options.syscalls;
     this.atEvent = options.at;
     this.simulated = simulated;
-    this.tracker = options.incremental === false ? undefined : new SoftDirtyTracker();
+    this.tracker = options.incremental === true ? new SoftDirtyTracker() : undefined;
     this.arenas = stack.pymalloc?.narenasCurrentlyAllocated ?? 0;
     this.threshold = this.mmapThreshold();
   }
