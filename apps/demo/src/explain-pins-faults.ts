@@ -16,13 +16,20 @@
  *   pinned by every source with a live block in it, and pinned *alone* when all its live
  *   blocks are that source's: freeing them would return the arena (its resident bytes). The
  *   heap top is pinned by the source of the chunk that stops it from being trimmed.
+ *
+ * Which blocks are traced, and by which traceback, is ./source-tracker.ts's account, the same
+ * as `--by`'s: what the recorder allocated for itself or before tracing started is `<untraced>`.
  */
 import { accountDetail, pinsOf } from "@mem/insight";
 import { TraceStream, type TraceRecord } from "@mem/memtrace";
 import { Traceback, formatSize, type KeyType, type RawFrame } from "@mem/pymem";
 import { BySourceError, feedTrace, noStacksError } from "./explain-by-source.js";
 import { Replayer } from "./replay.js";
+import { SourceTracker, type TracingStart } from "./source-tracker.js";
 import type { CPythonStack } from "./stack.js";
+
+/** The source of blocks and faults tracemalloc never traced (made before tracing started, or the recorder's own). */
+const UNTRACED = "<untraced>";
 
 /** glibc's chunk header: the user pointer is 16 bytes past the chunk. */
 const CHUNK_HEADER = 16;
@@ -33,11 +40,13 @@ export interface PinsFaultsOptions {
   readonly by: KeyType;
   /** After this many call events, or the end. @defaultValue "end" */
   readonly at?: number | "end";
+  /** When tracing started, as `explainBySource`'s `since`: blocks and allocation faults before it are `<untraced>`. @defaultValue "x-tracemalloc" */
+  readonly since?: TracingStart;
 }
 
 /** One source's pins and faults. */
 export interface SourcePins {
-  /** `str(traceback)` as tracemalloc prints it, `<untraced>` for blocks without a traced allocation. */
+  /** `str(traceback)` as tracemalloc prints it, `<untraced>` for blocks and allocation events tracemalloc never traced (before tracing started, the recorder's own). */
   readonly source: string;
   /** Minor faults during its allocation events, up to the moment. */
   faults: number;
@@ -73,14 +82,20 @@ export async function pinsAndFaultsBySource(stack: CPythonStack, trace: string, 
   const at = options.at ?? "end";
   const replayer = new Replayer(stack);
   const faults = stack.process;
-  const tbOf = new Map<number, number>(); // live recorded pointer -> traceback
-  const libcTbOf = new Map<number, number>();
-  const faultsByTb = new Map<number, number>();
-  const libcFaultsByTb = new Map<number, number>();
-  let sawPython = false;
-  let calls = 0;
+  // faults by the traceback of the allocation event, for the CPython domains and libc lines;
+  // those of events tracemalloc never sees (the recorder's own, or before tracing started) apart
+  const faultsByTb = [0, 1].map(() => new Map<number, number>());
+  const untracedFaults = [0, 0];
+  const tracker = new SourceTracker({
+    ...(options.since !== undefined ? { since: options.since } : {}),
+    onStart: () => {
+      faultsByTb.forEach((byTb, k) => {
+        for (const n of byTb.values()) untracedFaults[k]! += n;
+        byTb.clear();
+      });
+    },
+  });
   let freeFaults = 0;
-  let sawStacks = false;
   let done = false;
   const start = faults.faults.minor;
   const stream: TraceStream = new TraceStream((r: TraceRecord, line: number) => {
@@ -88,44 +103,20 @@ export async function pinsAndFaultsBySource(stack: CPythonStack, trace: string, 
     const before = faults.faults.minor;
     replayer.handle(r, line);
     const caused = faults.faults.minor - before;
-    switch (r.kind) {
-      case "stack":
-        sawStacks = true;
-        return;
-      case "retrace":
-        if (tbOf.has(r.ptr)) tbOf.set(r.ptr, stream.stacks.current);
-        return;
-      case "malloc":
-      case "calloc":
-      case "memalign":
-      case "realloc":
-      case "free": {
-        calls++;
-        const libc = r.domain === "libc";
-        if (!libc) sawPython = true;
-        const live = libc ? libcTbOf : tbOf;
-        if (r.kind === "free") {
-          freeFaults += caused;
-          live.delete(r.ptr);
-        } else {
-          const tb = stream.stacks.current;
-          const byTb = libc ? libcFaultsByTb : faultsByTb;
-          byTb.set(tb, (byTb.get(tb) ?? 0) + caused);
-          if (r.result !== 0) {
-            if (r.kind === "realloc" && r.ptr !== 0) live.delete(r.ptr);
-            live.set(r.result, tb);
-          }
-        }
-        if (calls === at) done = true;
-        return;
-      }
-      default:
-        return;
-    }
+    const tb = stream.stacks.current;
+    const effect = tracker.handle(r, tb);
+    if (effect === undefined) return;
+    const k = r.domain === "libc" ? 1 : 0;
+    if (r.kind === "free") freeFaults += caused;
+    else if (effect.seen) faultsByTb[k]!.set(tb, (faultsByTb[k]!.get(tb) ?? 0) + caused);
+    else untracedFaults[k]! += caused;
+    if (tracker.calls === at) done = true;
   });
   await feedTrace(stream, trace, () => done);
-  if (!sawStacks) throw noStacksError();
+  if (!tracker.sawStacks) throw noStacksError();
+  const calls = tracker.calls;
   if (typeof at === "number" && calls < at) throw new BySourceError(`--at ${at} is beyond the end of the trace (${calls} call events)`);
+  const kind = tracker.sawPython ? 0 : 1;
 
   const keyOf = new Map<number, string>();
   const key = (tb: number): string => {
@@ -144,18 +135,19 @@ export async function pinsAndFaultsBySource(stack: CPythonStack, trace: string, 
     if (s === undefined) sources.set(k, (s = { source: k, faults: 0, arenas: 0, arenasAlone: 0, residentAlone: 0, heapTop: undefined }));
     return s;
   };
-  for (const [tb, n] of sawPython ? faultsByTb : libcFaultsByTb) if (n > 0) source(key(tb)).faults += n;
+  for (const [tb, n] of faultsByTb[kind]!) if (n > 0) source(key(tb)).faults += n;
+  if (untracedFaults[kind]! > 0) source(UNTRACED).faults += untracedFaults[kind]!;
 
   // the live blocks at their simulated addresses
   const bySimulated = new Map<number, string>();
-  for (const [ptr, tb] of sawPython ? tbOf : libcTbOf) {
+  for (const [ptr, { tb }] of tracker.live) {
     const sim = replayer.simulatedPointer(ptr);
     if (sim !== 0) bySimulated.set(sim, key(tb));
   }
   const detail = accountDetail(stack);
   const pins = pinsOf(stack, detail, { maxArenas: Number.MAX_SAFE_INTEGER, maxBlocks: Number.MAX_SAFE_INTEGER });
   for (const arena of pins.arenas) {
-    const owners = new Set(arena.blocks.map((b) => bySimulated.get(b.address) ?? "<untraced>"));
+    const owners = new Set(arena.blocks.map((b) => bySimulated.get(b.address) ?? UNTRACED));
     for (const k of owners) {
       const s = source(k);
       s.arenas++;
@@ -166,7 +158,7 @@ export async function pinsAndFaultsBySource(stack: CPythonStack, trace: string, 
     }
   }
   if (pins.top !== undefined && pins.top.state === "in-use") {
-    source(bySimulated.get(pins.top.chunk + CHUNK_HEADER) ?? "<untraced>").heapTop = pins.top.wouldTrim;
+    source(bySimulated.get(pins.top.chunk + CHUNK_HEADER) ?? UNTRACED).heapTop = pins.top.wouldTrim;
   }
   const list = [...sources.values()].sort(
     (a, b) => b.faults - a.faults || b.arenas - a.arenas || b.residentAlone - a.residentAlone || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0),

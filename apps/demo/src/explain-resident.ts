@@ -13,7 +13,10 @@
  * so that a line whose blocks sit alone on pages (a pinned pool, an arena's last block, a
  * heap top) carries those pages. Pages no live traced block covers (allocator metadata,
  * cached free chunks, the frame data stack, blocks made before tracing started) form one
- * more line, `<no live block>`. The lines sum to the account's RssAnon exactly.
+ * more line, `<no live block>`. The lines sum to the account's RssAnon exactly. The live
+ * traced blocks are ./source-tracker.ts's, as `--by`'s: each line's requested bytes and count
+ * are `explain --by`'s size and count for that source at the same moment (the recorder's own
+ * blocks and those made before tracing started are in no line's).
  *
  * `residentAtMoments` makes the same attribution at several call events of one replay (the
  * report's flame snapshots); `residentBySource` is it with one moment, `--at N` or the end.
@@ -24,6 +27,7 @@ import { residentAnonPages } from "@mem/os-vm";
 import { Traceback, formatSize, type KeyType, type RawFrame } from "@mem/pymem";
 import { BySourceError, feedTrace, noStacksError } from "./explain-by-source.js";
 import { Replayer } from "./replay.js";
+import { SourceTracker, type TracedBlock, type TracingStart } from "./source-tracker.js";
 import type { CPythonStack } from "./stack.js";
 
 const PAGE = 4096;
@@ -34,6 +38,8 @@ export interface ResidentOptions {
   readonly by: KeyType;
   /** After this many call events, or the end. @defaultValue "end" */
   readonly at?: number | "end";
+  /** When tracing started, as `explainBySource`'s `since` (blocks allocated before are no one's). @defaultValue "x-tracemalloc" */
+  readonly since?: TracingStart;
   /** Only the first N lines (the total line always comes last). */
   readonly top?: number;
 }
@@ -68,6 +74,8 @@ export interface ResidentMomentsOptions {
   readonly moments: readonly number[];
   /** Also attribute at the end of the trace (after its last record). @defaultValue true */
   readonly end?: boolean;
+  /** When tracing started, as `explainBySource`'s `since` (blocks allocated before are no one's). @defaultValue "x-tracemalloc" */
+  readonly since?: TracingStart;
 }
 
 /**
@@ -83,58 +91,28 @@ export async function residentAtMoments(stack: CPythonStack, trace: string, opti
   const moments = options.moments;
   let next = 0;
   const replayer = new Replayer(stack);
-  // the CPython domains' live blocks, and the libc lines', which count only in a trace of a C
-  // program (no CPython domain at all: its call sites, record --libc --frames)
-  const live = [0, 1].map(() => new Map<number, LiveBlock>());
-  let sawPython = false;
-  let calls = 0;
-  let sawStacks = false;
+  // the traced blocks (./source-tracker.ts): the CPython domains', or the libc lines' in a trace
+  // of a C program (no CPython domain at all: its call sites, record --libc --frames)
+  const tracker = new SourceTracker(options.since !== undefined ? { since: options.since } : {});
   let done = !wantEnd && moments.length === 0;
   const attribution = attributor(stack, replayer, options.by, (tb) => stream.stacks.resolve(tb));
-  const attribute = () => attribution(live[sawPython ? 0 : 1]!);
+  const attribute = () => attribution(tracker.live);
   const stream: TraceStream = new TraceStream((r: TraceRecord, line: number) => {
     if (done) return;
     replayer.handle(r, line);
-    switch (r.kind) {
-      case "stack":
-        sawStacks = true;
-        return;
-      case "retrace":
-        for (const blocks of live) {
-          const b = blocks.get(r.ptr);
-          if (b !== undefined) {
-            b.tb = stream.stacks.current;
-            b.source = -1;
-          }
-        }
-        return;
-      case "malloc":
-      case "calloc":
-      case "memalign":
-      case "realloc":
-      case "free":
-        calls++;
-        {
-          if (r.domain !== "libc") sawPython = true;
-          const blocks = live[r.domain === "libc" ? 1 : 0]!;
-          if (r.kind === "free" || (r.kind === "realloc" && r.ptr !== 0 && r.result !== 0)) blocks.delete(r.ptr);
-          if (r.kind !== "free" && r.result !== 0) blocks.set(r.result, { size: r.kind === "calloc" ? r.nelem * r.elsize : r.size, tb: stream.stacks.current, source: -1, sim: -1 });
-        }
-        while (next < moments.length && moments[next]! < calls) next++;
-        if (moments[next] === calls) {
-          onMoment(calls, attribute());
-          next++;
-          if (!wantEnd && next === moments.length) done = true;
-        }
-        return;
-      default:
-        return;
+    if (tracker.handle(r, stream.stacks.current) === undefined) return;
+    const calls = tracker.calls;
+    while (next < moments.length && moments[next]! < calls) next++;
+    if (moments[next] === calls) {
+      onMoment(calls, attribute());
+      next++;
+      if (!wantEnd && next === moments.length) done = true;
     }
   });
   await feedTrace(stream, trace, () => done);
-  if (!sawStacks) throw noStacksError();
-  if (wantEnd) onMoment(calls, attribute());
-  return calls;
+  if (!tracker.sawStacks) throw noStacksError();
+  if (wantEnd) onMoment(tracker.calls, attribute());
+  return tracker.calls;
 }
 
 /**
@@ -144,29 +122,17 @@ export async function residentAtMoments(stack: CPythonStack, trace: string, opti
 export async function residentBySource(stack: CPythonStack, trace: string, options: ResidentOptions): Promise<ResidentAttribution> {
   const at = options.at ?? "end";
   let result: ResidentAttribution | undefined;
-  const calls = await residentAtMoments(stack, trace, { by: options.by, moments: at === "end" ? [] : [at], end: at === "end" }, (_event, r) => (result = r));
+  const calls = await residentAtMoments(stack, trace, { by: options.by, moments: at === "end" ? [] : [at], end: at === "end", ...(options.since !== undefined ? { since: options.since } : {}) }, (_event, r) => (result = r));
   if (typeof at === "number" && calls < at) throw new BySourceError(`--at ${at} is beyond the end of the trace (${calls} call events)`);
   if (result === undefined) throw new BySourceError(`--at ${String(at)} is not a call event (1 or more)`);
   return result;
-}
-
-/** A live traced block (by its recorded pointer), with what the attribution finds out about it once. */
-interface LiveBlock {
-  /** Requested bytes. */
-  readonly size: number;
-  /** Its traceback's id (`#T`/`#S`; a `#R` line changes it). */
-  tb: number;
-  /** Its source's index in the attribution's table; -1 until looked up (again after a `#R`). */
-  source: number;
-  /** Its simulated address; -1 until looked up. */
-  sim: number;
 }
 
 /**
  * The attribution of the stack's resident pages among `live` blocks as it stands, grouped
  * `by`; the source key of each traceback is kept across calls.
  */
-function attributor(stack: CPythonStack, replayer: Replayer, by: KeyType, resolve: (tb: number) => readonly { filename: string; lineno: number }[] | undefined): (live: ReadonlyMap<number, LiveBlock>) => ResidentAttribution {
+function attributor(stack: CPythonStack, replayer: Replayer, by: KeyType, resolve: (tb: number) => readonly { filename: string; lineno: number }[] | undefined): (live: ReadonlyMap<number, TracedBlock>) => ResidentAttribution {
   // the source of every traceback, once: an index into `sources` (equal keys, one index)
   const sources: { key: string; source: string; frames: RawFrame[] | undefined }[] = [];
   const indexOfKey = new Map<string, number>();
@@ -187,6 +153,8 @@ function attributor(stack: CPythonStack, replayer: Replayer, by: KeyType, resolv
     }
     return i;
   };
+  // each block's simulated address, looked up once
+  const simOf = new WeakMap<TracedBlock, number>();
   return (live) => {
     // resident pages: a slot each, with the live blocks' bytes on it (one pass over the
     // blocks: the bytes covered and the biggest block of each page, and the pieces on them;
@@ -198,9 +166,14 @@ function attributor(stack: CPythonStack, replayer: Replayer, by: KeyType, resolv
     const given = new Float64Array(pages);
     const biggestBytes = new Float64Array(pages);
     const biggestSource = new Int32Array(pages).fill(-1);
+    const blockSource = new Int32Array(live.size);
+    const blockSim = new Float64Array(live.size);
+    let n = 0;
     for (const [ptr, block] of live) {
-      if (block.source < 0) block.source = source(block.tb);
-      if (block.sim < 0) block.sim = replayer.simulatedPointer(ptr);
+      let sim = simOf.get(block);
+      if (sim === undefined) simOf.set(block, (sim = replayer.simulatedPointer(ptr)));
+      blockSource[n] = source(block.tb);
+      blockSim[n++] = sim;
     }
     // per source, in the order first met (that order breaks ties in the sort, as before)
     const order: number[] = [];
@@ -212,8 +185,10 @@ function attributor(stack: CPythonStack, replayer: Replayer, by: KeyType, resolv
     const pieceSlot: number[] = [];
     const pieceBytes: number[] = [];
     const pieceSource: number[] = [];
-    for (const block of live.values()) {
-      const { size: bytes, source: i, sim } = block;
+    n = 0;
+    for (const { size: bytes } of live.values()) {
+      const i = blockSource[n]!;
+      const sim = blockSim[n++]!;
       if (seen[i] === 0) {
         seen[i] = 1;
         order.push(i);

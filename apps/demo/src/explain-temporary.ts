@@ -3,11 +3,13 @@
  * allocations by source, as heaptrack reports them: blocks freed within N call events of
  * their allocation, grouped by where they were allocated, printed in tracemalloc's
  * statistics text (`file:line: size=<their total size>, count=<how many>, average=...`),
- * most bytes first.
+ * most bytes first. The blocks are those tracemalloc traces (./source-tracker.ts, as `--by`):
+ * the recorder's own and those allocated before tracing started are not counted.
  */
 import { TraceStream, type TraceRecord } from "@mem/memtrace";
 import { Statistic, Traceback, type KeyType, type RawFrame } from "@mem/pymem";
 import { feedTrace, noStacksError } from "./explain-by-source.js";
+import { SourceTracker, type TracedBlock, type TracingStart } from "./source-tracker.js";
 
 /** Options of {@link temporaryBySource}. */
 export interface TemporaryOptions {
@@ -17,6 +19,8 @@ export interface TemporaryOptions {
   readonly within: number;
   /** Only the first N lines. @defaultValue all */
   readonly top?: number;
+  /** When tracing started, as `explainBySource`'s `since`: blocks allocated before are not counted. @defaultValue "x-tracemalloc" */
+  readonly since?: TracingStart;
 }
 
 /**
@@ -24,61 +28,29 @@ export interface TemporaryOptions {
  * @throws {@link BySourceError} for a trace without source locations; `MemtraceSyntaxError`
  */
 export async function temporaryBySource(trace: string, options: TemporaryOptions): Promise<string[]> {
-  // two accounts: the CPython domains (tracemalloc's), and libc lines, which count only in a
-  // trace of a C program (no CPython domain at all: its call sites, record --libc --frames)
-  const state = [0, 1].map(() => ({
-    born: new Map<number, number>(), // ptr -> call event of its allocation
-    size: new Map<number, number>(),
-    tbOf: new Map<number, number>(),
-    perTraceback: new Map<number, { size: number; count: number }>(),
-  }));
-  let sawPython = false;
-  let current = state[0]!;
-  let calls = 0;
-  let sawStacks = false;
+  // per traceback, for the CPython domains (tracemalloc's) and libc lines, which count only in
+  // a trace of a C program (no CPython domain at all: its call sites, record --libc --frames)
+  const perTraceback = [0, 1].map(() => new Map<number, { size: number; count: number }>());
+  const tracker = new SourceTracker({ ...(options.since !== undefined ? { since: options.since } : {}), onStart: () => perTraceback.forEach((m) => m.clear()) });
+  // the traceback of each block's allocation, as heaptrack sees it (a `#R` reuse is no malloc)
+  const allocatedAt = new WeakMap<TracedBlock, number>();
   const stream: TraceStream = new TraceStream((r: TraceRecord) => {
-    switch (r.kind) {
-      case "stack":
-        sawStacks = true;
-        return;
-      case "malloc":
-      case "calloc":
-      case "memalign":
-      case "realloc":
-      case "free":
-        calls++;
-        if (r.domain !== "libc") sawPython = true;
-        current = state[r.domain === "libc" ? 1 : 0]!;
-        if (r.kind === "free" || (r.kind === "realloc" && r.ptr !== 0 && r.result !== 0)) end(r.ptr);
-        if (r.kind !== "free" && r.result !== 0) {
-          current.born.set(r.result, calls);
-          current.size.set(r.result, r.kind === "calloc" ? r.nelem * r.elsize : r.size);
-          current.tbOf.set(r.result, stream.stacks.current);
-        }
-        return;
-      default:
-        return;
-    }
+    const effect = tracker.handle(r, stream.stacks.current);
+    if (effect === undefined) return;
+    const { traced, ended } = effect;
+    if (traced !== undefined) allocatedAt.set(traced, traced.tb);
+    if (ended === undefined || tracker.calls - ended.born > options.within) return;
+    const byTb = perTraceback[r.domain === "libc" ? 1 : 0]!;
+    const tb = allocatedAt.get(ended)!;
+    const agg = byTb.get(tb) ?? { size: 0, count: 0 };
+    agg.size += ended.size;
+    agg.count++;
+    byTb.set(tb, agg);
   });
-  const end = (ptr: number) => {
-    const { born, size, tbOf, perTraceback } = current;
-    const b = born.get(ptr);
-    if (b === undefined) return;
-    if (calls - b <= options.within) {
-      const tb = tbOf.get(ptr)!;
-      const agg = perTraceback.get(tb) ?? { size: 0, count: 0 };
-      agg.size += size.get(ptr)!;
-      agg.count++;
-      perTraceback.set(tb, agg);
-    }
-    born.delete(ptr);
-    size.delete(ptr);
-    tbOf.delete(ptr);
-  };
   await feedTrace(stream, trace);
-  if (!sawStacks) throw noStacksError();
+  if (!tracker.sawStacks) throw noStacksError();
   const groups = new Map<string, Statistic>();
-  for (const [tb, agg] of state[sawPython ? 0 : 1]!.perTraceback) {
+  for (const [tb, agg] of perTraceback[tracker.sawPython ? 0 : 1]!) {
     let frames: RawFrame[] = [["<unknown>", 0]];
     if (tb >= 0) frames = stream.stacks.resolve(tb)!.map((f): RawFrame => [f.filename, f.lineno]);
     const key: RawFrame[] = options.by === "traceback" ? frames : options.by === "lineno" ? frames.slice(0, 1) : [[frames[0]![0], 0]];

@@ -4,7 +4,9 @@
  * (explain-resident.ts, `explain --by traceback --resident`) at up to
  * {@link MAX_FLAME_SNAPSHOTS} of the map snapshots' events and at the end, all in one replay,
  * each folded into a flame tree, pruned to what its two icicle graphs draw and packed against
- * one table of frames; the page draws the one at or before the slider's event.
+ * one table of frames; the page draws the one at or before the slider's event. The blocks are
+ * those tracemalloc traces (./source-tracker.ts): from `# x-tracemalloc-start` on, without the
+ * recorder's own.
  *
  *   map snapshot events ──► flameMoments (≤ 64: evenly spread, the peak's nearest, the end)
  *   trace ──► residentAtMoments(by traceback, moments, end) ──► shares at each moment
