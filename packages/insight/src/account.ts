@@ -76,10 +76,15 @@ export function accountDetail(stack: InspectedStack, options: AccountOptions = {
   const arenaSize = stack.pymalloc?.params.arenaSize ?? 0;
   const skip = (py?.arenas ?? []).map((a) => [a.base, a.base + arenaSize] as const).sort((x, y) => x[0] - y[0]);
   const structures = py?.structures ?? new Map<number, string>();
+  const g = stack.libc;
+  const requested = options.requested ?? options.requestedOf;
   const libc =
-    stack.libc instanceof GlibcMalloc
-      ? accountGlibc(stack.libc, ledger, vmas, structures, skip, debug, options.requested ?? options.requestedOf)
-      : accountTlsf(stack.libc, ledger, vmas, structures, skip, debug);
+    g instanceof GlibcMalloc
+      ? // incremental: the heap walk's result is replayed while nothing outside the arenas changed
+        tracker !== undefined && requested === undefined && ledger.watchedPage < 0
+        ? tracker.libc.part(g, ledger, vmas, skip, structures, () => accountGlibc(g, ledger, vmas, structures, skip, debug, undefined))
+        : accountGlibc(g, ledger, vmas, structures, skip, debug, requested)
+      : accountTlsf(g, ledger, vmas, structures, skip, debug);
   const causes: Record<string, number> = {};
   let sum = 0;
   for (const [cause, bytes] of [...ledger.finish()].sort((x, y) => y[1] - x[1])) {

@@ -72,6 +72,66 @@ export class ResidentLedger {
   }
 
   /**
+   * Whether some resident page outside the sorted, disjoint ranges `[start, end)` is
+   * soft-dirty (true when the ledger has no soft-dirty information).
+   */
+  softDirtyOutside(ranges: readonly (readonly [number, number])[]): boolean {
+    const dirty = this.dirty;
+    if (dirty === undefined) return true;
+    let r = 0;
+    for (let slot = 0; slot < dirty.length; slot++) {
+      if (dirty[slot] !== 1) continue;
+      const address = this.pageOf[slot]! * PAGE;
+      while (r < ranges.length && ranges[r]![1] <= address) r++;
+      if (r >= ranges.length || address < ranges[r]![0]) return true;
+    }
+    return false;
+  }
+
+  /** The resident page numbers outside the sorted, disjoint ranges `[start, end)`, ascending. */
+  pagesOutside(ranges: readonly (readonly [number, number])[]): Float64Array {
+    const out = new Float64Array(this.pageOf.length);
+    let n = 0;
+    let r = 0;
+    for (let slot = 0; slot < this.pageOf.length; slot++) {
+      const page = this.pageOf[slot]!;
+      const address = page * PAGE;
+      while (r < ranges.length && ranges[r]![1] <= address) r++;
+      if (r >= ranges.length || address < ranges[r]![0]) out[n++] = page;
+    }
+    return out.slice(0, n);
+  }
+
+  /** A copy of the bytes claimed so far on each resident page (for {@link claimsSince}). */
+  claimsNow(): Float64Array {
+    return this.claimed.slice();
+  }
+
+  /** The pages claimed on since `before` ({@link claimsNow}) and by how many bytes each. */
+  claimsSince(before: Float64Array): { readonly pages: Float64Array; readonly bytes: Float64Array } {
+    let n = 0;
+    for (let slot = 0; slot < before.length; slot++) if (this.claimed[slot] !== before[slot]) n++;
+    const pages = new Float64Array(n);
+    const bytes = new Float64Array(n);
+    n = 0;
+    for (let slot = 0; slot < before.length; slot++) {
+      if (this.claimed[slot] === before[slot]) continue;
+      pages[n] = this.pageOf[slot]!;
+      bytes[n++] = this.claimed[slot]! - before[slot]!;
+    }
+    return { pages, bytes };
+  }
+
+  /** Claims again what {@link claimsSince} recorded (the pages must be resident; no watched page). */
+  replayClaims(claims: { readonly pages: Float64Array; readonly bytes: Float64Array }): void {
+    for (let i = 0; i < claims.pages.length; i++) {
+      const slot = this.slot(claims.pages[i]!);
+      if (slot < 0) throw new Error(`insight: page 0x${(claims.pages[i]! * PAGE).toString(16)} of a cached claim is not resident`);
+      this.claimed[slot]! += claims.bytes[i]!;
+    }
+  }
+
+  /**
    * Whether the page in `slot` (from {@link claimWholeAt}) may have changed since the last
    * `clear_refs` 4: soft-dirty, or the ledger was built without soft-dirty information.
    */

@@ -1,4 +1,5 @@
 import { residentAnonPages, type Process, type ResidentVma } from "@mem/os-vm";
+import { LibcPartCache } from "./libc-cache.js";
 import { PoolHeaderCache } from "./pool-cache.js";
 
 /**
@@ -10,7 +11,8 @@ import { PoolHeaderCache } from "./pool-cache.js";
  *                walk: pagemap, then clear_refs 4; the next write to a page sets its bit again)
  *                re-read what lies on soft-dirty pages, take the rest from account k-1
  * ```
- * What is cached: each used pymalloc pool's header fields ({@link PoolHeaderCache}). The
+ * What is cached: each used pymalloc pool's header fields ({@link PoolHeaderCache}), and
+ * glibc's whole part while nothing outside the arenas changed ({@link LibcPartCache}). The
  * result is byte for byte that of a full account (tested after random traces under every
  * preset). When anyone else cleared the soft-dirty bits in between (another tracker, a
  * `clear_refs` 4), the tracker sees the process's clear count move and starts afresh.
@@ -20,6 +22,8 @@ import { PoolHeaderCache } from "./pool-cache.js";
 export class SoftDirtyTracker {
   /** The pool headers of the last account. */
   readonly pools = new PoolHeaderCache();
+  /** glibc's part of the last account. */
+  readonly libc = new LibcPartCache();
   /** Accounts completed. */
   accounts = 0;
 
@@ -35,7 +39,10 @@ export class SoftDirtyTracker {
   begin(process: Process): ResidentVma[] {
     // an account that threw cleared the bits without re-reading every dirty header; someone
     // else clearing them (another tracker, a clear_refs) hid writes from this one
-    if (this.pending || process.mm.softDirtyClears !== this.clears) this.pools.reset();
+    if (this.pending || process.mm.softDirtyClears !== this.clears) {
+      this.pools.reset();
+      this.libc.reset();
+    }
     this.pending = true;
     this.pools.begin();
     const vmas = residentAnonPages(process, { clearSoftDirty: true });
