@@ -17,7 +17,7 @@
  * of account in one process the figures drift apart, scattered-frees measured 0.92 against 0.77 s there and 0.88
  * against 0.87 s with each kind alone);
  * ONLY=<name part>: only the traces whose name contains it; SEPARATE=1: each side (replay, explain with full accounts,
- * explain incremental) in processes of their own, best of 3 runs in each child, [rounds] children a side: the figure
+ * explain incremental, explain "auto" as the CLI runs it) in processes of their own, best of 3 runs in each child, [rounds] children a side: the figure
  * to quote, since the CLI runs one side per process).
  */
 import { execFileSync } from "node:child_process";
@@ -124,7 +124,7 @@ function plain(source: Source): void {
  * syscall counter and an empty hook, 2 plus the requested sizes (follow), 3 plus afterCall
  * without samples, 4 everything.
  */
-function explain(source: Source, stage = 4, incremental = process.env.INCREMENTAL !== "0"): number {
+function explain(source: Source, stage = 4, incremental: boolean | "auto" = process.env.INCREMENTAL === "auto" ? "auto" : process.env.INCREMENTAL !== "0"): number {
   const watch: { timeline?: Timeline; counts?: SyscallCounts } = {};
   const stack = createStack({
     ramSize: RAM,
@@ -176,7 +176,7 @@ if (process.env.SIDE !== undefined) {
     let best = Infinity;
     let samples = 0;
     for (let round = 0; round < rounds; round++) {
-      best = Math.min(best, measure(() => (side === "replay" ? plain(source) : (samples = explain(source, 4, side === "incremental")))).user);
+      best = Math.min(best, measure(() => (side === "replay" ? plain(source) : (samples = explain(source, 4, side === "auto" ? "auto" : side === "incremental")))).user);
     }
     console.log(`RESULT ${JSON.stringify({ user: best, samples })}`);
   }
@@ -189,8 +189,8 @@ if (process.env.SEPARATE === "1") {
   // and the in-process figures drift apart from the CLI's
   const rows: Record<string, string>[] = [];
   for (const source of sources) {
-    const sides = ["replay", "full", "incremental"];
-    const best: Record<string, number> = { replay: Infinity, full: Infinity, incremental: Infinity };
+    const sides = ["replay", "full", "incremental", "auto"];
+    const best: Record<string, number> = { replay: Infinity, full: Infinity, incremental: Infinity, auto: Infinity };
     let samples = 0;
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < sides.length; k++) {
@@ -210,6 +210,7 @@ if (process.env.SEPARATE === "1") {
       "replay user s": best.replay!.toFixed(2),
       "explain, full accounts": `${best.full!.toFixed(2)} (${pct(best.full!)})`,
       "explain, incremental": `${best.incremental!.toFixed(2)} (${pct(best.incremental!)})`,
+      'explain, "auto" (the CLI)': `${best.auto!.toFixed(2)} (${pct(best.auto!)})`,
     });
     console.log(rows[rows.length - 1]);
   }

@@ -44,8 +44,8 @@ export async function prepareTimelineReplay(
     note,
   );
   let simulated: (key: number) => number = () => 0;
-  // incremental accounts (soft-dirty tracking): the same samples, fewer pool headers read again
-  const timeline = new Timeline(prepared.stack, { incremental: true, ...options, syscalls: watch.counts }, (key) => simulated(key));
+  // incremental accounts (soft-dirty tracking) once the process is large enough: the same samples
+  const timeline = new Timeline(prepared.stack, { incremental: "auto", ...options, syscalls: watch.counts }, (key) => simulated(key));
   watch.timeline = timeline;
   return { prepared, timeline, bind: (replayer) => (simulated = (key) => replayer.simulatedPointer(key)) };
 }

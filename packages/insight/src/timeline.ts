@@ -95,9 +95,14 @@ export interface TimelineOptions {
    * samples are the same either way; what changes is the simulated memory traffic: after each
    * sample, the first store to each page sets its soft-dirty bit again (a PTE load and store),
    * which a caller counting the program's accesses (compare's time proxy) would see.
+   * `"auto"`: full accounts until one finds {@link TimelineOptions.incrementalFrom} resident
+   * pages, incremental from then on (on small processes the tracking costs more than the
+   * full account it saves: measured in the README).
    * @defaultValue false
    */
-  incremental?: boolean;
+  incremental?: boolean | "auto";
+  /** With `incremental: "auto"`: the resident anonymous pages from which accounts turn incremental. @defaultValue 8192 (32 MiB) */
+  incrementalFrom?: number;
 }
 
 /** The finished timeline. */
@@ -159,8 +164,10 @@ export class Timeline {
   private readonly simulated: ((key: number) => number) | undefined;
   /** The requested sizes, when a replayer keeps them ({@link requestedFrom}). */
   private source: RequestedSizes | undefined;
-  /** The soft-dirty tracker of incremental accounts, if any. */
-  readonly tracker: SoftDirtyTracker | undefined;
+  /** The soft-dirty tracker of incremental accounts, if any (with `"auto"`, once the process is large enough). */
+  tracker: SoftDirtyTracker | undefined;
+  /** With `incremental: "auto"`: the resident pages from which a tracker is started; else Infinity. */
+  private readonly incrementalFrom: number;
 
   /** Watches `stack`; `simulated` maps the keys given to {@link allocated} to simulated pointers. */
   constructor(stack: InspectedStack, options: TimelineOptions = {}, simulated?: (key: number) => number) {
@@ -175,6 +182,7 @@ export class Timeline {
     this.atEvent = options.at;
     this.simulated = simulated;
     this.tracker = options.incremental === true ? new SoftDirtyTracker() : undefined;
+    this.incrementalFrom = options.incremental === "auto" ? (options.incrementalFrom ?? 8192) : Infinity;
     this.arenas = stack.pymalloc?.narenasCurrentlyAllocated ?? 0;
     this.threshold = this.mmapThreshold();
   }
@@ -376,6 +384,8 @@ export class Timeline {
     const detail = accountDetail(this.stack, { liveRequested, requestedOf, vmas, tracker: this.tracker });
     this.resident = detail.vmas;
     this.residentKey = fingerprint;
+    // "auto": large enough now for the tracking to pay (the tracker's first account is a full one)
+    if (this.tracker === undefined && detail.ledger.residentBytes >= this.incrementalFrom * 4096) this.tracker = new SoftDirtyTracker();
     const a = detail.account;
     const mm = this.stack.process.mm;
     const c = this.counts ?? { brk: 0, mmap: 0, munmap: 0, madvise: 0 };

@@ -3,9 +3,9 @@ import { account, Timeline } from "../src/index.js";
 import { makeStack } from "./support.js";
 
 /** A timeline over small objects and a few mmapped blocks, keys being the simulated pointers. */
-function run(incremental: boolean) {
+function run(incremental: boolean | "auto", incrementalFrom?: number) {
   const s = makeStack("default", "glibc", 256);
-  const t = new Timeline(s, { every: 400, incremental }, (key) => key);
+  const t = new Timeline(s, { every: 400, incremental, incrementalFrom }, (key) => key);
   const live: { p: number; domain: "raw" | "obj" }[] = [];
   const requested = new Map<number, number>();
   for (let i = 0; i < 4000; i++) {
@@ -25,7 +25,7 @@ function run(incremental: boolean) {
     t.released(live[i]!.p);
     t.afterCall();
   }
-  return { s, r: t.finish(), requested };
+  return { s, r: t.finish(), requested, tracker: t.tracker };
 }
 
 describe("Timeline with incremental accounts", () => {
@@ -36,6 +36,18 @@ describe("Timeline with incremental accounts", () => {
     expect(a.r.timeline).toEqual(b.r.timeline);
     expect(a.r.peak).toEqual(b.r.peak);
     expect(a.r.end).toEqual(b.r.end);
+  });
+
+  it('"auto" turns incremental once the process has the given resident pages, with the same samples', () => {
+    const full = run(false);
+    const small = run("auto");
+    expect(small.tracker).toBeUndefined(); // never 8192 pages here
+    const auto = run("auto", 60);
+    expect(auto.tracker?.accounts).toBeGreaterThan(0);
+    expect(auto.tracker!.accounts).toBeLessThan(auto.r.timeline.length + 2); // not from the first sample
+    expect(auto.r.timeline).toEqual(full.r.timeline);
+    expect(small.r.timeline).toEqual(full.r.timeline);
+    expect(auto.r.end).toEqual(full.r.end);
   });
 
   it("splits mmapped chunks into payload and slack from the requested sizes it asks for", () => {
