@@ -118,6 +118,8 @@ export interface GlibcMallocOptions {
    * Where libc's static `main_arena` (0x898 bytes) lives. By default it sits where glibc 2.36
    * keeps it, in libc.so.6's data segment, when the process's image maps one (the default
    * os-vm image does); otherwise one anonymous page is mapped for it when the allocator is created.
+   * Outside libc's image, arena.c's statics (`narenas`, `free_list`, ...) follow main_arena in the
+   * same region (main_arena + 0x8a0 to + 0x8d8: give `stateAddress` 0x8d8 bytes; see arena-globals.ts).
    */
   stateAddress?: number;
 }

@@ -54,6 +54,7 @@ import { type GlibcHeapView } from "./heap-check.js";
 
 import { MAP_PRIVATE_ANONYMOUS, PROT_RW } from "./constants.js";
 import { mainArenaOf } from "./main-arena.js";
+import { LIBC_236_GLOBALS, OWN_PAGE_GLOBALS, arenaGlobalsAt, type ArenaGlobals } from "./arena-globals.js";
 
 /**
  * The state glibc keeps for the main arena and the `mp_` parameters, and the primitives
@@ -159,7 +160,9 @@ export abstract class ArenaState {
     if (given !== undefined && !(Number.isSafeInteger(given) && given > 0 && given % 16 === 0)) {
       throw new RangeError(`libc-malloc: stateAddress must be a 16-byte aligned address, got ${String(given)}`);
     }
-    this.mainArena = given ?? mainArenaOf(process) ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
+    const inLibc = given === undefined ? mainArenaOf(process) : undefined;
+    this.mainArena = given ?? inLibc ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
+    this.globals = arenaGlobalsAt(this.mainArena, inLibc !== undefined ? LIBC_236_GLOBALS : OWN_PAGE_GLOBALS);
     this.av = this.mainArena;
     this.stateLayout = this.mallocStateLayout();
     this.fieldShift = this.stateLayout.fieldShift;
@@ -178,6 +181,8 @@ export abstract class ArenaState {
     if (options.perturb !== undefined) this.perturbByte = options.perturb & 0xff;
   }
   protected readonly pendingMxfast: number;
+  /** Addresses of arena.c's statics (`narenas`, `free_list`, ...) in the process's memory (./arena-globals.ts). */
+  protected readonly globals: ArenaGlobals;
   /** This release's `struct malloc_state` (size, and where its fields from `top` on sit). */
   protected readonly stateLayout: MallocStateLayout;
   /** `stateLayout.fieldShift`, kept in a field of its own for the hot paths: subtract it from `AV_TOP` and later offsets. */
@@ -226,6 +231,8 @@ export abstract class ArenaState {
     m.store32(this.arena + AV_FLAGS, 0);
     m.store64(this.arena + AV_NEXT - this.fieldShift, this.arena);
     m.store64(this.arena + AV_ATTACHED_THREADS - this.fieldShift, 1);
+    // `narenas = 1` is libc's .data initialiser: written here, with main_arena's own (same page)
+    m.store64(this.globals.narenas, 1);
     this.setMaxFast(this.pendingMxfast);
     this.setHaveFastchunks(false);
     this.setTop(this.arena + AV_TOP - this.fieldShift);

@@ -50,14 +50,24 @@ export function heapForPtr(p: number): number {
 
 /** Reservations of heaps in one process, with glibc's `aligned_heap_area` hint. */
 export class HeapReservations {
-  /** Where the next heap is tried first: the end of the last reservation that came out aligned. */
-  private alignedHeapArea = 0;
-
-  /** The heaps' process and its memory. */
+  /**
+   * The heaps' process, its memory, and the address of glibc's static `aligned_heap_area`
+   * (where the next heap is tried first: the end of the last reservation that came out
+   * aligned; 0 for none), which lives in the process's memory (./arena-globals.ts).
+   */
   constructor(
     private readonly process: ProcessSpace,
     private readonly m: Memory,
+    private readonly alignedHeapAreaAt: number,
   ) {}
+
+  private get alignedHeapArea(): number {
+    return this.m.load64(this.alignedHeapAreaAt);
+  }
+
+  private set alignedHeapArea(value: number) {
+    this.m.store64(this.alignedHeapAreaAt, value);
+  }
 
   /**
    * `new_heap(size, top_pad)`: reserves a 64 MiB-aligned heap and makes its first

@@ -20,5 +20,7 @@ export { Glibc241Malloc } from "./glibc-241.js";
 export { Glibc242Malloc } from "./glibc-242.js";
 export { Glibc243Malloc } from "./glibc-243.js";
 export { MAIN_ARENA_LIBC_OFFSET, mainArenaAddress } from "./main-arena.js";
+export { LIBC_236_GLOBALS, OWN_PAGE_GLOBALS, OWN_PAGE_STATE_BYTES, arenaGlobalsAt } from "./arena-globals.js";
+export type { ArenaGlobals, ArenaGlobalsLayout } from "./arena-globals.js";
 export { TlsfMalloc } from "./tlsf-malloc.js";
 export type { GlibcInspection, ThreadHeapWalk, TlsfBlock, TlsfInspection } from "./inspect.js";

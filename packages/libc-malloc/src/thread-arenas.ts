@@ -59,11 +59,13 @@ export abstract class ThreadArenas extends SystemMemory {
   /** The heaps of the non-main arenas. */
   protected readonly heaps: HeapReservations;
   private readonly cpus: number;
-  private narenas = 1;
-  private narenasLimit = 0;
-  private freeList = 0;
-  private nextToUse = 0;
-  private readonly arenaSet = new Set<number>();
+  /**
+   * A cache of the arenas on main_arena's list, for arena_for_chunk's check: rebuilt from memory
+   * whenever `main_arena.next` (the list's head: glibc only ever links a new arena in there)
+   * differs from {@link knownHead}, so it is a function of the process's memory.
+   */
+  private knownArenas = new Set<number>();
+  private knownHead = -1;
   private currentThread = 1;
   /** `thread_arena` of the current thread (0: none yet). */
   private threadArena = 0;
@@ -74,7 +76,7 @@ export abstract class ThreadArenas extends SystemMemory {
   /** See {@link GlibcMalloc}'s constructor. */
   constructor(process: ProcessSpace, options: GlibcMallocOptions = {}) {
     super(process, options);
-    this.heaps = new HeapReservations(process, this.m);
+    this.heaps = new HeapReservations(process, this.m, this.globals.alignedHeapArea);
     const cpus = options.cpus ?? 2;
     if (!(Number.isSafeInteger(cpus) && cpus >= 1)) throw new RangeError(`libc-malloc: cpus must be an integer of at least 1, got ${String(cpus)}`);
     this.cpus = cpus;
@@ -171,7 +173,8 @@ export abstract class ThreadArenas extends SystemMemory {
   arenas(): number[] {
     const list = [this.mainArena];
     if (!this.initialised) return list;
-    for (let a = this.rd(this.mainArena + AV_NEXT - this.fieldShift); a !== this.mainArena && list.length <= this.arenaSet.size; a = this.rd(a + AV_NEXT - this.fieldShift)) list.push(a);
+    const bound = this.narenas;
+    for (let a = this.rd(this.mainArena + AV_NEXT - this.fieldShift); a !== this.mainArena && a !== 0 && list.length < bound; a = this.rd(a + AV_NEXT - this.fieldShift)) list.push(a);
     return list;
   }
 
@@ -256,6 +259,56 @@ export abstract class ThreadArenas extends SystemMemory {
       this.useArena(current);
     }
     return walks;
+  }
+
+  // =====================================================================================
+  // arena.c's statics, in the process's memory (./arena-globals.ts)
+  // =====================================================================================
+
+  /** `narenas`. */
+  private get narenas(): number {
+    return this.rd(this.globals.narenas);
+  }
+
+  private set narenas(value: number) {
+    this.wr(this.globals.narenas, value);
+  }
+
+  /** `narenas_limit` (arena_get2's static). */
+  private get narenasLimit(): number {
+    return this.rd(this.globals.narenasLimit);
+  }
+
+  private set narenasLimit(value: number) {
+    this.wr(this.globals.narenasLimit, value);
+  }
+
+  /** `free_list`. */
+  private get freeList(): number {
+    return this.rd(this.globals.freeList);
+  }
+
+  private set freeList(value: number) {
+    this.wr(this.globals.freeList, value);
+  }
+
+  /** `next_to_use` (reused_arena's static). */
+  private get nextToUse(): number {
+    return this.rd(this.globals.nextToUse);
+  }
+
+  private set nextToUse(value: number) {
+    this.wr(this.globals.nextToUse, value);
+  }
+
+  /** Whether `a` is a thread arena on main_arena's list (through the cache rebuilt when the head moves). */
+  private isListedArena(a: number): boolean {
+    const head = this.rd(this.mainArena + AV_NEXT - this.fieldShift);
+    if (head !== this.knownHead) {
+      this.knownArenas = new Set(this.arenas().slice(1));
+      this.knownHead = head;
+    }
+    return this.knownArenas.has(a);
   }
 
   // =====================================================================================
@@ -366,7 +419,6 @@ export abstract class ThreadArenas extends SystemMemory {
     this.threadArena = a;
     this.wr(a + AV_NEXT - this.fieldShift, this.rd(this.mainArena + AV_NEXT - this.fieldShift));
     this.wr(this.mainArena + AV_NEXT - this.fieldShift, a);
-    this.arenaSet.add(a);
     return a;
   }
 
@@ -391,7 +443,7 @@ export abstract class ThreadArenas extends SystemMemory {
     if ((this.flagsOf(field, p) & NON_MAIN_ARENA) === 0) return this.mainArena;
     const heap = heapForPtr(p);
     const a = this.rd(heap + HI_AR_PTR);
-    if (a === this.mainArena || !this.arenaSet.has(a)) {
+    if (a === this.mainArena || !this.isListedArena(a)) {
       throw new MallocAbort(`${call}(): chunk ${hex(p)} claims a non-main arena (A bit) whose heap_info at ${hex(heap)} names ${hex(a)}`, call, p);
     }
     return a;
