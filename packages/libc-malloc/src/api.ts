@@ -118,10 +118,21 @@ export interface GlibcMallocOptions {
    * Where libc's static `main_arena` (0x898 bytes) lives. By default it sits where glibc 2.36
    * keeps it, in libc.so.6's data segment, when the process's image maps one (the default
    * os-vm image does); otherwise one anonymous page is mapped for it when the allocator is created.
-   * Outside libc's image, arena.c's statics (`narenas`, `free_list`, ...) follow main_arena in the
-   * same region (main_arena + 0x8a0 to + 0x8d8: give `stateAddress` 0x8d8 bytes; see arena-globals.ts).
+   * arena.c's statics (`narenas`, `free_list`, ...) follow main_arena in the same region
+   * (main_arena + 0x8a0 to + 0x8d8: give `stateAddress` 0x8d8 bytes; see arena-globals.ts and
+   * {@link GlibcMallocOptions.arenaStatics}).
    */
   stateAddress?: number;
+  /**
+   * Where arena.c's statics live in memory. `"compact"`: right after main_arena
+   * (main_arena + 0x8a0 .. + 0x8d8), on the pages main_arena already makes resident, so a run's
+   * RSS is that of a model without them. `"libc"`: at glibc 2.36's own addresses when main_arena is
+   * in libc's image (`narenas` in .data at main_arena - 0x938, the rest in .bss at main_arena +
+   * 0x6808 .. + 0x683c); the first thread arena then dirties one more page of libc's .bss, as in a
+   * real process. Placements and malloc statistics are the same either way.
+   * @defaultValue "compact"
+   */
+  arenaStatics?: "compact" | "libc";
 }
 
 /** One chunk seen by the heap walker. */

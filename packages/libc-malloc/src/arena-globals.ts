@@ -20,8 +20,12 @@
  * 0x1da498 free_list_lock     int      main_arena + 0x6838
  * ```
  *
- * When main_arena is not in a libc image (the allocator's own page, or `stateAddress`), the
- * same statics follow it in the same page, from main_arena + 0x8a0 ({@link OWN_PAGE_GLOBALS}).
+ * These real addresses are used with the option `arenaStatics: "libc"` (and a libc image). By
+ * default, and whenever main_arena is not in a libc image (the allocator's own page, or
+ * `stateAddress`), the same statics follow main_arena, in libc's order, from main_arena + 0x8a0
+ * ({@link OWN_PAGE_GLOBALS}): on the pages main_arena's own bytes already make resident, so
+ * adding them changed no run's RSS (the real .bss page would be one more resident page, which
+ * the RSS accounting of the tiers above does not name yet).
  * `arena_mem` no longer exists in 2.36 (no symbol in the debug file). The per-thread
  * `thread_arena`, `tcache` and `tcache_shutting_down` are TLS variables and stay JS fields.
  */

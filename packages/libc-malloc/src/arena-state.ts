@@ -162,7 +162,7 @@ export abstract class ArenaState {
     }
     const inLibc = given === undefined ? mainArenaOf(process) : undefined;
     this.mainArena = given ?? inLibc ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
-    this.globals = arenaGlobalsAt(this.mainArena, inLibc !== undefined ? LIBC_236_GLOBALS : OWN_PAGE_GLOBALS);
+    this.globals = arenaGlobalsAt(this.mainArena, inLibc !== undefined && options.arenaStatics === "libc" ? LIBC_236_GLOBALS : OWN_PAGE_GLOBALS);
     this.av = this.mainArena;
     this.stateLayout = this.mallocStateLayout();
     this.fieldShift = this.stateLayout.fieldShift;

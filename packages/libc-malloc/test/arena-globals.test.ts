@@ -19,6 +19,7 @@ import {
   MAIN_ARENA_LIBC_OFFSET,
   OWN_PAGE_GLOBALS,
   mainArenaAddress,
+  type ArenaGlobalsLayout,
 } from "../src/index.js";
 import { HEAP_MAX_SIZE } from "../src/heap.js";
 import { freshProcess } from "./support/replay.js";
@@ -35,7 +36,7 @@ const releases = [
 ] as const;
 
 /** Runs arena-globals.c's steps (its thread i is thread i+1 here) and prints what its dump() prints. */
-function replay(libc: GlibcMalloc, shift: number): string {
+function replay(libc: GlibcMalloc, shift: number, layout: ArenaGlobalsLayout): string {
   const mem = libc.process.memory;
   const main = libc.mainArena;
   const at = (offset: number): number => main + offset;
@@ -43,7 +44,7 @@ function replay(libc: GlibcMalloc, shift: number): string {
   const name = (a: number): string => (a === 0 ? " 0" : arenas.includes(a) ? ` A${arenas.indexOf(a)}` : ` ?${a.toString(16)}`);
   const lines: string[] = [];
   const dump = (when: string): void => {
-    const g = LIBC_236_GLOBALS;
+    const g = layout;
     lines.push(
       `${when}: narenas ${mem.load64(at(g.narenas))} limit ${mem.load64(at(g.narenasLimit))} next_to_use${name(mem.load64(at(g.nextToUse)))} free_list${name(mem.load64(at(g.freeList)))}`,
     );
@@ -104,13 +105,21 @@ describe("arena.c's statics in libc's data segment", () => {
 
   for (const { release, make, shift } of releases) {
     it(`${release}: after threads create, leave and reuse arenas (MALLOC_ARENA_MAX=3) memory holds what the real 2.36 process held`, () => {
-      const libc = new make(freshProcess(), { tcacheKey: 0x1234, arenaMax: 3 });
-      expect(replay(libc, shift)).toBe(recorded);
+      const libc = new make(freshProcess(), { tcacheKey: 0x1234, arenaMax: 3, arenaStatics: "libc" });
+      expect(replay(libc, shift, LIBC_236_GLOBALS)).toBe(recorded);
+    });
+    it(`${release}: by default the same values sit right after main_arena, and the RSS is that of arenaStatics "libc" less the one page of libc's .bss`, () => {
+      const compact = freshProcess();
+      const real = freshProcess();
+      expect(replay(new make(compact, { tcacheKey: 0x1234, arenaMax: 3 }), shift, OWN_PAGE_GLOBALS)).toBe(recorded);
+      replay(new make(real, { tcacheKey: 0x1234, arenaMax: 3, arenaStatics: "libc" }), shift, LIBC_236_GLOBALS);
+      const rss = (p: typeof compact): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(p.status())![1]);
+      expect(rss(real) - rss(compact)).toBe(4);
     });
   }
 
   it("aligned_heap_area is new_heap's hint in memory: set when a 128 MiB reservation comes out aligned, taken by the next heap", () => {
-    const libc = new GlibcMalloc(freshProcess(), { tcacheKey: 0x1234 });
+    const libc = new GlibcMalloc(freshProcess(), { tcacheKey: 0x1234, arenaStatics: "libc" });
     const mem = libc.process.memory;
     const hint = libc.mainArena + LIBC_236_GLOBALS.alignedHeapArea;
     const heapOf = (p: number): number => p - (p % HEAP_MAX_SIZE);
@@ -133,7 +142,7 @@ describe("arena.c's statics in libc's data segment", () => {
   });
 
   it("a write into free_list is what the next thread takes, as with glibc", () => {
-    const libc = new GlibcMalloc(freshProcess(), { tcacheKey: 0x1234 });
+    const libc = new GlibcMalloc(freshProcess(), { tcacheKey: 0x1234, arenaStatics: "libc" });
     const mem = libc.process.memory;
     libc.setThread(2);
     libc.malloc(100);
