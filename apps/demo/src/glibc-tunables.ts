@@ -18,6 +18,9 @@
  */
 import type { GlibcMallocOptions } from "@mem/libc-malloc";
 
+/** The numeric options of GlibcMalloc (those a tunable or a `MALLOC_*_` variable sets). */
+type NumericGlibcOption = { [K in keyof GlibcMallocOptions]-?: NonNullable<GlibcMallocOptions[K]> extends number ? K : never }[keyof GlibcMallocOptions];
+
 /** How a tunable is checked and where it goes. */
 interface TunableSpec {
   /** The environment alias glibc 2.36 reads, if any. */
@@ -28,7 +31,7 @@ interface TunableSpec {
   readonly min: bigint;
   readonly max: bigint;
   /** The GlibcMalloc option it sets, or why it is not modelled. */
-  readonly option?: keyof GlibcMallocOptions;
+  readonly option?: NumericGlibcOption;
   readonly unmodelled?: string;
 }
 
