@@ -4,9 +4,9 @@
  * and at the end, the pins, and the policy events; printed as a report that leads with a
  * plain-language paragraph, or with `--json` as the contract of `@mem/insight`'s schema.
  */
-import { explainJson, renderReport, type ExplainJson } from "@mem/insight";
+import { explainJson, pinsOf, renderReport, type ExplainJson } from "@mem/insight";
 import type { TraceRecord } from "@mem/memtrace";
-import { arenaMapText, collectMaps } from "@mem/view";
+import { arenaMapText, collectArenas } from "@mem/view";
 import { Option, type Command } from "commander";
 import { addBySourceOptions, runBySource } from "./explain-by-source.js";
 import { ReplayError } from "./replay.js";
@@ -102,7 +102,11 @@ export async function explainTrace(trace: string, base: StackOptions, options: E
   let text = renderReport(result, { focus: typeof at === "number" ? "at" : at, stopped: stoppedText });
   text += `\n${replayedWithLine(prepared.header, prepared.stack.options, prepared.stack.pymalloc !== undefined)}`;
   // the arena map at the end (or where the replay stopped), one character a pool (@mem/view)
-  const arenas = prepared.stack.pymalloc !== undefined ? collectMaps(prepared.stack).arenas : undefined;
+  // (from the end's own account: the arena map's cells need no second account)
+  const py = prepared.stack.pymalloc;
+  const endDetail = timeline.endDetail;
+  const arenas =
+    py === undefined || endDetail === undefined ? undefined : collectArenas(py, endDetail, pinsOf(prepared.stack, endDetail, { maxArenas: py.narenasCurrentlyAllocated, maxBlocks: 8 }));
   if (arenas !== undefined && arenas.arenas.length > 0) text += `\nArena map ${failure ? "where the replay stopped" : "at the end"}\n${arenaMapText(arenas, { unicode: options.unicode ?? false })}`;
   return { text, json: explainJson(result, stopped), failure };
 }

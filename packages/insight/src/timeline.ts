@@ -168,6 +168,11 @@ export class Timeline {
   tracker: SoftDirtyTracker | undefined;
   /** With `incremental: "auto"`: the resident pages from which a tracker is started; else Infinity. */
   private readonly incrementalFrom: number;
+  /**
+   * Everything the end's account found (set by {@link finish}), so that a caller drawing
+   * more of the end (an arena map: `@mem/view`'s `collectArenas`) need not account again.
+   */
+  endDetail: AccountDetail | undefined;
 
   /** Watches `stack`; `simulated` maps the keys given to {@link allocated} to simulated pointers. */
   constructor(stack: InspectedStack, options: TimelineOptions = {}, simulated?: (key: number) => number) {
@@ -301,7 +306,8 @@ export class Timeline {
   /** Ends the timeline (at the end of the trace, or where a failing trace stopped). */
   finish(): TimelineResult {
     const last = this.samples[this.samples.length - 1];
-    const end = this.snapshot();
+    const { snapshot: end, detail } = this.snapshotDetail();
+    this.endDetail = detail;
     const { account: _account, pins: _pins, ...endSample } = end;
     if (last === undefined || last.event !== this.calls) this.push(endSample);
     this.considerPeak(end, () => end);
@@ -344,8 +350,12 @@ export class Timeline {
   }
 
   private snapshot(): Snapshot {
+    return this.snapshotDetail().snapshot;
+  }
+
+  private snapshotDetail(): { snapshot: Snapshot; detail: AccountDetail } {
     const { sample, detail } = this.measure(true);
-    return { ...sample, account: detail.account, pins: pinsOf(this.stack, detail) };
+    return { snapshot: { ...sample, account: detail.account, pins: pinsOf(this.stack, detail) }, detail };
   }
 
   private measure(full: boolean): { sample: Sample; detail: AccountDetail } {
