@@ -1,7 +1,7 @@
 import Ajv2020 from "ajv/dist/2020.js";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { countSyscalls, explainJson, renderReport, Timeline, type SyscallCounts } from "../src/index.js";
+import { accountDetail, countSyscalls, explainJson, pinsOf, renderReport, Timeline, type SyscallCounts } from "../src/index.js";
 import { makeStack } from "./support.js";
 
 const schema = JSON.parse(readFileSync(new URL("../schema/explain.schema.json", import.meta.url), "utf8")) as object;
@@ -90,6 +90,41 @@ describe("Timeline", () => {
   });
 });
 
+
+describe("Timeline.endDetail: the end's account for drawing more of the end", () => {
+  for (const incremental of [false, true]) {
+    it(`equals a fresh account of the same moment (pymalloc arenas, glibc chunks, pins of every arena; incremental ${String(incremental)})`, () => {
+      const s = makeStack();
+      const t = new Timeline(s, { every: 700, incremental });
+      const live: number[] = [];
+      for (let i = 0; i < 4000; i++) {
+        const size = i % 97 === 0 ? 150_000 : i % 7 === 0 ? 700 + (i % 5) * 64 : 16 + (i % 29) * 16;
+        const p = s.pymem.objectMalloc(size);
+        live.push(p);
+        t.allocated(p, size);
+        t.afterCall();
+      }
+      for (let i = 0; i < live.length; i++) {
+        if (i % 9 === 0) continue;
+        s.pymem.objectFree(live[i]!);
+        t.released(live[i]!);
+        t.afterCall();
+      }
+      expect(t.endDetail).toBeUndefined();
+      const r = t.finish();
+      const end = t.endDetail;
+      if (end === undefined) throw new Error("no endDetail after finish()");
+      const fresh = accountDetail(s, {});
+      expect(end.account).toEqual(r.end.account);
+      expect({ ...end.account, liveRequested: undefined }).toEqual(fresh.account);
+      expect(end.pymalloc?.arenas).toEqual(fresh.pymalloc?.arenas);
+      expect(end.libc.chunks).toEqual(fresh.libc.chunks);
+      const all = { maxArenas: s.pymalloc?.narenasCurrentlyAllocated ?? 0, maxBlocks: 8 };
+      expect(pinsOf(s, end, all)).toEqual(pinsOf(s, fresh, all));
+      expect(pinsOf(s, end).arenas.length).toBeGreaterThan(0);
+    });
+  }
+});
 
 describe("Timeline.follow: the requested sizes a trace line implies", () => {
   it("counts call events only and follows malloc, calloc, memalign, realloc (moved, failed, to 0) and free", () => {
