@@ -1,3 +1,4 @@
+import { ArgumentRangeError, InvalidArgumentError, describeArgument } from "@mem/hardware";
 import { PAGE_SIZE } from "./api.js";
 import { SyscallError } from "./errors.js";
 import { PTE_ACCESSED, PTE_PRESENT, PTE_PROTNONE, PTE_SOFT_DIRTY, PTE_SWAP } from "./page-table.js";
@@ -83,6 +84,7 @@ export const PM_SOFT_DIRTY = 1n << 55n;
  * of no VMA reads 0.
  */
 export function pagemap(process: Process, start: number, end: number): BigUint64Array {
+  checkPagemapRange(start, end);
   const mm = process.mm;
   const ram = mm.kernelPages.ram;
   const first = Math.floor(start / PAGE_SIZE);
@@ -105,11 +107,37 @@ export function pagemap(process: Process, start: number, end: number): BigUint64
   return out;
 }
 
+/** The most pages one {@link pagemap} call reads: 2^24 (64 GiB of address space, a 128 MiB answer). */
+export const PAGEMAP_MAX_PAGES = 2 ** 24;
+
+/** The user half of the address space (2^47), where pagemap has entries. */
+const PAGEMAP_END = 2 ** 47;
+
+/**
+ * Refuses a pagemap range no read of /proc/PID/pagemap could ask for, before anything is read:
+ * not numbers, not whole, negative, reversed, beyond the user address space, or more pages
+ * than {@link PAGEMAP_MAX_PAGES} at once.
+ */
+function checkPagemapRange(start: unknown, end: unknown): void {
+  if (typeof start !== "number" || typeof end !== "number") {
+    throw new InvalidArgumentError(`os-vm: pagemap: the range must be two numbers, got ${describeArgument(start)} and ${describeArgument(end)}`);
+  }
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > PAGEMAP_END) {
+    throw new ArgumentRangeError(`os-vm: pagemap: [${String(start)}, ${String(end)}) is not a range of user addresses (0 <= start <= end <= 2^47)`);
+  }
+  if (Math.ceil(end / PAGE_SIZE) - Math.floor(start / PAGE_SIZE) > PAGEMAP_MAX_PAGES) {
+    throw new ArgumentRangeError(`os-vm: pagemap: [${start.toString(16)}, ${end.toString(16)}) spans more than ${PAGEMAP_MAX_PAGES} pages: read it in parts`);
+  }
+}
+
 /**
  * Whether the page holding `address` is soft-dirty (pagemap bit 55): written, or mapped dirty,
  * since the last `clear_refs` 4, or in a VMA created or expanded since.
  */
 export function isSoftDirty(process: Process, address: number): boolean {
+  if (typeof address === "number" && Number.isSafeInteger(address) && address >= PAGEMAP_END) {
+    throw new ArgumentRangeError(`os-vm: isSoftDirty: 0x${address.toString(16)} is beyond the user address space (2^47)`);
+  }
   return (pagemap(process, address, address + 1)[0]! & PM_SOFT_DIRTY) !== 0n;
 }
 

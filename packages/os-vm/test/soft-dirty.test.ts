@@ -11,6 +11,7 @@ import {
   MAP_PRIVATE,
   MREMAP_MAYMOVE,
   PM_PRESENT,
+  PAGEMAP_MAX_PAGES,
   PM_SOFT_DIRTY,
   PROT_READ,
   PROT_WRITE,
@@ -34,6 +35,27 @@ function picture(p: ReturnType<typeof machine>, start: number, pages: number): s
 }
 
 describe("soft-dirty tracking (clear_refs 4, pagemap bit 55)", () => {
+  it("refuses a pagemap range no read could ask for, and leaves the bits as they were", () => {
+    const p = machine();
+    const a = p.mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    p.memory.store8(a, 1);
+    clearRefs(p, CLEAR_REFS_SOFT_DIRTY);
+    p.memory.store8(a, 2);
+    const before = picture(p, a, 2);
+    expect(() => pagemap(p, Number.NaN, a)).toThrow(/not a range of user addresses/);
+    expect(() => pagemap(p, a, a - 1)).toThrow(/not a range of user addresses/);
+    expect(() => pagemap(p, -PAGE, a)).toThrow(RangeError);
+    expect(() => pagemap(p, 0, 2 ** 47 + PAGE)).toThrow(/2\^47/);
+    expect(() => pagemap(p, 0, (PAGEMAP_MAX_PAGES + 1) * PAGE)).toThrow(/read it in parts/);
+    expect(() => pagemap(p, "0" as unknown as number, a)).toThrow(TypeError);
+    expect(() => isSoftDirty(p, 2 ** 47)).toThrow(/beyond the user address space/);
+    expect(() => isSoftDirty(p, 1n as unknown as number)).toThrow(TypeError);
+    expect(pagemap(p, a, a)).toHaveLength(0);
+    expect(pagemap(p, 0, PAGEMAP_MAX_PAGES * PAGE)).toHaveLength(PAGEMAP_MAX_PAGES);
+    expect(picture(p, a, 2)).toBe(before);
+    expect(before).toBe("PS --");
+  });
+
   // The C experiment (mmap 4 pages, write 0 and 1, read 2, clear_refs 4, write 0, read 1) on
   // this machine's kernel 6.18, built without CONFIG_MEM_SOFT_DIRTY, printed "P- P- P- --"
   // throughout: clear_refs 4 is accepted and bit 55 never set. These expectations are those
