@@ -181,13 +181,23 @@ export class Timeline {
     this.stack = stack;
     this.every = every;
     this.untilSample = every;
-    this.maxSamples = Math.max(2, options.maxSamples ?? 4096);
-    this.maxEvents = options.maxEvents ?? 200;
+    const maxSamples = options.maxSamples ?? 4096;
+    if (!(Number.isSafeInteger(maxSamples) && maxSamples >= 2)) throw new RangeError(`insight: maxSamples must be a whole number of at least 2, got ${String(maxSamples)}`);
+    const maxEvents = options.maxEvents ?? 200;
+    if (!(Number.isSafeInteger(maxEvents) && maxEvents >= 0)) throw new RangeError(`insight: maxEvents must be a whole number, got ${String(maxEvents)}`);
+    const incremental: unknown = options.incremental;
+    if (!(incremental === undefined || incremental === true || incremental === false || incremental === "auto")) {
+      throw new RangeError(`insight: incremental must be true, false or "auto", got ${typeof incremental === "string" ? JSON.stringify(incremental) : typeof incremental}`);
+    }
+    const from = options.incrementalFrom ?? 8192;
+    if (!(Number.isSafeInteger(from) && from >= 0)) throw new RangeError(`insight: incrementalFrom must be a whole number of pages, got ${String(from)}`);
+    this.maxSamples = maxSamples;
+    this.maxEvents = maxEvents;
     this.counts = options.syscalls;
     this.atEvent = options.at;
     this.simulated = simulated;
     this.tracker = options.incremental === true ? new SoftDirtyTracker() : undefined;
-    this.incrementalFrom = options.incremental === "auto" ? (options.incrementalFrom ?? 8192) : Infinity;
+    this.incrementalFrom = options.incremental === "auto" ? from : Infinity;
     this.arenas = stack.pymalloc?.narenasCurrentlyAllocated ?? 0;
     this.threshold = this.mmapThreshold();
   }

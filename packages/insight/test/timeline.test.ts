@@ -53,6 +53,15 @@ describe("Timeline", () => {
     expect(() => new Timeline(makeStack(), { every: -3 })).toThrow(/positive integer/);
   });
 
+  it("refuses limits and modes it cannot honour", () => {
+    expect(() => new Timeline(makeStack(), { maxSamples: 1 })).toThrow(/maxSamples/);
+    expect(() => new Timeline(makeStack(), { maxSamples: Number.NaN })).toThrow(/maxSamples/);
+    expect(() => new Timeline(makeStack(), { maxEvents: -1 })).toThrow(/maxEvents/);
+    expect(() => new Timeline(makeStack(), { incremental: "yes" as unknown as boolean })).toThrow(/incremental/);
+    expect(() => new Timeline(makeStack(), { incremental: "auto", incrementalFrom: 0.5 })).toThrow(/incrementalFrom/);
+    expect(() => new Timeline(makeStack(), { incremental: "auto", incrementalFrom: 0, maxSamples: 2, maxEvents: 0 })).not.toThrow();
+  });
+
   it("counts system calls between samples and narrates glibc's mmap threshold rising", () => {
     const watch: { timeline?: Timeline; counts?: SyscallCounts } = {};
     const s = makeStack("default", "glibc", 256, (p) => {
