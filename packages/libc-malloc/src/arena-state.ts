@@ -160,7 +160,14 @@ export abstract class ArenaState {
     if (given !== undefined && !(Number.isSafeInteger(given) && given > 0 && given % 16 === 0)) {
       throw new RangeError(`libc-malloc: stateAddress must be a 16-byte aligned address, got ${String(given)}`);
     }
+    const statics: unknown = options.arenaStatics;
+    if (!(statics === undefined || statics === "compact" || statics === "libc")) {
+      throw new RangeError(`libc-malloc: arenaStatics must be "compact" or "libc", got ${typeof statics === "string" ? JSON.stringify(statics) : typeof statics}`);
+    }
     const inLibc = given === undefined ? mainArenaOf(process) : undefined;
+    if (statics === "libc" && inLibc === undefined) {
+      throw new RangeError(`libc-malloc: arenaStatics "libc" places arena.c's statics in libc's image, but ${given === undefined ? "the process maps no libc image" : "stateAddress puts main_arena outside it"}`);
+    }
     this.mainArena = given ?? inLibc ?? process.mmap(0, pageUp(MALLOC_STATE_SIZE), PROT_RW, MAP_PRIVATE_ANONYMOUS);
     this.globals = arenaGlobalsAt(this.mainArena, inLibc !== undefined && options.arenaStatics === "libc" ? LIBC_236_GLOBALS : OWN_PAGE_GLOBALS);
     this.av = this.mainArena;

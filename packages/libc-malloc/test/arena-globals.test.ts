@@ -173,4 +173,13 @@ describe("arena.c's statics in libc's data segment", () => {
     libc.threadExit(2);
     expect(g(OWN_PAGE_GLOBALS.freeList)).toBe(libc.arenas()[1]);
   });
+
+  it("refuses an unknown layout, and the real one where there is no libc image, before touching anything", () => {
+    const process = new Kernel({ ram: new PhysicalMemory({ size: 256 * 1024 ** 2 }) }).createProcess({ image: BARE_IMAGE });
+    const vmas = process.mm.vmas.count;
+    expect(() => new GlibcMalloc(process, { arenaStatics: "bss" as "libc" })).toThrow(/arenaStatics must be "compact" or "libc", got "bss"/);
+    expect(() => new GlibcMalloc(process, { arenaStatics: "libc" })).toThrow(/maps no libc image/);
+    expect(process.mm.vmas.count).toBe(vmas);
+    expect(() => new GlibcMalloc(freshProcess(), { arenaStatics: "compact" })).not.toThrow();
+  });
 });
