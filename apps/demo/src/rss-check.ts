@@ -21,6 +21,13 @@
  * in older traces — written whole; of larger ones, only the pages the recorder found resident: `# touched <block> <first>-<last> ...` comments, page
  * ranges counted from the block's first page, written before each sample and before the
  * block is freed or reallocated).
+ *
+ * The recorders take a periodic sample inside the call that completes it (`rss_tick` after the
+ * call's line): the block that call returned has not been written by the program yet. Its
+ * writes are applied after that sample, at the next line. A sample taken at exit (the
+ * libc shim's destructor, memtrace_python's stop without a line between) comes with the
+ * program done: when the end of the trace (`# exit:`, `# end ` or its last line) follows a
+ * sample straight away, that sample is taken again with the writes in.
  */
 import { GlibcMalloc } from "@mem/libc-malloc";
 import { residentAnonPages } from "@mem/os-vm";
@@ -77,10 +84,34 @@ export function parseRssEvery(value: string): number {
   return n;
 }
 
+/** A `# rss <event> <heap> <arenas> <mmapped> <RssAnon>` sample, as the recorder wrote it. */
+export interface RssComment {
+  /** Call events recorded when the sample was taken. */
+  event: number;
+  /** Resident bytes of [heap-start, sbrk(0)). */
+  heap: number;
+  /** Resident bytes of the pymalloc arenas. */
+  arenas: number;
+  /** Resident bytes of glibc's mmapped chunks. */
+  mmapped: number;
+  /** The process's RssAnon. */
+  rssAnon: number;
+}
+
+/** A `# rss-thread-heaps <event> <heaps> <resident>` line: glibc's thread heaps at a sample. */
+export interface ThreadHeapsComment {
+  /** The sample's event count. */
+  event: number;
+  /** How many thread heaps the process had. */
+  heaps: number;
+  /** Their resident bytes. */
+  resident: number;
+}
+
 const RSS_LINE = /^ rss (\d+) (\d+) (\d+) (\d+) (\d+)$/;
 
 /** The parsed `# rss` comment (text after `#`), or undefined. */
-export function rssCommentOf(text: string): { event: number; heap: number; arenas: number; mmapped: number; rssAnon: number } | undefined {
+export function rssCommentOf(text: string): RssComment | undefined {
   const m = RSS_LINE.exec(text);
   if (m === null) return undefined;
   return { event: Number(m[1]), heap: Number(m[2]), arenas: Number(m[3]), mmapped: Number(m[4]), rssAnon: Number(m[5]) };
@@ -89,7 +120,7 @@ export function rssCommentOf(text: string): { event: number; heap: number; arena
 const THREAD_HEAPS_LINE = /^ rss-thread-heaps (\d+) (\d+) (\d+)$/;
 
 /** The parsed `# rss-thread-heaps <event> <heaps> <resident bytes>` comment (text after `#`), or undefined. */
-export function rssThreadHeapsCommentOf(text: string): { event: number; heaps: number; resident: number } | undefined {
+export function rssThreadHeapsCommentOf(text: string): ThreadHeapsComment | undefined {
   const m = THREAD_HEAPS_LINE.exec(text);
   if (m === null) return undefined;
   return { event: Number(m[1]), heaps: Number(m[2]), resident: Number(m[3]) };
@@ -151,6 +182,10 @@ export class RssWatcher {
   private readonly large = new Map<number, number>();
   /** The `# rss-thread-heaps` line just read (it comes before its `# rss` line). */
   private threadHeaps: { event: number; heaps: number; resident: number } | undefined;
+  /** The program's writes to the block the last call returned: made after that call's sample. */
+  private pending: { start: number; size: number } | undefined;
+  /** The last sample, when it was taken with writes pending and nothing has been read since but its lines. */
+  private lastSample: { rec: RssComment; heaps: ThreadHeapsComment | undefined } | undefined;
 
   /** `touchedMin`: the trace header's `# touched-min`, {@link LARGE_BLOCK} when it has none. */
   constructor(stack: CPythonStack, writes: ProgramWrites, touchedMin = LARGE_BLOCK) {
@@ -166,6 +201,11 @@ export class RssWatcher {
 
   /** After each replayed line. */
   onEvent(r: TraceRecord): void {
+    if (r.kind === "comment") {
+      this.onComment(r.text);
+      return;
+    }
+    this.writePending();
     switch (r.kind) {
       case "free":
         this.mapped.delete(r.ptr);
@@ -189,19 +229,57 @@ export class RssWatcher {
         if (this.writes === "all-but-calloc-mmap" && r.kind === "calloc" && chunk !== undefined) return;
         if (size >= this.touchedMin) this.large.set(r.result, size);
         if (this.writes === "measured" && size >= this.touchedMin) return; // its # touched lines say which pages
-        touch(this.stack, sim, size);
-        return;
-      }
-      case "comment": {
-        const rec = rssCommentOf(r.text);
-        if (rec !== undefined) this.sample(rec);
-        else if (r.text.startsWith(" rss-thread-heaps ")) this.threadHeaps = rssThreadHeapsCommentOf(r.text);
-        else if (this.writes === "measured") this.touched(r.text);
+        this.pending = { start: sim, size };
         return;
       }
       default:
         return;
     }
+  }
+
+  /**
+   * After the last line: a sample that ended the trace with writes pending was taken at
+   * exit, when the program had written the block; it is taken again with them.
+   */
+  finish(): void {
+    this.endOfProgram();
+  }
+
+  /** A comment line: a sample, its parts, `# touched` pages, the end, or anything else (the program ran on). */
+  private onComment(text: string): void {
+    const rec = rssCommentOf(text);
+    if (rec !== undefined) {
+      const heaps = this.threadHeaps?.event === rec.event ? this.threadHeaps : undefined;
+      this.threadHeaps = undefined;
+      this.samples.push(this.sample(rec, heaps));
+      this.lastSample = this.pending === undefined ? undefined : { rec, heaps };
+    } else if (text.startsWith(" rss-thread-heaps ")) {
+      this.threadHeaps = rssThreadHeapsCommentOf(text);
+    } else if (text.startsWith(" rss-pages ")) {
+      // the real pages of the sample being written: not a program step
+    } else if (text.startsWith(" touched ")) {
+      if (this.writes === "measured") this.touched(text);
+    } else if (text.startsWith(" exit:") || text.startsWith(" end ")) {
+      this.endOfProgram();
+    } else {
+      this.writePending();
+    }
+  }
+
+  /** The program's writes to the last returned block, now. */
+  private writePending(): void {
+    this.lastSample = undefined;
+    if (this.pending === undefined) return;
+    touch(this.stack, this.pending.start, this.pending.size);
+    this.pending = undefined;
+  }
+
+  /** The program is done: its writes are in, and a sample taken just before is taken again. */
+  private endOfProgram(): void {
+    const last = this.lastSample;
+    this.writePending();
+    if (last === undefined) return;
+    this.samples[this.samples.length - 1] = this.sample(last.rec, last.heaps);
   }
 
   /**
@@ -226,7 +304,8 @@ export class RssWatcher {
     }
   }
 
-  private sample(rec: { event: number; heap: number; arenas: number; mmapped: number; rssAnon: number }): void {
+  /** The prediction for the sample `rec` (with its `# rss-thread-heaps` line, if any) in the simulated process as it is. */
+  private sample(rec: RssComment, heaps: ThreadHeapsComment | undefined): RssSample {
     const resident = new Set<number>();
     let heap = 0;
     for (const vma of residentAnonPages(this.stack.process)) {
@@ -246,8 +325,6 @@ export class RssWatcher {
     }
     let mmapped = 0;
     for (const [start, length] of this.mapped.values()) mmapped += inRange(start, length);
-    const heaps = this.threadHeaps?.event === rec.event ? this.threadHeaps : undefined;
-    this.threadHeaps = undefined;
     let threadHeaps = 0;
     const simulatedHeaps = heaps === undefined ? [] : this.simulatedThreadHeaps();
     for (const start of simulatedHeaps) threadHeaps += inRange(start, HEAP_MAX_SIZE);
@@ -256,7 +333,7 @@ export class RssWatcher {
     const real = total(recorded);
     const errorPercent = real === 0 ? (total(predicted) === 0 ? 0 : 100) : ((total(predicted) - real) / real) * 100;
     const threadHeapCount = heaps === undefined ? {} : { threadHeapCount: { recorded: heaps.heaps, predicted: simulatedHeaps.length } };
-    this.samples.push({ event: rec.event, recorded, predicted, errorPercent, ...threadHeapCount });
+    return { event: rec.event, recorded, predicted, errorPercent, ...threadHeapCount };
   }
 
   /** The simulated process's thread heaps (their first bytes), from glibc's arenas. */
@@ -275,6 +352,7 @@ export async function rssCheck(trace: string, base: StackOptions, writes: Progra
   const prepared = await prepareReplay(trace, {}, base, note);
   const watcher = new RssWatcher(prepared.stack, writes, prepared.header.touchedMin);
   await replayFile(prepared.stack, trace, { onEvent: (r) => watcher.onEvent(r), replayer: (replayer) => watcher.attach(replayer) });
+  watcher.finish();
   return watcher.samples;
 }
 

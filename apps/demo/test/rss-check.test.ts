@@ -51,6 +51,7 @@ describe("predicted allocator RSS against the recorded one (default model: " + D
     ["python-dicts", 2.44, 49],
     ["thread-waves", 0, 8],
     ["python-threads", 0, 110],
+    ["python-threads-in-call", 0, 110],
   ] as const)("%s: the error at every sample within %s percent (+0.1 point), %s samples", async (name, measured, count) => {
     const samples = await check(name);
     expect(samples).toHaveLength(count);

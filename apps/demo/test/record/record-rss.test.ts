@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseTrace } from "@mem/memtrace";
@@ -238,5 +238,36 @@ describe.skipIf(threadSkip !== null)(skipTitle("# rss-thread-heaps: the heaps of
       expect(s.predicted).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped, threadHeaps: s.recorded.threadHeaps });
       expect(s.threadHeapCount!.predicted).toBe(s.threadHeapCount!.recorded);
     }
+  });
+});
+
+/*
+ * A periodic sample is taken inside the call that completes it, before the program has written
+ * the block that call returns. With a sample after every call, each block that reaches into a
+ * fresh page of the heap is a page the real process does not have yet at its own sample.
+ */
+const FRESH_PAGES = `#include <stdlib.h>
+#include <string.h>
+int main(void) {
+  static char *keep[300];
+  for (int i = 0; i < 300; i++) { keep[i] = malloc(7000); memset(keep[i], i, 7000); }
+  for (int i = 0; i < 300; i += 2) free(keep[i]);
+  return keep[1][0];
+}
+`;
+
+describe.skipIf(threadSkip !== null)(skipTitle("# rss samples inside the call: the returned block is not written yet", threadSkip), () => {
+  it("300 blocks of 7,000 bytes (a page or more inside each that glibc does not write) written after malloc returns, a sample after every call: every sample exact", { timeout: 120_000 }, async () => {
+    const source = join(scratch(), "fresh.c");
+    writeFileSync(source, FRESH_PAGES);
+    const out = join(scratch(), "fresh.memtrace");
+    const rec = await recordLibc([compile(source)], { out, stdio: "pipe", cacheDir, rssEvery: 1 });
+    expect(rec.exitCode).toBe(1);
+    const samples = await rssCheck(out, {}, "measured");
+    expect(samples.length).toBe(rec.events + 1); // every call, and the exit
+    // the heap grew by about 7000 bytes a call: a fresh page at most samples of the first loop
+    const grew = samples.slice(1, 300).filter((s, i) => s.recorded.heap > samples[i]!.recorded.heap).length;
+    expect(grew).toBeGreaterThan(150);
+    for (const s of samples) expect(s.predicted, `event ${s.event}`).toEqual({ heap: s.recorded.heap, arenas: s.recorded.arenas, mmapped: s.recorded.mmapped, threadHeaps: s.recorded.threadHeaps });
   });
 });
