@@ -1,5 +1,7 @@
-import type { GlibcInspection, GlibcMalloc, HeapChunk } from "@mem/libc-malloc";
+import { CHUNK_FASTBIN, CHUNK_FENCEPOST, CHUNK_IN_USE, CHUNK_STATE_NAMES, CHUNK_TCACHE, CHUNK_TOP, heapChunksOf } from "@mem/libc-malloc";
+import type { ChunkStates, GlibcInspection, GlibcMalloc, HeapChunk } from "@mem/libc-malloc";
 import type { ResidentVma } from "@mem/os-vm";
+import { CauseSums } from "./cause-sums.js";
 import type { ResidentLedger } from "./ledger.js";
 import { findMappedChunks, type MappedChunk } from "./mapped-scan.js";
 import { addDecorated, isDecorated, DEBUG_PAD_BYTES, DEBUG_SIZE_BYTES } from "./pymalloc-source.js";
@@ -16,8 +18,10 @@ export interface LibcFindings {
   liveBlocks: number;
   /** Their usable bytes (debug decorations excluded). */
   liveUsable: number;
-  /** The heap's chunks in address order (glibc), for the pins and the trim dry run. */
+  /** The heap's chunks in address order (glibc), for the pins and the trim dry run (built from {@link chunkStates} when first read). */
   readonly chunks: readonly HeapChunk[];
+  /** The same chunks in columns (`GlibcMalloc.chunkStates`), or undefined (no glibc, or not initialised). */
+  readonly chunkStates: ChunkStates | undefined;
   /** Each thread arena's chunks (its heaps oldest first, in address order; list order of the arenas), for the trim dry run. */
   readonly threadChunks: readonly (readonly HeapChunk[])[];
   /** The thread heaps' own structures, sorted: each heap's heap_info, and the first heap's malloc_state with its pad. */
@@ -28,16 +32,23 @@ export interface LibcFindings {
   readonly glibc: GlibcInspection | undefined;
 }
 
-/** The cause of a free chunk by the list glibc keeps it on. */
-function freeCause(chunk: HeapChunk): string {
-  switch (chunk.state) {
-    case "tcache":
-      return "glibc.tcache";
-    case "fastbin":
-      return "glibc.fastbins";
-    default:
-      return chunk.bin === 1 ? "glibc.unsorted" : (chunk.bin ?? 0) < 64 ? "glibc.small-bins" : "glibc.large-bins";
-  }
+/** The causes {@link accountChunks} sums, by index. */
+const CAUSES = ["glibc.chunk-headers", "glibc.top", "glibc.tcache", "glibc.fastbins", "glibc.unsorted", "glibc.small-bins", "glibc.large-bins", "glibc.in-use", "glibc.tcache-struct"] as const;
+const HEADERS = 0;
+const TOP = 1;
+const TCACHE = 2;
+const FASTBINS = 3;
+const UNSORTED = 4;
+const SMALL_BINS = 5;
+const LARGE_BINS = 6;
+const IN_USE = 7;
+const TCACHE_STRUCT = 8;
+
+/** The cause index of a free chunk by the list glibc keeps it on. */
+function freeCause(state: number, bin: number): number {
+  if (state === CHUNK_TCACHE) return TCACHE;
+  if (state === CHUNK_FASTBIN) return FASTBINS;
+  return bin === 1 ? UNSORTED : bin < 64 ? SMALL_BINS : LARGE_BINS;
 }
 
 /**
@@ -68,15 +79,16 @@ export function accountGlibc(
 ): LibcFindings {
   const view = g.inspect();
   const mem = g.process.memory;
-  const findings: LibcFindings = { liveBlocks: 0, liveUsable: 0, chunks: [], threadChunks: [], threadStructures: [], mapped: [], glibc: view };
+  const findings: LibcFindings = { liveBlocks: 0, liveUsable: 0, chunks: [], chunkStates: undefined, threadChunks: [], threadStructures: [], mapped: [], glibc: view };
   if (!view.initialised) return findings;
   ledger.add(view.arena, view.arena + view.mainArenaSize, "glibc.main-arena");
-  const chunks = g.walkHeap();
+  // the lean walk: columns, no object per chunk (those are built only if a caller reads `chunks`)
+  const states = g.chunkStates();
   const add = (c: ChunkCounts): void => {
     findings.liveBlocks += c.liveBlocks;
     findings.liveUsable += c.liveUsable;
   };
-  add(accountChunks(chunks, new Set(view.regions), new Set(view.tcacheChunks), ledger, mem, structures, debug));
+  add(accountChunks(states, new Set(view.regions), new Set(view.tcacheChunks), ledger, mem, structures, debug));
   // thread arenas: heap_info at each heap's start, the arena's malloc_state after the first's
   const threadArenas = g.walkThreadHeaps();
   const threadStructures: [number, number][] = [];
@@ -87,7 +99,7 @@ export function accountGlibc(
     ledger.add(t.arena, stateEnd, "glibc.arena");
     t.heaps.forEach((h, i) => threadStructures.push([h.start, i === 0 ? stateEnd : h.start + t.heapInfoSize]));
     const starts = new Set(t.heaps.map((h, i) => (i === 0 ? (t.chunks[0]?.address ?? 0) : h.start + t.heapInfoSize)));
-    add(accountChunks(t.chunks, starts, new Set(t.tcacheStructs), ledger, mem, structures, debug));
+    add(accountChunks(columnsOf(t.chunks), starts, new Set(t.tcacheStructs), ledger, mem, structures, debug));
   }
   // the thread heaps' reservations are heaps, not mmapped chunks
   const heapRanges = threadArenas.flatMap((t) => t.heaps.map((h) => [h.start, h.start + HEAP_MAX_SIZE] as const));
@@ -114,7 +126,34 @@ export function accountGlibc(
     ledger.add(user, split, "glibc.mmapped-payload");
     ledger.add(split, end, "glibc.mmapped-slack");
   }
-  return { ...findings, chunks, mapped, threadChunks: threadArenas.map((t) => t.chunks), threadStructures: threadStructures.sort((x, y) => x[0] - y[0]) };
+  let chunks: HeapChunk[] | undefined;
+  return {
+    liveBlocks: findings.liveBlocks,
+    liveUsable: findings.liveUsable,
+    get chunks(): HeapChunk[] {
+      return (chunks ??= heapChunksOf(states));
+    },
+    chunkStates: states,
+    mapped,
+    threadChunks: threadArenas.map((t) => t.chunks),
+    threadStructures: threadStructures.sort((x, y) => x[0] - y[0]),
+    glibc: view,
+  };
+}
+
+/** `chunks` in columns (a thread arena's, as walkThreadHeaps lists them). */
+export function columnsOf(chunks: readonly HeapChunk[]): ChunkStates {
+  const n = chunks.length;
+  const states = { count: n, address: new Float64Array(n), size: new Float64Array(n), sizeField: new Float64Array(n), state: new Uint8Array(n), bin: new Uint8Array(n) };
+  for (let i = 0; i < n; i++) {
+    const c = chunks[i]!;
+    states.address[i] = c.address;
+    states.size[i] = c.size;
+    states.sizeField[i] = c.sizeField;
+    states.state[i] = CHUNK_STATE_NAMES.indexOf(c.state);
+    states.bin[i] = c.bin ?? 0;
+  }
+  return states;
 }
 
 interface ChunkCounts {
@@ -124,7 +163,7 @@ interface ChunkCounts {
 
 /** Gives the causes of one heap's chunks (main heap or a thread arena's heaps); returns the live blocks found. */
 function accountChunks(
-  chunks: readonly HeapChunk[],
+  chunks: ChunkStates,
   starts: ReadonlySet<number>,
   tcacheStructs: ReadonlySet<number>,
   ledger: ResidentLedger,
@@ -133,41 +172,47 @@ function accountChunks(
   debug: boolean,
 ): ChunkCounts {
   const counts: ChunkCounts = { liveBlocks: 0, liveUsable: 0 };
-  for (const c of chunks) {
-    const a = c.address;
-    if (starts.has(a)) ledger.add(a, a + 8, "glibc.chunk-headers");
-    if (c.state === "top") {
-      ledger.add(a + 8, a + c.size, "glibc.top");
+  const sums = new CauseSums(ledger, CAUSES);
+  const { address, size, state, bin } = chunks;
+  for (let i = 0; i < chunks.count; i++) {
+    const a = address[i]!;
+    const s = state[i]!;
+    if (starts.has(a)) sums.put(HEADERS, a, a + 8);
+    if (s === CHUNK_TOP) {
+      sums.put(TOP, a + 8, a + size[i]!);
       continue;
     }
-    if (c.state === "fencepost") {
-      ledger.add(a + 8, a + 16, "glibc.chunk-headers");
+    if (s === CHUNK_FENCEPOST) {
+      sums.put(HEADERS, a + 8, a + 16);
       continue;
     }
-    if (c.state !== "in-use") {
-      ledger.add(a + 8, a + c.size + 8, freeCause(c));
+    if (s !== CHUNK_IN_USE) {
+      sums.put(freeCause(s, bin[i]!), a + 8, a + size[i]! + 8);
       continue;
     }
-    ledger.add(a + 8, a + 16, "glibc.chunk-headers");
+    sums.put(HEADERS, a + 8, a + 16);
     const user = a + 16;
-    const end = a + c.size + 8;
+    const end = a + size[i]! + 8;
     if (tcacheStructs.has(a)) {
-      ledger.add(user, end, "glibc.tcache-struct");
+      sums.put(TCACHE_STRUCT, user, end);
       continue;
     }
-    const structure = structures.get(user) ?? structures.get(user + 16);
+    const structure = structures.size === 0 ? undefined : (structures.get(user) ?? structures.get(user + 16));
     if (structure !== undefined) {
-      ledger.add(user, end, structure);
+      sums.putNamed(structure, user, end);
       continue;
     }
     counts.liveBlocks++;
     if (debug && ledger.isResident(user) && ledger.isResident(user + 15) && isDecorated(mem, user, end - user)) {
+      // its causes go straight to the ledger: the sums so far first, to keep the causes' order
+      sums.flush();
       addDecorated(ledger, mem, user, end, "glibc.in-use");
       counts.liveUsable += end - user - DEBUG_SIZE_BYTES - DEBUG_PAD_BYTES;
     } else {
-      ledger.add(user, end, "glibc.in-use");
+      sums.put(IN_USE, user, end);
       counts.liveUsable += end - user;
     }
   }
+  sums.flush();
   return counts;
 }

@@ -222,6 +222,26 @@ export class ResidentLedger {
   }
 
   /**
+   * Claims the resident bytes of `[start, end)` without giving them a cause yet; returns how
+   * many there were. The caller gives them their cause with {@link credit} (a source summing
+   * its causes itself: one map update per cause instead of one per range). Not for a ledger
+   * watching a page ({@link watchedPage} `>= 0`): use {@link add}, which records the page's causes.
+   */
+  claim(start: number, end: number): number {
+    if (!(end > start)) return 0;
+    let total = 0;
+    const claimed = this.claimed;
+    for (let page = Math.floor(start / PAGE); page * PAGE < end; page++) {
+      const slot = this.slot(page);
+      if (slot < 0) continue;
+      const bytes = Math.min(end, (page + 1) * PAGE) - Math.max(start, page * PAGE);
+      claimed[slot]! += bytes;
+      total += bytes;
+    }
+    return total;
+  }
+
+  /**
    * When every page of the page-aligned range `[start, end)` is resident, marks its bytes
    * claimed and returns true; else claims nothing and returns false. The caller then gives
    * the bytes their causes with {@link credit} (the fast path of a wholly resident pymalloc

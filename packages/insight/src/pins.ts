@@ -1,7 +1,8 @@
-import type { HeapChunk } from "@mem/libc-malloc";
+import { CHUNK_BIN, CHUNK_FASTBIN, CHUNK_FENCEPOST, CHUNK_STATE_NAMES, CHUNK_TOP, type ChunkStates } from "@mem/libc-malloc";
 import type { Pymalloc } from "@mem/small-object";
 import type { AccountDetail } from "./account.js";
 import type { ArenaPin, Pins, TopPin, TrimDryRun } from "./api.js";
+import { columnsOf } from "./glibc-source.js";
 import { liveBlocksOfPool } from "./pymalloc-source.js";
 
 const PAGE = 4096;
@@ -58,9 +59,10 @@ export function pinsOf(stack: { readonly pymalloc?: Pymalloc | undefined }, deta
   const glibc = detail.libc.glibc;
   let top: TopPin | undefined;
   let trim: TrimDryRun | undefined;
-  if (glibc !== undefined && glibc.initialised) {
-    top = topPin(detail.libc.chunks, glibc.trimThreshold, glibc.topPad);
-    trim = trimDryRun(detail);
+  const states = detail.libc.chunkStates;
+  if (glibc !== undefined && glibc.initialised && states !== undefined) {
+    top = topPin(states, glibc.trimThreshold, glibc.topPad);
+    trim = trimDryRun(detail, states);
   }
   return { arenas, keptEmptyArenas, sparseArenas: sparse, top, trim };
 }
@@ -74,20 +76,19 @@ export function pinsOf(stack: { readonly pymalloc?: Pymalloc | undefined }, deta
  * `mp_.top_pad`, once the merged top reaches `mp_.trim_threshold`); a chunk small enough
  * for tcache goes there instead, unless its bin is full.
  */
-function topPin(chunks: readonly HeapChunk[], trimThreshold: number, topPad: number): TopPin | undefined {
-  let i = chunks.length - 1;
-  const top = chunks[i];
-  if (top === undefined || top.state !== "top") return undefined;
-  let freeAbove = top.size;
-  for (i--; i >= 0 && chunks[i]!.state === "bin"; i--) freeAbove += chunks[i]!.size;
-  const pin = chunks[i];
-  if (pin === undefined || pin.state === "fencepost") return undefined;
+function topPin(chunks: ChunkStates, trimThreshold: number, topPad: number): TopPin | undefined {
+  const { size, state } = chunks;
+  let i = chunks.count - 1;
+  if (i < 0 || state[i] !== CHUNK_TOP) return undefined;
+  let freeAbove = size[i]!;
+  for (i--; i >= 0 && state[i] === CHUNK_BIN; i--) freeAbove += size[i]!;
+  if (i < 0 || state[i] === CHUNK_FENCEPOST) return undefined;
   // freeing it also merges the free chunks just below it
   let freeBelow = 0;
-  for (let j = i - 1; j >= 0 && chunks[j]!.state === "bin"; j--) freeBelow += chunks[j]!.size;
-  const merged = freeBelow + pin.size + freeAbove;
+  for (let j = i - 1; j >= 0 && state[j] === CHUNK_BIN; j--) freeBelow += size[j]!;
+  const merged = freeBelow + size[i]! + freeAbove;
   const wouldTrim = merged >= trimThreshold ? Math.max(0, Math.floor((merged - MINSIZE - 1 - topPad) / PAGE) * PAGE) : 0;
-  return { chunk: pin.address, size: pin.size, state: pin.state, freeAbove, trimThreshold, wouldTrim };
+  return { chunk: chunks.address[i]!, size: size[i]!, state: CHUNK_STATE_NAMES[state[i]!]!, freeAbove, trimThreshold, wouldTrim };
 }
 
 /**
@@ -95,27 +96,28 @@ function topPin(chunks: readonly HeapChunk[], trimThreshold: number, topPad: num
  * into the top gives back its whole pages past its first 48 bytes; appends them to `ranges`
  * and returns the top chunk as consolidation leaves it (a run just below it merged in).
  */
-function madviseRuns(chunks: readonly HeapChunk[], ledger: AccountDetail["ledger"], ranges: { start: number; length: number; resident: number }[]): { topAddress: number; topSize: number } {
+function madviseRuns(chunks: ChunkStates, ledger: AccountDetail["ledger"], ranges: { start: number; length: number; resident: number }[]): { topAddress: number; topSize: number } {
+  const { address, size: sizes, state, count } = chunks;
+  const free = (k: number): boolean => state[k] === CHUNK_BIN || state[k] === CHUNK_FASTBIN;
   let topSize = 0;
   let topAddress = 0;
-  for (let i = 0; i < chunks.length; ) {
-    const c = chunks[i]!;
-    if (c.state === "top") {
-      topAddress = c.address;
-      topSize = c.size;
+  for (let i = 0; i < count; ) {
+    if (state[i] === CHUNK_TOP) {
+      topAddress = address[i]!;
+      topSize = sizes[i]!;
       i++;
       continue;
     }
-    if (c.state !== "bin" && c.state !== "fastbin") {
+    if (!free(i)) {
       i++;
       continue;
     }
     let size = 0;
-    const start = c.address;
-    for (; i < chunks.length && (chunks[i]!.state === "bin" || chunks[i]!.state === "fastbin"); i++) size += chunks[i]!.size;
-    if (chunks[i]?.state === "top") {
+    const start = address[i]!;
+    for (; i < count && free(i); i++) size += sizes[i]!;
+    if (i < count && state[i] === CHUNK_TOP) {
       topAddress = start;
-      topSize = chunks[i]!.size + size;
+      topSize = sizes[i]! + size;
       i++;
       continue;
     }
@@ -143,12 +145,12 @@ function madviseRuns(chunks: readonly HeapChunk[], ledger: AccountDetail["ledger
  *   top chunk    [ ............ | released by brk (ALIGN_DOWN(top - 33)) ]
  * ```
  */
-function trimDryRun(detail: AccountDetail): TrimDryRun {
+function trimDryRun(detail: AccountDetail, states: ChunkStates): TrimDryRun {
   const ledger = detail.ledger;
   const ranges: { start: number; length: number; resident: number }[] = [];
   // main_arena first, then each thread arena (whose top mtrim leaves alone)
-  const { topAddress, topSize } = madviseRuns(detail.libc.chunks, ledger, ranges);
-  for (const chunks of detail.libc.threadChunks) madviseRuns(chunks, ledger, ranges);
+  const { topAddress, topSize } = madviseRuns(states, ledger, ranges);
+  for (const chunks of detail.libc.threadChunks) madviseRuns(columnsOf(chunks), ledger, ranges);
   let madviseBytes = 0;
   for (const r of ranges) madviseBytes += r.resident;
   let topTrimBytes = 0;

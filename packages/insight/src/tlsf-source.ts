@@ -58,5 +58,5 @@ export function accountTlsf(
   const allSkip = [...skip, [view.control, controlEnd] as const].sort((x, y) => x[0] - y[0]);
   const mapped = findMappedChunks(vmas, mem, ledger, MAPPED, allSkip);
   for (const m of mapped) block(m.address, m.address + m.size);
-  return { liveBlocks, liveUsable, chunks: [], threadChunks: [], threadStructures: [], mapped, glibc: undefined };
+  return { liveBlocks, liveUsable, chunks: [], chunkStates: undefined, threadChunks: [], threadStructures: [], mapped, glibc: undefined };
 }

@@ -1,3 +1,4 @@
+import type { GlibcMalloc } from "@mem/libc-malloc";
 import { describe, expect, it } from "vitest";
 import { account, accountDetail } from "../src/index.js";
 import { makeStack } from "./support.js";
@@ -10,6 +11,18 @@ describe("account", () => {
     const a = account(s);
     expect(sum(a.causes)).toBe(a.rssAnon);
     expect(a.rssAnon).toBe(s.process.mm.rssAnon * 4096);
+  });
+
+  it("reads glibc's heap with the lean walk: its chunks, built when asked for, are walkHeap's", () => {
+    const s = makeStack();
+    const raws: number[] = [];
+    for (let i = 0; i < 300; i++) raws.push(s.pymem.rawMalloc(600 + (i % 7) * 300));
+    for (let i = 0; i < raws.length; i += 3) s.pymem.rawFree(raws[i]!);
+    const d = accountDetail(s);
+    const g = s.libc as GlibcMalloc;
+    expect(d.libc.chunkStates?.count).toBe(g.walkHeap().length);
+    expect(d.libc.chunks).toEqual(g.walkHeap());
+    expect(d.libc.chunks.some((c) => c.state === "bin") && d.libc.chunks.some((c) => c.state === "tcache")).toBe(true);
   });
 
   it("splits pymalloc's arena and glibc's heap by cause, summing to RssAnon", () => {

@@ -34,6 +34,7 @@ import {
   pageUp,
 } from "./constants.js";
 import { checkGlibcHeap, walkGlibcHeap } from "./heap-check.js";
+import { walkChunkStates, type ChunkStates } from "./chunk-states.js";
 import { guardChecker } from "./errors.js";
 import { formatMallocInfoArenas, formatMallocStats, type InfoArena, type InfoArenaHeaps, type InfoSizes } from "./stats.js";
 import { HI_MPROTECT_SIZE, HI_PREV, HI_SIZE, heapForPtr } from "./heap.js";
@@ -513,6 +514,14 @@ export class GlibcMalloc extends ThreadArenas implements CAllocator {
       const bin = c.state === "in-use" ? entries.get(c.address) : undefined;
       return bin === undefined ? c : { ...c, state: "tcache" as const, bin };
     });
+  }
+
+  /**
+   * {@link walkHeap}'s chunks in columns, without an object per chunk and without checking the
+   * bins, fastbins and tcache (the inspection tools' lean walk: chunk-states.ts).
+   */
+  chunkStates(): ChunkStates {
+    return walkChunkStates(this.view(), this.threaded ? this.allTcaches().entries : undefined);
   }
 
   /**

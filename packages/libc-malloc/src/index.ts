@@ -16,6 +16,8 @@ export {
 export { EINVAL, ENOMEM, MallocArgumentError } from "./constants.js";
 export { HeapCheckError, MallocAbort } from "./errors.js";
 export { GlibcMalloc } from "./glibc-malloc.js";
+export { CHUNK_BIN, CHUNK_FASTBIN, CHUNK_FENCEPOST, CHUNK_IN_USE, CHUNK_STATE_NAMES, CHUNK_TCACHE, CHUNK_TOP, heapChunksOf } from "./chunk-states.js";
+export type { ChunkStates } from "./chunk-states.js";
 export { Glibc241Malloc } from "./glibc-241.js";
 export { Glibc242Malloc } from "./glibc-242.js";
 export { Glibc243Malloc } from "./glibc-243.js";
