@@ -84,13 +84,11 @@ static int n_threads;
 static TLS __thread int busy;      /* inside the shim on this thread */
 static TLS __thread int thread_no; /* 1 = the first thread that allocated */
 static int last_thread = 1;        /* the thread of the latest line (lock held) */
-static pthread_key_t exit_key;     /* its destructor writes "x <n>" */
-static pid_t exiting[256];         /* kernel tids of threads past their "x" line (lock held) */
-static int exiting_no[256];        /* and their thread numbers */
-static int n_exiting;
 
 #define MT_PASS_THROUGH busy
-#include "exit_paths.h" /* _exit, fatal signals, exec: the shim's part is below */
+#define MT_RECORDING (state == 1)
+#include "exit_paths.h"   /* _exit, fatal signals, exec: the shim's part is below */
+#include "thread_exits.h" /* "x <n>", and calls wait for glibc's exit work of an exited thread */
 
 static uint64_t read_start_brk(void) {
     char buf[4096];
@@ -193,78 +191,6 @@ static int claim(int fd) {
     return strstr(head, mine) != NULL;
 }
 
-/*
- * glibc's thread-exit work (tcache_thread_shutdown, the arena to the free list) runs after
- * the "x" line, outside the shim. So that no other thread's call is served before it is
- * done (the replay does it at the "x" line), a call waits, lock released, until every
- * thread past its "x" line has gone (tgkill(tid, 0) fails with ESRCH), or at most
- * EXIT_WAIT_NS: the caller may hold a lock the exiting thread needs after that work (a
- * pthread_create holds the stack cache lock while it callocs the new thread's DTV), and by
- * then the work is most probably done; the trace says so ("# exit of thread N unconfirmed").
- * (2 ms was too short on a loaded 2-core machine: larson's replay drifted.) A thread never
- * waits for itself (other TSD destructors may still call free after "x").
- */
-#define EXIT_WAIT_NS 100000000L
-
-static long long now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static void wait_for_exits(void) {
-    pid_t self = (pid_t)syscall(SYS_gettid);
-    pid_t pid = getpid();
-    long long deadline = 0;
-    for (int i = 0; i < n_exiting;) {
-        if (exiting[i] == self) {
-            i++;
-        } else if (syscall(SYS_tgkill, pid, exiting[i], 0) == 0 && (deadline == 0 || now_ns() < deadline)) {
-            if (deadline == 0) deadline = now_ns() + EXIT_WAIT_NS;
-            pthread_mutex_unlock(&lock);
-            sched_yield();
-            pthread_mutex_lock(&lock);
-            i = 0;
-        } else {
-            if (state == 1 && syscall(SYS_tgkill, pid, exiting[i], 0) == 0) {
-                char *p = tw_reserve(&W, 120);
-                p = tw_str(p, "# exit of thread ");
-                p = tw_dec(p, (uint64_t)exiting_no[i]);
-                p = tw_str(p, " unconfirmed: glibc's exit work for it may come after this line\n");
-                tw_commit(&W, p);
-            }
-            n_exiting--;
-            exiting[i] = exiting[n_exiting];
-            exiting_no[i] = exiting_no[n_exiting];
-        }
-    }
-}
-
-/*
- * Destructor of exit_key, run when a numbered thread (not the first) exits: "x <n>".
- * glibc's thread-exit work for malloc (__libc_thread_freeres) runs after the TSD
- * destructors, so "x" precedes it, after the thread's last recorded call.
- */
-static void thread_exit(void *value) {
-    int no = (int)(uintptr_t)value;
-    busy = 1;
-    pthread_mutex_lock(&lock);
-    if (n_exiting != 0) wait_for_exits(); /* threads exit in the order of their "x" lines */
-    if (state == 1) {
-        if (n_exiting < (int)(sizeof exiting / sizeof exiting[0])) {
-            exiting_no[n_exiting] = no;
-            exiting[n_exiting++] = (pid_t)syscall(SYS_gettid);
-        }
-        char *p = tw_reserve(&W, 30);
-        p = tw_str(p, "x ");
-        p = tw_dec(p, (uint64_t)no);
-        *p++ = '\n';
-        tw_commit(&W, p);
-    }
-    pthread_mutex_unlock(&lock);
-    busy = 0;
-}
-
 /* Called once, lock held. */
 static void start(void) {
     const char *out = getenv("MEMTRACE_OUT");
@@ -310,7 +236,7 @@ static void start(void) {
         tw_commit(&W, p);
     }
     tw_flush(&W); /* the header (with the pid) is in the file from the start */
-    pthread_key_create(&exit_key, thread_exit);
+    mt_exits_init();
     state = 1;
 }
 
@@ -328,7 +254,7 @@ static inline void switch_thread(void) {
 static inline void enter(void) {
     busy = 1;
     pthread_mutex_lock(&lock);
-    if (n_exiting != 0) wait_for_exits();
+    mt_exits_settle();
     if (state == 0) start();
     if (state == 1 && thread_no == 0) {
         thread_no = ++n_threads;
@@ -343,7 +269,7 @@ static inline void enter(void) {
             p = tw_dec(p, (uint64_t)thread_no);
             *p++ = '\n';
             tw_commit(&W, p);
-            pthread_setspecific(exit_key, (void *)(uintptr_t)thread_no);
+            mt_exits_watch(thread_no);
         }
     }
     if (state == 1) switch_thread();

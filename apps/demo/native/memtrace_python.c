@@ -148,76 +148,25 @@ static void note_tm_init(const domain_hook *h) {
    thread): "n <n>" before a new thread's first call, "t <n>" before a call of another
    thread than the previous line's, "x <n>" from a thread-specific-data destructor when a
    numbered thread exits (glibc's exit work for its tcache and arena follows). Calls of
-   other threads wait until an exited thread is gone (at most EXIT_WAIT_NS), as in
-   memtrace_libc.c, so that the trace's order is glibc's. Raw-domain calls come from
+   other threads wait until an exited thread is gone (thread_exits.h, shared with
+   memtrace_libc.c), so that the trace's order is glibc's. Raw-domain calls come from
    threads with or without the GIL; the lock serialises them all. */
 static __thread int thread_no;
 static int n_threads, last_thread = 1;
-static pthread_key_t exit_key;
-static pid_t exiting[256];
-static int exiting_no[256], n_exiting;
-#define EXIT_WAIT_NS 100000000L
-
-static long long now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static void wait_for_exits(void) {
-    pid_t self = (pid_t)syscall(SYS_gettid);
-    pid_t pid = getpid();
-    long long deadline = 0;
-    for (int i = 0; i < n_exiting;) {
-        if (exiting[i] == self) {
-            i++;
-        } else if (syscall(SYS_tgkill, pid, exiting[i], 0) == 0 && (deadline == 0 || now_ns() < deadline)) {
-            if (deadline == 0) deadline = now_ns() + EXIT_WAIT_NS;
-            pthread_mutex_unlock(&lock);
-            sched_yield();
-            pthread_mutex_lock(&lock);
-            i = 0;
-        } else {
-            if (recording && syscall(SYS_tgkill, pid, exiting[i], 0) == 0) {
-                char line[128];
-                snprintf(line, sizeof line, "# exit of thread %d unconfirmed: glibc's exit work for it may come after this line", exiting_no[i]);
-                tw_line(&W, line);
-            }
-            n_exiting--;
-            exiting[i] = exiting[n_exiting];
-            exiting_no[i] = exiting_no[n_exiting];
-        }
-    }
-}
-
-static void thread_exit(void *value) {
-    int no = (int)(uintptr_t)value;
-    depth++;
-    pthread_mutex_lock(&lock);
-    if (n_exiting != 0) wait_for_exits();
-    if (recording) {
-        if (n_exiting < (int)(sizeof exiting / sizeof exiting[0])) {
-            exiting_no[n_exiting] = no;
-            exiting[n_exiting++] = (pid_t)syscall(SYS_gettid);
-        }
-        char line[32];
-        snprintf(line, sizeof line, "x %d", no);
-        tw_line(&W, line);
-    }
-    pthread_mutex_unlock(&lock);
-    depth--;
-}
+#define MT_PASS_THROUGH depth
+#define MT_RECORDING recording
+#include "thread_exits.h"
 
 /* Before a call is passed on (lock held): waits for exiting threads, names a new thread or a switch. */
 static void note_thread(void) {
-    if (n_exiting != 0) wait_for_exits();
+    mt_exits_settle();
     char line[32];
     if (thread_no == 0) {
         thread_no = ++n_threads;
         if (thread_no > 1) {
             snprintf(line, sizeof line, "n %d", thread_no);
             tw_line(&W, line);
-            pthread_setspecific(exit_key, (void *)(uintptr_t)thread_no);
+            mt_exits_watch(thread_no);
         }
     }
     if (thread_no == last_thread) return;
@@ -699,7 +648,7 @@ static void write_header(int argc, char **argv) {
     tw_line(&W, line);
     snprintf(line, sizeof line, "# cpus %d", get_nprocs());
     tw_line(&W, line);
-    pthread_key_create(&exit_key, thread_exit);
+    mt_exits_init();
 }
 
 static void write_stats(void) {
@@ -801,8 +750,7 @@ static void ll_exit(void) { stop_recording("Py_AtExit"); }
  * a SIGABRT from glibc's malloc_printerr happens inside one). Only SIGKILL (and a crash of
  * the recorder itself) still loses the tail.
  */
-#define MT_PASS_THROUGH depth
-#include "exit_paths.h"
+#include "exit_paths.h" /* MT_PASS_THROUGH is depth (above) */
 
 /* SIGINT (KeyboardInterrupt), SIGPIPE and SIGXFSZ (ignored) are CPython's own. */
 static const int py_fatal_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGTERM, SIGHUP, SIGQUIT, SIGXCPU };

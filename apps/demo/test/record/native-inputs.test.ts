@@ -18,11 +18,11 @@ function tree(files: Record<string, string>): string {
 }
 
 describe("the inputs of a native helper (its cache key)", () => {
-  it("both recorders are built from the shared exit_paths.h and every other local header they include", () => {
+  it("both recorders are built from the shared exit_paths.h and thread_exits.h and every other local header they include", () => {
     const dir = nativeDir();
-    expect(nativeInputs(dir, "memtrace_libc.c").sort()).toEqual(["exit_paths.h", "libc_stacks.h", "memtrace_libc.c", "ptr_map.h", "rss_sample.h", "trace_writer.h"]);
+    expect(nativeInputs(dir, "memtrace_libc.c").sort()).toEqual(["exit_paths.h", "libc_stacks.h", "memtrace_libc.c", "ptr_map.h", "rss_sample.h", "thread_exits.h", "trace_writer.h"]);
     // internal/pycore_interp.h (CPython's, under #if) is not a file of the directory: not followed
-    expect(nativeInputs(dir, "memtrace_python.c").sort()).toEqual(["exit_paths.h", "memtrace_python.c", "ptr_map.h", "py_frames.h", "rss_sample.h", "trace_writer.h"]);
+    expect(nativeInputs(dir, "memtrace_python.c").sort()).toEqual(["exit_paths.h", "memtrace_python.c", "ptr_map.h", "py_frames.h", "rss_sample.h", "thread_exits.h", "trace_writer.h"]);
   });
 
   it("follows includes through headers, each once (a cycle ends), skips <system> headers and missing files, adds the extra ones", () => {
