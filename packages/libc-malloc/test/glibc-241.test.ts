@@ -2,7 +2,7 @@
  * glibc 2.41 (Debian 13's libc6 2.41-12+deb13u5, run on this machine with its own dynamic
  * loader through shared/tools/debian13-glibc.sh): the 57 driver scripts of test/glibc run
  * under the real 2.41 (outputs in test/glibc/expected-2.41, recorded by
- * test/glibc/record-2.41.sh) and replayed through Glibc241Malloc give the same placements,
+ * `sh test/glibc/record.sh 2.41`) and replayed through Glibc241Malloc give the same placements,
  * mallinfo2, break, malloc_stats and abort messages; 12 of the 57 differ from 2.36's.
  */
 import { readdirSync, readFileSync } from "node:fs";

@@ -1,7 +1,7 @@
 /**
  * glibc 2.43 (Debian unstable's libc6 2.43-7, run on this machine with its own dynamic loader
  * through shared/tools/debian13-glibc.sh): the driver scripts of test/glibc run under the real
- * 2.43 (outputs in test/glibc/expected-2.43, recorded by test/glibc/record-2.43.sh) and
+ * 2.43 (outputs in test/glibc/expected-2.43, recorded by `sh test/glibc/record.sh 2.43`) and
  * replayed through Glibc243Malloc give the same placements, mallinfo2, break, malloc_stats and
  * abort messages (54 of the 57 scripts; KNOWN_DIFFERENT lists the 3 that cannot match and why). Every script's output differs from 2.41's (the tcache struct is no longer
  * the heap's first chunk).
