@@ -2,6 +2,7 @@ import { CHUNK_FASTBIN, CHUNK_FENCEPOST, CHUNK_IN_USE, CHUNK_STATE_NAMES, CHUNK_
 import type { ChunkStates, GlibcInspection, GlibcMalloc, HeapChunk } from "@mem/libc-malloc";
 import type { ResidentVma } from "@mem/os-vm";
 import { CauseSums } from "./cause-sums.js";
+import { StructureIndex } from "./structure-index.js";
 import type { ResidentLedger } from "./ledger.js";
 import { findMappedChunks, type MappedChunk } from "./mapped-scan.js";
 import { addDecorated, isDecorated, DEBUG_PAD_BYTES, DEBUG_SIZE_BYTES } from "./pymalloc-source.js";
@@ -88,7 +89,8 @@ export function accountGlibc(
     findings.liveBlocks += c.liveBlocks;
     findings.liveUsable += c.liveUsable;
   };
-  add(accountChunks(states, new Set(view.regions), new Set(view.tcacheChunks), ledger, mem, structures, debug));
+  const index = new StructureIndex(structures);
+  add(accountChunks(states, view.regions, view.tcacheChunks, ledger, mem, index, debug));
   // thread arenas: heap_info at each heap's start, the arena's malloc_state after the first's
   const threadArenas = g.walkThreadHeaps();
   const threadStructures: [number, number][] = [];
@@ -98,8 +100,8 @@ export function accountGlibc(
     const stateEnd = Math.max(t.arena + t.arenaSize, t.chunks[0]?.address ?? 0);
     ledger.add(t.arena, stateEnd, "glibc.arena");
     t.heaps.forEach((h, i) => threadStructures.push([h.start, i === 0 ? stateEnd : h.start + t.heapInfoSize]));
-    const starts = new Set(t.heaps.map((h, i) => (i === 0 ? (t.chunks[0]?.address ?? 0) : h.start + t.heapInfoSize)));
-    add(accountChunks(columnsOf(t.chunks), starts, new Set(t.tcacheStructs), ledger, mem, structures, debug));
+    const starts = t.heaps.map((h, i) => (i === 0 ? (t.chunks[0]?.address ?? 0) : h.start + t.heapInfoSize));
+    add(accountChunks(columnsOf(t.chunks), starts, t.tcacheStructs, ledger, mem, index, debug));
   }
   // the thread heaps' reservations are heaps, not mmapped chunks
   const heapRanges = threadArenas.flatMap((t) => t.heaps.map((h) => [h.start, h.start + HEAP_MAX_SIZE] as const));
@@ -164,11 +166,11 @@ interface ChunkCounts {
 /** Gives the causes of one heap's chunks (main heap or a thread arena's heaps); returns the live blocks found. */
 function accountChunks(
   chunks: ChunkStates,
-  starts: ReadonlySet<number>,
-  tcacheStructs: ReadonlySet<number>,
+  starts: readonly number[],
+  tcacheStructs: readonly number[],
   ledger: ResidentLedger,
   mem: GlibcMalloc["process"]["memory"],
-  structures: ReadonlyMap<number, string>,
+  structures: StructureIndex,
   debug: boolean,
 ): ChunkCounts {
   const counts: ChunkCounts = { liveBlocks: 0, liveUsable: 0 };
@@ -177,7 +179,8 @@ function accountChunks(
   for (let i = 0; i < chunks.count; i++) {
     const a = address[i]!;
     const s = state[i]!;
-    if (starts.has(a)) sums.put(HEADERS, a, a + 8);
+    // (a few region starts and tcache structs: a scan of a short list beats a set of doubles)
+    if (starts.includes(a)) sums.put(HEADERS, a, a + 8);
     if (s === CHUNK_TOP) {
       sums.put(TOP, a + 8, a + size[i]!);
       continue;
@@ -193,11 +196,11 @@ function accountChunks(
     sums.put(HEADERS, a + 8, a + 16);
     const user = a + 16;
     const end = a + size[i]! + 8;
-    if (tcacheStructs.has(a)) {
+    if (tcacheStructs.includes(a)) {
       sums.put(TCACHE_STRUCT, user, end);
       continue;
     }
-    const structure = structures.size === 0 ? undefined : (structures.get(user) ?? structures.get(user + 16));
+    const structure = structures.at(user);
     if (structure !== undefined) {
       sums.putNamed(structure, user, end);
       continue;

@@ -128,57 +128,7 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
         continue;
       }
       if (headers !== undefined) headers[k + 3] = 0;
-      const wholly = ledger.allResident(pool, pool + poolSize);
-      if (!wholly && !ledger.isResident(pool)) {
-        ledger.add(pool, pool + poolSize, "pymalloc.empty-pools");
-        continue;
-      }
-      const count = mem.load32(pool + COUNT);
-      if (count === 0) {
-        arena.freeResident += ledger.add(pool, pool + poolSize, "pymalloc.empty-pools");
-        continue;
-      }
-      const size = (mem.load32(pool + SZIDX) + 1) * alignment;
-      const blocks = Math.floor((poolSize - overhead) / size);
-      const nextoffset = mem.load32(pool + NEXTOFFSET);
-      const carvedEnd = pool + Math.min(nextoffset, overhead + blocks * size);
-      const blocksEnd = pool + overhead + blocks * size;
-      const carved = (carvedEnd - pool - overhead) / size;
-      const free = carved - count;
-      arena.liveBlocks += count;
-      arena.liveBytes += count * size;
-      findings.liveBlocks += count;
-      findings.liveUsable += count * (size - perBlockDebug);
-      if (wholly && ledger.claimWhole(pool, pool + poolSize)) {
-        whole[0]! += overhead;
-        whole[1]! += count * (size - perBlockDebug);
-        whole[2]! += count * perBlockDebug;
-        whole[3]! += free * size;
-        whole[4]! += blocksEnd - carvedEnd;
-        whole[5]! += pool + poolSize - blocksEnd;
-        arena.freeResident += free * size;
-        continue;
-      }
-      const parts: [string, number][] = [
-        ["pymalloc.live-blocks", count * (size - perBlockDebug)],
-        ["debug.size", debug ? count * DEBUG_SIZE_BYTES : 0],
-        ["debug.pad", debug ? count * DEBUG_PAD_BYTES : 0],
-        ["pymalloc.free-blocks", free * size],
-      ];
-      ledger.add(pool, pool + overhead, "pymalloc.pool-headers");
-      ledger.add(carvedEnd, blocksEnd, "pymalloc.never-carved");
-      ledger.add(blocksEnd, pool + poolSize, "pymalloc.quantization");
-      if (!ledger.watches(pool, pool + poolSize) && ledger.allResident(pool + overhead, carvedEnd)) {
-        ledger.addSplit(pool + overhead, carvedEnd, parts);
-        arena.freeResident += free * size;
-      } else {
-        const freeSet = freeBlocks(pymalloc, pool, ledger);
-        for (let b = pool + overhead; b < carvedEnd; b += size) {
-          if (freeSet.has(b)) arena.freeResident += ledger.add(b, b + size, "pymalloc.free-blocks");
-          else if (debug) addDecorated(ledger, mem, b, b + size, "pymalloc.live-blocks");
-          else ledger.add(b, b + size, "pymalloc.live-blocks");
-        }
-      }
+      accountPartialPool(pymalloc, mem, ledger, pool, arena, findings, whole, debug);
     }
   }
   if (cache !== undefined) {
@@ -194,6 +144,76 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
   ledger.credit("pymalloc.quantization", whole[5]!);
   ledger.credit("pymalloc.empty-pools", whole[6]!);
   return findings;
+}
+
+/**
+ * {@link accountPymalloc}'s slow path, out of its loop: a pool not wholly resident (or on the
+ * watched page), claimed range by range.
+ */
+function accountPartialPool(
+  pymalloc: Pymalloc,
+  mem: Memory,
+  ledger: ResidentLedger,
+  pool: number,
+  arena: ArenaSummary,
+  findings: PymallocFindings,
+  whole: Float64Array,
+  debug: boolean,
+): void {
+  const { poolSize, alignment } = pymalloc.params;
+  const overhead = pymalloc.geometry.poolOverhead;
+  const perBlockDebug = debug ? DEBUG_SIZE_BYTES + DEBUG_PAD_BYTES : 0;
+  const wholly = ledger.allResident(pool, pool + poolSize);
+  if (!wholly && !ledger.isResident(pool)) {
+    ledger.add(pool, pool + poolSize, "pymalloc.empty-pools");
+    return;
+  }
+  const count = mem.load32(pool + COUNT);
+  if (count === 0) {
+    arena.freeResident += ledger.add(pool, pool + poolSize, "pymalloc.empty-pools");
+    return;
+  }
+  const size = (mem.load32(pool + SZIDX) + 1) * alignment;
+  const blocks = Math.floor((poolSize - overhead) / size);
+  const nextoffset = mem.load32(pool + NEXTOFFSET);
+  const carvedEnd = pool + Math.min(nextoffset, overhead + blocks * size);
+  const blocksEnd = pool + overhead + blocks * size;
+  const carved = (carvedEnd - pool - overhead) / size;
+  const free = carved - count;
+  arena.liveBlocks += count;
+  arena.liveBytes += count * size;
+  findings.liveBlocks += count;
+  findings.liveUsable += count * (size - perBlockDebug);
+  if (wholly && ledger.claimWhole(pool, pool + poolSize)) {
+    whole[0]! += overhead;
+    whole[1]! += count * (size - perBlockDebug);
+    whole[2]! += count * perBlockDebug;
+    whole[3]! += free * size;
+    whole[4]! += blocksEnd - carvedEnd;
+    whole[5]! += pool + poolSize - blocksEnd;
+    arena.freeResident += free * size;
+    return;
+  }
+  const parts: [string, number][] = [
+    ["pymalloc.live-blocks", count * (size - perBlockDebug)],
+    ["debug.size", debug ? count * DEBUG_SIZE_BYTES : 0],
+    ["debug.pad", debug ? count * DEBUG_PAD_BYTES : 0],
+    ["pymalloc.free-blocks", free * size],
+  ];
+  ledger.add(pool, pool + overhead, "pymalloc.pool-headers");
+  ledger.add(carvedEnd, blocksEnd, "pymalloc.never-carved");
+  ledger.add(blocksEnd, pool + poolSize, "pymalloc.quantization");
+  if (!ledger.watches(pool, pool + poolSize) && ledger.allResident(pool + overhead, carvedEnd)) {
+    ledger.addSplit(pool + overhead, carvedEnd, parts);
+    arena.freeResident += free * size;
+  } else {
+    const freeSet = freeBlocks(pymalloc, pool, ledger);
+    for (let b = pool + overhead; b < carvedEnd; b += size) {
+      if (freeSet.has(b)) arena.freeResident += ledger.add(b, b + size, "pymalloc.free-blocks");
+      else if (debug) addDecorated(ledger, mem, b, b + size, "pymalloc.live-blocks");
+      else ledger.add(b, b + size, "pymalloc.live-blocks");
+    }
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
-import { GlibcMalloc } from "@mem/libc-malloc";
+import { CHUNK_BIN, CHUNK_FASTBIN, CHUNK_TOP, GlibcMalloc, type ChunkStates } from "@mem/libc-malloc";
 import { PointerMap, type TraceRecord } from "@mem/memtrace";
 import type { ResidentVma } from "@mem/os-vm";
 import { accountDetail, type AccountDetail } from "./account.js";
+import type { LibcFindings } from "./glibc-source.js";
 import type { Account, Causes, InspectedStack, Pins } from "./api.js";
 import { pinsOf } from "./pins.js";
 import { SoftDirtyTracker } from "./soft-dirty-tracker.js";
@@ -414,7 +415,7 @@ export class Timeline {
     this.lastEvent = this.calls;
     let pools = 0;
     for (const ao of this.stack.pymalloc?.arenaObjects() ?? []) pools += ao.ntotalpools - ao.nfreepools;
-    const info = this.libcInfo();
+    const info = this.libcInfo(detail.libc);
     const sample: Sample = {
       event: this.calls,
       rssAnon: a.rssAnon,
@@ -435,10 +436,25 @@ export class Timeline {
     return { sample, detail };
   }
 
-  /** mallinfo2 without initialising an untouched glibc (which would change its state). */
-  private libcInfo(): { arena: number; uordblks: number; hblkhd: number } {
+  /**
+   * mallinfo2 without initialising an untouched glibc (which would change its state). With
+   * glibc's main arena alone, from the account's own heap walk (`found`) rather than a second
+   * walk of the bins: `int_mallinfo` counts the top chunk and every chunk in a fastbin or a
+   * normal bin as free (`fordblks`), the rest of `system_mem` as in use.
+   */
+  private libcInfo(found: LibcFindings): { arena: number; uordblks: number; hblkhd: number } {
     const libc = this.stack.libc;
-    if (libc instanceof GlibcMalloc && !libc.inspect().initialised) return { arena: 0, uordblks: 0, hblkhd: 0 };
+    if (!(libc instanceof GlibcMalloc)) return libc.mallinfo2();
+    const view = found.glibc;
+    if (view === undefined || !view.initialised) {
+      if (!libc.inspect().initialised) return { arena: 0, uordblks: 0, hblkhd: 0 };
+      return libc.mallinfo2();
+    }
+    const states = found.chunkStates;
+    if (states !== undefined && found.threadChunks.length === 0) {
+      const avail = freeBytes(states);
+      if (avail >= 0 && avail <= view.systemMem) return { arena: view.systemMem, uordblks: view.systemMem - avail, hblkhd: view.mmappedMem };
+    }
     return libc.mallinfo2();
   }
 
@@ -446,6 +462,18 @@ export class Timeline {
     const libc = this.stack.libc;
     return libc instanceof GlibcMalloc ? libc.inspect().mmapThreshold : 0;
   }
+}
+
+/** The bytes `int_mallinfo` counts free in a walked heap: the top chunk and the chunks in fastbins and bins; -1 without a top chunk. */
+function freeBytes(states: ChunkStates): number {
+  let avail = 0;
+  let top = false;
+  for (let i = 0; i < states.count; i++) {
+    const s = states.state[i];
+    if (s === CHUNK_TOP) top = true;
+    if (s === CHUNK_TOP || s === CHUNK_FASTBIN || s === CHUNK_BIN) avail += states.size[i]!;
+  }
+  return top ? avail : -1;
 }
 
 /** Bytes as MiB or KiB with one decimal. */
