@@ -13,7 +13,8 @@
  * Run: node --expose-gc --import tsx bench/explain-overhead.ts [rounds] (BENCH_QUICK=1: one recording, 1 M
  * synthetic events; BREAKDOWN=1: the cost stage by stage; OWN_TABLE=1: the timeline keeps the requested
  * sizes in a table of its own, as before the replayer kept them; PROFILE=1: the explain side alone; INCREMENTAL=0:
- * every sample a full account, as before soft-dirty tracking: compare the two in separate processes; with both kinds
+ * every sample a full account, 1: incremental from the first sample, unset: "auto" as the CLI (before 2026-12-07 the
+ * unset default was incremental from the first sample): compare the kinds in separate processes; with both kinds
  * of account in one process the figures drift apart, scattered-frees measured 0.92 against 0.77 s there and 0.88
  * against 0.87 s with each kind alone);
  * ONLY=<name part>: only the traces whose name contains it; SEPARATE=1: each side (replay, explain with full accounts,
@@ -36,6 +37,8 @@ const quick = process.env.BENCH_QUICK === "1";
 const rounds = Number(process.argv[2] ?? (quick ? 2 : 3));
 const SYNTH = Number(process.env.SYNTH ?? (quick ? 1_000_000 : 4_000_000));
 const EVERY = 10000;
+/** INCREMENTAL=0: full accounts; 1: incremental from the first sample; unset or auto: "auto", as the CLI runs it. */
+const INCREMENTAL: boolean | "auto" = process.env.INCREMENTAL === "0" ? false : process.env.INCREMENTAL === "1" ? true : "auto";
 const RAM = 2 * 1024 ** 3;
 
 /** A source of records: `length` of them, record `i` loaded into a reused TraceRecord. */
@@ -124,7 +127,7 @@ function plain(source: Source): void {
  * syscall counter and an empty hook, 2 plus the requested sizes (follow), 3 plus afterCall
  * without samples, 4 everything.
  */
-function explain(source: Source, stage = 4, incremental: boolean | "auto" = process.env.INCREMENTAL === "auto" ? "auto" : process.env.INCREMENTAL !== "0"): number {
+function explain(source: Source, stage = 4, incremental: boolean | "auto" = INCREMENTAL): number {
   const watch: { timeline?: Timeline; counts?: SyscallCounts } = {};
   const stack = createStack({
     ramSize: RAM,
