@@ -65,6 +65,7 @@
 #include "trace_writer.h"
 #include "libc_stacks.h"
 #include "rss_sample.h"
+#include "start_brk.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -89,27 +90,6 @@ static int last_thread = 1;        /* the thread of the latest line (lock held) 
 #define MT_RECORDING (state == 1)
 #include "exit_paths.h"   /* _exit, fatal signals, exec: the shim's part is below */
 #include "thread_exits.h" /* "x <n>", and calls wait for glibc's exit work of an exited thread */
-
-static uint64_t read_start_brk(void) {
-    char buf[4096];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p) return 0;
-    p += 2;
-    for (int field = 3; field < 47 && *p; field++) {
-        p = strchr(p, ' ');
-        if (!p) return 0;
-        p++;
-    }
-    uint64_t v = 0;
-    while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
-    return v;
-}
 
 static void write_argv(void) {
     char buf[4096];

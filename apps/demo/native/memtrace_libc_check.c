@@ -23,25 +23,7 @@
 #include <malloc.h>
 #include "trace_parse.h"
 #include "ptr_map.h"
-
-static uint64_t read_start_brk(void) {
-    char buf[4096];
-    int fd = open("/proc/self/stat", O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p) return 0;
-    p += 2;
-    for (int field = 3; field < 47 && *p; field++) {
-        p = strchr(p, ' ');
-        if (!p) return 0;
-        p++;
-    }
-    return strtoull(p, NULL, 10);
-}
+#include "start_brk.h"
 
 #define HEAP_SPAN ((uint64_t)1 << 32) /* a result this close above the heap start is a heap chunk */
 

@@ -53,6 +53,7 @@ PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 #include "ptr_map.h"
 #include "py_frames.h"
 #include "rss_sample.h"
+#include "start_brk.h"
 
 /* pymalloc's arena size: 256 KiB before CPython 3.10, 1 MiB since (obmalloc.c's ARENA_BITS). */
 #if PY_VERSION_HEX < 0x030A0000
@@ -594,26 +595,6 @@ static void install_hooks(void) {
 }
 
 /* ---- start and stop ---- */
-
-/* The initial program break (start_brk, field 47 of /proc/self/stat). */
-static uint64_t read_start_brk(void) {
-    char buf[4096];
-    int fd = open("/proc/self/stat", O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p) return 0;
-    p += 2; /* field 3 starts here */
-    for (int field = 3; field < 47 && *p; field++) {
-        p = strchr(p, ' ');
-        if (!p) return 0;
-        p++;
-    }
-    return strtoull(p, NULL, 10);
-}
 
 static void write_header(int argc, char **argv) {
     char line[8192];
