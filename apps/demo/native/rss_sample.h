@@ -23,8 +23,20 @@
  *   7f2c24000000-7f2c24021000 rw-p 00000000 00:00 0     <- start % 64 MiB == 0, anonymous,
  *   7f2c24021000-7f2c28000000 ---p 00000000 00:00 0        read-write: heap_info at its start
  *
- *   heap +0x00 ar_ptr  +0x08 prev  +0x10 size  +0x18 mprotect_size   (checked: a heap's
- *   size and mprotect_size are page multiples, 0 < size <= mprotect_size <= 64 MiB)
+ *   heap +0x00 ar_ptr  +0x08 prev  +0x10 size  +0x18 mprotect_size  +0x20 pagesize (2.35+)
+ *   (checked: ar_ptr is the arena just after its first heap's heap_info, prev another heap or
+ *   NULL in that first heap, size and mprotect_size page multiples, 0 < size <= mprotect_size
+ *   <= 64 MiB)
+ *
+ * A heap is looked for at every 64 MiB boundary inside a read-write anonymous mapping, not
+ * only where a line of maps starts: glibc puts an arena's next heap just above the last one
+ * when that space is free (aligned_heap_area), and once the heap below is read-write to its
+ * end the kernel merges the two read-write ranges into one line:
+ *
+ *   7f9cd4000000-7f9cd8539000 rw-p 00000000 00:00 0     <- a full heap and the next one's start
+ *   7f9cd8539000-7f9cdc000000 ---p 00000000 00:00 0
+ *
+ * (thread-grow.c: in 5 of 200 runs, with address randomisation, only the first heap was seen.)
  *
  * and their resident bytes are measured with mincore over the whole 64 MiB. A trace from
  * the recorders before has no such lines: the thread heaps were not measured.
@@ -267,17 +279,18 @@ static uint64_t rss_anon(void) {
 #define RSS_HEAP_MAX ((uintptr_t)64 << 20) /* glibc's HEAP_MAX_SIZE on 64-bit */
 static char rss_maps[16384];
 
-/* A line of /proc/self/maps: the heap it starts, or 0 (not a 64 MiB-aligned, read-write,
-   anonymous mapping whose first bytes read as a heap_info). */
-static uintptr_t rss_heap_of_line(const char *p, const char *end) {
-    uintptr_t start = 0;
-    for (; p < end && *p != '-'; p++) {
-        int c = *p, d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0) return 0;
-        start = start * 16 + (uintptr_t)d;
+/* A line of /proc/self/maps: 1 with its range in *start, *end when it is a read-write
+   anonymous mapping (no path), else 0. */
+static int rss_anon_rw_line(const char *p, const char *end, uintptr_t *start, uintptr_t *stop) {
+    uintptr_t v[2] = { 0, 0 };
+    for (int k = 0; k < 2; k++, p++) {
+        for (; p < end && *p != (k == 0 ? '-' : ' '); p++) {
+            int c = *p, d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d < 0) return 0;
+            v[k] = v[k] * 16 + (uintptr_t)d;
+        }
     }
-    if (start == 0 || start % RSS_HEAP_MAX != 0) return 0;
-    while (p < end && *p != ' ') p++;
+    p--; /* at the space before the permissions */
     if (end - p < 6 || memcmp(p, " rw-p ", 6) != 0) return 0;
     /* offset, device, inode; anonymous: inode 0 and no path */
     int field = 0;
@@ -288,10 +301,23 @@ static uintptr_t rss_heap_of_line(const char *p, const char *end) {
         while (p < end && *p == ' ') p++;
     }
     if (p != end) return 0; /* a path, [stack], [heap] ... */
-    const size_t *info = (const size_t *)start;
+    *start = v[0];
+    *stop = v[1];
+    return 1;
+}
+
+/* Whether the 64 MiB-aligned address a, inside a read-write mapping, holds a heap_info:
+   ar_ptr is its arena, which lives in the arena's first heap just after that heap's
+   heap_info (0x30 bytes since glibc 2.35, with pagesize; 0x20 before), so ar_ptr is 0x30 (or
+   0x20) past a 64 MiB boundary, a itself when prev is NULL (the first heap), else prev is
+   another heap; size and mprotect_size are page multiples, 0 < size <= mprotect_size <= 64 MiB. */
+static int rss_is_heap(uintptr_t a) {
+    const size_t *info = (const size_t *)a;
+    uintptr_t ar = info[0], prev = info[1], off = ar % RSS_HEAP_MAX;
     size_t size = info[2], mprotect_size = info[3];
-    if (info[0] == 0 || size == 0 || size % 4096 || mprotect_size % 4096 || size > mprotect_size || mprotect_size > RSS_HEAP_MAX) return 0;
-    return start;
+    if (off != 0x30 && off != 0x20) return 0;
+    if (prev == 0 ? ar != a + off : prev % RSS_HEAP_MAX != 0 || prev == a) return 0;
+    return size != 0 && size % 4096 == 0 && mprotect_size % 4096 == 0 && size <= mprotect_size && mprotect_size <= RSS_HEAP_MAX;
 }
 
 /* "# rss-thread-heaps <event> <heaps> <resident>" (and with MEMTRACE_RSS_PAGES=1 the pages). */
@@ -306,15 +332,20 @@ static void rss_thread_heaps(trace_writer *w, uint64_t events) {
         have += (size_t)r;
         char *line = rss_maps, *end = rss_maps + have;
         for (char *nl; (nl = memchr(line, '\n', (size_t)(end - line))) != NULL; line = nl + 1) {
-            uintptr_t heap = rss_heap_of_line(line, nl);
-            if (heap == 0) continue;
-            /* the whole 64 MiB must be mapped (ENOMEM otherwise): one mincore of 16384 pages */
-            if (mincore((void *)heap, RSS_HEAP_MAX, rss_vec) != 0) continue;
-            uint64_t n = 0;
-            for (size_t i = 0; i < RSS_HEAP_MAX / 4096; i++) n += rss_vec[i] & 1;
-            heaps++;
-            resident += n * 4096;
-            if (rss_pages) rss_page_line(w, "rss-pages thread-heap", heap, RSS_HEAP_MAX);
+            uintptr_t start, stop;
+            if (!rss_anon_rw_line(line, nl, &start, &stop)) continue;
+            /* every 64 MiB boundary inside: the read-write start of the next heap merges with
+               a full heap just below it into one line */
+            for (uintptr_t heap = (start + RSS_HEAP_MAX - 1) / RSS_HEAP_MAX * RSS_HEAP_MAX; heap != 0 && heap < stop; heap += RSS_HEAP_MAX) {
+                if (!rss_is_heap(heap)) continue;
+                /* the whole 64 MiB must be mapped (ENOMEM otherwise): one mincore of 16384 pages */
+                if (mincore((void *)heap, RSS_HEAP_MAX, rss_vec) != 0) continue;
+                uint64_t n = 0;
+                for (size_t i = 0; i < RSS_HEAP_MAX / 4096; i++) n += rss_vec[i] & 1;
+                heaps++;
+                resident += n * 4096;
+                if (rss_pages) rss_page_line(w, "rss-pages thread-heap", heap, RSS_HEAP_MAX);
+            }
         }
         have = (size_t)(end - line);
         if (have == sizeof rss_maps) have = 0; /* a line longer than the buffer: skipped */
