@@ -132,7 +132,7 @@ describe.skipIf(!built || !havePython)("mem-demo record (CPython): the user's fi
     const dir = tempDir();
     for (const [how, status, ending] of [["os._exit(3)", 3, "_exit(3)"], ["os.abort()", 134, "SIGABRT"]] as const) {
       const r = mem(["record", "--out", "t.memtrace", "--force", "--", "python3", "-c", `import os; ${how}`], { cwd: dir, env });
-      expect(r.status).toBe(status);
+      expect(r.status, r.stderr).toBe(status);
       expect(r.stderr).toMatch(new RegExp(`written to t\\.memtrace; it ended by ${ending.replace(/[()]/g, "\\$&")} \\(exit status ${status}\\); pymalloc statistics in t\\.stats\\.txt\\n$`));
       expect(lastLine(readFileSync(join(dir, "t.memtrace"), "utf8"))).toMatch(new RegExp(`^# end ${ending.replace(/[()]/g, "\\$&")}: \\d+ events, `));
     }
@@ -179,7 +179,7 @@ describe.skipIf(!built || !haveCompiler)("mem-demo record --libc: no call lost, 
       const dir = tempDir();
       compileProgram(dir);
       const r = mem(["record", "--libc", "--out", "t.memtrace", "--", "./prog", how], { cwd: dir, env });
-      expect(r.status).toBe(status);
+      expect(r.status, r.stderr).toBe(status); // the CLI's message when it is not the program's status
       expect(r.stderr).toMatch(new RegExp(`^mem-demo record: 201 calls of \\./prog written to t\\.memtrace \\(heap start 0x[0-9a-f]+, exit status ${status}; it ended by ${ending.replace(/[()]/g, "\\$&")}\\)\\n$`));
       const text = readFileSync(join(dir, "t.memtrace"), "utf8");
       expect(calls(text)).toBe(201);
