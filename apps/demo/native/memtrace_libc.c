@@ -65,7 +65,7 @@
 #include "trace_writer.h"
 #include "libc_stacks.h"
 #include "rss_sample.h"
-#include "start_brk.h"
+#include "proc_self.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);

@@ -23,7 +23,7 @@
 #include <malloc.h>
 #include "trace_parse.h"
 #include "ptr_map.h"
-#include "start_brk.h"
+#include "proc_self.h"
 
 #define HEAP_SPAN ((uint64_t)1 << 32) /* a result this close above the heap start is a heap chunk */
 

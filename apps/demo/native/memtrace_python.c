@@ -53,7 +53,7 @@ PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 #include "ptr_map.h"
 #include "py_frames.h"
 #include "rss_sample.h"
-#include "start_brk.h"
+#include "proc_self.h"
 
 /* pymalloc's arena size: 256 KiB before CPython 3.10, 1 MiB since (obmalloc.c's ARENA_BITS). */
 #if PY_VERSION_HEX < 0x030A0000

@@ -67,6 +67,7 @@
 
 #include "trace_writer.h"
 #include "ptr_map.h"
+#include "proc_self.h"
 
 #define RSS_MAX_RANGES 65536
 
@@ -261,19 +262,12 @@ static uint64_t rss_sum(const rss_ranges *r) {
 /* RssAnon of /proc/self/status, in bytes. */
 static uint64_t rss_anon(void) {
     char buf[8192];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
+    if (proc_self_read("status", buf, sizeof buf) == 0) return 0;
     char *p = strstr(buf, "RssAnon:");
     if (!p) return 0;
     p += 8;
     while (*p == ' ' || *p == '\t') p++;
-    uint64_t v = 0;
-    while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
-    return v * 1024;
+    return proc_decimal(p) * 1024;
 }
 
 #define RSS_HEAP_MAX ((uintptr_t)64 << 20) /* glibc's HEAP_MAX_SIZE on 64-bit */

@@ -18,12 +18,12 @@ function tree(files: Record<string, string>): string {
 }
 
 describe("the inputs of a native helper (its cache key)", () => {
-  it("both recorders are built from the shared exit_paths.h, thread_exits.h and start_brk.h and every other local header they include; the checker from start_brk.h too", () => {
+  it("both recorders are built from the shared exit_paths.h, thread_exits.h and proc_self.h and every other local header they include; the checker from proc_self.h too", () => {
     const dir = nativeDir();
-    expect(nativeInputs(dir, "memtrace_libc.c").sort()).toEqual(["exit_paths.h", "libc_stacks.h", "memtrace_libc.c", "ptr_map.h", "rss_sample.h", "start_brk.h", "thread_exits.h", "trace_writer.h"]);
+    expect(nativeInputs(dir, "memtrace_libc.c").sort()).toEqual(["exit_paths.h", "libc_stacks.h", "memtrace_libc.c", "proc_self.h", "ptr_map.h", "rss_sample.h", "thread_exits.h", "trace_writer.h"]);
     // internal/pycore_interp.h (CPython's, under #if) is not a file of the directory: not followed
-    expect(nativeInputs(dir, "memtrace_python.c").sort()).toEqual(["exit_paths.h", "memtrace_python.c", "ptr_map.h", "py_frames.h", "rss_sample.h", "start_brk.h", "thread_exits.h", "trace_writer.h"]);
-    expect(nativeInputs(dir, "memtrace_libc_check.c").sort()).toEqual(["memtrace_libc_check.c", "ptr_map.h", "start_brk.h", "trace_parse.h"]);
+    expect(nativeInputs(dir, "memtrace_python.c").sort()).toEqual(["exit_paths.h", "memtrace_python.c", "proc_self.h", "ptr_map.h", "py_frames.h", "rss_sample.h", "thread_exits.h", "trace_writer.h"]);
+    expect(nativeInputs(dir, "memtrace_libc_check.c").sort()).toEqual(["memtrace_libc_check.c", "proc_self.h", "ptr_map.h", "trace_parse.h"]);
   });
 
   it("follows includes through headers, each once (a cycle ends), skips <system> headers and missing files, adds the extra ones", () => {
