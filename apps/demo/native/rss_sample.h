@@ -331,7 +331,11 @@ static void rss_thread_heaps(trace_writer *w, uint64_t events) {
             /* every 64 MiB boundary inside: the read-write start of the next heap merges with
                a full heap just below it into one line */
             for (uintptr_t heap = (start + RSS_HEAP_MAX - 1) / RSS_HEAP_MAX * RSS_HEAP_MAX; heap != 0 && heap < stop; heap += RSS_HEAP_MAX) {
-                if (!rss_is_heap(heap)) continue;
+                /* read only a resident page: reading an untouched one (a pymalloc arena or a
+                   block glibc mmapped, that spans the boundary) maps the zero page, which the
+                   samples would then count (an arena 4 KiB higher than its replay) */
+                unsigned char first;
+                if (mincore((void *)heap, 4096, &first) != 0 || !(first & 1) || !rss_is_heap(heap)) continue;
                 /* the whole 64 MiB must be mapped (ENOMEM otherwise): one mincore of 16384 pages */
                 if (mincore((void *)heap, RSS_HEAP_MAX, rss_vec) != 0) continue;
                 uint64_t n = 0;
