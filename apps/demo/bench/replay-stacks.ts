@@ -3,10 +3,13 @@
  * than without"). The same trace is replayed with its stack records (`#F`/`#T`/`#S`/`#R`) and
  * without them (the same file with those lines removed), through the code path of
  * `mem-demo replay` (the stack from the trace's header, then replayFile: read, gunzip, parse,
- * replay), timing user CPU, best of N rounds, the two variants alternating in each round:
+ * replay), timing user CPU over N rounds, the two variants alternating in each round; the
+ * table gives the best of the N and the ratio of the medians too (on a loaded machine the
+ * best of a few runs of one side can be a lucky reading):
  *
  * - cold: the first replay in a fresh process (bench/replay-stacks-child.ts), as the command
- *   runs; the replay's own CPU (the stack's construction excluded);
+ *   runs, with the command's own code (the built dist/) and settings; the replay's own CPU
+ *   (the stack's construction excluded);
  * - warm: the median of the next few replays in that process (each variant in processes of its
  *   own: replaying both in one process makes each slow the other's JIT down);
  * - the whole `mem-demo replay` command (the built CLI): Node's and the modules' start-up included.
@@ -15,7 +18,8 @@
  * and a larger one made from it: the recording's body repeated 10 times, each copy with its own
  * pointers (offset by a multiple of 2^40) and its own frame and traceback ids, so that stack
  * records keep the share of lines they have in the recording.
- * Run: npm run bench (BENCH_QUICK=1 for fewer rounds); the figures go into the README.
+ * Run: npm run bench (BENCH_QUICK=1 for fewer rounds), after a build (both the child and the
+ * command run dist/); the figures go into the README.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -96,6 +100,13 @@ function command(path: string): number {
   return Number(line[1]);
 }
 
+/** The median of some timings. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** Runs the stacks benchmark and prints its table. */
 export function benchReplayStacks(rounds: number): void {
   const dir = mkdtempSync(join(tmpdir(), "mem-bench-stacks-"));
@@ -124,37 +135,39 @@ export function benchReplayStacks(rounds: number): void {
     }
     const rows: Record<string, string>[] = [];
     for (const trace of traces) {
-      const best = { cold: [Infinity, Infinity], process: [Infinity, Infinity], warm: [Infinity, Infinity] };
+      const runs: Record<"cold" | "process" | "warm", [number[], number[]]> = { cold: [[], []], process: [[], []], warm: [[], []] };
       let calls = [0, 0];
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? [0, 1] : [1, 0];
         for (const i of order) {
           const path = trace.variants[i]!.path;
           const r = replays(path, WARM);
-          best.cold[i] = Math.min(best.cold[i]!, r.cold);
-          best.warm[i] = Math.min(best.warm[i]!, r.warm);
+          runs.cold[i]!.push(r.cold);
+          runs.warm[i]!.push(r.warm);
           calls[i] = r.calls;
-          best.process[i] = Math.min(best.process[i]!, command(path));
+          runs.process[i]!.push(command(path));
         }
       }
       if (calls[0] !== calls[1]) throw new Error(`${trace.name}: the two variants replayed ${calls[0]} and ${calls[1]} calls`);
       calls = [calls[0]!, calls[1]!];
-      for (const [mode, [without, withStacks]] of [
-        ["cold replay (first in a fresh process)", best.cold],
-        ["whole mem-demo replay command", best.process],
-        [`warm replay (median of ${WARM} after the first, same process)`, best.warm],
+      for (const [mode, all] of [
+        ["cold replay (first in a fresh process)", runs.cold],
+        ["whole mem-demo replay command", runs.process],
+        [`warm replay (median of ${WARM} after the first, same process)`, runs.warm],
       ] as const) {
+        const [without, withStacks] = [Math.min(...all[0]), Math.min(...all[1])];
         rows.push({
           trace: trace.name,
           "calls / stack records": `${calls[0]} / ${trace.stackRecords}`,
           "user CPU": mode,
-          "without stacks (s)": without!.toFixed(3),
-          "with stacks (s)": withStacks!.toFixed(3),
-          "with / without": `${((withStacks! / without! - 1) * 100).toFixed(1)}%`,
+          "without stacks (s)": without.toFixed(3),
+          "with stacks (s)": withStacks.toFixed(3),
+          "with / without": `${((withStacks / without - 1) * 100).toFixed(1)}%`,
+          "medians": `${median(all[0]).toFixed(3)} → ${median(all[1]).toFixed(3)}: ${((median(all[1]) / median(all[0]) - 1) * 100).toFixed(1)}%`,
         });
       }
     }
-    console.log(`replay with and without stack records (user CPU, best of ${rounds}, alternating)`);
+    console.log(`replay with and without stack records (user CPU, best of ${rounds}, alternating; and the medians)`);
     console.table(rows);
   } finally {
     rmSync(dir, { recursive: true, force: true });
