@@ -197,11 +197,18 @@ function mark(out: Columns, regionStart: readonly number[], p: number, state: nu
 /**
  * The chunks of `states` as `GlibcMalloc.walkHeap` gives them: one {@link HeapChunk} each,
  * `bin` set only for chunks in a list.
+ * @throws RangeError when `count` is not a whole number within every column, or a state is not a `CHUNK_*` code
  */
 export function heapChunksOf(states: ChunkStates): HeapChunk[] {
-  const chunks: HeapChunk[] = new Array<HeapChunk>(states.count);
-  for (let i = 0; i < states.count; i++) {
+  const { count } = states;
+  const shortest = Math.min(states.address.length, states.size.length, states.sizeField.length, states.state.length, states.bin.length);
+  if (!Number.isSafeInteger(count) || count < 0 || count > shortest) {
+    throw new RangeError(`libc-malloc: heapChunksOf: count must be a whole number from 0 to the columns' length ${shortest}, got ${String(count)}`);
+  }
+  const chunks: HeapChunk[] = new Array<HeapChunk>(count);
+  for (let i = 0; i < count; i++) {
     const state = states.state[i]!;
+    if (state >= CHUNK_STATE_NAMES.length) throw new RangeError(`libc-malloc: heapChunksOf: chunk ${i} has state code ${state}, not a CHUNK_* code (0..${CHUNK_STATE_NAMES.length - 1})`);
     const chunk: HeapChunk = { address: states.address[i]!, size: states.size[i]!, sizeField: states.sizeField[i]!, state: CHUNK_STATE_NAMES[state]! };
     if (state === CHUNK_TCACHE || state === CHUNK_FASTBIN || state === CHUNK_BIN) chunk.bin = states.bin[i]!;
     chunks[i] = chunk;

@@ -73,4 +73,17 @@ describe("GlibcMalloc.chunkStates (the lean heap walk)", () => {
     mem.store32(p - 8, 0); // its size field: the chain itself is broken
     expect(() => g.chunkStates()).toThrow(/invalid chunk size 0x0/);
   });
+
+  it("heapChunksOf refuses columns it cannot read: a count past them, not whole, or a state that is no CHUNK_* code", () => {
+    const g = new GlibcMalloc(freshProcess(), { tcacheKey: 1 });
+    g.malloc(100);
+    const s = g.chunkStates();
+    expect(heapChunksOf(s)).toHaveLength(s.count);
+    expect(() => heapChunksOf({ ...s, count: s.address.length + 1 })).toThrow(/count must be a whole number from 0/);
+    expect(() => heapChunksOf({ ...s, count: 1.5 })).toThrow(RangeError);
+    expect(() => heapChunksOf({ ...s, count: -1 })).toThrow(RangeError);
+    const state = Uint8Array.from(s.state);
+    state[0] = 9;
+    expect(() => heapChunksOf({ ...s, state })).toThrow(/chunk 0 has state code 9/);
+  });
 });
