@@ -45,6 +45,9 @@
 #include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <gnu/libc-version.h>
+#endif
 
 /* exported by libpython, declared in the internal header pycore_pymem.h */
 PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
@@ -599,7 +602,12 @@ static void install_hooks(void) {
 static void write_header(int argc, char **argv) {
     char line[8192];
     tw_line(&W, "# memtrace v1");
+    /* the C library that served the libc lines (a replay takes its malloc model from it) */
+#ifdef __GLIBC__
+    snprintf(line, sizeof line, "# recorder memtrace_python: CPython %s, glibc %s, pymalloc arena size %zu", PY_VERSION, gnu_get_libc_version(), ARENA_SIZE_PYMALLOC);
+#else
     snprintf(line, sizeof line, "# recorder memtrace_python: CPython %s, pymalloc arena size %zu", PY_VERSION, ARENA_SIZE_PYMALLOC);
+#endif
     tw_line(&W, line);
 #ifdef Py_GIL_DISABLED
     /* a free-threaded build (3.13+): mimalloc, not pymalloc, serves mem and obj */

@@ -4,7 +4,7 @@
  *
  * ```
  * # memtrace v1
- * # recorder memtrace_python: CPython 3.11.7, pymalloc arena size 1048576
+ * # recorder memtrace_python: CPython 3.11.7, glibc 2.36, pymalloc arena size 1048576
  * # python-build free-threaded      (only from a free-threaded build: mimalloc allocates)
  * # env PYTHONMALLOC=debug
  * # env GLIBC_TUNABLES=glibc.malloc.tcache_count=0

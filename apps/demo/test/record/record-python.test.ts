@@ -4,7 +4,10 @@ import { PointerMap, forEachRecord } from "@mem/memtrace";
 import { describe, expect, it } from "vitest";
 import { defaultStatsPath, recordPython, replayNative, splitPythonCommand } from "../../src/record/index.js";
 import { traceChunks } from "../../src/record/files.js";
-import { skipTitle } from "../../../../scripts/host-facts.js";
+import { hostFacts, skipTitle } from "../../../../scripts/host-facts.js";
+import { parseTraceHeader } from "../../src/trace-header.js";
+import { replaySettings } from "../../src/trace-settings.js";
+import { GLIBC_RELEASES } from "../../src/stack.js";
 import { cacheDir, havePython, nativeReplaySkip, scratch } from "./support.js";
 
 const SCRIPT = `
@@ -34,6 +37,17 @@ describe("splitPythonCommand", () => {
 });
 
 describe.skipIf(!havePython)("recordPython (real CPython)", () => {
+  it("names the C library it ran on in the recorder line, and a replay takes its malloc model from it", { timeout: 120_000 }, async () => {
+    // a recording made on Debian 13 (glibc 2.41) must not replay with 2.36's malloc
+    const out = join(scratch(), "glibc.memtrace");
+    expect((await recordPython(["python3", "-S", "-c", "pass"], { out, stdio: "pipe", cacheDir, frames: 0, rssEvery: 0 })).exitCode).toBe(0);
+    const header = parseTraceHeader(readFileSync(out, "utf8").split("\n", 8));
+    const host = hostFacts().glibc;
+    expect(header.glibc).toBe(host ?? undefined);
+    const settings = replaySettings(header);
+    expect(settings.glibcRelease).toBe((GLIBC_RELEASES as readonly (string | null)[]).includes(host) ? host : "2.36");
+  });
+
   it.skipIf(nativeReplaySkip !== null)(skipTitle("records a script: a valid trace, the real stats, and a native replay that ends with the same stats", nativeReplaySkip), { timeout: 120_000 }, async () => {
     const dir = scratch();
     writeFileSync(join(dir, "people.py"), SCRIPT);
