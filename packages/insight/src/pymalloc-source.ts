@@ -119,12 +119,7 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
         arena.freeResident += free * size;
         findings.liveBlocks += count;
         findings.liveUsable += count * (size - perBlockDebug);
-        whole[0]! += overhead;
-        whole[1]! += count * (size - perBlockDebug);
-        whole[2]! += count * perBlockDebug;
-        whole[3]! += free * size;
-        whole[4]! += blocksEnd - carvedEnd;
-        whole[5]! += pool + poolSize - blocksEnd;
+        addWholePool(whole, overhead, count, size, perBlockDebug, free, blocksEnd - carvedEnd, pool + poolSize - blocksEnd);
         continue;
       }
       if (headers !== undefined) headers[k + 3] = 0;
@@ -144,6 +139,29 @@ export function accountPymalloc(pymalloc: Pymalloc, ledger: ResidentLedger, debu
   ledger.credit("pymalloc.quantization", whole[5]!);
   ledger.credit("pymalloc.empty-pools", whole[6]!);
   return findings;
+}
+
+/**
+ * Adds a used pool that is resident and claimed whole to the sums {@link accountPymalloc}
+ * credits at its end (`whole`: pool headers, live blocks, debug bytes, free blocks, the
+ * never-carved tail, quantization), `count` live blocks of `size` bytes and `free` free ones.
+ */
+function addWholePool(
+  whole: Float64Array,
+  overhead: number,
+  count: number,
+  size: number,
+  perBlockDebug: number,
+  free: number,
+  neverCarved: number,
+  quantization: number,
+): void {
+  whole[0]! += overhead;
+  whole[1]! += count * (size - perBlockDebug);
+  whole[2]! += count * perBlockDebug;
+  whole[3]! += free * size;
+  whole[4]! += neverCarved;
+  whole[5]! += quantization;
 }
 
 /**
@@ -185,12 +203,7 @@ function accountPartialPool(
   findings.liveBlocks += count;
   findings.liveUsable += count * (size - perBlockDebug);
   if (wholly && ledger.claimWhole(pool, pool + poolSize)) {
-    whole[0]! += overhead;
-    whole[1]! += count * (size - perBlockDebug);
-    whole[2]! += count * perBlockDebug;
-    whole[3]! += free * size;
-    whole[4]! += blocksEnd - carvedEnd;
-    whole[5]! += pool + poolSize - blocksEnd;
+    addWholePool(whole, overhead, count, size, perBlockDebug, free, blocksEnd - carvedEnd, pool + poolSize - blocksEnd);
     arena.freeResident += free * size;
     return;
   }
