@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_PROGRAM_WRITES, parseRssEvery, rssCheck, rssCheckText, rssCommentOf, rssThreadHeapsCommentOf, touchedCommentOf, type ProgramWrites, type RssSample } from "../src/rss-check.js";
 
@@ -134,5 +138,30 @@ describe("the heaps of glibc's thread arenas, predicted against the recorded one
       expect(s.threadHeapCount).toBeUndefined();
     }
     expect(rssCheckText(await check("sed"), "measured")).toContain("(heap arenas mmapped predicted / recorded)");
+  });
+});
+
+describe("a CPython recording made under glibc 2.41 (Debian 13's)", () => {
+  const fixture = `${FIXTURES}python-glibc-2.41.memtrace.gz`;
+  const exact = (s: RssSample): boolean =>
+    s.predicted.heap === s.recorded.heap && s.predicted.arenas === s.recorded.arenas && s.predicted.mmapped === s.recorded.mmapped;
+
+  it("replays with 2.41's malloc, which the recorder line names: every sample exact", async () => {
+    const notes: string[] = [];
+    const samples = await rssCheck(fixture, {}, DEFAULT_PROGRAM_WRITES, (line) => notes.push(line));
+    expect(notes.join("\n")).toContain("glibc 2.41");
+    expect(samples).toHaveLength(136);
+    expect(samples.filter((s) => !exact(s))).toEqual([]);
+  });
+
+  it("replayed with 2.36's malloc (the recorder line without its glibc, as before the recorder named it), samples are off", async () => {
+    const text = gunzipSync(readFileSync(fixture)).toString("latin1");
+    expect(text).toMatch(/^# recorder memtrace_python: CPython 3\.11\.7, glibc 2\.41, /m);
+    const as236 = join(mkdtempSync(join(tmpdir(), "rss-check-")), "as-2.36.memtrace");
+    writeFileSync(as236, text.replace(", glibc 2.41,", ","), "latin1");
+    const samples = await rssCheck(as236, {}, DEFAULT_PROGRAM_WRITES);
+    expect(samples).toHaveLength(136);
+    expect(samples.filter((s) => !exact(s)).length).toBeGreaterThan(0);
+    expect(maxError(samples)).toBeGreaterThan(0.3);
   });
 });
