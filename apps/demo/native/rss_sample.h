@@ -85,10 +85,14 @@ static rss_ranges rss_mapped;   /* glibc's mmapped chunks: the mapping (chunk - 
 static rss_ranges rss_arenas;   /* pymalloc arenas */
 static rss_ranges rss_large;    /* live blocks of RSS_LARGE bytes or more: key = start = the block */
 static trace_writer *rss_w;     /* the trace (set at the first event) */
-/* Blocks of RSS_LARGE bytes or more get # touched lines; the header says so ("# touched-min"):
-   recorders before it used 65536, which left opendir's 32 KiB buffers and CPython's 8 KiB I/O
-   buffers, mostly unwritten, to be modelled as written whole. */
-#define RSS_LARGE 8192
+/* Blocks of RSS_LARGE bytes or more get # touched lines; the header says so ("# touched-min").
+   4096 is the size from which a block's bytes can cover a whole page: every page a smaller block
+   reaches also holds a chunk header glibc writes (its own, or the next chunk's), so modelling it
+   as written whole adds no page. Recorders before used 65536 (opendir's 32 KiB buffers, mostly
+   unwritten, were modelled as written whole), then 8192: CPython's 4 KiB stdout and stderr
+   buffers on a pipe (BufferedWriter sizes them by st_blksize), never written by a program that
+   prints nothing, added a page to the replay whenever one's bytes began at a page boundary. */
+#define RSS_LARGE 4096
 static uint64_t rss_every = 10000;
 static uintptr_t rss_heap_start;
 static int rss_pages;           /* MEMTRACE_RSS_PAGES=1: every sample also lists the resident pages */

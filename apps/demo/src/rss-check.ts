@@ -17,7 +17,7 @@
  * it gets. `programWrites` models that: "none" (metadata only), "all" (every block written
  * whole when it is returned: objects initialised), "all-but-calloc-mmap" ("all", except a
  * calloc served by a fresh mmapped chunk, whose zero pages glibc leaves untouched and
- * programs often do too), "measured" (blocks under the header's `# touched-min` — 8 KiB; 64 KiB
+ * programs often do too), "measured" (blocks under the header's `# touched-min` — 4 KiB (8 KiB in earlier traces); 64 KiB
  * in older traces — written whole; of larger ones, only the pages the recorder found resident: `# touched <block> <first>-<last> ...` comments, page
  * ranges counted from the block's first page, written before each sample and before the
  * block is freed or reallocated).
@@ -129,7 +129,7 @@ export function rssThreadHeapsCommentOf(text: string): ThreadHeapsComment | unde
 /**
  * Blocks of this size or more are "large" in a trace whose header has no `# touched-min` line
  * (the first recorders): the recorder wrote their resident pages (rss_sample.h). Recorders
- * since write `# touched-min 8192`.
+ * since write `# touched-min` (8192, now 4096).
  */
 export const LARGE_BLOCK = 65536;
 

@@ -20,24 +20,15 @@ function samplesOf(path: string): { samples: Sample[]; calls: number; arenas: nu
 }
 
 /**
- * Every sample of a CPython recording predicted exactly, but for the brk heap one page off.
- * Exact at every sample on this machine (750+ recordings of threads.py and the lists program
- * under varied environments, paths, heap layouts and load; 109,194 of 109,194 samples with one
- * after every call). Under the full CI run (npm test, two turbo tasks at once), three runs of
- * five found one sample at the end of start-up (event 21000: the main program being parsed)
- * whose brk heap was one page below the replay's: 385,024 bytes against 389,120, 0.4% of the
- * sample; never reproduced outside it. Such a sample is allowed, within the aim (2%), and
- * printed with the trace lines before it so that the log says where.
+ * Every sample of a CPython recording predicted exactly, each part. An inexact sample is
+ * printed with the trace lines before it, so that a failure under CI says where: this is how
+ * the one-page error seen only under full CI runs was found (a 4 KiB stdout buffer never
+ * written, whose bytes began at a page boundary; see the `# touched-min 4096` test).
  */
 function expectPredicted(samples: readonly RssSample[], trace: string): void {
   const inexact = samples.filter((s) => !isExact(s));
-  if (inexact.length > 0) console.warn(describeInexact(trace, inexact));
-  for (const s of samples) {
-    const { arenas, mmapped, threadHeaps } = s.predicted;
-    expect({ arenas, mmapped, threadHeaps }, `event ${s.event}`).toEqual({ arenas: s.recorded.arenas, mmapped: s.recorded.mmapped, threadHeaps: s.recorded.threadHeaps });
-    expect(Math.abs(s.predicted.heap - s.recorded.heap), `event ${s.event}: brk heap`).toBeLessThanOrEqual(4096);
-    expect(Math.abs(s.errorPercent), `event ${s.event}`).toBeLessThan(2);
-  }
+  if (inexact.length > 0) console.warn(describeInexact(trace, inexact.slice(0, 5)));
+  expect(inexact.map((s) => ({ event: s.event, predicted: s.predicted, recorded: s.recorded }))).toEqual([]);
 }
 
 /** Whether a sample's prediction equals what the recorder measured, part for part. */
@@ -88,13 +79,13 @@ describe.skipIf(!haveCompiler)("# rss samples of the libc shim (real glibc)", ()
     expect(Math.abs(measured.predicted.mmapped - end.mmapped)).toBeLessThanOrEqual(8192);
   });
 
-  it("a 32 KiB block with one page written: # touched from 8 KiB (# touched-min), measured exact where written-whole is too high", { timeout: 120_000 }, async () => {
+  it("a 32 KiB block with one page written: # touched from 4 KiB (# touched-min), measured exact where written-whole is too high", { timeout: 120_000 }, async () => {
     const out = join(scratch(), "page.memtrace");
     const program = "import ctypes; l = ctypes.CDLL(None); l.malloc.restype = ctypes.c_void_p; p = l.malloc(32768); ctypes.memset(p, 1, 4096); print(hex(p))";
     const rec = await recordLibc(["python3", "-S", "-c", program], { out, stdio: "pipe", cacheDir, rssEvery: 1000 });
     expect(rec.exitCode).toBe(0);
     const text = readFileSync(out, "utf8");
-    expect(text).toMatch(/^# touched-min 8192$/m);
+    expect(text).toMatch(/^# touched-min 4096$/m);
     expect(text).toContain(`# touched ${rec.stdout.trim()} 0-`);
     const measured = await rssCheck(out, {}, "measured");
     for (const s of measured) expect(s.predicted.heap).toBe(s.recorded.heap);
@@ -130,6 +121,30 @@ describe.skipIf(!haveCompiler)("# rss samples of the libc shim (real glibc)", ()
   });
 });
 
+describe.skipIf(!haveCompiler)("# touched-min 4096: the smallest block whose bytes can cover a whole page", () => {
+  it("a 4096-byte block whose bytes are exactly one page, never written: measured, every sample exact; modelled as written whole (# touched-min 8192), one page high", { timeout: 120_000 }, async () => {
+    // CPython's stdout and stderr buffers on a pipe are such blocks (4 KiB, st_blksize): a
+    // program that prints nothing never writes them. Under the full CI run one of them began at a
+    // page boundary, and every sample from there to the end was one page high (231 of 251).
+    const source = join(scratch(), "page-buffer.c");
+    writeFileSync(source, PAGE_BUFFER);
+    const out = join(scratch(), "page-buffer.memtrace");
+    const rec = await recordLibc([compile(source)], { out, stdio: "pipe", cacheDir, rssEvery: 1 });
+    expect(rec.exitCode).toBe(0);
+    expect(rec.stdout).toBe("aligned\n"); // the program checked where glibc put the buffer
+    const text = readFileSync(out, "utf8");
+    expect(text).toMatch(/^# touched-min 4096$/m);
+    const samples = await rssCheck(out, {}, "measured");
+    expect(samples.length).toBe(rec.events + 1);
+    for (const s of samples) expect(s.predicted.heap, `event ${s.event}`).toBe(s.recorded.heap);
+    // the same recording read as the recorders before wrote it: the buffer is written whole
+    const as8192 = join(scratch(), "page-buffer-8192.memtrace");
+    writeFileSync(as8192, text.replace(/^# touched-min 4096$/m, "# touched-min 8192"));
+    const whole = await rssCheck(as8192, {}, "measured");
+    expect(whole.at(-1)!.predicted.heap - whole.at(-1)!.recorded.heap).toBe(4096);
+  });
+});
+
 describe.skipIf(!havePython)("# rss samples of the CPython recorder", () => {
   it("measures the live arenas, within their size, and the brk heap within RssAnon", { timeout: 120_000 }, async () => {
     const dir = scratch();
@@ -149,7 +164,7 @@ describe.skipIf(!havePython)("# rss samples of the CPython recorder", () => {
     expect(readFileSync(out, "utf8")).toMatch(/^# libc-calls: [1-9]\d* written/m);
   });
 
-  it("a live block resident whole gets one # touched line, not one a sample (300 lists of 8.8 KiB over 40 samples), and the prediction stays exact (a brk heap one page off is printed, not failed)", { timeout: 120_000 }, async () => {
+  it("a live block resident whole gets one # touched line, not one a sample (300 lists of 8.8 KiB over 40 samples), and the prediction stays exact", { timeout: 120_000 }, async () => {
     const out = join(scratch(), "lists.memtrace");
     const program = "keep = [[0] * 1100 for _ in range(300)]\nfor r in range(20):\n    tmp = [[i] for i in range(2000)]\n    del tmp\n";
     expect((await recordPython(["python3", "-S", "-c", program], { out, stdio: "pipe", cacheDir, frames: 0, rssEvery: 1000 })).exitCode).toBe(0);
@@ -164,7 +179,7 @@ describe.skipIf(!havePython)("# rss samples of the CPython recorder", () => {
 
   // CPython's start-up (site imports) calls malloc directly (the C library, extension modules):
   // without those calls the replayed brk heap is laid out differently from the real one
-  it("with the direct malloc calls as libc lines every sample is predicted exactly (a brk heap one page off is printed, not failed); without (--no-libc-calls), the start-up heap is off", { timeout: 240_000 }, async () => {
+  it("with the direct malloc calls as libc lines every sample is predicted exactly; without (--no-libc-calls), the start-up heap is off", { timeout: 240_000 }, async () => {
     const dir = scratch();
     const program = ["python3", "-c", "d = {str(i): [i] * 3 for i in range(3000)}"];
     const withCalls = join(dir, "with.memtrace");
@@ -346,7 +361,7 @@ describe.skipIf(threadSkip !== null)(skipTitle("# rss-thread-heaps: the heaps of
     expect(none.at(-1)!.predicted.threadHeaps!).toBeLessThan(none.at(-1)!.recorded.threadHeaps! / 2);
   });
 
-  it.skipIf(!havePython)("CPython threads (the source-programs threads.py): every sample exact, the workers' thread heaps included (a brk heap one page off is printed, not failed)", { timeout: 240_000 }, async () => {
+  it.skipIf(!havePython)("CPython threads (the source-programs threads.py): every sample exact, the workers' thread heaps included", { timeout: 240_000 }, async () => {
     const out = join(scratch(), "threads.memtrace");
     const script = fileURLToPath(new URL("../fixtures/source-programs/threads.py", import.meta.url));
     expect((await recordPython(["python3", "-S", script], { out, stdio: "pipe", cacheDir, frames: 0, rssEvery: 1000 })).exitCode).toBe(0);
@@ -358,6 +373,33 @@ describe.skipIf(threadSkip !== null)(skipTitle("# rss-thread-heaps: the heaps of
     for (const s of samples) expect(s.threadHeapCount!.predicted).toBe(s.threadHeapCount!.recorded);
   });
 });
+
+/*
+ * A 4096-byte block whose bytes are exactly one page (a filler puts its start at a page
+ * boundary), never written: the page holds neither its chunk header nor the next chunk's.
+ */
+const PAGE_BUFFER = `#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+  char *first = malloc(24);
+  memset(first, 1, 24);
+  uintptr_t next = (uintptr_t)first + malloc_usable_size(first) + 8; /* the next block from the top */
+  size_t filler = (size_t)((0 - next - 8) & 4095);
+  if (filler < 24) filler += 4096;
+  char *fill = malloc(filler);
+  memset(fill, 2, filler);
+  char *buffer = malloc(4096);
+  char *after = malloc(100);
+  memset(after, 3, 100);
+  int aligned = (uintptr_t)fill == next && ((uintptr_t)buffer & 4095) == 0;
+  if (write(1, aligned ? "aligned\\n" : "not aligned\\n", aligned ? 8 : 12) < 0) return 2;
+  free(after);
+  return buffer == NULL;
+}
+`;
 
 /*
  * A periodic sample is taken inside the call that completes it, before the program has written
