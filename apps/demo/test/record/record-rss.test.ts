@@ -406,7 +406,7 @@ int main(void) {
  * the block that call returns. With a sample after every call, each block that reaches into a
  * fresh page of the heap is a page the real process does not have yet at its own sample.
  * Since `# touched-min 4096` these blocks have `# touched` lines, which say so; the replay's
- * deferred write of the returned block (for traces with 8 KiB, and pymalloc's 16 KiB pools) is
+ * deferred write of the returned block (which matters for traces with `# touched-min 8192`) is
  * checked by the fixture python-threads-in-call (rss-check.test.ts).
  */
 const FRESH_PAGES = `#include <stdlib.h>
