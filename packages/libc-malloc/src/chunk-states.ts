@@ -77,22 +77,18 @@ class Columns implements ChunkStates {
 
   private grow(): void {
     const n = this.address.length * 2;
-    const address = new Float64Array(n);
-    address.set(this.address);
-    this.address = address;
-    const size = new Float64Array(n);
-    size.set(this.size);
-    this.size = size;
-    const sizeField = new Float64Array(n);
-    sizeField.set(this.sizeField);
-    this.sizeField = sizeField;
-    const state = new Uint8Array(n);
-    state.set(this.state);
-    this.state = state;
-    const bin = new Uint8Array(n);
-    bin.set(this.bin);
-    this.bin = bin;
+    this.address = widened(this.address, new Float64Array(n));
+    this.size = widened(this.size, new Float64Array(n));
+    this.sizeField = widened(this.sizeField, new Float64Array(n));
+    this.state = widened(this.state, new Uint8Array(n));
+    this.bin = widened(this.bin, new Uint8Array(n));
   }
+}
+
+/** `into`, a longer column, with `from`'s entries at its start. */
+function widened<T extends Float64Array | Uint8Array>(from: T, into: T): T {
+  into.set(from);
+  return into;
 }
 
 /** The capacity the last walk needed, so that the next one rarely grows its columns. */

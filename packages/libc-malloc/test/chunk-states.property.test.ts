@@ -47,6 +47,18 @@ describe("GlibcMalloc.chunkStates (the lean heap walk)", () => {
     );
   });
 
+  it("grows its columns past the capacity the last walk left (1,200 chunks after a walk of 4)", () => {
+    const small = new GlibcMalloc(freshProcess(), { tcacheKey: 1 });
+    small.malloc(100);
+    expect(small.chunkStates().count).toBeLessThan(8); // the next walk starts with room for about 256
+    const g = new GlibcMalloc(freshProcess(), { tcacheKey: 1 });
+    const blocks = Array.from({ length: 1200 }, (_, i) => g.malloc(24 + (i % 7) * 16));
+    for (let i = 0; i < blocks.length; i += 3) g.free(blocks[i]!); // tcache, fastbins, and chunks kept apart
+    const s = g.chunkStates();
+    expect(s.count).toBeGreaterThan(1200);
+    expect(heapChunksOf(s)).toEqual(g.walkHeap());
+  });
+
   it("is empty before ptmalloc_init, and ends with the top chunk after it", () => {
     const g = new GlibcMalloc(freshProcess(), { tcacheKey: 1 });
     expect(g.chunkStates().count).toBe(0);
