@@ -86,13 +86,15 @@ static rss_ranges rss_arenas;   /* pymalloc arenas */
 static rss_ranges rss_large;    /* live blocks of RSS_LARGE bytes or more: key = start = the block */
 static trace_writer *rss_w;     /* the trace (set at the first event) */
 /* Blocks of RSS_LARGE bytes or more get # touched lines; the header says so ("# touched-min").
-   4096 is the size from which a block's bytes can cover a whole page: every page a smaller block
-   reaches also holds a chunk header glibc writes (its own, or the next chunk's), so modelling it
-   as written whole adds no page. Recorders before used 65536 (opendir's 32 KiB buffers, mostly
-   unwritten, were modelled as written whole), then 8192: CPython's 4 KiB stdout and stderr
-   buffers on a pipe (BufferedWriter sizes them by st_blksize), never written by a program that
-   prints nothing, added a page to the replay whenever one's bytes began at a page boundary. */
-#define RSS_LARGE 4096
+   A block of r bytes lies in a chunk of r + 8 rounded up to 16. Up to r = 4088 (a 4096-byte
+   chunk) every page the block reaches also holds its own size field or the next chunk's, which
+   glibc writes, so modelling it as written whole adds no page; from r = 4089 (a 4112-byte
+   chunk) a page can lie between the two, untouched until the program writes it. Recorders
+   before used 65536 (opendir's 32 KiB buffers, mostly unwritten, were modelled as written
+   whole), then 8192: CPython's 4 KiB standard-stream buffers on a pipe (BufferedReader and
+   BufferedWriter size them by st_blksize), never written by a program that reads and prints
+   nothing, added a page to the replay whenever one's bytes began at a page boundary. */
+#define RSS_LARGE 4089
 static uint64_t rss_every = 10000;
 static uintptr_t rss_heap_start;
 static int rss_pages;           /* MEMTRACE_RSS_PAGES=1: every sample also lists the resident pages */

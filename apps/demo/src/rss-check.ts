@@ -17,8 +17,9 @@
  * it gets. `programWrites` models that: "none" (metadata only), "all" (every block written
  * whole when it is returned: objects initialised), "all-but-calloc-mmap" ("all", except a
  * calloc served by a fresh mmapped chunk, whose zero pages glibc leaves untouched and
- * programs often do too), "measured" (blocks under the header's `# touched-min` — 4 KiB (8 KiB in earlier traces); 64 KiB
- * in older traces — written whole; of larger ones, only the pages the recorder found resident: `# touched <block> <first>-<last> ...` comments, page
+ * programs often do too), "measured" (blocks under the header's `# touched-min` written whole:
+ * 4,089 bytes, 8 KiB in earlier traces, 64 KiB in those without the line; of larger ones, only the
+ * pages the recorder found resident: `# touched <block> <first>-<last> ...` comments, page
  * ranges counted from the block's first page, written before each sample and before the
  * block is freed or reallocated).
  *
@@ -129,7 +130,7 @@ export function rssThreadHeapsCommentOf(text: string): ThreadHeapsComment | unde
 /**
  * Blocks of this size or more are "large" in a trace whose header has no `# touched-min` line
  * (the first recorders): the recorder wrote their resident pages (rss_sample.h). Recorders
- * since write `# touched-min` (8192, now 4096).
+ * since write `# touched-min` (8192, now 4089).
  */
 export const LARGE_BLOCK = 65536;
 
@@ -181,7 +182,7 @@ export class RssWatcher {
   /** Recorded pointer → size of the live blocks that have `# touched` lines. */
   private readonly large = new Map<number, number>();
   /** The `# rss-thread-heaps` line just read (it comes before its `# rss` line). */
-  private threadHeaps: { event: number; heaps: number; resident: number } | undefined;
+  private threadHeaps: ThreadHeapsComment | undefined;
   /** The program's writes to the block the last call returned: made after that call's sample. */
   private pending: { start: number; size: number } | undefined;
   /** The last sample, when it was taken with writes pending and nothing has been read since but its lines. */

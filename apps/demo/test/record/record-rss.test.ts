@@ -23,7 +23,7 @@ function samplesOf(path: string): { samples: Sample[]; calls: number; arenas: nu
  * Every sample of a CPython recording predicted exactly, each part. An inexact sample is
  * printed with the trace lines before it, so that a failure under CI says where: this is how
  * the one-page error seen only under full CI runs was found (a 4 KiB stdout buffer never
- * written, whose bytes began at a page boundary; see the `# touched-min 4096` test).
+ * written, whose bytes began at a page boundary; see the `# touched-min 4089` test).
  */
 function expectPredicted(samples: readonly RssSample[], trace: string): void {
   const inexact = samples.filter((s) => !isExact(s));
@@ -85,7 +85,7 @@ describe.skipIf(!haveCompiler)("# rss samples of the libc shim (real glibc)", ()
     const rec = await recordLibc(["python3", "-S", "-c", program], { out, stdio: "pipe", cacheDir, rssEvery: 1000 });
     expect(rec.exitCode).toBe(0);
     const text = readFileSync(out, "utf8");
-    expect(text).toMatch(/^# touched-min 4096$/m);
+    expect(text).toMatch(/^# touched-min 4089$/m);
     expect(text).toContain(`# touched ${rec.stdout.trim()} 0-`);
     const measured = await rssCheck(out, {}, "measured");
     for (const s of measured) expect(s.predicted.heap).toBe(s.recorded.heap);
@@ -121,25 +121,29 @@ describe.skipIf(!haveCompiler)("# rss samples of the libc shim (real glibc)", ()
   });
 });
 
-describe.skipIf(!haveCompiler)("# touched-min 4096: the smallest block whose bytes can cover a whole page", () => {
-  it("a 4096-byte block whose bytes are exactly one page, never written: measured, every sample exact; modelled as written whole (# touched-min 8192), one page high", { timeout: 120_000 }, async () => {
-    // CPython's stdout and stderr buffers on a pipe are such blocks (4 KiB, st_blksize): a
-    // program that prints nothing never writes them. Under the full CI run one of them began at a
-    // page boundary, and every sample from there to the end was one page high (231 of 251).
+describe.skipIf(!haveCompiler)("# touched-min 4089: the smallest request whose chunk can hold a page with no chunk header in it", () => {
+  // A block of r bytes lies in a chunk of (r + 8) rounded up to 16: up to r = 4088 (a 4096-byte
+  // chunk) every page it reaches also holds its own size field or the next chunk's, which glibc
+  // writes; from r = 4089 (a 4112-byte chunk) a page can lie between the two, untouched until
+  // the program writes it.
+  it.each([4089, 4096])("a %d-byte block whose bytes start a page, never written: measured, every sample exact; modelled as written whole (# touched-min 8192), one page high", { timeout: 120_000 }, async (size) => {
+    // CPython's standard-stream buffers on a pipe are such blocks (4 KiB, st_blksize): a program
+    // that reads and prints nothing never writes them. Under the full CI run one of them began at
+    // a page boundary, and every sample from there to the end was one page high (231 of 251).
     const source = join(scratch(), "page-buffer.c");
-    writeFileSync(source, PAGE_BUFFER);
+    writeFileSync(source, PAGE_BUFFER.replace("SIZE", String(size)));
     const out = join(scratch(), "page-buffer.memtrace");
     const rec = await recordLibc([compile(source)], { out, stdio: "pipe", cacheDir, rssEvery: 1 });
     expect(rec.exitCode).toBe(0);
     expect(rec.stdout).toBe("aligned\n"); // the program checked where glibc put the buffer
     const text = readFileSync(out, "utf8");
-    expect(text).toMatch(/^# touched-min 4096$/m);
+    expect(text).toMatch(/^# touched-min 4089$/m);
     const samples = await rssCheck(out, {}, "measured");
     expect(samples.length).toBe(rec.events + 1);
     for (const s of samples) expect(s.predicted.heap, `event ${s.event}`).toBe(s.recorded.heap);
     // the same recording read as the recorders before wrote it: the buffer is written whole
     const as8192 = join(scratch(), "page-buffer-8192.memtrace");
-    writeFileSync(as8192, text.replace(/^# touched-min 4096$/m, "# touched-min 8192"));
+    writeFileSync(as8192, text.replace(/^# touched-min 4089$/m, "# touched-min 8192"));
     const whole = await rssCheck(as8192, {}, "measured");
     expect(whole.at(-1)!.predicted.heap - whole.at(-1)!.recorded.heap).toBe(4096);
   });
@@ -375,8 +379,8 @@ describe.skipIf(threadSkip !== null)(skipTitle("# rss-thread-heaps: the heaps of
 });
 
 /*
- * A 4096-byte block whose bytes are exactly one page (a filler puts its start at a page
- * boundary), never written: the page holds neither its chunk header nor the next chunk's.
+ * A block of SIZE bytes (4089 or more) whose bytes start at a page boundary (a filler puts them
+ * there), never written: its first page holds neither its chunk header nor the next chunk's.
  */
 const PAGE_BUFFER = `#include <malloc.h>
 #include <stdint.h>
@@ -391,7 +395,7 @@ int main(void) {
   if (filler < 24) filler += 4096;
   char *fill = malloc(filler);
   memset(fill, 2, filler);
-  char *buffer = malloc(4096);
+  char *buffer = malloc(SIZE);
   char *after = malloc(100);
   memset(after, 3, 100);
   int aligned = (uintptr_t)fill == next && ((uintptr_t)buffer & 4095) == 0;
@@ -405,7 +409,7 @@ int main(void) {
  * A periodic sample is taken inside the call that completes it, before the program has written
  * the block that call returns. With a sample after every call, each block that reaches into a
  * fresh page of the heap is a page the real process does not have yet at its own sample.
- * Since `# touched-min 4096` these blocks have `# touched` lines, which say so; the replay's
+ * Since `# touched-min 4089` these blocks have `# touched` lines, which say so; the replay's
  * deferred write of the returned block (which matters for traces with `# touched-min 8192`) is
  * checked by the fixture python-threads-in-call (rss-check.test.ts).
  */
